@@ -1,0 +1,15 @@
+"""functrans: composable function transformations (jvp, grad, vmap, jit) on numpy, with Numba."""
+__version__ = "0.1.0"
+
+from . import lax, tree_util  # noqa: E402
+from .core.aval import ShapedArray  # noqa: E402
+from .core.ir import ClosedProgram, Program  # noqa: E402
+from .core.primitive import registry as primitive_registry  # noqa: E402
+from .core.staging import ShapeDtypeStruct, eval_shape, make_jaxpr  # noqa: E402
+from .core.typecheck import check_program  # noqa: E402
+from .transforms.jacobians import hessian, jacfwd, jacrev  # noqa: E402
+from .transforms.jvp import jvp  # noqa: E402
+from .transforms.linearize import LinearMap, linearize  # noqa: E402
+from .transforms.reverse import grad, value_and_grad, vjp  # noqa: E402
+from .transforms.vmap import vmap  # noqa: E402
+from .core.primitive import FLOAT0 as float0  # noqa: E402

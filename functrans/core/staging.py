@@ -1,0 +1,254 @@
+"""Staging: recording primitive applications into a Program (make_jaxpr, jit, linearize).
+
+A StagingTrace owns a ProgramBuilder. Each primitive applied to its tracers becomes an equation;
+values from outside (numpy arrays, or tracers of enclosing transforms) become constvars, and
+scalars become inline literals.
+"""
+import inspect
+
+import numpy as np
+
+from . import dtypes
+from .aval import ShapedArray, aval_of_value
+from .ir import ClosedProgram, Eqn, Literal, Program, Var
+from .trace import Trace, Tracer, new_main, user_frame_summary
+
+
+class StagingTracer(Tracer):
+    __slots__ = ("aval", "atom", "origin")
+
+    def __init__(self, trace, aval, atom, origin=""):
+        self._trace = trace
+        self.aval = aval
+        self.atom = atom
+        self.origin = origin
+
+    def _origin_str(self):
+        return self.origin
+
+
+class ProgramBuilder:
+    def __init__(self):
+        self.eqns = []
+        self.const_tracers = {}     # id(value) -> tracer of its constvar
+        self.const_values = []      # (tracer, value); values kept alive so ids stay unique
+
+    def new_const(self, trace, value, aval):
+        tracer = self.const_tracers.get(id(value))
+        if tracer is None:
+            tracer = StagingTracer(trace, aval, Var(aval), "a constant captured by the function")
+            self.const_tracers[id(value)] = tracer
+            self.const_values.append((tracer, value))
+        return tracer
+
+    def build(self, in_tracers, out_tracers) -> ClosedProgram:
+        invars = tuple(t.atom for t in in_tracers)
+        outvars = tuple(t.atom for t in out_tracers)
+        program = Program((), invars, tuple(self.eqns), outvars)
+        used = used_vars(program)
+        consts = [(t.atom, v) for t, v in self.const_values if t.atom in used]
+        program = Program(tuple(a for a, _ in consts), invars, program.eqns, outvars)
+        return ClosedProgram(program, tuple(v for _, v in consts))
+
+
+def used_vars(program: Program) -> set:
+    used = {v for v in program.outvars if isinstance(v, Var)}
+    for eqn in program.eqns:
+        used.update(a for a in eqn.inputs if isinstance(a, Var))
+    return used
+
+
+class StagingTrace(Trace):
+    __slots__ = ()
+
+    @property
+    def builder(self) -> ProgramBuilder:
+        return self.main.global_data
+
+    def pure(self, value):
+        aval = aval_of_value(value)
+        if aval.shape == ():
+            return StagingTracer(self, aval, Literal(value, aval), "a literal constant")
+        return self.builder.new_const(self, value, aval)
+
+    def lift(self, tracer):
+        return self.builder.new_const(self, tracer, tracer.aval)
+
+    def new_arg(self, aval, origin=""):
+        return StagingTracer(self, aval, Var(aval), origin)
+
+    def process_primitive(self, primitive, tracers, params):
+        out_avals = primitive.out_avals(*(t.aval for t in tracers), **params)
+        origin = f"the output of `{primitive.name}` at {user_frame_summary()}"
+        outs = [StagingTracer(self, a, Var(a), origin) for a in out_avals]
+        self.builder.eqns.append(Eqn(primitive, tuple(t.atom for t in tracers),
+                                     tuple(o.atom for o in outs), params))
+        return outs
+
+
+def stage(flat_fun, in_avals, origins=None, dynamic=True):
+    """Trace flat_fun (list of values -> list of values) to a ClosedProgram."""
+    builder = ProgramBuilder()
+    with new_main(StagingTrace, builder, dynamic=dynamic) as main:
+        trace = StagingTrace(main)
+        origins = origins or [""] * len(in_avals)
+        in_tracers = [trace.new_arg(a, o) for a, o in zip(in_avals, origins)]
+        outs = flat_fun(in_tracers)
+        out_tracers = [trace.full_raise(o) for o in outs]
+        return builder.build(in_tracers, out_tracers)
+
+
+# --- evaluating a program ------------------------------------------------------------------------
+
+def eval_program(program: Program, consts, args):
+    """Run a program by binding each equation's primitive: under a transform, this transforms it."""
+    env = {}
+
+    def read(atom):
+        return atom.value if type(atom) is Literal else env[atom]
+
+    for v, x in zip(program.constvars, consts):
+        env[v] = x
+    for v, x in zip(program.invars, args):
+        env[v] = x
+    for eqn in program.eqns:
+        outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+        if eqn.primitive.multiple_results:
+            for v, x in zip(eqn.outputs, outs):
+                env[v] = x
+        else:
+            env[eqn.outputs[0]] = outs
+    return [read(v) for v in program.outvars]
+
+
+def eval_closed(closed: ClosedProgram, *args):
+    return eval_program(closed.program, closed.consts, args)
+
+
+# --- the user-facing entry points ----------------------------------------------------------------
+
+class ShapeDtypeStruct:
+    """A shape and dtype standing for an array: an argument of eval_shape, or its result."""
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = dtypes.canonicalize(dtype)
+        self.weak_type = weak_type
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self):
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}" + \
+            (", weak_type=True)" if self.weak_type else ")")
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype, self.weak_type) \
+            == (other.shape, other.dtype, other.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+
+def abstractify(x) -> ShapedArray:
+    if isinstance(x, ShapeDtypeStruct):
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
+    if isinstance(x, Tracer):
+        return x.aval
+    if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(tuple(x.shape), dtypes.canonicalize(x.dtype))
+    if isinstance(x, (list, tuple)) or x is None:
+        raise TypeError(f"{x!r:.60} is not an array")
+    return aval_of_value(x if isinstance(x, (np.ndarray, np.generic)) or
+                         dtypes.is_python_scalar(x) else np.asarray(x))
+
+
+def split_static(args, static_argnums, fun_name):
+    n = len(args)
+    static = set()
+    for i in (static_argnums if isinstance(static_argnums, (tuple, list)) else (static_argnums,)):
+        j = i + n if i < 0 else i
+        if not 0 <= j < n:
+            raise ValueError(f"static_argnums {static_argnums} is out of range for {fun_name} "
+                             f"called with {n} positional arguments")
+        static.add(j)
+    return static
+
+
+def argument_origins(fun, args, flat_paths):
+    """'argument x' strings for each flat input, to name traced values in errors."""
+    try:
+        names = list(inspect.signature(fun).parameters)
+    except (TypeError, ValueError):
+        names = []
+    origins = []
+    for argnum, path in flat_paths:
+        name = names[argnum] if argnum < len(names) else f"#{argnum}"
+        origins.append(f"derived from argument {name!r}{path} of "
+                       f"{getattr(fun, '__name__', 'the function')}")
+    return origins
+
+
+def trace_to_program(fun, args, kwargs=None, static_argnums=(), dynamic=True):
+    """Trace fun(*args, **kwargs) with abstract array arguments. Returns
+    (closed_program, out_treedef, in_treedef): the program's inputs are the flat leaves of the
+    non-static positional args followed by the kwargs."""
+    from .. import tree_util
+    kwargs = kwargs or {}
+    static = split_static(args, static_argnums, getattr(fun, "__name__", "function"))
+    dyn_args = tuple(a for i, a in enumerate(args) if i not in static)
+    leaves, in_tree = tree_util.tree_flatten((dyn_args, kwargs))
+    in_avals = [abstractify(x) for x in leaves]
+    dyn_positions = [i for i in range(len(args)) if i not in static]
+    paths = []
+    for argnum, a in zip(dyn_positions, dyn_args):
+        sub = tree_util.tree_leaves(a)
+        paths += [(argnum, "" if len(sub) == 1 else f"[leaf {k}]") for k in range(len(sub))]
+    for k, v in sorted(kwargs.items()):
+        paths += [(k, "")] * len(tree_util.tree_leaves(v))
+    origins = []
+    for (argnum, path) in paths:
+        if isinstance(argnum, str):
+            origins.append(f"derived from keyword argument {argnum!r}")
+        else:
+            origins.extend(argument_origins(fun, args, [(argnum, path)]))
+    out_tree_box = []
+
+    def flat_fun(in_tracers):
+        d_args, kw = tree_util.tree_unflatten(in_tree, in_tracers)
+        it = iter(d_args)
+        full = [a if i in static else next(it) for i, a in enumerate(args)]
+        out = fun(*full, **kw)
+        out_leaves, out_tree = tree_util.tree_flatten(out)
+        out_tree_box.append(out_tree)
+        return out_leaves
+
+    closed = stage(flat_fun, in_avals, origins, dynamic=dynamic)
+    return closed, out_tree_box[0], in_tree
+
+
+def make_jaxpr(fun, static_argnums=(), return_shape=False):
+    """make_jaxpr(f)(*args) -> the ClosedProgram that f computes on arrays shaped like args."""
+    def traced(*args, **kwargs):
+        closed, out_tree, _ = trace_to_program(fun, args, kwargs, static_argnums)
+        if return_shape:
+            from .. import tree_util
+            shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.out_avals]
+            return closed, tree_util.tree_unflatten(out_tree, shapes)
+        return closed
+    traced.__name__ = f"make_jaxpr({getattr(fun, '__name__', 'fun')})"
+    return traced
+
+
+def eval_shape(fun, *args, **kwargs):
+    """The shapes and dtypes fun(*args) would return, computed without running it."""
+    from .. import tree_util
+    closed, tree, _ = trace_to_program(fun, args, kwargs)
+    shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.out_avals]
+    return tree_util.tree_unflatten(tree, shapes)

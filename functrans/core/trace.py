@@ -1,0 +1,275 @@
+"""The tracing machinery all transforms share: a thread-local stack of interpreters.
+
+Every transform (jvp, vmap, staging for make_jaxpr/jit/linearize) is a Trace type whose
+`process_primitive` says how to run one primitive on its own kind of Tracer. Running a transform
+pushes a MainTrace on the stack; its level orders nested transforms. `bind` sends each primitive
+application to the trace of the highest level among its arguments (or to the staging trace that
+make_jaxpr made "dynamic", so that even operations on constants are recorded), after lifting the
+other arguments into that trace. With no transform running, the bottom EvalTrace calls numpy.
+
+A MainTrace is marked dead when its transform returns; a tracer of a dead trace that is used
+again has leaked out of its transform, and bind raises UnexpectedTracerError.
+"""
+import sys
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import errors
+from .aval import ShapedArray, aval_of_value
+
+
+class MainTrace:
+    __slots__ = ("level", "trace_type", "global_data", "alive")
+
+    def __init__(self, level, trace_type, global_data):
+        self.level = level
+        self.trace_type = trace_type
+        self.global_data = global_data
+        self.alive = True
+
+    def __repr__(self):
+        return f"MainTrace({self.level}, {self.trace_type.__name__})"
+
+
+class Trace:
+    __slots__ = ("main",)
+
+    def __init__(self, main: MainTrace):
+        self.main = main
+
+    def pure(self, value):
+        """A constant (non-tracer) value as a tracer of this trace."""
+        raise NotImplementedError(f"{type(self).__name__} must define pure")
+
+    def lift(self, tracer):
+        """A tracer of a lower-level (enclosing) trace as a tracer of this trace."""
+        raise NotImplementedError(f"{type(self).__name__} must define lift")
+
+    def process_primitive(self, primitive, tracers, params):
+        raise NotImplementedError(f"{type(self).__name__} must define process_primitive")
+
+    def full_raise(self, value):
+        if not isinstance(value, Tracer):
+            return self.pure(value)
+        main = value._trace.main
+        if main is self.main:
+            return value
+        if main.level < self.main.level:
+            return self.lift(value)
+        raise errors.UnexpectedTracerError(
+            f"A tracer of {main} reached {self.main}, a transform it does not belong to. This "
+            "happens when a traced value escapes its transform, for example through a global "
+            "variable or a closure that outlives the call.")
+
+
+class EvalTrace(Trace):
+    """The bottom of the stack: apply primitives to concrete values with numpy."""
+    __slots__ = ()
+
+    def pure(self, value):
+        return value
+
+    lift = pure
+
+    def process_primitive(self, primitive, values, params):
+        out = primitive.impl(*values, **params)
+        return out if primitive.multiple_results else [out]
+
+
+class _TraceState(threading.local):
+    def __init__(self):
+        self.stack = [MainTrace(0, EvalTrace, None)]
+        self.dynamic = self.stack[0]
+
+
+_state = _TraceState()
+
+
+@contextmanager
+def new_main(trace_type, global_data=None, dynamic=False):
+    """Push a transform's MainTrace for the duration of the block; it is dead afterwards."""
+    stack = _state.stack
+    main = MainTrace(len(stack), trace_type, global_data)
+    stack.append(main)
+    previous_dynamic = _state.dynamic
+    if dynamic:
+        _state.dynamic = main
+    try:
+        yield main
+    finally:
+        main.alive = False
+        _state.dynamic = previous_dynamic
+        stack.pop()
+
+
+def is_eager() -> bool:
+    """True when no staging transform is active: ops on plain numpy values just run numpy."""
+    return _state.dynamic.level == 0
+
+
+def _leak_error(tracer):
+    origin = tracer._origin_str()
+    return errors.UnexpectedTracerError(
+        f"Encountered a leaked tracer {tracer.aval.str_short()} ({type(tracer).__name__}) "
+        f"{'(' + origin + ') ' if origin else ''}whose transformation "
+        f"({tracer._trace.main.trace_type.__name__}) has already finished. A function being "
+        "transformed stored a traced value outside itself (a global, an attribute, a list "
+        "defined outside it) and it was used afterwards. Return the value from the function "
+        "instead of storing it.")
+
+
+def find_top_main(args) -> MainTrace:
+    top = _state.dynamic
+    for x in args:
+        if isinstance(x, Tracer):
+            main = x._trace.main
+            if not main.alive:
+                raise _leak_error(x)
+            if main.level > top.level:
+                top = main
+    return top
+
+
+def bind(primitive, *args, **params):
+    main = find_top_main(args)
+    trace = main.trace_type(main)
+    tracers = [trace.full_raise(a) for a in args]
+    outs = trace.process_primitive(primitive, tracers, params)
+    return outs if primitive.multiple_results else outs[0]
+
+
+def get_aval(x) -> ShapedArray:
+    if isinstance(x, Tracer):
+        return x.aval
+    return aval_of_value(x)
+
+
+class Tracer:
+    """A value flowing through a transform. Behaves like an array: operators and methods map to
+    functrans.numpy (installed by that module, which owns the numpy semantics)."""
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+    __array_ufunc__ = None      # make numpy defer to our reflected operators: arr + tracer works
+
+    aval: ShapedArray
+
+    @property
+    def shape(self):
+        return self.aval.shape
+
+    @property
+    def dtype(self):
+        return self.aval.dtype
+
+    @property
+    def ndim(self):
+        return self.aval.ndim
+
+    @property
+    def size(self):
+        return self.aval.size
+
+    @property
+    def weak_type(self):
+        return self.aval.weak_type
+
+    def __len__(self):
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object (a rank-0 traced value)")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a rank-0 traced value")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def __repr__(self):
+        return f"{type(self).__name__}<{self.aval.str_short()}>"
+
+    def __hash__(self):
+        raise TypeError(f"unhashable type: traced value {self.aval.str_short()}; traced values "
+                        "cannot be dict keys or set members (use them as values instead)")
+
+    # --- concrete values: only available while tracing over known values (e.g. jvp, grad) ----
+    def concrete_value(self):
+        """The concrete numpy value behind this tracer, or raise ConcretizationTypeError."""
+        return None
+
+    def _origin_str(self) -> str:
+        return ""
+
+    def _concrete_or_raise(self, what, kind, error):
+        value = self.concrete_value()
+        if value is None:
+            raise error(errors.concretization_message(self, what, kind))
+        return value
+
+    def __bool__(self):
+        return bool(self._concrete_or_raise(
+            "Attempted boolean conversion (e.g. `if x:`, `while x:`, `and`/`or`)", "bool",
+            errors.TracerBoolConversionError))
+
+    def __int__(self):
+        return int(self._concrete_or_raise("Attempted int() conversion", "int",
+                                           errors.TracerIntegerConversionError))
+
+    def __index__(self):
+        return int(self._concrete_or_raise(
+            "Attempted to use as a Python integer (e.g. a shape, a size, an index bound)", "int",
+            errors.TracerIntegerConversionError))
+
+    def __float__(self):
+        return float(self._concrete_or_raise("Attempted float() conversion", "float",
+                                             errors.ConcretizationTypeError))
+
+    def __complex__(self):
+        return complex(self._concrete_or_raise("Attempted complex() conversion", "float",
+                                               errors.ConcretizationTypeError))
+
+    def item(self):
+        return self._concrete_or_raise("Attempted .item()", "float",
+                                       errors.ConcretizationTypeError).item()
+
+    def tolist(self):
+        return self._concrete_or_raise("Attempted .tolist()", "float",
+                                       errors.ConcretizationTypeError).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        value = self.concrete_value()
+        if value is None:
+            origin = self._origin_str()
+            raise errors.TracerArrayConversionError(
+                f"The numpy.ndarray conversion method __array__() was called on a traced value "
+                f"{self.aval.str_short()}{' (' + origin + ')' if origin else ''}. numpy "
+                "functions cannot see inside a traced program: use functrans.numpy (fnp) "
+                "instead of numpy (np) inside functions you transform.")
+        return np.asarray(value, dtype=dtype)
+
+    def __setitem__(self, index, value):
+        raise errors.InPlaceUpdateError(
+            f"Traced values are immutable: in-place assignment x[idx] = y on "
+            f"{self.aval.str_short()} is not supported. Use the functional update "
+            "x = x.at[idx].set(y) (or .add, .multiply, .min, .max), which returns a new array.")
+
+
+def current_stack_depth() -> int:
+    return len(_state.stack)
+
+
+def user_frame_summary() -> str:
+    """file:line of the innermost frame outside functrans: where a traced value was made."""
+    frame = sys._getframe(2)
+    while frame is not None and _is_library_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+_LIBRARY_DIR = __file__.rsplit("core", 1)[0]
+
+
+def _is_library_file(filename: str) -> bool:
+    return filename.startswith(_LIBRARY_DIR) or filename.startswith("<") or "contextlib" in filename

@@ -1,0 +1,10 @@
+"""functrans.lax: the primitives as functions, with JAX's names and signatures (jax.lax).
+
+Unlike functrans.numpy, lax does not promote dtypes or broadcast shapes implicitly (except that
+weakly typed Python scalars take their partner's dtype and rank-0 operands broadcast)."""
+from .primitives.contraction import *  # noqa: F401,F403
+from .primitives.elementwise import *  # noqa: F401,F403
+from .primitives.indexing import *  # noqa: F401,F403
+from .primitives.reductions import *  # noqa: F401,F403
+from .primitives.shape import *  # noqa: F401,F403
+from .primitives.sorting import *  # noqa: F401,F403

@@ -1,0 +1,129 @@
+"""Reverse mode: vjp = transpose ∘ linearize; grad and value_and_grad on top of vjp."""
+import numpy as np
+
+from .. import tree_util
+from ..core import dtypes
+from ..core.primitive import FLOAT0
+from ..core.trace import get_aval
+from .ad_util import check_inexact_inputs, lower_value
+from .jvp import _split_aux
+from .linearize import linearize_flat
+from .transpose import transpose_program
+
+
+def _flat_fun_of(fun, in_tree, out_tree_box, aux_box=None, name="vjp"):
+    def flat_fun(ins):
+        out = fun(*tree_util.tree_unflatten(in_tree, ins))
+        if aux_box is not None:
+            out, aux = _split_aux(out, name)
+            aux_box.append(aux)
+        leaves, tree = tree_util.tree_flatten(out)
+        out_tree_box.append(tree)
+        return leaves
+    return flat_fun
+
+
+class VJPFunction:
+    """u ↦ Jᵀ·u at the primals vjp was called with; returns a tuple, one entry per primal."""
+
+    def __init__(self, program, in_tree, out_tree, out_avals):
+        self.program = program
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+        self.out_avals = out_avals
+
+    def __call__(self, cotangent):
+        flat, tree = tree_util.tree_flatten(cotangent)
+        if tree != self.out_tree:
+            raise ValueError(f"vjp function: the cotangent must have the structure of the "
+                             f"function's output, {self.out_tree}; got {tree}")
+        for ct, a in zip(flat, self.out_avals):
+            if tuple(np.shape(ct)) != a.shape:
+                raise ValueError(f"vjp function: cotangent of shape {np.shape(ct)} for an "
+                                 f"output of shape {a.shape}")
+        cts = transpose_program(self.program, flat)
+        return tree_util.tree_unflatten(self.in_tree, cts)
+
+    def __repr__(self):
+        return f"<vjp function of {self.program.in_avals} -> {self.out_avals}>"
+
+
+def vjp(fun, *primals, has_aux=False):
+    """(fun(*primals), vjp_fn[, aux]): vjp_fn(u) is Jᵀ·u, a tuple with one cotangent per primal.
+
+    The forward pass runs once; vjp_fn keeps only the residuals its linear program needs."""
+    flat, in_tree = tree_util.tree_flatten(primals)
+    out_tree_box, aux_box = [], ([] if has_aux else None)
+    primals_out, program, main = linearize_flat(
+        _flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat)
+    out_tree = out_tree_box[0]
+    vjp_fn = VJPFunction(program, in_tree, out_tree, [get_aval(p) for p in primals_out])
+    out = tree_util.tree_unflatten(out_tree, primals_out)
+    if has_aux:
+        return out, vjp_fn, tree_util.tree_map(lambda x: lower_value(x, main), aux_box[0])
+    return out, vjp_fn
+
+
+def _argnums_tuple(argnums, nargs, name):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"{name}: argnums {argnums} out of range for a function called with "
+                             f"{nargs} positional arguments")
+    return tuple(i % nargs for i in nums)
+
+
+def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
+    """Returns a function computing (fun(*args), gradient of fun w.r.t. args[argnums])."""
+    name = getattr(fun, "__name__", "fun")
+
+    def value_and_grad_fun(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args), "grad")
+        diff_args = tuple(args[i] for i in nums)
+        check_inexact_inputs("grad", tree_util.tree_leaves(diff_args), allow_int)
+
+        def partial_fun(*dargs):
+            full = list(args)
+            for i, a in zip(nums, dargs):
+                full[i] = a
+            return fun(*full, **kwargs)
+
+        res = vjp(partial_fun, *diff_args, has_aux=has_aux)
+        out, vjp_fn = res[0], res[1]
+        leaves = tree_util.tree_leaves(out)
+        aval = get_aval(leaves[0]) if len(leaves) == 1 else None
+        if aval is None or aval.shape != ():
+            shapes = [get_aval(x).str_short() for x in leaves]
+            raise TypeError(f"grad requires a scalar output of {name}, but it returned "
+                            f"{shapes if len(shapes) != 1 else shapes[0]}. Use jacrev or vjp "
+                            "for non-scalar outputs (or reduce the output, e.g. with .sum()).")
+        if not dtypes.is_inexact(aval.dtype):
+            raise TypeError(f"grad requires a real- or complex-valued output of {name}, but it "
+                            f"returned {aval.str_short()}. Integer outputs have no gradient; "
+                            "convert to float inside the function if that is intended.")
+        ct = np.ones((), aval.dtype)
+        grads = vjp_fn(tree_util.tree_unflatten(vjp_fn.out_tree, [ct]))
+        grads = tuple(_float0_for_ints(g, a) for g, a in zip(grads, diff_args))
+        g = grads[0] if isinstance(argnums, int) else grads
+        return ((out, res[2]), g) if has_aux else (out, g)
+
+    value_and_grad_fun.__name__ = f"value_and_grad({name})"
+    return value_and_grad_fun
+
+
+def _float0_for_ints(g, arg):
+    return tree_util.tree_map(
+        lambda gi, ai: np.zeros(np.shape(ai), FLOAT0) if not dtypes.is_inexact(get_aval(ai).dtype)
+        else gi, g, arg)
+
+
+def grad(fun, argnums=0, has_aux=False, allow_int=False):
+    """The gradient of a scalar-valued fun with respect to args[argnums] (a pytree like it)."""
+    vg = value_and_grad(fun, argnums, has_aux, allow_int)
+
+    def grad_fun(*args, **kwargs):
+        (value, g) = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    grad_fun.__name__ = f"grad({getattr(fun, '__name__', 'fun')})"
+    return grad_fun

@@ -1,0 +1,165 @@
+"""vmap: add a batch axis to every equation, one batching rule per primitive, no Python loop."""
+from .. import tree_util
+from ..core.errors import FunctransError
+from ..core.trace import Trace, Tracer, get_aval, new_main
+from .batching import bdim_at, moveaxis
+
+
+class BatchTracer(Tracer):
+    __slots__ = ("val", "bdim")
+
+    def __init__(self, trace, val, bdim):
+        self._trace = trace
+        self.val = val
+        self.bdim = bdim
+
+    @property
+    def aval(self):
+        aval = get_aval(self.val)
+        if self.bdim is None:
+            return aval
+        shape = aval.shape[:self.bdim] + aval.shape[self.bdim + 1:]
+        return aval.update(shape=shape)
+
+    def _origin_str(self):
+        return "a value batched by vmap (each batch member may differ)"
+
+
+class BatchTrace(Trace):
+    __slots__ = ()
+
+    @property
+    def axis_size(self):
+        return self.main.global_data
+
+    def pure(self, value):
+        return BatchTracer(self, value, None)
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        vals = [t.val for t in tracers]
+        dims = [t.bdim for t in tracers]
+        if all(d is None for d in dims):
+            out = primitive.bind(*vals, **params)
+            return out if primitive.multiple_results else [out]
+        rule = primitive.batch
+        if rule is None:
+            raise FunctransError(
+                primitive.not_batchable or
+                f"Batching rule for '{primitive.name}' is not implemented, so vmap cannot "
+                "batch it. Compute it for each batch member outside vmap (a Python loop), or "
+                "express it with batchable functrans.numpy operations.")
+        out, out_dim = rule(vals, dims, **params)
+        if primitive.multiple_results:
+            return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
+        return [BatchTracer(self, out, out_dim)]
+
+
+def _broadcast_prefix(prefix, tree, what):
+    """One axis spec per leaf of tree, from a pytree prefix of it (an int/None applies to a
+    whole subtree)."""
+    if prefix is None or isinstance(prefix, int):
+        return [prefix] * len(tree_util.tree_leaves(tree))
+    spec_leaves, spec_tree = tree_util.tree_flatten(prefix, is_leaf=lambda x: x is None)
+    try:
+        subtrees = spec_tree.flatten_up_to(tree)
+    except ValueError as e:
+        raise ValueError(f"vmap {what} specification must be a tree prefix of the "
+                         f"corresponding value; got {what}={prefix!r} for a value of "
+                         f"structure {tree_util.tree_structure(tree)}") from e
+    out = []
+    for axis, sub in zip(spec_leaves, subtrees):
+        if axis is not None and not isinstance(axis, int):
+            raise TypeError(f"vmap {what} must be ints or None; got {axis!r}")
+        out += [axis] * len(tree_util.tree_leaves(sub))
+    return out
+
+
+def _arg_names(fun, n):
+    import inspect
+    try:
+        names = list(inspect.signature(fun).parameters)
+    except (TypeError, ValueError):
+        names = []
+    return [names[i] if i < len(names) else f"#{i}" for i in range(n)]
+
+
+def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
+    """Vectorize fun over a batch axis of its arguments (in_axes) into outputs (out_axes)."""
+    name = getattr(fun, "__name__", "fun")
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)   # JAX treats a list in_axes like a tuple for positional args
+
+    def batched_fun(*args, **kwargs):
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f"vmap in_axes must be an int, None, or a tuple with one entry per "
+                             f"positional argument of {name}: got {len(in_axes)} entries for "
+                             f"{len(args)} arguments")
+        axes = _broadcast_prefix(in_axes, args, "in_axes") + \
+            [0] * len(tree_util.tree_leaves(kwargs))
+        leaves, in_tree = tree_util.tree_flatten((args, kwargs))
+        names = _leaf_names(fun, args, kwargs)
+        axes = [_normalize_axis(a, x, n) for a, x, n in zip(axes, leaves, names)]
+        size = _batch_size(leaves, axes, names, axis_size, name)
+        with new_main(BatchTrace, size) as main:
+            trace = BatchTrace(main)
+            ins = [x if a is None else BatchTracer(trace, x, a) for x, a in zip(leaves, axes)]
+            a, kw = tree_util.tree_unflatten(in_tree, ins)
+            out = fun(*a, **kw)
+            out_leaves, out_tree = tree_util.tree_flatten(out)
+            o_axes = _broadcast_prefix(out_axes, out, "out_axes")
+            results = []
+            for o, oa in zip(out_leaves, o_axes):
+                o = trace.full_raise(o)
+                if oa is None:
+                    if o.bdim is not None:
+                        raise ValueError(f"vmap of {name}: an output is batched but its out_axes "
+                                         "is None; use an integer out_axes for it")
+                    results.append(o.val)
+                else:
+                    ndim = get_aval(o.val).ndim + (o.bdim is None)
+                    results.append(bdim_at(o.val, o.bdim, size, oa % ndim) if o.bdim is None
+                                   else moveaxis(o.val, o.bdim, oa % ndim))
+        return tree_util.tree_unflatten(out_tree, results)
+
+    batched_fun.__name__ = f"vmap({name})"
+    batched_fun.__wrapped__ = fun
+    return batched_fun
+
+
+def _leaf_names(fun, args, kwargs):
+    names = []
+    for argname, a in zip(_arg_names(fun, len(args)), args):
+        n = len(tree_util.tree_leaves(a))
+        names += [f"argument {argname!r}" + (f" (leaf {k})" if n > 1 else "") for k in range(n)]
+    for k, v in sorted(kwargs.items()):
+        names += [f"keyword argument {k!r}"] * len(tree_util.tree_leaves(v))
+    return names
+
+
+def _normalize_axis(axis, x, name):
+    if axis is None:
+        return None
+    ndim = get_aval(x).ndim
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"vmap was asked to map axis {axis} of {name}, which has rank {ndim} "
+                         f"(shape {get_aval(x).shape})")
+    return axis % ndim
+
+
+def _batch_size(leaves, axes, names, axis_size, fun_name):
+    sizes = [(get_aval(x).shape[a], n, a) for x, a, n in zip(leaves, axes, names) if a is not None]
+    if not sizes:
+        if axis_size is None:
+            raise ValueError(f"vmap of {fun_name} must have at least one non-None value in "
+                             "in_axes, or be given axis_size")
+        return axis_size
+    distinct = {s for s, _, _ in sizes}
+    if axis_size is not None:
+        distinct.add(axis_size)
+    if len(distinct) > 1:
+        detail = "\n".join(f"  * {n}: axis {a} has size {s}" for s, n, a in sizes)
+        raise ValueError(f"vmap of {fun_name} got inconsistent sizes for the mapped axes:\n"
+                         f"{detail}" + (f"\n  * axis_size={axis_size}" if axis_size else ""))
+    return sizes[0][0]
