@@ -13,3 +13,6 @@ from .transforms.linearize import LinearMap, linearize  # noqa: E402
 from .transforms.reverse import grad, value_and_grad, vjp  # noqa: E402
 from .transforms.vmap import vmap  # noqa: E402
 from .core.primitive import FLOAT0 as float0  # noqa: E402
+from .transforms.cost_model import choose_mode, compare_modes, explain, jacobian  # noqa: E402
+from .transforms.custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: E402
+from .transforms.residuals import print_saved_residuals, saved_residuals  # noqa: E402

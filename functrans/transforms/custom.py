@@ -1,0 +1,331 @@
+"""User-defined derivative rules (custom_jvp, custom_vjp) and rematerialization (checkpoint).
+
+Each is a primitive whose params hold the user's Python functions over flat argument lists, so
+the same object works eagerly, under every transform, and staged in a program:
+  custom_jvp_call(*args; fun, jvp)        impl runs fun; its JVP runs the user's rule.
+  custom_vjp_call(*args; fun, fwd, bwd)   impl runs fun; its JVP runs fwd and emits a
+                                          custom_lin equation, linear in the tangents, whose
+                                          transpose runs bwd. So reverse mode (linearize then
+                                          transpose) uses fwd/bwd, and forward mode is an error,
+                                          as in JAX.
+  checkpoint(*args; fun)                  impl runs fun; its JVP emits remat_lin, linear in the
+                                          tangents and keeping only fun's inputs as residuals:
+                                          its transpose recomputes fun's VJP from them.
+"""
+import functools
+
+from .. import tree_util
+from ..core.errors import FunctransError
+from ..core.primitive import Cost, Primitive, Zero
+from ..core.staging import ShapeDtypeStruct, abstractify, eval_shape
+from ..core.trace import get_aval
+from .ad_util import instantiate
+from .batching import bdim_at
+
+
+def _out_avals_of(fun, avals):
+    shapes = eval_shape(lambda *a: fun(list(a)), *[ShapeDtypeStruct(a.shape, a.dtype,
+                                                                    a.weak_type) for a in avals])
+    return [abstractify(s) for s in shapes]
+
+
+def _call_shape_rule(*avals, fun, **_):
+    return _out_avals_of(fun, avals)
+
+
+def _call_cost(*avals, **_):
+    return Cost(0, 0)   # the cost model inlines the function's own program instead
+
+
+def _batch_call(primitive, fun_params):
+    """Batching rule: every batch axis to 0 (broadcasting unbatched args), then vmap the
+    user's functions as well."""
+    from .vmap import vmap
+
+    def rule(args, dims, **params):
+        size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
+        args = [bdim_at(a, d, size) for a, d in zip(args, dims)]
+        new = {k: (_vmapped(v) if k in fun_params else v) for k, v in params.items()}
+        return primitive.bind(*args, **new), [0] * len(primitive.out_avals(
+            *[get_aval(a) for a in args], **new))
+    return rule
+
+
+def _vmapped(flat_fun):
+    from .vmap import vmap
+
+    @functools.wraps(flat_fun)
+    def batched(*lists):
+        return vmap(lambda *l: flat_fun(*l))(*lists)
+    return batched
+
+
+# --- custom_jvp ----------------------------------------------------------------------------------
+
+custom_jvp_call_p = Primitive("custom_jvp_call", impl=lambda *a, fun, jvp: fun(list(a)),
+                              shape_rule=_call_shape_rule, multiple_results=True,
+                              jacobian="user-defined (custom_jvp rule)")
+custom_jvp_call_p.def_cost(_call_cost)
+
+
+@custom_jvp_call_p.def_jvp
+def _custom_jvp_call_jvp(primals, tangents, *, fun, jvp):
+    outs, t_outs = jvp(list(primals), [instantiate(t) for t in tangents])
+    return list(outs), list(t_outs)
+
+
+custom_jvp_call_p.def_batch(_batch_call(custom_jvp_call_p, ("fun", "jvp")))
+
+
+class custom_jvp:
+    """A function with a user-supplied JVP rule: `f.defjvp(rule)` with
+    rule(primals, tangents) -> (primal_out, tangent_out), or `f.defjvps(*fns)` with one
+    fn(tangent_i, primal_out, *primals) per argument."""
+
+    def __init__(self, fun, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp = None
+
+    def defjvp(self, jvp):
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *tangent_fns):
+        def rule(primals, tangents):
+            out = self.fun(*primals)
+            t_out = None
+            for fn, t in zip(tangent_fns, tangents):
+                if fn is None:
+                    continue
+                contribution = fn(t, out, *primals)
+                t_out = contribution if t_out is None else tree_util.tree_map(
+                    lambda a, b: a + b, t_out, contribution)
+            return out, t_out
+        self.jvp = rule
+
+    def __call__(self, *args):
+        if self.jvp is None:
+            raise FunctransError(f"custom_jvp function {self.__name__} has no JVP rule: call "
+                                 ".defjvp(rule) or .defjvps(...) before using it")
+        static, dyn_nums = _split_nondiff(args, self.nondiff_argnums)
+        dyn_args = [args[i] for i in dyn_nums]
+        flat, in_tree = tree_util.tree_flatten(dyn_args)
+        out_tree = []
+
+        def full_args(dyn):
+            full = list(args)
+            for i, a in zip(dyn_nums, dyn):
+                full[i] = a
+            return full
+
+        def flat_fun(flat_args):
+            out = self.fun(*full_args(tree_util.tree_unflatten(in_tree, flat_args)))
+            leaves, tree = tree_util.tree_flatten(out)
+            out_tree[:] = [tree]
+            return leaves
+
+        def flat_jvp(flat_primals, flat_tangents):
+            primals = tree_util.tree_unflatten(in_tree, flat_primals)
+            tangents = tree_util.tree_unflatten(in_tree, flat_tangents)
+            nondiff = [args[i] for i in sorted(static)]
+            out, t_out = self.jvp(*nondiff, tuple(primals), tuple(tangents)) if nondiff \
+                else self.jvp(tuple(primals), tuple(tangents))
+            outs, tree = tree_util.tree_flatten(out)
+            t_outs = tree_util.tree_leaves(t_out) if t_out is not None else [
+                instantiate(Zero.like(o)) for o in outs]
+            out_tree[:] = [tree]
+            return outs, t_outs
+
+        flat_fun.__name__ = flat_jvp.__name__ = self.__name__
+        outs = custom_jvp_call_p.bind(*flat, fun=flat_fun, jvp=flat_jvp)
+        return tree_util.tree_unflatten(out_tree[0], outs)
+
+
+def _split_nondiff(args, nondiff_argnums):
+    n = len(args)
+    static = {i % n for i in nondiff_argnums}
+    return static, [i for i in range(n) if i not in static]
+
+
+# --- custom_vjp ----------------------------------------------------------------------------------
+
+custom_vjp_call_p = Primitive("custom_vjp_call", impl=lambda *a, fun, fwd, bwd: fun(list(a)),
+                              shape_rule=lambda *avals, fun, fwd, bwd: _out_avals_of(fun, avals),
+                              multiple_results=True, jacobian="user-defined (custom_vjp rule)")
+custom_vjp_call_p.def_cost(_call_cost)
+
+
+@custom_vjp_call_p.def_jvp
+def _custom_vjp_call_jvp(primals, tangents, *, fun, fwd, bwd):
+    outs, residuals = fwd(list(primals))
+    out_avals = [get_aval(o) for o in outs]
+    t_outs = custom_lin_p.bind(*residuals, *[instantiate(t) for t in tangents],
+                               num_res=len(residuals), bwd=bwd, out_avals=tuple(out_avals))
+    return list(outs), list(t_outs)
+
+
+custom_vjp_call_p.def_batch(_batch_call(custom_vjp_call_p, ("fun", "fwd", "bwd")))
+
+
+def _custom_lin_impl(*args, num_res, bwd, out_avals):
+    raise FunctransError(
+        f"Forward-mode differentiation (jvp/jacfwd) of the custom_vjp function "
+        f"{getattr(bwd, '__name__', '')} is not supported: custom_vjp defines only reverse "
+        "mode. Use grad/vjp/jacrev, or define the function with custom_jvp instead.")
+
+
+custom_lin_p = Primitive("custom_lin", impl=_custom_lin_impl, multiple_results=True,
+                         shape_rule=lambda *avals, num_res, bwd, out_avals: list(out_avals),
+                         jacobian="user-defined (custom_vjp backward function)")
+custom_lin_p.def_jvp(lambda primals, tangents, **params: _custom_lin_impl(**params))
+custom_lin_p.def_cost(_call_cost)
+
+
+@custom_lin_p.def_transpose
+def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
+    residuals = args[:num_res]
+    cts_in = bwd(list(residuals), [instantiate(c) for c in cts])
+    return [None] * num_res + list(cts_in)
+
+
+@custom_lin_p.def_batch
+def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals):
+    size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
+    args = [bdim_at(a, d, size) for a, d in zip(args, dims)]
+    new_avals = tuple(a.update(shape=(size,) + a.shape) for a in out_avals)
+    return custom_lin_p.bind(*args, num_res=num_res, bwd=_vmapped(bwd),
+                             out_avals=new_avals), [0] * len(out_avals)
+
+
+class custom_vjp:
+    """A function with user-supplied reverse mode: `f.defvjp(fwd, bwd)`, fwd(*args) ->
+    (output, residuals), bwd(residuals, output_cotangent) -> one cotangent per argument."""
+
+    def __init__(self, fun, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args):
+        if self.fwd is None:
+            raise FunctransError(f"custom_vjp function {self.__name__} has no VJP rule: call "
+                                 ".defvjp(fwd, bwd) before using it")
+        static, dyn_nums = _split_nondiff(args, self.nondiff_argnums)
+        nondiff = [args[i] for i in sorted(static)]
+        flat, in_tree = tree_util.tree_flatten([args[i] for i in dyn_nums])
+        out_tree, res_tree = [], []
+
+        def full_args(dyn):
+            full = list(args)
+            for i, a in zip(dyn_nums, dyn):
+                full[i] = a
+            return full
+
+        def flat_fun(flat_args):
+            out = self.fun(*full_args(tree_util.tree_unflatten(in_tree, flat_args)))
+            leaves, tree = tree_util.tree_flatten(out)
+            out_tree[:] = [tree]
+            return leaves
+
+        def flat_fwd(flat_args):
+            out, res = self.fwd(*full_args(tree_util.tree_unflatten(in_tree, flat_args)))
+            leaves, tree = tree_util.tree_flatten(out)
+            out_tree[:] = [tree]
+            res_leaves, rtree = tree_util.tree_flatten(res)
+            res_tree[:] = [rtree]
+            return leaves, res_leaves
+
+        def flat_bwd(res_leaves, cts):
+            res = tree_util.tree_unflatten(res_tree[0], res_leaves)
+            ct = tree_util.tree_unflatten(out_tree[0], cts)
+            cts_in = self.bwd(*nondiff, res, ct)
+            if not isinstance(cts_in, (tuple, list)) or len(cts_in) != len(dyn_nums):
+                raise TypeError(f"custom_vjp bwd of {self.__name__} must return a tuple with one "
+                                f"cotangent per differentiable argument ({len(dyn_nums)}); got "
+                                f"{type(cts_in).__name__}")
+            return tree_util.tree_leaves(list(cts_in))
+
+        flat_fun.__name__ = flat_fwd.__name__ = flat_bwd.__name__ = self.__name__
+        outs = custom_vjp_call_p.bind(*flat, fun=flat_fun, fwd=flat_fwd, bwd=flat_bwd)
+        return tree_util.tree_unflatten(out_tree[0], outs)
+
+
+# --- checkpoint (remat) --------------------------------------------------------------------------
+
+checkpoint_p = Primitive("checkpoint", impl=lambda *a, fun: fun(list(a)),
+                         shape_rule=_call_shape_rule, multiple_results=True,
+                         jacobian="that of the checkpointed function")
+checkpoint_p.def_cost(_call_cost)
+
+
+@checkpoint_p.def_jvp
+def _checkpoint_jvp(primals, tangents, *, fun):
+    outs = fun(list(primals))
+    t_outs = remat_lin_p.bind(*primals, *[instantiate(t) for t in tangents], fun=fun)
+    return list(outs), list(t_outs)
+
+
+checkpoint_p.def_batch(_batch_call(checkpoint_p, ("fun",)))
+
+
+def _remat_lin_impl(*args, fun):
+    from .jvp import jvp
+    n = len(args) // 2
+    return list(jvp(lambda *p: fun(list(p)), tuple(args[:n]), tuple(args[n:]))[1])
+
+
+remat_lin_p = Primitive("remat_lin", impl=_remat_lin_impl, multiple_results=True,
+                        shape_rule=lambda *avals, fun: _out_avals_of(fun, avals[:len(avals) // 2]),
+                        jacobian="that of the checkpointed function (recomputed)")
+remat_lin_p.def_cost(_call_cost)
+
+
+@remat_lin_p.def_jvp
+def _remat_lin_jvp(primals, tangents, *, fun):
+    from .jvp import jvp
+    inner = lambda *a: _remat_lin_impl(*a, fun=fun)  # noqa: E731
+    return jvp(inner, tuple(primals), tuple(instantiate(t) for t in tangents))
+
+
+@remat_lin_p.def_transpose
+def _remat_lin_transpose(cts, *args, fun):
+    from .reverse import vjp
+    n = len(args) // 2
+    _, vjp_fn = vjp(lambda *p: fun(list(p)), *args[:n])   # recompute the forward pass here
+    return [None] * n + list(vjp_fn([instantiate(c) for c in cts]))
+
+
+remat_lin_p.def_batch(_batch_call(remat_lin_p, ("fun",)))
+
+
+def checkpoint(fun, *, prevent_cse=True, static_argnums=()):
+    """fun with rematerialization: reverse mode stores only its inputs and recomputes its
+    intermediates during the backward pass (memory for compute). Also known as remat."""
+    @functools.wraps(fun)
+    def remat_fun(*args):
+        static = {i % len(args) for i in static_argnums}
+        dyn_nums = [i for i in range(len(args)) if i not in static]
+        flat, in_tree = tree_util.tree_flatten([args[i] for i in dyn_nums])
+        out_tree = []
+
+        def flat_fun(flat_args):
+            full = list(args)
+            for i, a in zip(dyn_nums, tree_util.tree_unflatten(in_tree, flat_args)):
+                full[i] = a
+            leaves, tree = tree_util.tree_flatten(fun(*full))
+            out_tree[:] = [tree]
+            return leaves
+
+        flat_fun.__name__ = getattr(fun, "__name__", "fun")
+        outs = checkpoint_p.bind(*flat, fun=flat_fun)
+        return tree_util.tree_unflatten(out_tree[0], outs)
+    return remat_fun
+
+
+remat = checkpoint
