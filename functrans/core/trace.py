@@ -151,7 +151,6 @@ class Tracer:
     functrans.numpy (installed by that module, which owns the numpy semantics)."""
     __slots__ = ("_trace",)
     __array_priority__ = 1000
-    __array_ufunc__ = None      # make numpy defer to our reflected operators: arr + tracer works
 
     aval: ShapedArray
 
@@ -246,6 +245,18 @@ class Tracer:
                 "functions cannot see inside a traced program: use functrans.numpy (fnp) "
                 "instead of numpy (np) inside functions you transform.")
         return np.asarray(value, dtype=dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """numpy ufuncs on traced values (np.sin(x), and ndarray + x, which numpy turns into
+        np.add) run as the functrans.numpy function of the same name."""
+        import functrans.numpy as fnp
+        fn = getattr(fnp, ufunc.__name__, None) if method == "__call__" and not kwargs else None
+        if fn is None:
+            raise errors.TracerArrayConversionError(
+                f"numpy's {ufunc.__name__}.{method} cannot be applied to the traced value "
+                f"{self.aval.str_short()}{' with keyword arguments' if kwargs else ''}; use "
+                "the functrans.numpy (fnp) function instead inside functions you transform.")
+        return fn(*inputs)
 
     def __setitem__(self, index, value):
         raise errors.InPlaceUpdateError(
