@@ -13,7 +13,11 @@ uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.u
 float16, float32, float64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
 
-SUPPORTED = frozenset([bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+# Integer and boolean values have a tangent space of dimension zero. JAX calls its dtype float0;
+# numpy's void of size 0 serves the same purpose here: arrays of it take no memory.
+float0 = np.dtype([])
+
+SUPPORTED = frozenset([float0, bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
                        float16, float32, float64, complex64, complex128])
 
 # Short names used by the IR printer, as in jaxprs: f32[3,4].

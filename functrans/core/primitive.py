@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import dtypes
 from .aval import ShapedArray
 
 registry: dict[str, "Primitive"] = {}
@@ -134,9 +135,7 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
     return ShapedArray(aval.shape, np.dtype(FLOAT0), False)
 
 
-# Integer and boolean values have a tangent space of dimension zero. JAX calls its dtype float0;
-# we use numpy's void of size 0 for the same purpose: zeros of it take no memory.
-FLOAT0 = np.dtype([])
+FLOAT0 = dtypes.float0
 
 
 def is_float0(aval) -> bool:
