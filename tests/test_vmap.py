@@ -52,9 +52,9 @@ def test_in_axes_out_axes_pytrees_and_negative_axes():
     x = rng.standard_normal((3, 4))
     d = {"a": rng.standard_normal((4, 2)), "b": rng.standard_normal(4)}
     f = lambda x, d: {"s": x * d["b"][0], "t": d["a"].sum()}  # noqa: E731
-    out = ft.vmap(f, in_axes=(1, {"a": 0, "b": 0}), out_axes={"s": -1, "t": 0})(x, d)
+    out = ft.vmap(f, in_axes=(1, {"a": 0, "b": None}), out_axes={"s": -1, "t": 0})(x, d)
     for i in range(4):
-        ref = f(x[:, i], {"a": d["a"][i], "b": d["b"][i:i + 1]})
+        ref = f(x[:, i], {"a": d["a"][i], "b": d["b"]})
         np.testing.assert_allclose(out["s"][:, i], ref["s"])
         np.testing.assert_allclose(out["t"][i], ref["t"])
     out = ft.vmap(lambda x: x * 2, in_axes=-1)(x)

@@ -73,8 +73,9 @@ class LinearMap:
                                  f"{[np.shape(x) for x in flat]}")
         if self.transposed:
             from .transpose import transpose_program
-            outs = transpose_program(self.program, flat)
-            return tree_util.tree_unflatten(self.in_tree, outs)
+            outs = tree_util.tree_unflatten(self.in_tree, transpose_program(self.program, flat))
+            # The map was built from fun(*primals): with one primal, return its cotangent alone.
+            return outs[0] if isinstance(outs, tuple) and len(outs) == 1 else outs
         del want_tree
         outs = eval_closed(self.program, *flat)
         return tree_util.tree_unflatten(self.out_tree, outs)
