@@ -182,12 +182,12 @@ class ChainReport:
     steps: list
 
     def __str__(self):
-        lines = [f"{'#':>3s}  {'equation':36s} {'local Jacobian':24s} {'structure':24s} "
+        lines = [f"{'#':>3s}  {'equation':44s} {'local Jacobian':20s} {'structure':30s} "
                  f"{'FLOPs':>10s}"]
         for s in self.steps:
             eq = f"{s.primitive}({', '.join(s.in_shapes)}) -> {', '.join(s.out_shapes)}"
             jac = ", ".join(f"{o}x{i}" for o, i in s.jacobian_shapes) or "-"
-            lines.append(f"{s.index:3d}  {eq:36.36s} {jac:24.24s} {s.structure:24.24s} "
+            lines.append(f"{s.index:3d}  {eq:44.44s} {jac:20.20s} {s.structure:30.30s} "
                          f"{s.flops:10.4g}")
         lines.append("J = J_k ... J_1: forward mode multiplies from the right (J_1 first), "
                      "reverse mode from the left (J_k first).")
