@@ -16,3 +16,5 @@ from .core.primitive import FLOAT0 as float0  # noqa: E402
 from .transforms.cost_model import choose_mode, compare_modes, explain, jacobian  # noqa: E402
 from .transforms.custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: E402
 from .transforms.residuals import print_saved_residuals, saved_residuals  # noqa: E402
+from .transforms.jit import clear_cache, jit  # noqa: E402
+from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)

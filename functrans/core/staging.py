@@ -15,15 +15,18 @@ from .trace import Trace, Tracer, new_main, user_frame_summary
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("aval", "atom", "origin")
+    __slots__ = ("aval", "atom", "origin", "source")
 
-    def __init__(self, trace, aval, atom, origin=""):
+    def __init__(self, trace, aval, atom, origin="", source=""):
         self._trace = trace
         self.aval = aval
         self.atom = atom
-        self.origin = origin
+        self.origin = origin      # how this value was made
+        self.source = source      # the traced argument it derives from, if any
 
     def _origin_str(self):
+        if self.source and self.source not in self.origin:
+            return f"{self.origin}, {self.source}"
         return self.origin
 
 
@@ -75,12 +78,13 @@ class StagingTrace(Trace):
         return self.builder.new_const(self, tracer, tracer.aval)
 
     def new_arg(self, aval, origin=""):
-        return StagingTracer(self, aval, Var(aval), origin)
+        return StagingTracer(self, aval, Var(aval), origin, origin)
 
     def process_primitive(self, primitive, tracers, params):
         out_avals = primitive.out_avals(*(t.aval for t in tracers), **params)
         origin = f"the output of `{primitive.name}` at {user_frame_summary()}"
-        outs = [StagingTracer(self, a, Var(a), origin) for a in out_avals]
+        source = next((t.source for t in tracers if t.source), "")
+        outs = [StagingTracer(self, a, Var(a), origin, source) for a in out_avals]
         self.builder.eqns.append(Eqn(primitive, tuple(t.atom for t in tracers),
                                      tuple(o.atom for o in outs), params))
         return outs

@@ -283,4 +283,5 @@ _LIBRARY_DIR = __file__.rsplit("core", 1)[0]
 
 
 def _is_library_file(filename: str) -> bool:
-    return filename.startswith(_LIBRARY_DIR) or filename.startswith("<") or "contextlib" in filename
+    return filename.startswith(_LIBRARY_DIR) or filename.startswith("<frozen") or \
+        filename.endswith("contextlib.py")
