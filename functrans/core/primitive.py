@@ -30,6 +30,7 @@ import numpy as np
 
 from . import dtypes
 from .aval import ShapedArray
+from .trace import bind as _bind, get_aval
 
 registry: dict[str, "Primitive"] = {}
 
@@ -76,8 +77,7 @@ class Primitive:
         return f"Primitive({self.name})"
 
     def bind(self, *args, **params):
-        from .trace import bind
-        return bind(self, *args, **params)
+        return _bind(self, *args, **params)
 
     def out_avals(self, *avals, **params) -> list[ShapedArray]:
         out = self.shape_rule(*avals, **params)
@@ -124,7 +124,6 @@ class Zero:
 
     @staticmethod
     def like(x):
-        from .trace import get_aval
         return Zero(tangent_aval(get_aval(x)))
 
 

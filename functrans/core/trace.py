@@ -280,8 +280,12 @@ def user_frame_summary() -> str:
 
 
 _LIBRARY_DIR = __file__.rsplit("core", 1)[0]
+_library_files = {}
 
 
 def _is_library_file(filename: str) -> bool:
-    return filename.startswith(_LIBRARY_DIR) or filename.startswith("<frozen") or \
-        filename.endswith("contextlib.py")
+    known = _library_files.get(filename)
+    if known is None:
+        known = _library_files[filename] = filename.startswith(_LIBRARY_DIR) or \
+            filename.startswith("<frozen") or filename.endswith("contextlib.py")
+    return known
