@@ -18,3 +18,4 @@ from .transforms.custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa
 from .transforms.residuals import print_saved_residuals, saved_residuals  # noqa: E402
 from .transforms.jit import clear_cache, jit  # noqa: E402
 from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)
+from . import data, nn, optim, random  # noqa: E402,F401
