@@ -9,3 +9,4 @@ from .primitives.reductions import *  # noqa: F401,F403
 from .primitives.shape import *  # noqa: F401,F403
 from .primitives.sorting import *  # noqa: F401,F403
 from .primitives.bits import *  # noqa: F401,F403
+from .primitives.control_flow import *  # noqa: F401,F403
