@@ -310,3 +310,31 @@ def test_reverse_mode_keeps_only_needed_residuals(data):
     activations = 4 * (7 + 3 + 3) * 8
     # residuals are a small multiple of the activations plus the parameters and inputs
     assert total <= 4 * (values + activations)
+
+
+def test_checkpoint_of_a_closure_over_a_differentiated_value():
+    x = np.array([0.3, -0.4])
+
+    def f(w):
+        block = ft.checkpoint(lambda h: fnp.tanh(w * h + 1.0))
+        return fnp.sum(block(block(x)))
+
+    def plain(w):
+        block = lambda h: fnp.tanh(w * h + 1.0)  # noqa: E731
+        return fnp.sum(block(block(x)))
+    w = np.array([0.7, 1.3])
+    np.testing.assert_allclose(ft.grad(f)(w), ft.grad(plain)(w), rtol=1e-12)
+    assert np.all(ft.grad(f)(w) != 0)
+    np.testing.assert_allclose(ft.jit(ft.grad(f))(w), ft.grad(plain)(w), rtol=1e-12)
+    np.testing.assert_allclose(ft.grad(ft.jit(f))(w), ft.grad(plain)(w), rtol=1e-12)
+
+
+def test_custom_rules_refuse_closures_over_traced_values():
+    def f(w):
+        @ft.custom_vjp
+        def g(x):
+            return x * w
+        g.defvjp(lambda x: (x * w, None), lambda res, ct: (ct * w,))
+        return g(2.0)
+    with pytest.raises(TypeError, match="custom_vjp function g closes over a traced value f64\[\]"):
+        ft.grad(f)(3.0)

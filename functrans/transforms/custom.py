@@ -17,8 +17,9 @@ import functools
 from .. import tree_util
 from ..core.errors import FunctransError
 from ..core.primitive import Cost, Primitive, Zero
-from ..core.staging import ShapeDtypeStruct, abstractify, eval_shape
-from ..core.trace import get_aval
+from ..core.ir import Program
+from ..core.staging import ShapeDtypeStruct, abstractify, eval_program, eval_shape, stage
+from ..core.trace import Tracer, current_stack_depth, get_aval
 from .ad_util import instantiate
 from .batching import bdim_at
 
@@ -58,6 +59,37 @@ def _vmapped(flat_fun):
     def batched(*lists):
         return vmap(lambda *l: flat_fun(*l))(*lists)
     return batched
+
+
+def closure_convert(flat_fun, flat_args):
+    """Trace flat_fun (a list of arrays -> a list of arrays) at the avals of flat_args. Returns
+    (consts, converted): the values it closes over (numpy constants, and values traced by
+    enclosing transforms) and an equivalent function of (consts + args) that closes over none,
+    so that transforms see every input as an operand."""
+    closed = stage(flat_fun, [abstractify(a) for a in flat_args])
+    prog = closed.program
+    opened = Program((), prog.constvars + prog.invars, prog.eqns, prog.outvars)
+
+    def converted(args):
+        return eval_program(opened, (), list(args))
+    converted.__name__ = getattr(flat_fun, "__name__", "fun")
+    return list(closed.consts), converted
+
+
+def _refuse_closed_over_tracers(kind, name, flat_fun, flat_args):
+    """Custom rules are the user's Python functions: a traced value they close over would
+    escape the rule's derivative. Refuse it loudly rather than return a wrong derivative."""
+    if current_stack_depth() == 1:
+        return      # no transform running: nothing can be traced
+    consts, _ = closure_convert(flat_fun, flat_args)
+    for c in consts:
+        if isinstance(c, Tracer):
+            origin = c._origin_str()
+            raise TypeError(
+                f"The {kind} function {name} closes over a traced value {c.aval.str_short()}"
+                f"{' (' + origin + ')' if origin else ''}. A function with custom derivative "
+                "rules must receive every value that is being transformed as an argument: add "
+                "a parameter for it and pass it explicitly.")
 
 
 # --- custom_jvp ----------------------------------------------------------------------------------
@@ -139,6 +171,7 @@ class custom_jvp:
             return outs, t_outs
 
         flat_fun.__name__ = flat_jvp.__name__ = self.__name__
+        _refuse_closed_over_tracers("custom_jvp", self.__name__, flat_fun, flat)
         outs = custom_jvp_call_p.bind(*flat, fun=flat_fun, jvp=flat_jvp)
         return tree_util.tree_unflatten(out_tree[0], outs)
 
@@ -252,6 +285,7 @@ class custom_vjp:
             return tree_util.tree_leaves(list(cts_in))
 
         flat_fun.__name__ = flat_fwd.__name__ = flat_bwd.__name__ = self.__name__
+        _refuse_closed_over_tracers("custom_vjp", self.__name__, flat_fun, flat)
         outs = custom_vjp_call_p.bind(*flat, fun=flat_fun, fwd=flat_fwd, bwd=flat_bwd)
         return tree_util.tree_unflatten(out_tree[0], outs)
 
@@ -323,7 +357,9 @@ def checkpoint(fun, *, prevent_cse=True, static_argnums=()):
             return leaves
 
         flat_fun.__name__ = getattr(fun, "__name__", "fun")
-        outs = checkpoint_p.bind(*flat, fun=flat_fun)
+        # Closed-over values become operands, so derivatives flow through them too.
+        consts, converted = closure_convert(flat_fun, flat)
+        outs = checkpoint_p.bind(*consts, *flat, fun=converted)
         return tree_util.tree_unflatten(out_tree[0], outs)
     return remat_fun
 
