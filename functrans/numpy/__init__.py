@@ -1,0 +1,63 @@
+"""functrans.numpy: the numpy API on functrans primitives (mirrors jax.numpy).
+
+    import functrans.numpy as fnp
+
+Every function works on numpy arrays, Python scalars and traced values. With no transform
+running and no traced argument, it calls numpy directly (numpy arrays in, numpy arrays out);
+under a transform it is built from functrans.lax, with numpy's dtype promotion (NumPy 2, weak
+Python scalars) and broadcasting. Both give the same values, shapes and dtypes.
+
+Traced values behave like arrays: operators, indexing (x[...] with numpy's basic and advanced
+rules) and methods (x.sum(), x.reshape(...), x.T, ...). They are immutable: instead of
+x[idx] = v write x = x.at[idx].set(v) (also .add, .subtract, .multiply, .min, .max, .get),
+which returns a new array. `.at` exists on traced values only; eager numpy arrays keep numpy's
+in-place operations.
+"""
+import math as _math
+
+import numpy as _np
+
+from . import linalg  # noqa: F401
+from ._tracer_methods import install as _install_tracer_methods
+from .creation import *  # noqa: F401,F403
+from ._einsum import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .indexing import *  # noqa: F401,F403
+from .linalg import dot, inner, matmul, outer, tensordot, vdot  # noqa: F401
+from .reductions import *  # noqa: F401,F403
+from .shaping import *  # noqa: F401,F403
+from .sorting import *  # noqa: F401,F403
+
+# Scalar types double as dtype names, as in numpy: fnp.float32, x.astype(fnp.int32).
+bool_ = _np.bool_
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+complex64, complex128 = _np.complex64, _np.complex128
+int_, uint, float_, complex_ = _np.int64, _np.uint64, _np.float64, _np.complex128
+dtype = _np.dtype
+finfo, iinfo = _np.finfo, _np.iinfo
+issubdtype, promote_types, can_cast = _np.issubdtype, _np.promote_types, _np.can_cast
+integer, floating, inexact, complexfloating, number, signedinteger, unsignedinteger = (
+    _np.integer, _np.floating, _np.inexact, _np.complexfloating, _np.number,
+    _np.signedinteger, _np.unsignedinteger)
+ndarray = _np.ndarray
+
+pi, e, euler_gamma = _math.pi, _math.e, _np.euler_gamma
+inf, nan = _math.inf, _math.nan
+newaxis = None
+
+
+def result_type(*arrays_and_dtypes):
+    """The dtype numpy 2 promotion gives (Python scalars are weak), traced values included."""
+    from ..core.trace import Tracer
+
+    def proxy(a):
+        if not isinstance(a, Tracer):
+            return a
+        # a weakly typed value promotes like a Python scalar of its kind
+        return a.dtype.type(0).item() if a.weak_type else _np.empty((), a.dtype)
+    return _np.result_type(*map(proxy, arrays_and_dtypes))
+
+
+_install_tracer_methods()

@@ -1,0 +1,234 @@
+"""What every fnp function shares: the eager test, array-likes, NumPy 2 promotion, broadcasting
+and axis arguments.
+
+fnp functions have two paths. With no staging transform active and no traced argument they call
+numpy directly (`eager(...)` is True), which is what users of plain arrays want: no dispatch
+cost. Otherwise they are built from functrans.lax, which is strict (one dtype, no broadcasting),
+so fnp first promotes dtypes as NumPy 2 does (weak Python scalars, NEP 50) and broadcasts shapes.
+Both paths must agree in value, shape and dtype; the tests check that they do.
+"""
+import operator
+
+import numpy as np
+
+from .. import lax
+from ..core import dtypes, errors
+from ..core.trace import Tracer, get_aval, is_eager
+
+__all__ = []
+
+
+def eager(*args) -> bool:
+    """True when numpy can compute the result directly: nothing is being staged and no argument
+    (nor an element of a list/tuple argument) is a traced value."""
+    return is_eager() and not _any_tracer(args)
+
+
+def _any_tracer(values) -> bool:
+    for v in values:
+        if isinstance(v, Tracer) or (type(v) in (list, tuple) and _any_tracer(v)):
+            return True
+    return False
+
+
+# --- array-likes ---------------------------------------------------------------------------------
+
+def asarray(x, name="fnp"):
+    """x as something lax accepts: a tracer, a numpy array or scalar, or a Python scalar (kept
+    as is, so that it stays weakly typed). Nested lists holding tracers are stacked."""
+    if isinstance(x, (Tracer, np.ndarray, np.generic)) or dtypes.is_python_scalar(x):
+        return x
+    if isinstance(x, (list, tuple)):
+        if _any_tracer(x):
+            from .shaping import stack
+            return stack([asarray(e, name) for e in x])
+        return _checked_numpy(np.asarray(x), name)
+    if x is None:
+        raise TypeError(f"fnp.{name}: None is not an array")
+    return _checked_numpy(np.asarray(x), name)
+
+
+def _checked_numpy(a, name):
+    if a.dtype.kind not in "biufc":
+        raise TypeError(f"fnp.{name}: cannot make an array of {a.dtype} values from the given "
+                        "argument; expected numbers, arrays or traced values")
+    if a.dtype not in dtypes.SUPPORTED:
+        a = a.astype(dtypes.float64 if a.dtype.kind == "f" else dtypes.complex128)
+    return a
+
+
+def shape_of(x) -> tuple:
+    return get_aval(x).shape
+
+
+def dtype_of(x) -> np.dtype:
+    return get_aval(x).dtype
+
+
+# --- dtypes ---------------------------------------------------------------------------------------
+
+def canonical_dtype(dtype, name="fnp"):
+    """A user's dtype argument (np.float32, 'int32', float, ...) as a supported np.dtype."""
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"fnp.{name}: {dtype!r} is not a dtype") from None
+    return dtypes.canonicalize(d)
+
+
+def typed(x) -> tuple:
+    aval = get_aval(x)
+    return aval.dtype, aval.weak_type
+
+
+def result_type(*args) -> tuple:
+    """(dtype, weak) of NumPy 2 promotion of the arguments; Python scalars are weak."""
+    return dtypes.result_type(*(typed(a) for a in args))
+
+
+_PYTHON_TYPES = {dtypes.bool_: bool, dtypes.int64: int, dtypes.float64: float,
+                 dtypes.complex128: complex}
+
+
+def cast(x, dtype, weak=False):
+    """x converted to dtype: a convert_element_type for traced values, numpy otherwise."""
+    dtype = np.dtype(dtype)
+    if isinstance(x, Tracer):
+        return lax.convert_element_type(x, dtype, weak_type=weak)
+    if dtypes.is_python_scalar(x):
+        if weak and dtype in _PYTHON_TYPES:
+            return _PYTHON_TYPES[dtype](x)      # still a weak Python scalar, of the new kind
+        if weak:
+            return lax.convert_element_type(x, dtype, weak_type=True)
+        return np.asarray(x, dtype=dtype)[()]
+    x = np.asarray(x)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def promote(*args, inexact=False):
+    """The arguments converted to their common dtype (NumPy 2 rules). With inexact=True, a
+    non-float result is float64, as float-only functions (exp, sqrt, true_divide) give."""
+    dtype, weak = result_type(*args)
+    if inexact and not dtypes.is_inexact(dtype):
+        dtype = dtypes.float64
+    return [a if typed(a) == (dtype, weak) or (not weak and dtype_of(a) == dtype)
+            else cast(a, dtype, weak) for a in args]
+
+
+def to_inexact(x):
+    """x itself if float or complex, else x as float64 (numpy's default float)."""
+    return x if dtypes.is_inexact(dtype_of(x)) else cast(x, dtypes.float64, typed(x)[1])
+
+
+# --- shapes ---------------------------------------------------------------------------------------
+
+def shape_arg(shape, name) -> tuple:
+    """A shape argument as a tuple of Python ints. A traced entry raises the concretization
+    error of Tracer.__index__, which explains why shapes must be static."""
+    if isinstance(shape, (list, tuple)):
+        dims = tuple(operator.index(d) for d in shape)
+    else:
+        dims = (operator.index(shape),)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"fnp.{name}: negative dimensions are not allowed, got shape {dims}")
+    return dims
+
+
+def broadcast_shapes(*shapes, name="broadcast_shapes"):
+    """NumPy's broadcasting of shapes; raises ValueError naming the function and the shapes."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(-ndim, 0):
+        sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"fnp.{name}: shapes {', '.join(map(str, shapes))} cannot be "
+                             "broadcast together")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def broadcast_to(x, shape, name="broadcast_to"):
+    """x broadcast to shape with numpy's rules (x's dims line up with the trailing ones)."""
+    shape = tuple(shape)
+    x_shape = shape_of(x)
+    if x_shape == shape:
+        return x
+    lead = len(shape) - len(x_shape)
+    if lead < 0 or any(d not in (1, t) for d, t in zip(x_shape, shape[lead:])):
+        raise ValueError(f"fnp.{name}: cannot broadcast an array of shape {x_shape} to shape "
+                         f"{shape}")
+    # Size-1 dims that grow are dropped first, so broadcast_in_dim only adds dimensions.
+    keep = [i for i, (d, t) in enumerate(zip(x_shape, shape[lead:])) if d == t]
+    if len(keep) != len(x_shape):
+        x = lax.reshape(x, tuple(x_shape[i] for i in keep))
+    return lax.broadcast_in_dim(x, shape, tuple(lead + i for i in keep))
+
+
+def broadcast_args(name, *args):
+    """Arguments broadcast to their common shape; rank-0 ones are left as they are, since lax's
+    elementwise functions broadcast those themselves."""
+    shape = broadcast_shapes(*(shape_of(a) for a in args), name=name)
+    return [a if shape_of(a) == () else broadcast_to(a, shape, name) for a in args]
+
+
+def promote_args(name, *args, inexact=False):
+    """Array-likes converted, promoted to one dtype and broadcast to one shape."""
+    args = [asarray(a, name) for a in args]
+    return broadcast_args(name, *promote(*args, inexact=inexact))
+
+
+# --- axes -----------------------------------------------------------------------------------------
+
+def canonical_axis(axis, ndim, name) -> int:
+    """One axis argument in [0, ndim), negative counted from the end."""
+    try:
+        a = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"fnp.{name}: axis must be an integer, got {axis!r}") from None
+    if not -ndim <= a < ndim:
+        raise np.exceptions.AxisError(f"fnp.{name}: axis {a} is out of bounds for an array of "
+                                      f"dimension {ndim}")
+    return a % ndim
+
+
+def canonical_axes(axis, ndim, name) -> tuple:
+    """An axis argument (None, an int or a tuple of ints) as a sorted tuple of axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = tuple(canonical_axis(a, ndim, name) for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"fnp.{name}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+# --- the eager path ------------------------------------------------------------------------------
+
+def numpy_operand(x):
+    """An eager argument as numpy sees it: lists become arrays, scalars stay as they are."""
+    if isinstance(x, (np.ndarray, np.generic)) or dtypes.is_python_scalar(x):
+        return x
+    return _checked_numpy(np.asarray(x), "fnp")
+
+
+def numpy_inexact(*args):
+    """Eager arguments for a float-only function: if their common dtype is not inexact, each
+    is converted to float64 (the traced path does the same through promote(inexact=True))."""
+    args = [numpy_operand(a) for a in args]
+    if np.result_type(*args).kind in "fc":
+        return args
+    return [float(a) if dtypes.is_python_scalar(a) else np.asarray(a, dtype=np.float64)
+            for a in args]
+
+
+def concrete(x, name):
+    """The concrete value of an argument that fixes a shape or a size (arange's bounds, a
+    boolean mask): a traced value raises TracerIntegerConversionError saying why."""
+    if not isinstance(x, Tracer):
+        return x
+    value = x.concrete_value()
+    if value is None:
+        raise errors.TracerIntegerConversionError(errors.concretization_message(
+            x, f"fnp.{name} needs concrete arguments, which fix the shape of its result; it "
+               "was given the value", "int"))
+    return value
