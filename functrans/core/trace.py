@@ -34,21 +34,15 @@ class MainTrace:
 
 
 class Trace:
+    """Base of the transforms' traces. Each subclass defines:
+      pure(value)        a constant (non-tracer) value as a tracer of this trace
+      lift(tracer)       a tracer of a lower-level (enclosing) trace as a tracer of this trace
+      process_primitive(primitive, tracers, params) -> list of outputs
+    """
     __slots__ = ("main",)
 
     def __init__(self, main: MainTrace):
         self.main = main
-
-    def pure(self, value):
-        """A constant (non-tracer) value as a tracer of this trace."""
-        raise NotImplementedError(f"{type(self).__name__} must define pure")
-
-    def lift(self, tracer):
-        """A tracer of a lower-level (enclosing) trace as a tracer of this trace."""
-        raise NotImplementedError(f"{type(self).__name__} must define lift")
-
-    def process_primitive(self, primitive, tracers, params):
-        raise NotImplementedError(f"{type(self).__name__} must define process_primitive")
 
     def full_raise(self, value):
         if not isinstance(value, Tracer):
