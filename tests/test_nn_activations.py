@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 import functrans as ft
 import functrans.nn as nn
-from functrans.test_util import check_jvp, check_vjp
+from functrans.test_util import check_grads, check_jvp, check_vjp
+import functrans.numpy as fnp
 from test_numpy_harness import (FLOATS, INTS, Call, Entry, arrays, axis_args, check_call,
                                 checked_jaxpr, run_entry, traced)
 
@@ -171,3 +172,14 @@ def test_softmax_over_several_axes_sums_to_one():
     x = np.random.default_rng(0).standard_normal((2, 3, 4))
     out = nn.softmax(x, axis=(0, 2))
     np.testing.assert_allclose(out.sum(axis=(0, 2)), 1.0)
+
+
+def test_softplus_and_logaddexp_are_smooth_at_zero_and_ties():
+    # softplus''(0) = sigmoid'(0) = 1/4; kinks (|x|, max) in a formula would make it 0
+    assert ft.grad(ft.grad(nn.softplus))(0.0) == 0.25
+    assert ft.grad(ft.grad(nn.log_sigmoid))(0.0) == -0.25
+    assert ft.grad(fnp.logaddexp, argnums=(0, 1))(2.0, 2.0) == (0.5, 0.5)
+    check_grads(fnp.logaddexp, (np.array([0.3, 1.0, -2.0]), np.array([0.3, -1.0, 5.0])), order=2)
+    np.testing.assert_array_equal(fnp.logaddexp(np.array([-np.inf, np.inf, 1.0]),
+                                                np.array([-np.inf, 2.0, -np.inf])),
+                                  [-np.inf, np.inf, 1.0])
