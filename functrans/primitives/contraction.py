@@ -14,6 +14,7 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
+from ..backend.lowering import Driver, Elementwise
 
 __all__ = ["dot_general", "dot"]
 
@@ -245,6 +246,67 @@ def _dot_general_cost(lhs, rhs, *, dimension_numbers, **params):
     moved = lhs.size * lhs.dtype.itemsize + rhs.size * rhs.dtype.itemsize + \
         out.size * out.dtype.itemsize
     return Cost(2.0 * out.size * k, moved)
+
+
+# Lowering: one np.matmul (BLAS) on (batch, M, K) x (batch, K, N) views of the operands (BLAS
+# takes transposed operands as they are); with no contracting dims, or only size-1 ones (vmap
+# of a vector-matrix product gives those), it is an outer product: a fused multiply.
+
+def _dot_general_index_maps(in_avals, out_aval, *, dimension_numbers, precision,
+                            preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    lhs, rhs = in_avals
+    nb = len(lb)
+    lfree = _free_dims(lhs.ndim, lc, lb)
+    rfree = _free_dims(rhs.ndim, rc, rb)
+    lm, rm = [(None, 0, 0)] * lhs.ndim, [(None, 0, 0)] * rhs.ndim
+    for k, (dl, dr) in enumerate(zip(lb, rb)):
+        lm[dl], rm[dr] = (k, 1, 0), (k, 1, 0)
+    for j, d in enumerate(lfree):
+        lm[d] = (nb + j, 1, 0)
+    for j, d in enumerate(rfree):
+        rm[d] = (nb + len(lfree) + j, 1, 0)
+    return [tuple(lm), tuple(rm)]
+
+
+def _dot_general_scalar(a, ctx, *, dimension_numbers, **_):
+    (lc, _), _ = dimension_numbers
+    if any(ctx.in_avals[0].shape[d] != 1 for d in lc) or \
+            ctx.in_avals[0].dtype != ctx.out_aval.dtype:
+        return None
+    return f"{a[0]} * {a[1]}"
+
+
+def _dot_general_matmul(ctx, args, *, dimension_numbers, precision, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    (lhs, rhs), out = ctx.in_avals, ctx.out_aval
+    x, y = args
+    if lhs.dtype != out.dtype:
+        x, y = f"{x}.astype(np.{out.dtype.name})", f"{y}.astype(np.{out.dtype.name})"
+    if not lb and lhs.ndim == 1 and rhs.ndim == 1:
+        return f"np.dot({x}, {y})"
+    lfree, rfree = _free_dims(lhs.ndim, lc, lb), _free_dims(rhs.ndim, rc, rb)
+    size = lambda aval, dims: int(np.prod([aval.shape[d] for d in dims], dtype=np.int64))  # noqa
+    b = (size(lhs, lb),) if lb else ()
+    m, k, n = size(lhs, lfree), size(lhs, lc), size(rhs, rfree)
+    x = _as_matrix(x, lhs, list(lb) + list(lfree) + list(lc), b + (m, k))
+    y = _as_matrix(y, rhs, list(rb) + list(rc) + list(rfree), b + (k, n))
+    if tuple(out.shape) != b + (m, n):
+        return f"np.matmul({x}, {y}).reshape({tuple(out.shape)})"
+    buf = ctx.output_buffer()          # a reused buffer: no allocation, no page faults
+    return f"np.matmul({x}, {y}{', out=' + buf if buf else ''})"
+
+
+def _as_matrix(x, aval, order, shape):
+    if order != list(range(aval.ndim)):
+        x = f"{x}.transpose({tuple(order)})"
+    if tuple(aval.shape[d] for d in order) != tuple(shape):
+        x = f"{x}.reshape({tuple(shape)})"
+    return x
+
+
+dot_general_p.def_lowering(Elementwise(_dot_general_scalar, fallback=Driver(_dot_general_matmul),
+                                       index_maps=_dot_general_index_maps))
 
 
 def _canonical_dims(dims, ndim, which, name):

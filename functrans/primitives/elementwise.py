@@ -25,6 +25,8 @@ from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.trace import get_aval
 from ._common import (elementwise_batch, elementwise_cost, elementwise_shape_rule,
                       resolve_dtypes, unbroadcast)
+from ..backend.lowering import (Elementwise, Ufunc, binary, float_only, impl_call,
+                                minmax, nan_max, nan_min, numpy_ufunc, typed_const, unary)
 
 __all__ = [
     "neg", "add", "sub", "mul", "div", "rem", "pow", "integer_pow", "max", "min",
@@ -215,6 +217,7 @@ def _mask(pred, dtype):
 neg_p = _declare("neg", np.negative, 1, kinds=NUMBER_KINDS)
 neg_p.def_jvp(lambda primals, tangents: (neg(*primals), neg(*tangents)))
 neg_p.def_transpose(lambda ct, x: [neg(ct)])
+neg_p.def_lowering(Elementwise(lambda a, ctx: f"-{a[0]}"))
 neg = _unary(neg_p)
 
 
@@ -231,6 +234,9 @@ def _add_jvp(primals, tangents):
 def _add_transpose(ct, x, y):
     return [unbroadcast(x.aval, ct) if is_undefined(x) else None,
             unbroadcast(y.aval, ct) if is_undefined(y) else None]
+
+
+add_p.def_lowering(binary("+"))
 
 
 def add(x, y):
@@ -252,6 +258,9 @@ def _sub_jvp(primals, tangents):
 def _sub_transpose(ct, x, y):
     return [unbroadcast(x.aval, ct) if is_undefined(x) else None,
             unbroadcast(y.aval, neg(ct)) if is_undefined(y) else None]
+
+
+sub_p.def_lowering(binary("-"))
 
 
 def sub(x, y):
@@ -285,6 +294,9 @@ def _mul_transpose(ct, x, y):
     return [None, unbroadcast(y.aval, mul(x, ct))]
 
 
+mul_p.def_lowering(binary("*"))
+
+
 def mul(x, y):
     return _bind_nary(mul_p, x, y)
 
@@ -316,6 +328,9 @@ def _div_transpose(ct, x, y):
     return [unbroadcast(x.aval, div(ct, y)), None]
 
 
+div_p.def_lowering(float_only("{0} / {1}"))     # integer division: the impl
+
+
 def div(x, y):
     """x / y elementwise; integer division rounds toward zero (jax.lax.div)."""
     return _bind_nary(div_p, x, y)
@@ -335,6 +350,9 @@ def _rem_jvp(primals, tangents):
         q = div(x, y)
         t_from_y = neg(mul(ty, mul(sign(q), floor(abs(q)))))
     return out, _broadcast_to(add_tangents(tx, t_from_y), _shape_of(out))
+
+
+rem_p.def_lowering(Ufunc(np.fmod))      # Numba's fmod of negative integers is wrong
 
 
 def rem(x, y):
@@ -361,6 +379,9 @@ def _pow_jvp(primals, tangents):
         # log(x) * x**y, with x = 0 replaced by 1 (log 1 = 0): d(0**y)/dy = 0 as in JAX.
         t_from_y = mul(ty, mul(log(add(x, _mask(eq(x, 0), dtype))), out))
     return out, add_tangents(t_from_x, t_from_y)
+
+
+pow_p.def_lowering(Ufunc(np.power))
 
 
 def pow(x, y):
@@ -400,6 +421,19 @@ def _integer_pow_jvp(primals, tangents, *, y):
     return out, mul(t, mul(y, integer_pow(x, y - 1)))
 
 
+def _integer_pow_lowering(a, ctx, *, y):
+    """x**y as a product of y factors (numpy's power computes x*x for y=2 too)."""
+    if y == 0:
+        return ctx.const(1)
+    if abs(y) > 16 or (y < 0 and ctx.out_aval.dtype.kind not in "fc"):
+        return None                  # long products or integer reciprocals: the impl
+    prod = " * ".join([a[0]] * abs(y))
+    return f"{ctx.const(1)} / ({prod})" if y < 0 else prod
+
+
+integer_pow_p.def_lowering(Elementwise(_integer_pow_lowering))
+
+
 def integer_pow(x, y):
     """x ** y for a Python int exponent y (jax.lax.integer_pow)."""
     return integer_pow_p.bind(x, y=operator.index(y))
@@ -426,7 +460,9 @@ def _minmax(name, impl, wins):
 
 
 max_p = _minmax("max", np.maximum, lambda a, b: gt(a, b))
+max_p.def_lowering(minmax("max"))
 min_p = _minmax("min", np.minimum, lambda a, b: lt(a, b))
+min_p.def_lowering(minmax("min"))
 
 
 def max(x, y):
@@ -442,63 +478,78 @@ def min(x, y):
 # --- transcendental and other smooth unary functions ---------------------------------------------
 
 exp_p = _declare("exp", np.exp, 1, kinds=FLOAT_KINDS, flops=20)
+exp_p.def_lowering(numpy_ufunc("exp"))
 _derivative_jvp(exp_p, lambda x, y: y)
 exp = _unary(exp_p)
 
 log_p = _declare("log", _quiet(np.log), 1, kinds=FLOAT_KINDS, flops=20)
+log_p.def_lowering(numpy_ufunc("log"))
 _unary_jvp(log_p, lambda t, x, y: div(t, x))
 log = _unary(log_p)
 
 log1p_p = _declare("log1p", _quiet(np.log1p), 1, kinds=FLOAT_KINDS, flops=20)
+log1p_p.def_lowering(numpy_ufunc("log1p"))
 _unary_jvp(log1p_p, lambda t, x, y: div(t, add(x, 1)))
 log1p = _unary(log1p_p)
 
 expm1_p = _declare("expm1", np.expm1, 1, kinds=FLOAT_KINDS, flops=20)
+expm1_p.def_lowering(numpy_ufunc("expm1"))
 _derivative_jvp(expm1_p, lambda x, y: add(y, 1))
 expm1 = _unary(expm1_p)
 
 sin_p = _declare("sin", np.sin, 1, kinds=FLOAT_KINDS, flops=20)
+sin_p.def_lowering(numpy_ufunc("sin"))
 _derivative_jvp(sin_p, lambda x, y: cos(x))
 sin = _unary(sin_p)
 
 cos_p = _declare("cos", np.cos, 1, kinds=FLOAT_KINDS, flops=20)
+cos_p.def_lowering(numpy_ufunc("cos"))
 _derivative_jvp(cos_p, lambda x, y: neg(sin(x)))
 cos = _unary(cos_p)
 
 tan_p = _declare("tan", np.tan, 1, kinds=FLOAT_KINDS, flops=25)
+tan_p.def_lowering(numpy_ufunc("tan"))
 _derivative_jvp(tan_p, lambda x, y: add(1, mul(y, y)))
 tan = _unary(tan_p)
 
 tanh_p = _declare("tanh", np.tanh, 1, kinds=FLOAT_KINDS, flops=25)
+tanh_p.def_lowering(numpy_ufunc("tanh"))
 _derivative_jvp(tanh_p, lambda x, y: sub(1, mul(y, y)))
 tanh = _unary(tanh_p)
 
 asin_p = _declare("asin", _quiet(np.arcsin), 1, kinds=FLOAT_KINDS, flops=25)
+asin_p.def_lowering(numpy_ufunc("arcsin"))
 _derivative_jvp(asin_p, lambda x, y: rsqrt(sub(1, mul(x, x))))
 asin = _unary(asin_p)
 
 acos_p = _declare("acos", _quiet(np.arccos), 1, kinds=FLOAT_KINDS, flops=25)
+acos_p.def_lowering(numpy_ufunc("arccos"))
 _derivative_jvp(acos_p, lambda x, y: neg(rsqrt(sub(1, mul(x, x)))))
 acos = _unary(acos_p)
 
 atan_p = _declare("atan", np.arctan, 1, kinds=FLOAT_KINDS, flops=25)
+atan_p.def_lowering(numpy_ufunc("arctan"))
 _unary_jvp(atan_p, lambda t, x, y: div(t, add(1, mul(x, x))))
 atan = _unary(atan_p)
 
 sinh_p = _declare("sinh", np.sinh, 1, kinds=FLOAT_KINDS, flops=25)
+sinh_p.def_lowering(numpy_ufunc("sinh"))
 _derivative_jvp(sinh_p, lambda x, y: cosh(x))
 sinh = _unary(sinh_p)
 
 cosh_p = _declare("cosh", np.cosh, 1, kinds=FLOAT_KINDS, flops=25)
+cosh_p.def_lowering(numpy_ufunc("cosh"))
 _derivative_jvp(cosh_p, lambda x, y: sinh(x))
 cosh = _unary(cosh_p)
 
 logistic_p = _declare("logistic", _keep_dtype(scipy.special.expit), 1, kinds=REAL_FLOAT_KINDS,
                       flops=25)
+logistic_p.def_lowering(Ufunc("scipy.special:expit", "{one} / ({one} + np.exp(-{0}))"))
 _derivative_jvp(logistic_p, lambda x, y: mul(y, sub(1, y)))
 logistic = _unary(logistic_p)
 
 sqrt_p = _declare("sqrt", _quiet(np.sqrt), 1, kinds=FLOAT_KINDS, flops=10)
+sqrt_p.def_lowering(unary("np.sqrt({0})"))
 _unary_jvp(sqrt_p, lambda t, x, y: mul(t, div(0.5, y)))   # inf at x = 0, as in JAX
 sqrt = _unary(sqrt_p)
 
@@ -508,14 +559,17 @@ def _rsqrt_impl(x):
 
 
 rsqrt_p = _declare("rsqrt", _quiet(_rsqrt_impl), 1, kinds=FLOAT_KINDS, flops=10)
+rsqrt_p.def_lowering(float_only("{one} / np.sqrt({0})"))
 _unary_jvp(rsqrt_p, lambda t, x, y: mul(t, mul(-0.5, div(y, x))))
 rsqrt = _unary(rsqrt_p)
 
 cbrt_p = _declare("cbrt", np.cbrt, 1, kinds=REAL_FLOAT_KINDS, flops=15)
+cbrt_p.def_lowering(Ufunc(np.cbrt))
 _unary_jvp(cbrt_p, lambda t, x, y: div(t, mul(3, mul(y, y))))   # inf at x = 0
 cbrt = _unary(cbrt_p)
 
 erf_p = _declare("erf", _keep_dtype(scipy.special.erf), 1, kinds=REAL_FLOAT_KINDS, flops=30)
+erf_p.def_lowering(Ufunc("scipy.special:erf"))
 _derivative_jvp(erf_p, lambda x, y: mul(2 / np.sqrt(np.pi), exp(neg(mul(x, x)))))
 erf = _unary(erf_p)
 
@@ -540,6 +594,9 @@ def _atan2_jvp(primals, tangents):
     return out, add_tangents(t_from_x, t_from_y)
 
 
+atan2_p.def_lowering(Ufunc(np.arctan2, "np.arctan2({0}, {1})"))
+
+
 # --- abs and piecewise-constant functions --------------------------------------------------------
 
 def _real_dtype(d):
@@ -560,17 +617,36 @@ def _abs_jvp(primals, tangents):
     return y, mul(t, sign(x))       # abs'(0) = sign(0) = 0
 
 
+abs_p.def_lowering(unary("abs({0})"))
+
+
 abs = _unary(abs_p)
 
 sign_p = _declare("sign", np.sign, 1, kinds=REAL_NUMBER_KINDS, jacobian="zero")
+
+
+def _sign_lowering(a, ctx):
+    x, kind = a[0], ctx.out_aval.dtype.kind
+    if kind == "c":
+        return None
+    one, zero = ctx.const(1), ctx.const(0)
+    if kind == "u":
+        return f"({one} if {x} > {zero} else {zero})"
+    nan_case = f"({zero} if {x} == {zero} else {x})"     # x itself when x is NaN
+    return f"({one} if {x} > {zero} else (-{one} if {x} < {zero} else {nan_case}))"
+
+
+sign_p.def_lowering(Elementwise(_sign_lowering))
 _zero_jvp(sign_p)
 sign = _unary(sign_p)
 
 floor_p = _declare("floor", np.floor, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+floor_p.def_lowering(unary("np.floor({0})"))
 _zero_jvp(floor_p)
 floor = _unary(floor_p)
 
 ceil_p = _declare("ceil", np.ceil, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+ceil_p.def_lowering(unary("np.ceil({0})"))
 _zero_jvp(ceil_p)
 ceil = _unary(ceil_p)
 
@@ -599,6 +675,7 @@ _round_base_rule = _shape_rule("round", REAL_FLOAT_KINDS)
 
 
 round_p = _declare("round", _round_impl, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+round_p.def_lowering(impl_call(round_p))
 round_p.shape_rule = _round_shape_rule
 _zero_jvp(round_p)
 
@@ -610,6 +687,7 @@ def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
 
 is_finite_p = _declare("is_finite", np.isfinite, 1, kinds=REAL_FLOAT_KINDS,
                        out_dtype=dtypes.bool_, jacobian="zero")
+is_finite_p.def_lowering(unary("np.isfinite({0})"))
 _zero_jvp(is_finite_p)
 is_finite = _unary(is_finite_p)
 
@@ -623,11 +701,17 @@ def _comparison(name, impl, kinds=ORDERED_KINDS):
 
 
 eq_p = _comparison("eq", np.equal, ALL_KINDS)
+eq_p.def_lowering(binary("=="))
 ne_p = _comparison("ne", np.not_equal, ALL_KINDS)
+ne_p.def_lowering(binary("!="))
 lt_p = _comparison("lt", np.less)
+lt_p.def_lowering(binary("<"))
 le_p = _comparison("le", np.less_equal)
+le_p.def_lowering(binary("<="))
 gt_p = _comparison("gt", np.greater)
+gt_p.def_lowering(binary(">"))
 ge_p = _comparison("ge", np.greater_equal)
+ge_p.def_lowering(binary(">="))
 
 
 def eq(x, y):
@@ -657,9 +741,14 @@ def ge(x, y):
 # --- bitwise / logical operations on booleans and integers (no tangents) -------------------------
 
 and_p = _declare("and", np.bitwise_and, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+and_p.def_lowering(binary("&"))
 or_p = _declare("or", np.bitwise_or, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+or_p.def_lowering(binary("|"))
 xor_p = _declare("xor", np.bitwise_xor, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+xor_p.def_lowering(binary("^"))
 not_p = _declare("not", np.invert, 1, kinds=INT_BOOL_KINDS, jacobian="zero")
+not_p.def_lowering(Elementwise(
+    lambda a, ctx: f"(not {a[0]})" if ctx.out_aval.dtype.kind == "b" else f"~{a[0]}"))
 for _p in (and_p, or_p, xor_p, not_p):
     _zero_jvp(_p)      # integer operands never carry tangents; the rule exists for completeness
 
@@ -781,6 +870,21 @@ def _select_n_batch(args, dims):
 select_n_p.def_cost(elementwise_cost(1))
 
 
+def _select_n_lowering(a, ctx):
+    which, cases = a[0], a[1:]
+    if len(cases) == 1:
+        return cases[0]
+    if ctx.in_avals[0].dtype.kind == "b":
+        return f"({cases[1]} if {which} else {cases[0]})"
+    expr = cases[0]                  # out-of-range `which` picks case 0, as the impl does
+    for i in range(len(cases) - 1, 0, -1):
+        expr = f"({cases[i]} if {which} == {i} else {expr})"
+    return expr
+
+
+select_n_p.def_lowering(Elementwise(_select_n_lowering))
+
+
 def select_n(which, *cases):
     """cases[which] elementwise: `which` is bool (2 cases at most) or int32, of the cases' shape
     or rank 0 (jax.lax.select_n)."""
@@ -845,6 +949,17 @@ def _clamp_batch(args, dims):
 clamp_p.def_cost(elementwise_cost(2))
 
 
+def _clamp_lowering(a, ctx):
+    lo, x, hi = a
+    kind = ctx.out_aval.dtype.kind
+    if kind == "c":
+        return None
+    return nan_min(nan_max(x, lo), hi) if kind == "f" else f"min(max({x}, {lo}), {hi})"
+
+
+clamp_p.def_lowering(Elementwise(_clamp_lowering))
+
+
 def clamp(min, x, max):
     """x limited to [min, max] elementwise; min and max may be rank 0 (jax.lax.clamp)."""
     return clamp_p.bind(*resolve_dtypes("clamp", (min, x, max)))
@@ -890,6 +1005,18 @@ def _convert_batch(args, dims, **params):
 convert_element_type_p.def_cost(elementwise_cost(0))
 
 
+def _convert_lowering(a, ctx, *, new_dtype, weak_type):
+    src, dst = ctx.in_avals[0].dtype, np.dtype(new_dtype)
+    if src.kind == "c":
+        return None                  # complex to real drops the imaginary part: the impl
+    if dst.kind == "b":
+        return f"{a[0]} != {typed_const(0, src)}"
+    return a[0]                      # kernels cast every result to its dtype
+
+
+convert_element_type_p.def_lowering(Elementwise(_convert_lowering))
+
+
 def convert_element_type(x, new_dtype, weak_type=False):
     """x converted to new_dtype (complex to real keeps the real part), jax.lax style."""
     new_dtype = dtypes.canonicalize(new_dtype)
@@ -916,6 +1043,7 @@ def _stop_gradient_batch(args, dims):
 
 
 stop_gradient_p.def_cost(elementwise_cost(0))
+stop_gradient_p.def_lowering(unary("{0}"))
 
 
 def stop_gradient(x):
@@ -929,17 +1057,20 @@ def stop_gradient(x):
 real_p = _declare("real", np.real, 1, kinds=COMPLEX_KINDS, out_dtype=_real_dtype)
 real_p.def_jvp(lambda primals, tangents: (real(*primals), real(*tangents)))
 real_p.def_transpose(lambda ct, x: [convert_element_type(ct, x.aval.dtype)])
+real_p.def_lowering(impl_call(real_p))
 real = _unary(real_p)
 
 imag_p = _declare("imag", np.imag, 1, kinds=COMPLEX_KINDS, out_dtype=_real_dtype)
 imag_p.def_jvp(lambda primals, tangents: (imag(*primals), imag(*tangents)))
 # Re(imag(z) · c) = Re(z · (-i c)): the transpose multiplies by -i.
 imag_p.def_transpose(lambda ct, x: [complex(0, neg(ct))])
+imag_p.def_lowering(impl_call(imag_p))
 imag = _unary(imag_p)
 
 conj_p = _declare("conj", np.conj, 1, kinds=COMPLEX_KINDS)
 conj_p.def_jvp(lambda primals, tangents: (conj(*primals), conj(*tangents)))
 conj_p.def_transpose(lambda ct, x: [conj(ct)])
+conj_p.def_lowering(impl_call(conj_p))
 conj = _unary(conj_p)
 
 
@@ -973,6 +1104,9 @@ def _complex_jvp(primals, tangents):
 def _complex_transpose(ct, x, y):
     return [unbroadcast(x.aval, real(ct)) if is_undefined(x) else None,
             unbroadcast(y.aval, neg(imag(ct))) if is_undefined(y) else None]
+
+
+complex_p.def_lowering(impl_call(complex_p))
 
 
 def complex(x, y):

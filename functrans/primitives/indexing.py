@@ -38,6 +38,7 @@ from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
 from .shape import (_declare, _ints, broadcast_in_dim, broadcasted_iota, concatenate, full, reshape,
                     slice_in_dim, squeeze, zeros_like_aval)
+from ..backend.lowering import impl_call
 
 __all__ = ["dynamic_index_in_dim", "dynamic_slice", "dynamic_slice_in_dim",
            "dynamic_update_index_in_dim", "dynamic_update_slice", "dynamic_update_slice_in_dim",
@@ -142,6 +143,9 @@ def _dynamic_slice_batch(args, dims, *, slice_sizes):
 def _dynamic_slice_cost(operand, *starts, slice_sizes):
     n = int(np.prod(slice_sizes, dtype=np.int64))
     return Cost(0, 2 * n * operand.dtype.itemsize)
+
+
+dynamic_slice_p.def_lowering(impl_call(dynamic_slice_p))
 
 
 def _start_list(fn, start_indices):
@@ -251,6 +255,9 @@ def _dynamic_update_slice_batch(args, dims):
 def _dynamic_update_slice_cost(operand, update, *starts):
     return Cost(0, 2 * operand.size * operand.dtype.itemsize +
                 2 * update.size * update.dtype.itemsize)
+
+
+dynamic_update_slice_p.def_lowering(impl_call(dynamic_update_slice_p))
 
 
 def dynamic_update_slice(operand, update, start_indices):
@@ -433,6 +440,9 @@ def _gather_cost(operand, indices, *, mode):
     return Cost(0, 2 * out.size * out.dtype.itemsize + indices.size * indices.dtype.itemsize)
 
 
+gather_p.def_lowering(impl_call(gather_p))
+
+
 def gather(operand, indices, mode=None):
     """Rows of operand named by indices (functrans's simplified convention, see the module
     docstring): out[b] = operand[indices[b, 0], ..., indices[b, k-1]]."""
@@ -518,6 +528,7 @@ def _scatter_cost(operand, indices, updates, **params):
 
 
 scatter_add_p.def_cost(_scatter_cost)
+scatter_add_p.def_lowering(impl_call(scatter_add_p))
 
 
 def scatter_add(operand, indices, updates, mode=None):
@@ -599,6 +610,7 @@ def _scatter_transpose(ct, operand, indices, updates, *, mode, unique_indices):
 
 _scatter_batch(scatter_p)
 scatter_p.def_cost(_scatter_cost)
+scatter_p.def_lowering(impl_call(scatter_p))
 
 
 def scatter(operand, indices, updates, mode=None, unique_indices=False):

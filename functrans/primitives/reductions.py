@@ -22,6 +22,8 @@ from ..core import dtypes
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero
 from ..core.trace import get_aval
+from ..backend.lowering import (Reduce, highest, impl_call, lowest, nan_max, nan_min,
+                                numpy_minmax, numpy_reduce)
 
 __all__ = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "argmax", "argmin",
            "cumsum", "cumprod", "cummax", "cummin"]
@@ -140,6 +142,10 @@ def _reduce_sum_transpose(ct, x, *, axes):
     return [_broadcast_back(ct, x.aval, axes)]
 
 
+reduce_sum_p.def_lowering(Reduce(lambda d: 0, lambda acc, x, d: f"{acc} + {x}",
+                                 numpy_reduce("add")))
+
+
 _reduce_batch(reduce_sum_p)
 _reduce_cost(reduce_sum_p)
 
@@ -203,6 +209,10 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
     return out, reduce_sum_p.bind(mul(t, _exclusive_products(x, axes[0])), axes=axes)
 
 
+reduce_prod_p.def_lowering(Reduce(lambda d: 1, lambda acc, x, d: f"{acc} * {x}",
+                                  numpy_reduce("multiply")))
+
+
 _reduce_batch(reduce_prod_p)
 _reduce_cost(reduce_prod_p)
 
@@ -263,7 +273,13 @@ def _declare_minmax(name, ufunc, identity):
 
 
 reduce_max_p = _declare_minmax("reduce_max", np.maximum, _lowest)
+reduce_max_p.def_lowering(Reduce(
+    lowest, lambda acc, x, d: nan_max(x, acc) if d.kind == "f" else f"max({acc}, {x})",
+    numpy_minmax("maximum", lowest)))
 reduce_min_p = _declare_minmax("reduce_min", np.minimum, _highest)
+reduce_min_p.def_lowering(Reduce(
+    highest, lambda acc, x, d: nan_min(x, acc) if d.kind == "f" else f"min({acc}, {x})",
+    numpy_minmax("minimum", highest)))
 
 
 def reduce_max(operand, axes):
@@ -330,7 +346,9 @@ def _declare_arg(name, np_fn):
 
 # numpy's argmax/argmin already return the first NaN (NaN compares as the extremum there).
 argmax_p, argmax = _declare_arg("argmax", np.argmax)
+argmax_p.def_lowering(impl_call(argmax_p))
 argmin_p, argmin = _declare_arg("argmin", np.argmin)
+argmin_p.def_lowering(impl_call(argmin_p))
 argmax.__doc__ = "Index of the first maximum along `axis` (jax.lax.argmax); NaN wins."
 argmin.__doc__ = "Index of the first minimum along `axis` (jax.lax.argmin); NaN wins."
 
@@ -455,17 +473,23 @@ def _cumsum_transpose(ct, x, *, axis, reverse):
     return [cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
 
 
+cumsum_p.def_lowering(impl_call(cumsum_p))
+
+
 cumprod_p, cumprod = _declare_cumulative("cumprod", _cumprod_accumulate, NUMBER_KINDS,
                                          "lower triangular (upper if reverse)")
+cumprod_p.def_lowering(impl_call(cumprod_p))
 cumprod.__doc__ = "Cumulative product along `axis` (jax.lax.cumprod)."
 _scan_jvp(cumprod_p, _cumprod_combine, (1, 0))
 
 cummax_p, cummax = _declare_cumulative("cummax", np.maximum.accumulate, ORDERED_KINDS,
                                        "selection (each output picks one input)")
+cummax_p.def_lowering(impl_call(cummax_p))
 cummax.__doc__ = "Running maximum along `axis` (jax.lax.cummax); NaN propagates."
 _scan_jvp(cummax_p, _cummax_combine, (np.nan, 0))
 
 cummin_p, cummin = _declare_cumulative("cummin", np.minimum.accumulate, ORDERED_KINDS,
                                        "selection (each output picks one input)")
+cummin_p.def_lowering(impl_call(cummin_p))
 cummin.__doc__ = "Running minimum along `axis` (jax.lax.cummin); NaN propagates."
 _scan_jvp(cummin_p, _cummin_combine, (np.nan, 0))

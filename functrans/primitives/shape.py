@@ -21,6 +21,7 @@ from ..core.errors import ConcretizationTypeError
 from ..core.primitive import FLOAT0, Cost, Primitive, Zero, default_cost, is_undefined
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
+from ..backend.lowering import Elementwise, View, impl_call, reshape_view, unit_axes_map
 
 __all__ = ["broadcast", "broadcast_in_dim", "broadcasted_iota", "concatenate", "expand_dims",
            "full", "full_like", "index_in_dim", "iota", "pad", "reshape", "rev", "slice",
@@ -169,6 +170,23 @@ def _broadcast_in_dim_batch(args, dims, *, shape, broadcast_dimensions):
     return broadcast_in_dim_p.bind(x, shape=new_shape, broadcast_dimensions=new_bd), pos
 
 
+def _broadcast_in_dim_index_map(x, out, *, shape, broadcast_dimensions):
+    # Kernels read operand axis i at the output index of axis broadcast_dimensions[i], or at
+    # 0 where the operand has size 1 there.
+    return tuple((None, 0, 0) if x.shape[i] == 1 and shape[d] != 1 else (d, 1, 0)
+                 for i, d in enumerate(broadcast_dimensions))
+
+
+def _broadcast_in_dim_view(x, xa, oa, *, shape, broadcast_dimensions):
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = xa.shape[i]
+    return f"np.broadcast_to({x}.reshape({tuple(expanded)}), {tuple(shape)})"
+
+
+broadcast_in_dim_p.def_lowering(View(_broadcast_in_dim_index_map, _broadcast_in_dim_view))
+
+
 _copy_cost(broadcast_in_dim_p)
 
 
@@ -269,6 +287,10 @@ def _reshape_batch(args, dims, *, new_sizes):
     return reshape_p.bind(x, new_sizes=(get_aval(x).shape[0],) + new_sizes), 0
 
 
+reshape_p.def_lowering(View(lambda x, out, *, new_sizes: unit_axes_map(x, out),
+                              reshape_view))
+
+
 _copy_cost(reshape_p)
 
 
@@ -313,6 +335,17 @@ def _transpose_batch(args, dims, *, permutation):
     perm = list(_shifted(permutation, d))
     perm.insert(d, d)
     return transpose_p.bind(x, permutation=tuple(perm)), d
+
+
+def _transpose_index_map(x, out, *, permutation):
+    m = [None] * x.ndim
+    for k, p in enumerate(permutation):
+        m[p] = (k, 1, 0)
+    return tuple(m)
+
+
+transpose_p.def_lowering(View(_transpose_index_map, lambda x, xa, oa, *, permutation:
+                              f"{x}.transpose({tuple(permutation)})"))
 
 
 _copy_cost(transpose_p)
@@ -362,6 +395,10 @@ def _squeeze_batch(args, dims, *, dimensions):
     return squeeze_p.bind(x, dimensions=_shifted(dimensions, d)), out_dim
 
 
+squeeze_p.def_lowering(View(lambda x, out, *, dimensions: unit_axes_map(x, out),
+                              reshape_view))
+
+
 _copy_cost(squeeze_p)
 
 
@@ -401,6 +438,19 @@ def _rev_batch(args, dims, *, dimensions):
     x, = args
     d = _batch_axis(x, dims[0])
     return rev_p.bind(x, dimensions=_shifted(dimensions, d)), d
+
+
+def _rev_index_map(x, out, *, dimensions):
+    return tuple((d, -1, n - 1) if d in dimensions else (d, 1, 0)
+                 for d, n in enumerate(x.shape))
+
+
+def _rev_view(x, xa, oa, *, dimensions):
+    parts = ", ".join("::-1" if d in dimensions else ":" for d in range(xa.ndim))
+    return f"{x}[{parts}{',' if xa.ndim == 1 else ''}]"
+
+
+rev_p.def_lowering(View(_rev_index_map, _rev_view))
 
 
 _copy_cost(rev_p)
@@ -465,6 +515,20 @@ def _slice_batch(args, dims, *, start_indices, limit_indices, strides):
     return slice_p.bind(x, start_indices=start_indices[:d] + (0,) + start_indices[d:],
                         limit_indices=limit_indices[:d] + (size,) + limit_indices[d:],
                         strides=strides), d
+
+
+def _slice_index_map(x, out, *, start_indices, limit_indices, strides):
+    strides = strides or (1,) * x.ndim
+    return tuple((d, s, o) for d, (s, o) in enumerate(zip(strides, start_indices)))
+
+
+def _slice_view(x, xa, oa, *, start_indices, limit_indices, strides):
+    strides = strides or (1,) * len(start_indices)
+    parts = ", ".join(f"{a}:{b}:{s}" for a, b, s in zip(start_indices, limit_indices, strides))
+    return f"{x}[{parts}{',' if len(start_indices) == 1 else ''}]"
+
+
+slice_p.def_lowering(View(_slice_index_map, _slice_view))
 
 
 _copy_cost(slice_p)
@@ -562,6 +626,9 @@ def _concatenate_batch(args, dims, *, dimension):
     args = [bdim_at(x, d if d is None else _batch_axis(x, d), size, at)
             for x, d in zip(args, dims)]
     return concatenate_p.bind(*args, dimension=dimension + (dimension >= at)), at
+
+
+concatenate_p.def_lowering(impl_call(concatenate_p))
 
 
 _copy_cost(concatenate_p)
@@ -671,6 +738,9 @@ def _pad_batch(args, dims, *, padding_config):
     return select_n(broadcast_in_dim(is_padding, out_shape, others), padded, values), at
 
 
+pad_p.def_lowering(impl_call(pad_p))
+
+
 _copy_cost(pad_p)
 
 
@@ -728,6 +798,10 @@ def _iota_batch(args, dims, **params):
 def _iota_cost(*, dtype, shape, dimension):
     out = _iota_rule(dtype=dtype, shape=shape, dimension=dimension)
     return Cost(out.size, out.size * dtype.itemsize)
+
+
+iota_p.def_lowering(Elementwise(lambda a, ctx, *, dtype, shape, dimension:
+                                      ctx.index(dimension)))
 
 
 def iota(dtype, size):

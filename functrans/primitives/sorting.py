@@ -17,6 +17,7 @@ import numpy as np
 from ..core.aval import aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
+from ..backend.lowering import impl_call
 
 __all__ = ["sort", "sort_key_val"]
 
@@ -128,6 +129,9 @@ def _sort_cost(*operands, dimension, is_stable, num_keys):
     compares = size * max(1.0, math.log2(max(n, 1))) * num_keys
     moved = 2 * sum(a.size * a.dtype.itemsize for a in operands)
     return Cost(compares, moved)
+
+
+sort_p.def_lowering(impl_call(sort_p))
 
 
 def _canonical_dimension(dimension, ndim):

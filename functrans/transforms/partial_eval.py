@@ -5,6 +5,10 @@ the known program, the rest to the unknown program. Known values that unknown eq
 residuals: outputs of the known program and leading inputs of the unknown one. Call primitives
 (jit, control flow) use this to split their JVP into a primal part and a linear tangent part, so
 that linearize stages only linear work.
+
+Known equations computed from constants alone (a broadcast zero, an iota) are copied into the
+unknown program where it uses them, rather than passing their possibly large results as
+residuals.
 """
 from dataclasses import dataclass
 
@@ -27,11 +31,17 @@ def partial_eval_program(closed: ClosedProgram, known_inputs, instantiate=False)
     n_out = len(program.outvars)
     force = [instantiate] * n_out if isinstance(instantiate, bool) else list(instantiate)
     known_vars = set(program.constvars) | {v for v, k in zip(program.invars, known_inputs) if k}
+    from_consts = set(program.constvars)     # known without any input: replicable
+    producer = {}
     known_eqns, unknown_eqns = [], []
     for eqn in program.eqns:
         if all(isinstance(a, Literal) or a in known_vars for a in eqn.inputs):
             known_eqns.append(eqn)
             known_vars.update(eqn.outputs)
+            if all(isinstance(a, Literal) or a in from_consts for a in eqn.inputs):
+                from_consts.update(eqn.outputs)
+                for v in eqn.outputs:
+                    producer[v] = eqn
         else:
             unknown_eqns.append(eqn)
 
@@ -39,13 +49,24 @@ def partial_eval_program(closed: ClosedProgram, known_inputs, instantiate=False)
         return isinstance(atom, Literal) or atom in known_vars
 
     out_known = [is_known(v) and not f for v, f in zip(program.outvars, force)]
-    residuals, seen = [], set()
+    residuals, seen, copied = [], set(), {}
+
+    def copy_const_eqn(v):
+        eqn = producer[v]
+        if id(eqn) not in copied:
+            for a in eqn.inputs:
+                if isinstance(a, Var) and a in producer:
+                    copy_const_eqn(a)
+            copied[id(eqn)] = eqn
 
     def need(atom):
         if isinstance(atom, Var) and atom in known_vars and atom not in seen \
                 and atom not in program.constvars:
             seen.add(atom)
-            residuals.append(atom)
+            if atom in producer:
+                copy_const_eqn(atom)
+            else:
+                residuals.append(atom)
 
     for eqn in unknown_eqns:
         for a in eqn.inputs:
@@ -63,7 +84,9 @@ def partial_eval_program(closed: ClosedProgram, known_inputs, instantiate=False)
     rename = dict(zip(residuals, res_vars))
     unknown_invars = tuple(res_vars) + tuple(v for v, k in zip(program.invars, known_inputs)
                                              if not k)
-    unknown_eqns = [_rename_eqn(e, rename) for e in unknown_eqns]
+    order = {id(e): i for i, e in enumerate(program.eqns)}
+    replicated = sorted(copied.values(), key=lambda e: order[id(e)])
+    unknown_eqns = [_rename_eqn(e, rename) for e in replicated + unknown_eqns]
     unknown_outs = tuple(rename.get(v, v) if isinstance(v, Var) else v
                          for v, k in zip(program.outvars, out_known) if not k)
     unknown_prog = _closed(program, closed.consts, unknown_invars, unknown_eqns, unknown_outs)

@@ -1,0 +1,43 @@
+"""The Numba backend of jit: flatten -> fuse -> generate kernels and a driver -> compile.
+
+    lowering.py   the kinds of lowering rule a primitive declares (imported by the primitive
+                  modules, so it depends on numpy alone)
+    flatten.py    inline sub-program calls, simplify, drop dead equations
+    fusion.py     group elementwise work into loop nests; schedule the rest
+    kernels.py    a fused group as the source of a small Numba function
+    cache.py      compiled kernels in memory and on disk (FUNCTRANS_CACHE_DIR)
+    codegen.py    the Python driver that calls kernels, BLAS and numpy; compile statistics
+    rules.py      lowering rules of primitives declared outside functrans/primitives
+
+The modules that import Numba load on first use, so importing functrans.lax stays cheap.
+"""
+import importlib
+
+_LAZY = {
+    "KERNELS": ".cache", "default_cache_dir": ".cache",
+    "CompileStats": ".codegen", "Executable": ".codegen", "compile_program": ".codegen",
+    "LoweringError": ".flatten",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'functrans.backend' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def install_lowerings():
+    """Attach the rules of rules.py to registered primitives that lack their own (idempotent:
+    call again after new primitives are registered)."""
+    from . import rules
+    rules.install()
+
+
+def clear_kernel_cache(disk=True):
+    from .cache import KERNELS
+    KERNELS.clear(disk=disk)
+
+
+__all__ = ["KERNELS", "CompileStats", "Executable", "LoweringError", "compile_program",
+           "default_cache_dir", "install_lowerings", "clear_kernel_cache"]

@@ -1,0 +1,257 @@
+"""How a primitive becomes code: the kinds of lowering rule a primitive can declare.
+
+`jit` lowers a program to a Python *driver* function that calls small Numba kernels (one per
+fused loop nest) and numpy (BLAS, numpy's SIMD transcendentals, rarely used operations). A
+primitive declares one of these, with `prim.def_lowering(rule)`:
+
+  Elementwise(scalar)      fused into loop kernels; `scalar(args, ctx)` returns the Numba
+                           expression of one output element, given its operands' element
+                           expressions (strings). May return None to decline for some dtypes:
+                           then `fallback` (default: the impl, called by the driver) is used.
+  Ufunc(np_function)       a numpy ufunc called by the driver, in place when an operand buffer
+                           is dead. numpy's SIMD exp/tanh/log beat Numba's scalar libm calls
+                           3-10x on float32 (see the backend notes), so transcendentals use it.
+  View(index_map, view)    an index remapping (broadcast, transpose, slice, rev, squeeze): kernels
+                           read the operand through `index_map(in_aval, out_aval, **params)`
+                           (None declines); the driver materializes it as the numpy view
+                           `view(x, in_aval, out_aval, **params)` (a Python expression over
+                           the name x).
+  Reduce(identity, combine, numpy)
+                           an associative reduction over params["axes"]: fused at the end of a
+                           loop nest (accumulator `identity(dtype)`, step `combine(acc, x)`), or
+                           the numpy expression `numpy(x, axes)` when its operand is in memory.
+  Driver(emit)             anything else: `emit(ctx, args, **params)` returns a Python
+                           expression (names of the operands in `args`) for the driver.
+                           `Driver.impl(prim)` calls the primitive's own numpy impl.
+                           ctx.in_avals/out_avals describe the equation; ctx.bind_global(obj)
+                           names a Python object for the driver; ctx.output_buffer() gives a
+                           buffer to write the result into (or None); ctx.subprogram(closed) names
+                           a compiled callable of a sub-program (control flow: a cond's
+                           branches, a loop's body), called with arrays, returning a tuple.
+  Inline(program)          a call of a sub-program (jit, custom_jvp_call, checkpoint):
+                           `program(in_avals, **params)` gives the ClosedProgram to inline.
+
+An index map describes, for each axis of an operand, which element a kernel iteration reads:
+a tuple with one entry per operand axis, each (k, scale, offset) for `offset + scale * i_k`
+(i_k the k-th loop index) or (None, 0, c) for the constant c.
+"""
+import numpy as np
+
+
+class Lowering:
+    kind = "?"
+
+    def __repr__(self):
+        return f"<{type(self).__name__} lowering>"
+
+
+class Elementwise(Lowering):
+    kind = "elementwise"
+
+    def __init__(self, scalar, fallback=None, index_maps=None):
+        self.scalar = scalar
+        self.fallback = fallback
+        # For operations whose operands are not simply the output's shape (dot_general without
+        # contracting dims is an outer product): index_maps(in_avals, out_aval, **params).
+        self.index_maps = index_maps
+
+
+class Ufunc(Lowering):
+    kind = "ufunc"
+    # Below this many elements a call costs more than numpy's faster loop saves: then the
+    # operation is fused into the kernel as `scalar` (a format string over {0}, {1}, {one}).
+    FUSE_BELOW = 8192
+
+    def __init__(self, ufunc, scalar=None):
+        # A function, or "module:name" imported on first use (scipy.special is slow to import).
+        self._ufunc = ufunc
+        self.scalar = scalar
+
+    @property
+    def ufunc(self):
+        if isinstance(self._ufunc, str):
+            import importlib
+            module, name = self._ufunc.split(":")
+            self._ufunc = getattr(importlib.import_module(module), name)
+        return self._ufunc
+
+
+class View(Lowering):
+    kind = "view"
+
+    def __init__(self, index_map, view):
+        self.index_map = index_map
+        self.view = view
+
+
+class Reduce(Lowering):
+    kind = "reduce"
+
+    def __init__(self, identity, combine, numpy):
+        self.identity = identity
+        self.combine = combine
+        self.numpy = numpy
+
+
+class Driver(Lowering):
+    kind = "driver"
+
+    def __init__(self, emit):
+        self.emit = emit
+
+    @staticmethod
+    def impl(prim):
+        """Call the primitive's numpy impl from the driver (what the interpreter does)."""
+        def emit(ctx, args, **params):
+            f = ctx.bind_global(_impl_caller(prim.impl, params), f"impl_{prim.name}")
+            return f"{f}({', '.join(args)})"
+        return Driver(emit)
+
+
+class Inline(Lowering):
+    kind = "inline"
+
+    def __init__(self, program):
+        self.program = program
+
+
+def _impl_caller(impl, params):
+    if not params:
+        return impl
+
+    def call(*args):
+        return impl(*args, **params)
+    return call
+
+
+# --- helpers rules share ----------------------------------------------------------------------
+
+def identity_map(ndim):
+    return tuple((k, 1, 0) for k in range(ndim))
+
+
+def scalar_ctor(dtype) -> str:
+    """The Numba/numpy constructor of a scalar of `dtype`, e.g. np.float32."""
+    return f"np.{np.dtype(dtype).name}"
+
+
+def typed_const(value, dtype) -> str:
+    """A constant as Numba source, typed: a bare Python float would make float32 code float64."""
+    d = np.dtype(dtype)
+    v = np.asarray(value, dtype=d)[()]
+    if d.kind == "b":
+        return "True" if v else "False"
+    if d.kind == "f":
+        f = float(v)
+        if np.isnan(f):
+            return f"np.{d.name}(np.nan)"
+        if np.isinf(f):
+            return f"np.{d.name}({'-' if f < 0 else ''}np.inf)"
+        return f"np.{d.name}({f!r})"
+    if d.kind == "c":
+        return f"np.{d.name}(complex({v.real!r}, {v.imag!r}))"
+    return f"np.{d.name}({int(v)})"
+
+
+# --- building blocks of rules ---------------------------------------------------------------
+
+def unary(template):
+    """An Elementwise rule from a format string over the operand ({0})."""
+    return Elementwise(lambda a, ctx: template.format(*a))
+
+
+def binary(op):
+    return Elementwise(lambda a, ctx: f"{a[0]} {op} {a[1]}")
+
+
+def float_only(template):
+    """For floating operands only (integer semantics differ: the impl handles those). The
+    template may use {one}, a typed 1."""
+    def scalar(a, ctx):
+        if ctx.out_aval.dtype.kind not in "fc":
+            return None
+        return template.format(*a, one=ctx.const(1))
+    return Elementwise(scalar)
+
+
+def nan_max(a, b):
+    """numpy's maximum: NaN from either side wins (`a != a` only for NaN)."""
+    return f"({a} if ({a} > {b} or {a} != {a}) else {b})"
+
+
+def nan_min(a, b):
+    return f"({a} if ({a} < {b} or {a} != {a}) else {b})"
+
+
+def minmax(which):
+    pick = nan_max if which == "max" else nan_min
+
+    def scalar(a, ctx):
+        kind = ctx.in_avals[0].dtype.kind
+        if kind == "c":
+            return None       # numpy orders complex numbers lexicographically: the impl does
+        return pick(a[0], a[1]) if kind == "f" else f"{which}({a[0]}, {a[1]})"
+    return Elementwise(scalar)
+
+
+def numpy_ufunc(name):
+    """numpy's ufunc np.<name>, fused as the same function on small arrays."""
+    return Ufunc(getattr(np, name), f"np.{name}({{0}})")
+
+
+def impl_call(prim):
+    return Driver.impl(prim)
+
+
+def unit_axes_map(x, out):
+    """Reshapes that only insert or remove size-1 axes keep an index map; others do not."""
+    xs = [(i, n) for i, n in enumerate(x.shape) if n != 1]
+    os_ = [(k, n) for k, n in enumerate(out.shape) if n != 1]
+    if [n for _, n in xs] != [n for _, n in os_]:
+        return None
+    m = [(None, 0, 0)] * x.ndim
+    for (i, _), (k, _) in zip(xs, os_):
+        m[i] = (k, 1, 0)
+    return tuple(m)
+
+
+def reshape_view(x, xa, oa, **params):
+    return f"{x}.reshape({tuple(oa.shape)})"
+
+
+def lowest(dtype):
+    if dtype.kind == "f":
+        return -np.inf
+    if dtype.kind == "b":
+        return False
+    return np.iinfo(dtype).min
+
+
+def highest(dtype):
+    if dtype.kind == "f":
+        return np.inf
+    if dtype.kind == "b":
+        return True
+    return np.iinfo(dtype).max
+
+
+def numpy_reduce(ufunc):
+    """ufunc.reduce called directly: np.sum's Python wrapper costs µs on small arrays."""
+    return lambda x, axes, dtype: f"np.{ufunc}.reduce({x}, {tuple(axes)}, np.{dtype.name})"
+
+
+def numpy_minmax(ufunc, identity):
+    return lambda x, axes, dtype: (f"np.{ufunc}.reduce({x}, axis={tuple(axes)}, "
+                                   f"initial={typed_const(identity(dtype), dtype)})")
+
+
+def trace_impl(prim):
+    """Inline a call-like primitive by tracing its impl (written with lax functions)."""
+    def program(in_avals, **params):
+        from ..core.staging import stage
+
+        def flat(ins):
+            out = prim.impl(*ins, **params)
+            return list(out) if prim.multiple_results else [out]
+        return stage(flat, list(in_avals))
+    return Inline(program)

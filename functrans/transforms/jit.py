@@ -1,0 +1,708 @@
+"""jit: trace a function once per signature, compile its program with Numba, cache it.
+
+`jit(f)(*args)` flattens the arguments, looks up the compiled program for their signature (tree
+structure, shapes, dtypes, weak types, static values) and runs it; on a miss it traces f to a
+program, lowers it (functrans.backend) and keeps the result in memory; the kernels it needs are
+also cached on disk, so a new process starts warm.
+
+Under a transform (grad(jit(f)), vmap(jit(f)), jit(jit(f)), make_jaxpr) the traced program is
+bound as the call primitive `jit` instead, whose params are `program`, a ClosedProgram, and
+`name`. Constants the function closes over stay in the ClosedProgram's consts, except values
+traced by an enclosing transform, which become leading operands of the call (so the enclosing
+transform sees them). Its rules stage a transformed copy of the sub-program and call `jit` on it
+again (derived programs are cached per program and pattern of symbolic zeros / batch axes):
+
+  jvp        the JVP program; under linearize it is split by partial evaluation into a known
+             program (primal outputs and residuals, run now) and a linear program (residuals and
+             tangents to tangent outputs, staged), so that transposition sees only linear work
+  transpose  the backward pass of the linear sub-program
+  batch      vmap of the sub-program
+  cost       the sum of the sub-program's costs
+"""
+import functools
+import inspect
+import logging
+import threading
+import time
+import weakref
+
+import numpy as np
+
+from .. import tree_util
+from ..backend import KERNELS, compile_program, install_lowerings
+from ..backend.lowering import Inline
+from ..core import dtypes
+from ..core.aval import aval_of_value
+from ..core.ir import ClosedProgram, Program
+from ..core.primitive import Cost, Primitive, Zero, is_undefined, tangent_aval
+from ..core.staging import eval_closed, stage
+from ..core.trace import Tracer, is_eager, new_main
+from .partial_eval import partial_eval_program
+
+log = logging.getLogger("functrans.jit")
+
+
+# --- the call primitive ----------------------------------------------------------------------------
+
+_executables = weakref.WeakKeyDictionary()      # ClosedProgram -> Executable
+_compile_lock = threading.RLock()
+
+
+def executable_for(program: ClosedProgram, donate=()):
+    key = tuple(donate)
+    per = _executables.get(program)
+    if per is None or key not in per:
+        with _compile_lock:
+            per = _executables.setdefault(program, {})
+            if key not in per:
+                install_lowerings()
+                per[key] = compile_program(program, donate=donate,
+                                           name=_program_name(program))
+    return per[key]
+
+
+def _program_name(program):
+    return f"program_{id(program):x}"
+
+
+def _jit_impl(*args, program, name):
+    return list(executable_for(program)(*args))
+
+
+def _jit_shape_rule(*avals, program, name):
+    want = program.in_avals
+    if len(avals) != len(want) or any(a.shape != w.shape or a.dtype != w.dtype
+                                      for a, w in zip(avals, want)):
+        got = ", ".join(a.str_short() for a in avals)
+        exp = ", ".join(a.str_short() for a in want)
+        raise TypeError(f"jit call of {name}: operands ({got}) do not match the program's "
+                        f"inputs ({exp})")
+    return list(program.out_avals)
+
+
+jit_p = Primitive("jit", impl=_jit_impl, shape_rule=_jit_shape_rule, multiple_results=True,
+                  jacobian="that of the called program (a product of its equations' Jacobians)")
+
+
+def _bind(closed, args, name):
+    """Call `closed` on args through jit_p. Constants that are tracers of an enclosing transform
+    become leading operands (the program keeps only concrete constants)."""
+    prog = closed.program
+    traced = [i for i, c in enumerate(closed.consts) if isinstance(c, Tracer)]
+    if not traced:
+        return jit_p.bind(*args, program=closed, name=name)
+    keep = [i for i in range(len(closed.consts)) if i not in traced]
+    new = ClosedProgram(Program(tuple(prog.constvars[i] for i in keep),
+                                tuple(prog.constvars[i] for i in traced) + prog.invars,
+                                prog.eqns, prog.outvars),
+                        tuple(closed.consts[i] for i in keep))
+    return jit_p.bind(*[closed.consts[i] for i in traced], *args, program=new, name=name)
+
+
+bind_program = _bind
+
+
+# Derived programs, cached per sub-program and pattern (a weak key: they die with it).
+_derived = weakref.WeakKeyDictionary()
+
+
+def _cached(program, key, build):
+    per = _derived.get(program)
+    if per is None:
+        per = _derived[program] = {}
+    hit = per.get(key)
+    if hit is None:
+        hit = per[key] = build()
+    return hit
+
+
+def _jvp_program(program, nonzero):
+    """(primals..., nonzero tangents...) -> (primal outs..., nonzero tangent outs...)."""
+    def build():
+        from .jvp import jvp_flat
+        n = len(program.in_avals)
+        box = []
+
+        def flat(ins):
+            primals, it = ins[:n], iter(ins[n:])
+            tangents = [next(it) if nz else Zero(tangent_aval(a))
+                        for a, nz in zip(program.in_avals, nonzero)]
+            p_out, t_out, _ = jvp_flat(lambda xs: eval_closed(program, *xs), primals, tangents)
+            box.append(tuple(type(t) is not Zero for t in t_out))
+            return list(p_out) + [t for t in t_out if type(t) is not Zero]
+
+        t_avals = [tangent_aval(a) for a, nz in zip(program.in_avals, nonzero) if nz]
+        closed = stage(flat, list(program.in_avals) + t_avals)
+        return closed, box[0]
+    return _cached(program, ("jvp", nonzero), build)
+
+
+def _jvp_split(program, nonzero):
+    jp, out_nz = _jvp_program(program, nonzero)
+
+    def build():
+        n = len(program.in_avals)
+        return partial_eval_program(jp, [True] * n + [False] * sum(nonzero))
+    return jp, out_nz, _cached(program, ("jvp_split", nonzero), build)
+
+
+def _level(x):
+    return x._trace.main.level if isinstance(x, Tracer) else -1
+
+
+@jit_p.def_jvp
+def _jit_jvp(primals, tangents, *, program, name):
+    nonzero = tuple(type(t) is not Zero for t in tangents)
+    live = [t for t in tangents if type(t) is not Zero]
+    n_out = len(program.out_avals)
+    primal_level = max((_level(p) for p in primals), default=-1)
+    if max((_level(t) for t in live), default=-1) > primal_level:
+        # Under linearize: tangents are staged into a linear program that primal work must
+        # not enter. Run the known part now, stage the linear part.
+        jp, out_nz, pe = _jvp_split(program, nonzero)
+        known = _bind(pe.known, list(primals), f"{name}")
+        n_known = sum(pe.out_known)
+        known_outs, residuals = known[:n_known], known[n_known:]
+        unknown = _bind(pe.unknown, list(residuals) + live, f"lin({name})") \
+            if len(pe.unknown.program.outvars) else []
+        outs, ki, ui = [], iter(known_outs), iter(unknown)
+        for k in pe.out_known:
+            outs.append(next(ki) if k else next(ui))
+    else:
+        jp, out_nz = _jvp_program(program, nonzero)
+        outs = _bind(jp, list(primals) + live, f"jvp({name})")
+    p_out, t_iter = outs[:n_out], iter(outs[n_out:])
+    t_out = [next(t_iter) if nz else Zero(tangent_aval(a))
+             for a, nz in zip(program.out_avals, out_nz)]
+    return p_out, t_out
+
+
+def _transpose_program(program, undefined, ct_nonzero):
+    """(defined operands..., nonzero cotangents...) -> nonzero cotangents of the undefined
+    operands."""
+    def build():
+        from .transpose import backward_pass
+        prog = program.program
+        defined = [v for v, u in zip(prog.invars, undefined) if not u]
+        linear = [v for v, u in zip(prog.invars, undefined) if u]
+        ct_avals = [a.strip_weak() for a in program.out_avals]
+        box = []
+
+        def flat(ins):
+            vals, it = ins[:len(defined)], iter(ins[len(defined):])
+            cts = [next(it) if nz else Zero(a) for a, nz in zip(ct_avals, ct_nonzero)]
+            as_linear = Program(prog.constvars + tuple(defined), tuple(linear), prog.eqns,
+                                prog.outvars)
+            res = backward_pass(as_linear, list(program.consts) + list(vals), cts)
+            box.append(tuple(type(r) is not Zero for r in res))
+            return [r for r in res if type(r) is not Zero]
+
+        in_avals = [v.aval for v in defined] + [a for a, nz in zip(ct_avals, ct_nonzero) if nz]
+        closed = stage(flat, in_avals)
+        return closed, box[0]
+    return _cached(program, ("transpose", undefined, ct_nonzero), build)
+
+
+@jit_p.def_transpose
+def _jit_transpose(cts, *args, program, name):
+    undefined = tuple(is_undefined(a) for a in args)
+    ct_nonzero = tuple(type(c) is not Zero for c in cts)
+    if not any(ct_nonzero):
+        return [Zero(a.aval) if u else None for a, u in zip(args, undefined)]
+    tp, out_nz = _transpose_program(program, undefined, ct_nonzero)
+    defined = [a for a in args if not is_undefined(a)]
+    outs = iter(_bind(tp, defined + [c for c in cts if type(c) is not Zero],
+                      f"transpose({name})"))
+    result, k = [], 0
+    for a, u in zip(args, undefined):
+        if not u:
+            result.append(None)
+            continue
+        result.append(next(outs) if out_nz[k] else Zero(a.aval))
+        k += 1
+    return result
+
+
+def _batch_program(program, dims, size):
+    def build():
+        from .vmap import BatchTrace, BatchTracer
+        box = []
+
+        def flat(ins):
+            with new_main(BatchTrace, size) as main:
+                trace = BatchTrace(main)
+                xs = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(ins, dims)]
+                outs = [trace.full_raise(o) for o in eval_closed(program, *xs)]
+                box.append(tuple(o.bdim for o in outs))
+                return [o.val for o in outs]
+
+        in_avals = []
+        for a, d in zip(program.in_avals, dims):
+            if d is None:
+                in_avals.append(a)
+            else:
+                shape = list(a.shape)
+                shape.insert(d, size)
+                in_avals.append(a.update(shape=shape))
+        closed = stage(flat, in_avals)
+        return closed, box[0]
+    return _cached(program, ("batch", dims, size), build)
+
+
+@jit_p.def_batch
+def _jit_batch(args, dims, *, program, name):
+    from .batching import batch_size
+    size = batch_size(args, dims)
+    bp, out_dims = _batch_program(program, tuple(dims), size)
+    return _bind(bp, list(args), f"vmap({name})"), list(out_dims)
+
+
+@jit_p.def_cost
+def _jit_cost(*avals, program, name):
+    total = Cost(0.0, 0.0)
+    for eqn in program.eqns:
+        total = total + eqn.primitive.estimate_cost(*[a.aval for a in eqn.inputs], **eqn.params)
+    return total
+
+
+jit_p.def_lowering(Inline(lambda in_avals, *, program, name: program))
+
+
+# --- signatures and the jit wrapper ------------------------------------------------------------
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _leaf_signature(x):
+    """Hashable (shape, dtype, weak) key of a concrete leaf; None for a tracer."""
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype)
+    if t in _PY_SCALARS:
+        return t
+    if isinstance(x, Tracer):
+        return None
+    if isinstance(x, np.generic):
+        return ((), x.dtype)
+    if isinstance(x, np.ndarray):
+        return (x.shape, x.dtype)
+    aval_of_value(x)            # raises a clear TypeError for non-array leaves
+    return t
+
+
+def _signature_aval(x):
+    from ..core.staging import abstractify
+    return abstractify(x)          # tracers, arrays, scalars, ShapeDtypeStructs (for lower)
+
+
+_MISS = object()
+
+
+def _specialize(args, leaves, entry, name):
+    """A Python function `entry(args)` for one signature: it checks the arguments' structure,
+    types, shapes and dtypes with straight-line code, runs the executable and builds the output
+    pytree, or returns _MISS. This is jit's dispatch fast path (a few µs); None if the arguments
+    hold containers it does not inline (then the general path serves them)."""
+    lines, checks, names = [], [], []
+    g = {"_MISS": _MISS, "_nd": np.ndarray, "_ex": entry.executable, "_eager": is_eager}
+
+    def const(obj):
+        nm = f"_g{len(g)}"
+        g[nm] = obj
+        return nm
+
+    def walk(x, expr):
+        t = type(x)
+        if t is tuple or t is list:
+            checks.append(f"type({expr}) is {const(t)} and len({expr}) == {len(x)}")
+            for i, c in enumerate(x):
+                if not walk(c, f"{expr}[{i}]"):
+                    return False
+            return True
+        if t is dict:
+            checks.append(f"type({expr}) is dict and len({expr}) == {len(x)}")
+            try:
+                keys = sorted(x)
+            except TypeError:
+                return False
+            for k in keys:
+                if type(k) not in (str, int) or not walk(x[k], f"{expr}[{k!r}]"):
+                    return False
+            return True
+        if x is None:
+            checks.append(f"{expr} is None")
+            return True
+        nm = f"a{len(names)}"
+        names.append(nm)
+        lines.append(f"    {nm} = {expr}")
+        if t is np.ndarray:
+            checks.append(f"type({nm}) is _nd and {nm}.shape == {x.shape!r} and "
+                          f"{nm}.dtype is {const(x.dtype)}")
+        elif t in _PY_SCALARS or isinstance(x, np.generic):
+            checks.append(f"type({nm}) is {const(t)}")
+        else:
+            return False
+        return True
+
+    if not walk(tuple(args), "args") or len(names) != len(leaves):
+        return None
+    # The generated access order must be the pytree order (tree_util sorts dict keys too).
+    probe = {}
+    exec("def _probe(args):\n" + "\n".join(lines + ["    pass"]) +
+         f"\n    return ({''.join(n + ', ' for n in names)})", g, probe)
+    try:
+        got = probe["_probe"](tuple(args))
+    except Exception:
+        return None
+    if len(got) != len(leaves) or any(a is not b for a, b in zip(got, leaves)):
+        return None
+    out_expr = _builder(entry.out_tree, "o")
+    if out_expr is None:
+        g["_unflatten"] = tree_util.tree_unflatten
+        g["_tree"] = entry.out_tree
+        out_expr = "_unflatten(_tree, o)"
+    src = ["def fast(args):", "    try:"]
+    src += ["    " + ln for ln in lines] + ["        pass"]
+    src += ["    except (IndexError, KeyError, TypeError):", "        return _MISS"]
+    # Element access above may have read into other types than expected: the checks reject
+    # those before anything runs.
+    cond = " and ".join(checks) if checks else "True"
+    src += [f"    if not ({cond}) or not _eager():", "        return _MISS"]
+    src += [f"    o = _ex({', '.join(names)})", f"    return {out_expr}"]
+    ns = {}
+    exec(compile("\n".join(src) + "\n", f"<functrans dispatch {name}>", "exec"), g, ns)
+    return ns["fast"]
+
+
+def _builder(tree, o):
+    """Python source rebuilding the output pytree from the flat tuple `o` (None if it holds
+    node types other than tuple, list, dict and None)."""
+    n = tree.num_leaves
+    sample = tree_util.tree_unflatten(tree, [_Leaf(i) for i in range(n)])
+
+    def build(x):
+        t = type(x)
+        if t is _Leaf:
+            return f"{o}[{x.i}]"
+        if x is None:
+            return "None"
+        if t is tuple:
+            parts = [build(c) for c in x]
+            return None if None in parts else f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+        if t is list:
+            parts = [build(c) for c in x]
+            return None if None in parts else f"[{', '.join(parts)}]"
+        if t is dict and all(type(k) in (str, int) for k in x):
+            parts = [(k, build(v)) for k, v in x.items()]
+            return None if any(p is None for _, p in parts) else \
+                "{" + ", ".join(f"{k!r}: {p}" for k, p in parts) + "}"
+        return None
+    return build(sample)
+
+
+class _Leaf:
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
+class _Entry:
+    __slots__ = ("closed", "out_tree", "executable", "trace_s", "donate")
+
+    def __init__(self, closed, out_tree, trace_s, donate):
+        self.closed = closed
+        self.out_tree = out_tree
+        self.executable = None
+        self.trace_s = trace_s
+        self.donate = donate
+
+
+class JitFunction:
+    """A function compiled per input signature. Call it like the function; `.lower(*args)`
+    gives the program, generated source and compile statistics; `.explain_cache_miss()` says
+    what changed the last time it had to trace again."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self._name = getattr(fun, "__name__", "fun")
+        try:
+            self._params = list(inspect.signature(fun).parameters)
+        except (TypeError, ValueError):
+            self._params = []
+        nums = _as_tuple(static_argnums, "static_argnums")
+        names = tuple(_as_tuple(static_argnames, "static_argnames"))
+        # JAX's convention: a static position also makes its name static, and vice versa.
+        names += tuple(self._params[i] for i in nums if 0 <= i < len(self._params))
+        nums += tuple(self._params.index(n) for n in names if n in self._params)
+        self.static_argnums = tuple(sorted(set(nums)))
+        self.static_argnames = tuple(sorted(set(names)))
+        self.donate_argnums = tuple(sorted(set(_as_tuple(donate_argnums, "donate_argnums"))))
+        self._cache = {}
+        self._last_miss = None
+        self._lock = threading.RLock()
+        # Dispatch fast paths, one per recently used signature (see _specialize).
+        self._fast_entries = []
+        self._specializable = not self.static_argnums and not self.static_argnames
+
+    def __repr__(self):
+        return f"<jit-compiled function {self._name}>"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    # --- calling -------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if not kwargs:
+            for fast in self._fast_entries:
+                out = fast(args)
+                if out is not _MISS:
+                    return out
+        return self._call_slow(args, kwargs)
+
+    def _split(self, args, kwargs):
+        n = len(args)
+        static_pos = set()
+        for i in self.static_argnums:
+            j = i + n if i < 0 else i
+            if 0 <= j < n:
+                static_pos.add(j)
+        static = tuple((i, _hashable(args[i], self._name, f"argument {i}"))
+                       for i in sorted(static_pos))
+        static_kw = tuple((k, _hashable(kwargs[k], self._name, f"argument {k!r}"))
+                          for k in sorted(kwargs) if k in self.static_argnames)
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in static_pos)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        return static + static_kw, static_pos, dyn_args, dyn_kwargs
+
+    def _call_slow(self, args, kwargs):
+        static, static_pos, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        if dyn_kwargs:
+            leaves, tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        else:
+            leaves, tree = tree_util.tree_flatten(dyn_args)
+        sig = tuple(map(_leaf_signature, leaves))
+        key = (static, tree, sig)
+        traced = any(s is None for s in sig) or not is_eager()
+        entry = self._entry(key, args, kwargs, static_pos, dyn_args, dyn_kwargs, leaves, tree)
+        # A function closing over an enclosing transform's tracer must be seen by it: bind.
+        traced = traced or any(isinstance(c, Tracer) for c in entry.closed.consts)
+        if traced:
+            outs = _bind(entry.closed, leaves, self._name)
+        else:
+            if entry.executable is None:
+                entry.executable = self._compile(entry)
+                if self._specializable and not kwargs:
+                    fast = _specialize(args, leaves, entry, self._name)
+                    if fast is not None:
+                        self._fast_entries.insert(0, fast)
+                        del self._fast_entries[8:]
+            outs = entry.executable(*leaves)
+        return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _entry(self, key, args, kwargs, static_pos, dyn_args, dyn_kwargs, leaves, tree):
+        entry = self._cache.get(key)
+        if entry is not None:
+            return entry
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is not None:
+                return entry
+            self._explain(key)
+            t0 = time.perf_counter()
+            closed, out_tree = self._trace(args, kwargs, static_pos, dyn_kwargs, leaves, tree)
+            trace_s = time.perf_counter() - t0
+            donate = self._flat_donate(args, static_pos, dyn_args, leaves)
+            entry = _Entry(closed, out_tree, trace_s, donate)
+            # A program that captured an enclosing transform's tracers is only valid inside
+            # that transform's current run: never reuse it.
+            if not any(isinstance(c, Tracer) for c in closed.consts):
+                self._cache[key] = entry
+            return entry
+
+    def _trace(self, args, kwargs, static_pos, dyn_kwargs, leaves, tree):
+        has_kwargs = bool(dyn_kwargs)
+        out_tree_box = []
+        static_kwargs = {k: v for k, v in kwargs.items() if k in self.static_argnames}
+
+        def flat_fun(ins):
+            rebuilt = tree_util.tree_unflatten(tree, ins)
+            d_args, d_kwargs = rebuilt if has_kwargs else (rebuilt, {})
+            it = iter(d_args)
+            full = [a if i in static_pos else next(it) for i, a in enumerate(args)]
+            out = self.fun(*full, **d_kwargs, **static_kwargs)
+            out_leaves, out_tree = tree_util.tree_flatten(out)
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        avals = [_signature_aval(x) for x in leaves]
+        origins = [f"an argument of the jitted function {self._name}"] * len(avals)
+        closed = stage(flat_fun, avals, origins, dynamic=True)
+        return closed, out_tree_box[0]
+
+    def _flat_donate(self, args, static_pos, dyn_args, leaves):
+        if not self.donate_argnums:
+            return ()
+        out, offset = [], 0
+        for i, a in enumerate(args):
+            if i in static_pos:
+                continue
+            n = len(tree_util.tree_leaves(a))
+            if i in self.donate_argnums:
+                out += range(offset, offset + n)
+            offset += n
+        return tuple(out)
+
+    def _compile(self, entry):
+        ex = executable_for(entry.closed, entry.donate)
+        ex.stats.trace_s = entry.trace_s
+        return ex
+
+    # --- cache misses --------------------------------------------------------------------------
+    def _explain(self, key):
+        if not self._cache:
+            self._last_miss = None
+            return
+        best = min(reversed(list(self._cache)), key=lambda k: _distance(k, key))  # recent
+        self._last_miss = _difference(self._name, best, key, self._params)
+        log.info(self._last_miss)
+
+    def explain_cache_miss(self):
+        """Why the last call traced again (None if it never had to retrace)."""
+        return self._last_miss
+
+    def cache_size(self):
+        return len(self._cache)
+
+    def clear_cache(self):
+        self._cache.clear()
+        self._fast_entries.clear()
+        self._last_miss = None
+
+    # --- inspection ----------------------------------------------------------------------------
+    def lower(self, *args, **kwargs):
+        """The traced program for these arguments (abstract ShapeDtypeStructs allowed), with
+        `.as_text()` (generated source), `.compile()` and `.stats`."""
+        static, static_pos, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, tree = tree_util.tree_flatten((dyn_args, dyn_kwargs) if dyn_kwargs
+                                              else dyn_args)
+        t0 = time.perf_counter()
+        closed, out_tree = self._trace(args, kwargs, static_pos, dyn_kwargs, leaves, tree)
+        donate = self._flat_donate(args, static_pos, dyn_args, leaves)
+        return Lowered(self._name, closed, out_tree, time.perf_counter() - t0, donate)
+
+
+class Lowered:
+    """A traced program and its compiled form: `.program` (the IR), `.as_text()` (the IR, the
+    generated driver and kernel source), `.compile()` (an Executable), `.stats`."""
+
+    def __init__(self, name, closed, out_tree, trace_s, donate=()):
+        self.name = name
+        self.program = closed
+        self.out_tree = out_tree
+        self.trace_s = trace_s
+        self.donate = donate
+        self._executable = None
+
+    def compile(self):
+        if self._executable is None:
+            self._executable = executable_for(self.program, self.donate)
+            self._executable.stats.trace_s = self.trace_s
+        return self._executable
+
+    @property
+    def stats(self):
+        return self.compile().stats
+
+    def as_text(self):
+        ex = self.compile()
+        return f"# program {self.name}\n{self.program}\n\n{ex.as_text()}"
+
+    def __repr__(self):
+        return f"<Lowered {self.name}: {len(self.program.eqns)} equations>"
+
+
+def _as_tuple(x, what):
+    if x is None:
+        return ()
+    if isinstance(x, (int, str)):
+        return (x,)
+    try:
+        return tuple(x)
+    except TypeError:
+        raise TypeError(f"jit: {what} must be an int/str or a sequence of them, got {x!r}") \
+            from None
+
+
+def _hashable(value, fun_name, where):
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"jit of {fun_name}: static {where} must be hashable (it is part of "
+                        f"the cache key), got {type(value).__name__} {value!r:.60}. Use a tuple "
+                        "instead of a list, or make the argument non-static.") from None
+    return value
+
+
+def _distance(a, b):
+    (sa, ta, ga), (sb, tb, gb) = a, b
+    d = 0 if sa == sb else 1
+    d += 0 if ta == tb else 10
+    d += sum(x != y for x, y in zip(ga, gb)) + abs(len(ga) - len(gb))
+    return d
+
+
+def _sig_str(s):
+    if s is None:
+        return "traced"
+    if isinstance(s, type):
+        return f"Python {s.__name__} (weakly typed)"
+    shape, dtype = s
+    return f"{dtypes.short_name(dtype)}[{','.join(map(str, shape))}]"
+
+
+def _difference(name, old, new, params):
+    (so, to, go), (sn, tn, gn) = old, new
+    lines = []
+    if so != sn:
+        od, nd = dict(so), dict(sn)
+        for k in sorted(set(od) | set(nd), key=str):
+            if od.get(k, "<absent>") != nd.get(k, "<absent>"):
+                label = params[k] if isinstance(k, int) and k < len(params) else k
+                lines.append(f"static argument {label!r} changed from {od.get(k, '<absent>')!r} "
+                             f"to {nd.get(k, '<absent>')!r}")
+    if to != tn:
+        lines.append(f"the argument tree structure changed from {to} to {tn}")
+    elif go != gn:
+        for i, (a, b) in enumerate(zip(go, gn)):
+            if a != b:
+                lines.append(f"argument leaf {i} changed from {_sig_str(a)} to {_sig_str(b)}")
+    text = "; ".join(lines) if lines else "a new signature"
+    return f"jit of {name} traced again: {text}."
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+    """Compile fun with Numba, once per input signature (jax.jit's interface).
+
+    Usable as `jit(f)`, `@jit` or `@jit(static_argnums=...)`. donate_argnums lets the compiled
+    program overwrite those arguments' arrays with its outputs (their contents are lost)."""
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums)
+    if not callable(fun):
+        raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+
+
+def clear_cache(disk=True):
+    """Forget compiled programs and kernels in memory; with disk=True also delete the kernel
+    cache directory's contents (FUNCTRANS_CACHE_DIR)."""
+    _executables.clear()
+    _derived.clear()
+    KERNELS.clear(disk=disk)
+
+
+# The primitives registered so far get the backend's remaining rules now (the registry, and the
+# generated table of primitives, then say which primitives jit can lower); later ones on use.
+install_lowerings()
