@@ -111,14 +111,19 @@ def _parse(shape, idx):
     fill = [("slice", slice(None))] * (len(shape) - consumed)
     if any(p[0] == "ellipsis" for p in parsed):
         at = next(i for i, p in enumerate(parsed) if p[0] == "ellipsis")
-        parsed = parsed[:at] + fill + parsed[at + 1:]
+        # An Ellipsis separates advanced indices even when it stands for no axis (numpy's
+        # rule): keep a zero-width marker where it was.
+        parsed = parsed[:at] + (fill or [("gap",)]) + parsed[at + 1:]
     else:
         parsed = parsed + fill
 
     new_axes, entries, axis = [], [], 0       # axis: the next axis of the original array
+    gaps = []
     for p in parsed:
         kind = p[0]
-        if kind in ("new", "bool0"):
+        if kind == "gap":
+            gaps.append(len(entries))
+        elif kind in ("new", "bool0"):
             new_axes.append(len(entries))
             # A 0-d boolean adds an axis of length 1 (True) or 0 (False): a new axis indexed
             # by [0] or [], as numpy does.
@@ -147,7 +152,7 @@ def _parse(shape, idx):
         else:
             entries.append(("array", _normalize(p[1], shape[axis], axis)))
             axis += 1
-    return new_axes, entries
+    return new_axes, entries, gaps
 
 
 def _normalize(arr, n, axis):
@@ -168,13 +173,14 @@ def _expanded_shape(shape, new_axes):
     return tuple(out)
 
 
-def _advanced_layout(entries):
+def _advanced_layout(entries, gaps):
     """(positions of array entries, where their broadcast dims go in the output)."""
     arrays = [i for i, e in enumerate(entries) if e[0] == "array"]
     if not arrays:
         return arrays, None
     advanced = [i for i, e in enumerate(entries) if e[0] in ("array", "int")]
-    adjacent = advanced[-1] - advanced[0] + 1 == len(advanced)
+    adjacent = advanced[-1] - advanced[0] + 1 == len(advanced) and \
+        not any(advanced[0] < g <= advanced[-1] for g in gaps)
     return arrays, advanced[0] if adjacent else 0
 
 
@@ -197,7 +203,7 @@ def _static_bounds(entry):
 def getitem(x, idx, mode=None):
     """x[idx] with numpy's semantics (basic and advanced indexing, concrete boolean masks)."""
     x = asarray(x, "indexing")
-    new_axes, entries = _parse(shape_of(x), idx)
+    new_axes, entries, gaps = _parse(shape_of(x), idx)
     if new_axes:
         x = lax.reshape(x, _expanded_shape(shape_of(x), new_axes))
     shape = shape_of(x)
@@ -218,7 +224,7 @@ def getitem(x, idx, mode=None):
     ints = [i for i, e in enumerate(entries) if e[0] == "int"]
     if ints:
         x = lax.reshape(x, tuple(d for i, d in enumerate(shape_of(x)) if i not in ints))
-    arrays, place = _advanced_layout(entries)
+    arrays, place = _advanced_layout(entries, gaps)
     if not arrays:
         return x
     # Positions of the array-indexed axes once the integer axes are gone.
@@ -252,12 +258,12 @@ def _positions(shape, idx, mode):
     """The flat position (in x.ravel()) of every element of x[idx], in numpy's layout of x[idx].
     Traced indices out of range become -1 (dropped by the scatters) or are clamped (mode
     "clip")."""
-    new_axes, entries = _parse(shape, idx)
+    new_axes, entries, gaps = _parse(shape, idx)
     expanded = _expanded_shape(shape, new_axes)
     strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
     for i in new_axes:
         strides.insert(i, 0)
-    arrays, place = _advanced_layout(entries)
+    arrays, place = _advanced_layout(entries, gaps)
     batch = broadcast_shapes(*(shape_of(entries[i][1]) for i in arrays), name="indexing") \
         if arrays else ()
     # Output dims: one per slice entry, with the broadcast index dims after the first `before`.

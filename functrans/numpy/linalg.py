@@ -91,9 +91,15 @@ def dot(a, b, /):
     a, b = _operands("dot", a, b)
     na, nb = len(shape_of(a)), len(shape_of(b))
     if na == 0 or nb == 0:
-        return lax.mul(a, b)
+        return _scalar_product(a, b)
     _check_sizes("dot", a, b, na - 1, max(nb - 2, 0))
     return _contract(a, b, (na - 1,), (max(nb - 2, 0),))
+
+
+def _scalar_product(a, b):
+    """A product with a scalar operand: numpy multiplies (bools: logical and)."""
+    from .elementwise import multiply
+    return multiply(a, b)
 
 
 def _check_sizes(name, a, b, ia, ib):
@@ -116,7 +122,7 @@ def inner(a, b, /):
     a, b = _operands("inner", a, b)
     na, nb = len(shape_of(a)), len(shape_of(b))
     if na == 0 or nb == 0:
-        return lax.mul(a, b)
+        return _scalar_product(a, b)
     _check_sizes("inner", a, b, na - 1, nb - 1)
     return _contract(a, b, (na - 1,), (nb - 1,))
 
