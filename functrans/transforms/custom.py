@@ -92,6 +92,40 @@ def _refuse_closed_over_tracers(kind, name, flat_fun, flat_args):
                 "a parameter for it and pass it explicitly.")
 
 
+class _FlatArgs:
+    """A call's arguments split into static ones (nondiff_argnums, static_argnums) and the flat
+    array leaves of the others, with the way back to a full argument list."""
+
+    def __init__(self, args, static_argnums):
+        n = len(args)
+        static = {i % n for i in static_argnums}
+        self.args = args
+        self.dyn_nums = [i for i in range(n) if i not in static]
+        self.static_values = [args[i] for i in sorted(static)]
+        self.flat, self.in_tree = tree_util.tree_flatten([args[i] for i in self.dyn_nums])
+        self.out_tree = None
+
+    def unflatten(self, flat):
+        return tree_util.tree_unflatten(self.in_tree, flat)
+
+    def full(self, flat):
+        full = list(self.args)
+        for i, a in zip(self.dyn_nums, self.unflatten(flat)):
+            full[i] = a
+        return full
+
+    def flatten_out(self, out):
+        leaves, self.out_tree = tree_util.tree_flatten(out)
+        return leaves
+
+    def flat_fun(self, fun, name):
+        """fun over the full arguments as a function of the flat leaves (list -> list)."""
+        def flat(flat_args):
+            return self.flatten_out(fun(*self.full(flat_args)))
+        flat.__name__ = name
+        return flat
+
+
 # --- custom_jvp ----------------------------------------------------------------------------------
 
 custom_jvp_call_p = Primitive("custom_jvp_call", impl=lambda *a, fun, jvp: fun(list(a)),
@@ -141,45 +175,22 @@ class custom_jvp:
         if self.jvp is None:
             raise FunctransError(f"custom_jvp function {self.__name__} has no JVP rule: call "
                                  ".defjvp(rule) or .defjvps(...) before using it")
-        static, dyn_nums = _split_nondiff(args, self.nondiff_argnums)
-        dyn_args = [args[i] for i in dyn_nums]
-        flat, in_tree = tree_util.tree_flatten(dyn_args)
-        out_tree = []
-
-        def full_args(dyn):
-            full = list(args)
-            for i, a in zip(dyn_nums, dyn):
-                full[i] = a
-            return full
-
-        def flat_fun(flat_args):
-            out = self.fun(*full_args(tree_util.tree_unflatten(in_tree, flat_args)))
-            leaves, tree = tree_util.tree_flatten(out)
-            out_tree[:] = [tree]
-            return leaves
+        call = _FlatArgs(args, self.nondiff_argnums)
+        flat_fun = call.flat_fun(self.fun, self.__name__)
 
         def flat_jvp(flat_primals, flat_tangents):
-            primals = tree_util.tree_unflatten(in_tree, flat_primals)
-            tangents = tree_util.tree_unflatten(in_tree, flat_tangents)
-            nondiff = [args[i] for i in sorted(static)]
-            out, t_out = self.jvp(*nondiff, tuple(primals), tuple(tangents)) if nondiff \
-                else self.jvp(tuple(primals), tuple(tangents))
-            outs, tree = tree_util.tree_flatten(out)
+            primals = tuple(call.unflatten(flat_primals))
+            tangents = tuple(call.unflatten(flat_tangents))
+            out, t_out = self.jvp(*call.static_values, primals, tangents)
+            outs = call.flatten_out(out)
             t_outs = tree_util.tree_leaves(t_out) if t_out is not None else [
                 instantiate(Zero.like(o)) for o in outs]
-            out_tree[:] = [tree]
             return outs, t_outs
 
-        flat_fun.__name__ = flat_jvp.__name__ = self.__name__
-        _refuse_closed_over_tracers("custom_jvp", self.__name__, flat_fun, flat)
-        outs = custom_jvp_call_p.bind(*flat, fun=flat_fun, jvp=flat_jvp)
-        return tree_util.tree_unflatten(out_tree[0], outs)
-
-
-def _split_nondiff(args, nondiff_argnums):
-    n = len(args)
-    static = {i % n for i in nondiff_argnums}
-    return static, [i for i in range(n) if i not in static]
+        flat_jvp.__name__ = self.__name__
+        _refuse_closed_over_tracers("custom_jvp", self.__name__, flat_fun, call.flat)
+        outs = custom_jvp_call_p.bind(*call.flat, fun=flat_fun, jvp=flat_jvp)
+        return tree_util.tree_unflatten(call.out_tree, outs)
 
 
 # --- custom_vjp ----------------------------------------------------------------------------------
@@ -249,45 +260,30 @@ class custom_vjp:
         if self.fwd is None:
             raise FunctransError(f"custom_vjp function {self.__name__} has no VJP rule: call "
                                  ".defvjp(fwd, bwd) before using it")
-        static, dyn_nums = _split_nondiff(args, self.nondiff_argnums)
-        nondiff = [args[i] for i in sorted(static)]
-        flat, in_tree = tree_util.tree_flatten([args[i] for i in dyn_nums])
-        out_tree, res_tree = [], []
-
-        def full_args(dyn):
-            full = list(args)
-            for i, a in zip(dyn_nums, dyn):
-                full[i] = a
-            return full
-
-        def flat_fun(flat_args):
-            out = self.fun(*full_args(tree_util.tree_unflatten(in_tree, flat_args)))
-            leaves, tree = tree_util.tree_flatten(out)
-            out_tree[:] = [tree]
-            return leaves
+        call = _FlatArgs(args, self.nondiff_argnums)
+        flat_fun = call.flat_fun(self.fun, self.__name__)
+        res_tree = []
 
         def flat_fwd(flat_args):
-            out, res = self.fwd(*full_args(tree_util.tree_unflatten(in_tree, flat_args)))
-            leaves, tree = tree_util.tree_flatten(out)
-            out_tree[:] = [tree]
-            res_leaves, rtree = tree_util.tree_flatten(res)
-            res_tree[:] = [rtree]
-            return leaves, res_leaves
+            out, res = self.fwd(*call.full(flat_args))
+            res_leaves, tree = tree_util.tree_flatten(res)
+            res_tree[:] = [tree]
+            return call.flatten_out(out), res_leaves
 
         def flat_bwd(res_leaves, cts):
             res = tree_util.tree_unflatten(res_tree[0], res_leaves)
-            ct = tree_util.tree_unflatten(out_tree[0], cts)
-            cts_in = self.bwd(*nondiff, res, ct)
-            if not isinstance(cts_in, (tuple, list)) or len(cts_in) != len(dyn_nums):
+            ct = tree_util.tree_unflatten(call.out_tree, cts)
+            cts_in = self.bwd(*call.static_values, res, ct)
+            if not isinstance(cts_in, (tuple, list)) or len(cts_in) != len(call.dyn_nums):
                 raise TypeError(f"custom_vjp bwd of {self.__name__} must return a tuple with one "
-                                f"cotangent per differentiable argument ({len(dyn_nums)}); got "
-                                f"{type(cts_in).__name__}")
+                                f"cotangent per differentiable argument ({len(call.dyn_nums)}); "
+                                f"got {type(cts_in).__name__}")
             return tree_util.tree_leaves(list(cts_in))
 
-        flat_fun.__name__ = flat_fwd.__name__ = flat_bwd.__name__ = self.__name__
-        _refuse_closed_over_tracers("custom_vjp", self.__name__, flat_fun, flat)
-        outs = custom_vjp_call_p.bind(*flat, fun=flat_fun, fwd=flat_fwd, bwd=flat_bwd)
-        return tree_util.tree_unflatten(out_tree[0], outs)
+        flat_fwd.__name__ = flat_bwd.__name__ = self.__name__
+        _refuse_closed_over_tracers("custom_vjp", self.__name__, flat_fun, call.flat)
+        outs = custom_vjp_call_p.bind(*call.flat, fun=flat_fun, fwd=flat_fwd, bwd=flat_bwd)
+        return tree_util.tree_unflatten(call.out_tree, outs)
 
 
 # --- checkpoint (remat) --------------------------------------------------------------------------
@@ -343,24 +339,12 @@ def checkpoint(fun, *, prevent_cse=True, static_argnums=()):
     intermediates during the backward pass (memory for compute). Also known as remat."""
     @functools.wraps(fun)
     def remat_fun(*args):
-        static = {i % len(args) for i in static_argnums}
-        dyn_nums = [i for i in range(len(args)) if i not in static]
-        flat, in_tree = tree_util.tree_flatten([args[i] for i in dyn_nums])
-        out_tree = []
-
-        def flat_fun(flat_args):
-            full = list(args)
-            for i, a in zip(dyn_nums, tree_util.tree_unflatten(in_tree, flat_args)):
-                full[i] = a
-            leaves, tree = tree_util.tree_flatten(fun(*full))
-            out_tree[:] = [tree]
-            return leaves
-
-        flat_fun.__name__ = getattr(fun, "__name__", "fun")
+        call = _FlatArgs(args, static_argnums)
+        flat_fun = call.flat_fun(fun, getattr(fun, "__name__", "fun"))
         # Closed-over values become operands, so derivatives flow through them too.
-        consts, converted = closure_convert(flat_fun, flat)
-        outs = checkpoint_p.bind(*consts, *flat, fun=converted)
-        return tree_util.tree_unflatten(out_tree[0], outs)
+        consts, converted = closure_convert(flat_fun, call.flat)
+        outs = checkpoint_p.bind(*consts, *call.flat, fun=converted)
+        return tree_util.tree_unflatten(call.out_tree, outs)
     return remat_fun
 
 
