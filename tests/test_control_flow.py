@@ -340,9 +340,6 @@ def test_nested_control_flow_under_reverse_mode():
                                lambda x: xs * x, x), (x,), order=2)
 
 
-@pytest.mark.xfail(strict=True, reason="jit's JVP rule combines primal and tangent work when "
-                   "both are staged at the same level (inside a loop body's JVP program), so "
-                   "partial evaluation cannot split it; fix in functrans/transforms/jit.py")
 def test_jit_inside_a_scan_body_under_reverse_mode():
     g = ft.jit(lambda h, x: fnp.sin(h) * x)
     xs = rand(4, 3)

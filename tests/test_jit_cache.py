@@ -66,6 +66,43 @@ def test_new_process_starts_warm(tmp_path):
     assert warm["compiled"] == 0 and warm["disk"] == cold["compiled"]
 
 
+TWO_SIGNATURES = r"""
+import json
+import numpy as np
+import functrans as ft, functrans.numpy as fnp
+def f(x):
+    return fnp.sin(x) * x + x
+events = []
+# float64 then float32: one kernel source, two signatures; then a transposed (Fortran-ordered)
+# operand, for which Numba compiles another signature by itself when the driver calls it.
+for x in [np.linspace(0, 1, 12), np.linspace(0, 1, 12, dtype=np.float32),
+          np.linspace(0, 1, 12).reshape(3, 4).T]:
+    events += [(k.name, k.how) for k in ft.jit(f).lower(x).stats.kernels]
+    np.testing.assert_allclose(ft.jit(f)(x), np.sin(x) * x + x, rtol=1e-6)
+print(json.dumps(events))
+"""
+
+
+def test_kernel_with_a_second_signature_loads_from_disk_in_a_new_process(tmp_path):
+    # Every cache entry Numba adds for a kernel already loaded must enter its manifest, or the
+    # next process distrusts the kernel's files and recompiles it.
+    env = dict(os.environ, FUNCTRANS_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def events():
+        proc = subprocess.run([sys.executable, "-c", TWO_SIGNATURES], env=env, text=True,
+                              capture_output=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    cold = events()
+    names = {name for name, _ in cold}
+    assert len(names) < len(cold), f"expected one kernel with two signatures, got {cold}"
+    assert all(how == "compiled" for _, how in cold)
+    warm = events()
+    assert [how for _, how in warm] == ["disk"] * len(warm), warm
+
+
 @pytest.mark.parametrize("target", ["k_*.py", "__pycache__/*.nbc", "__pycache__/*.nbi"])
 def test_corrupt_entry_is_rebuilt(tmp_path, target):
     run(tmp_path)

@@ -11,7 +11,8 @@ below answers a known trap (see shared/NUMBA-FACTS.md):
 - the module is registered in sys.modules before it runs (else Numba's cache entries name the
   module '<dynamic>' and crash later loads);
 - Numba's cache files are trusted only if they match the checksums functrans wrote after
-  compiling them (`k_<hash>.sum`); otherwise they are deleted and the kernel recompiled;
+  compiling them (`k_<hash>.sum`, rewritten whenever Numba saves an entry for another
+  signature); otherwise they are deleted and the kernel recompiled;
 - an exclusive file lock per kernel serializes compilation across processes;
 - a cache directory that cannot be written degrades to in-memory compilation, with a warning.
 """
@@ -121,7 +122,7 @@ class KernelCache:
             if disp is None:
                 disp, how = self._load(name, text, signatures)
             else:
-                how = self._compile(disp, signatures, None)
+                how = self._add_signatures(name, disp, signatures)
             self._kernels[digest] = disp
             return disp, CompileEvent(name, how, time.perf_counter() - t0)
 
@@ -159,9 +160,20 @@ class KernelCache:
                 sys.modules.pop(modname, None)
                 raise _CacheUnusable(str(e)) from e
             disp = module.kernel
+            _record_new_entries(disp, kdir, name)
             how = self._compile(disp, signatures, (kdir, name))
             _write_manifest(kdir, name)
             return disp, how
+
+    def _add_signatures(self, name, disp, signatures):
+        """Compile new signatures for a kernel already loaded, under its file lock (the
+        manifest follows through _record_new_entries)."""
+        source = disp.py_func.__code__.co_filename
+        if os.path.basename(source) != name + ".py":      # an in-memory kernel: no files
+            return self._compile(disp, signatures, None)
+        kdir = os.path.dirname(source)   # where it was loaded from, even if the directory moved
+        with _FileLock(os.path.join(kdir, name + ".lock")):
+            return self._compile(disp, signatures, (kdir, name))
 
     @staticmethod
     def _compile(disp, signatures, disk):
@@ -197,19 +209,57 @@ class _CacheUnusable(Exception):
     pass
 
 
+def _record_new_entries(disp, kdir, name):
+    """Make the manifest follow every cache entry Numba saves for this kernel: a signature
+    added by KernelCache.kernel, or one Numba compiles by itself when the driver calls the kernel
+    with argument types not compiled yet. Otherwise the next process finds files functrans did
+    not record, distrusts them and recompiles the kernel. The entry and the manifest are written
+    together under the kernel's file lock."""
+    cache = disp._cache
+    save = cache.save_overload
+    lock = os.path.join(kdir, name + ".lock")
+
+    def save_and_record(sig, data):
+        with _FileLock(lock):
+            save(sig, data)
+            _write_manifest(kdir, name)
+    cache.save_overload = save_and_record
+
+
 class _FileLock:
+    """An exclusive lock across processes (flock) and threads, re-entrant within a thread: a
+    kernel compiled under its lock saves its cache entry under the same lock (flock on a second
+    descriptor of the file would wait for the first forever)."""
+    _held = {}                       # path -> [threading.RLock, fd, depth]
+    _guard = threading.Lock()
+
     def __init__(self, path):
         self.path = path
-        self.fd = None
 
     def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        with self._guard:
+            entry = self._held.setdefault(self.path, [threading.RLock(), None, 0])
+        entry[0].acquire()
+        if entry[2] == 0:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                entry[0].release()
+                raise
+            entry[1] = fd
+        entry[2] += 1
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        entry = self._held[self.path]
+        entry[2] -= 1
+        if entry[2] == 0:
+            fd, entry[1] = entry[1], None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        entry[0].release()
 
 
 def _read(path):

@@ -1,5 +1,5 @@
 """Lowering rules of primitives declared outside functrans/primitives' six core families
-(custom derivative and rematerialization calls, bit operations). Every other primitive
+(custom derivative and rematerialization calls). Every other primitive
 declares its lowering beside its other rules with `prim.def_lowering(...)`; `install()`
 attaches these to the primitives below if they have none of their own.
 """
@@ -7,10 +7,8 @@ from .lowering import impl_call, trace_impl
 
 # Calls of user functions: inlined into the caller (their impl, traced, is a program).
 INLINED = ("custom_jvp_call", "custom_vjp_call", "checkpoint", "remat_lin")
-# numpy's semantics are the reference: shifts past the width, nextafter; custom_lin's impl
-# raises the error that forward mode of a custom_vjp function gets.
-IMPL_CALLS = ("custom_lin", "shift_left", "shift_right_logical", "shift_right_arithmetic",
-              "nextafter")
+# custom_lin's impl raises the error that forward mode of a custom_vjp function gets.
+IMPL_CALLS = ("custom_lin",)
 
 
 def install():

@@ -17,6 +17,7 @@ strictly below an upper bound.
 """
 import numpy as np
 
+from ..backend.lowering import Elementwise
 from ..core.primitive import Primitive, Zero
 from ..core.trace import get_aval
 from ._common import elementwise_batch, elementwise_cost, elementwise_shape_rule, resolve_dtypes
@@ -81,10 +82,46 @@ def _right_arithmetic(ux, y, in_range, bits):
     return np.asarray(out).view(ux.dtype)
 
 
-def _declare_shift(name, shift_fn):
+# Numba lowerings: one element's expression, on the same unsigned/signed reinterpretations as
+# the impls. Constants are typed with the operands' width, because Numba computes a uint64
+# mixed with a Python int in float64. Narrower integers are promoted to 64 bits by Numba, and
+# the store into the output's dtype truncates, which is the wrap-around lax specifies.
+
+def _bits_expr(x, kind, ctx):
+    """x reinterpreted as the signed ("int") or unsigned ("uint") integer of its width."""
+    d = ctx.in_avals[0].dtype
+    want = f"{kind}{d.itemsize * 8}"
+    return x if d.name == want else f"np.{want}({x})"
+
+
+def _typed(value, kind, ctx):
+    return f"np.{kind}{ctx.in_avals[0].dtype.itemsize * 8}({value})"
+
+
+def _left_expr(a, ctx):
+    x, y = _bits_expr(a[0], "uint", ctx), _bits_expr(a[1], "uint", ctx)
+    bits = ctx.in_avals[0].dtype.itemsize * 8
+    return f"(({x} << {y}) if {y} < {_typed(bits, 'uint', ctx)} else {_typed(0, 'uint', ctx)})"
+
+
+def _right_logical_expr(a, ctx):
+    x, y = _bits_expr(a[0], "uint", ctx), _bits_expr(a[1], "uint", ctx)
+    bits = ctx.in_avals[0].dtype.itemsize * 8
+    return f"(({x} >> {y}) if {y} < {_typed(bits, 'uint', ctx)} else {_typed(0, 'uint', ctx)})"
+
+
+def _right_arithmetic_expr(a, ctx):
+    x, y = _bits_expr(a[0], "int", ctx), _bits_expr(a[1], "uint", ctx)
+    bits = ctx.in_avals[0].dtype.itemsize * 8
+    amount = f"({y} if {y} < {_typed(bits, 'uint', ctx)} else {_typed(bits - 1, 'uint', ctx)})"
+    return f"({x} >> {_typed(amount, 'int', ctx)})"     # numpy refuses int >> uint
+
+
+def _declare_shift(name, shift_fn, scalar_expr):
     impl, rule = _shift_impl(name, shift_fn)
     prim = Primitive(name, impl=impl, shape_rule=rule,
                      jacobian="zero (integer output)")
+    prim.def_lowering(Elementwise(scalar_expr))
 
     @prim.def_jvp
     def jvp(primals, tangents):
@@ -96,9 +133,11 @@ def _declare_shift(name, shift_fn):
     return prim
 
 
-shift_left_p = _declare_shift("shift_left", _left)
-shift_right_logical_p = _declare_shift("shift_right_logical", _right_logical)
-shift_right_arithmetic_p = _declare_shift("shift_right_arithmetic", _right_arithmetic)
+shift_left_p = _declare_shift("shift_left", _left, _left_expr)
+shift_right_logical_p = _declare_shift("shift_right_logical", _right_logical,
+                                       _right_logical_expr)
+shift_right_arithmetic_p = _declare_shift("shift_right_arithmetic", _right_arithmetic,
+                                          _right_arithmetic_expr)
 
 
 def shift_left(x, y):
@@ -132,6 +171,7 @@ def _nextafter_impl(x1, x2):
 
 nextafter_p = Primitive("nextafter", impl=_nextafter_impl, shape_rule=_nextafter_rule,
                         jacobian="diagonal (identity in x1, zero in x2)")
+nextafter_p.def_lowering(Elementwise(lambda a, ctx: f"np.nextafter({a[0]}, {a[1]})"))
 
 
 @nextafter_p.def_jvp

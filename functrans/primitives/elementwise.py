@@ -17,7 +17,6 @@ import enum
 import operator
 
 import numpy as np
-import scipy.special
 
 from ..core import dtypes
 from ..core.aval import ShapedArray
@@ -108,6 +107,21 @@ def _quiet(fn):
         with np.errstate(all="ignore"):
             return fn(*args, **params)
     return quiet
+
+
+def _scipy_special(name):
+    """A scipy.special ufunc imported on first use: importing scipy.special costs 0.25-0.3 s,
+    most of a warm-started process's time to its first result."""
+    fn = None
+
+    def call(x):
+        nonlocal fn
+        if fn is None:
+            import scipy.special
+            fn = getattr(scipy.special, name)
+        return fn(x)
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 def _keep_dtype(fn):
@@ -542,8 +556,8 @@ cosh_p.def_lowering(numpy_ufunc("cosh"))
 _derivative_jvp(cosh_p, lambda x, y: sinh(x))
 cosh = _unary(cosh_p)
 
-logistic_p = _declare("logistic", _keep_dtype(scipy.special.expit), 1, kinds=REAL_FLOAT_KINDS,
-                      flops=25)
+logistic_p = _declare("logistic", _keep_dtype(_scipy_special("expit")), 1,
+                      kinds=REAL_FLOAT_KINDS, flops=25)
 logistic_p.def_lowering(Ufunc("scipy.special:expit", "{one} / ({one} + np.exp(-{0}))"))
 _derivative_jvp(logistic_p, lambda x, y: mul(y, sub(1, y)))
 logistic = _unary(logistic_p)
@@ -568,7 +582,8 @@ cbrt_p.def_lowering(Ufunc(np.cbrt))
 _unary_jvp(cbrt_p, lambda t, x, y: div(t, mul(3, mul(y, y))))   # inf at x = 0
 cbrt = _unary(cbrt_p)
 
-erf_p = _declare("erf", _keep_dtype(scipy.special.erf), 1, kinds=REAL_FLOAT_KINDS, flops=30)
+erf_p = _declare("erf", _keep_dtype(_scipy_special("erf")), 1, kinds=REAL_FLOAT_KINDS,
+                 flops=30)
 erf_p.def_lowering(Ufunc("scipy.special:erf"))
 _derivative_jvp(erf_p, lambda x, y: mul(2 / np.sqrt(np.pi), exp(neg(mul(x, x)))))
 erf = _unary(erf_p)

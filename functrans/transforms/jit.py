@@ -35,7 +35,7 @@ from ..core import dtypes
 from ..core.aval import aval_of_value
 from ..core.ir import ClosedProgram, Program
 from ..core.primitive import Cost, Primitive, Zero, is_undefined, tangent_aval
-from ..core.staging import eval_closed, stage
+from ..core.staging import StagingTracer, eval_closed, stage
 from ..core.trace import Tracer, is_eager, new_main
 from .partial_eval import partial_eval_program
 
@@ -156,9 +156,11 @@ def _jit_jvp(primals, tangents, *, program, name):
     live = [t for t in tangents if type(t) is not Zero]
     n_out = len(program.out_avals)
     primal_level = max((_level(p) for p in primals), default=-1)
-    if max((_level(t) for t in live), default=-1) > primal_level:
-        # Under linearize: tangents are staged into a linear program that primal work must
-        # not enter. Run the known part now, stage the linear part.
+    if max((_level(t) for t in live), default=-1) > primal_level or \
+            any(isinstance(t, StagingTracer) for t in live):
+        # Staged tangents (under linearize, or inside a loop body's JVP program, where primals
+        # are staged at the same level) go to a program that partial evaluation must split
+        # later: keep the known part and the linear part in separate equations.
         jp, out_nz, pe = _jvp_split(program, nonzero)
         known = _bind(pe.known, list(primals), f"{name}")
         n_known = sum(pe.out_known)
