@@ -343,7 +343,6 @@ def test_loss_gradients_match_finite_differences(loss_fn, labels):
                                rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.skipif(not hasattr(ft, "jit"), reason="functrans.jit does not exist yet")
 def test_jit_of_a_layer_and_loss_matches_eager():
     init, apply = layers.mlp([8, 3], dtype=np.float64)
     _, params = init(random.key(0), (-1, 4))

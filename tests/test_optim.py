@@ -325,7 +325,6 @@ def test_traced_update_step_matches_eager(name):
         params, state = want_params, want_state
 
 
-@pytest.mark.skipif(not hasattr(ft, "jit"), reason="functrans.jit does not exist yet")
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_jit_update_step_matches_eager(name):
     opt = OPTIMIZERS[name]()

@@ -418,22 +418,8 @@ def test_traced_program_matches_eager(name):
     np.testing.assert_array_equal(eval_closed(closed, key)[0], sampler(key))
 
 
-def _missing_bits_lowerings():
-    """The bit primitives the cipher needs that have no Numba lowering yet (the backend's rule
-    table provides them; functrans.primitives.bits declares none of its own)."""
-    from functrans.backend import install_lowerings
-    from functrans.primitives import bits
-    install_lowerings()
-    return [p.name for p in (bits.shift_left_p, bits.shift_right_logical_p, bits.nextafter_p)
-            if p.lowering is None]
-
-
-@pytest.mark.skipif(not hasattr(ft, "jit"), reason="functrans.jit does not exist yet")
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_jit_matches_eager(name):
-    missing = _missing_bits_lowerings()
-    if missing:
-        pytest.skip(f"jit of the samplers needs Numba lowerings of {missing}")
     sampler = SAMPLERS[name]
     key = random.key(6)
     np.testing.assert_array_equal(ft.jit(sampler)(key), sampler(key))
