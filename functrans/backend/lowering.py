@@ -220,6 +220,7 @@ def reshape_view(x, xa, oa, **params):
 
 
 def lowest(dtype):
+    """The identity of max: the smallest value of dtype (-inf for floats)."""
     if dtype.kind == "f":
         return -np.inf
     if dtype.kind == "b":
@@ -228,6 +229,7 @@ def lowest(dtype):
 
 
 def highest(dtype):
+    """The identity of min: the largest value of dtype (inf for floats)."""
     if dtype.kind == "f":
         return np.inf
     if dtype.kind == "b":

@@ -225,22 +225,6 @@ def reduce_prod(operand, axes):
 
 # --- reduce_max, reduce_min ----------------------------------------------------------------------
 
-def _lowest(dtype):
-    if dtype.kind == "f":
-        return -np.inf
-    if dtype.kind == "b":
-        return False
-    return np.iinfo(dtype).min
-
-
-def _highest(dtype):
-    if dtype.kind == "f":
-        return np.inf
-    if dtype.kind == "b":
-        return True
-    return np.iinfo(dtype).max
-
-
 def _minmax_impl(ufunc, identity):
     def impl(x, *, axes):
         x = np.asarray(x)
@@ -272,11 +256,11 @@ def _declare_minmax(name, ufunc, identity):
     return prim
 
 
-reduce_max_p = _declare_minmax("reduce_max", np.maximum, _lowest)
+reduce_max_p = _declare_minmax("reduce_max", np.maximum, lowest)
 reduce_max_p.def_lowering(Reduce(
     lowest, lambda acc, x, d: nan_max(x, acc) if d.kind == "f" else f"max({acc}, {x})",
     numpy_minmax("maximum", lowest)))
-reduce_min_p = _declare_minmax("reduce_min", np.minimum, _highest)
+reduce_min_p = _declare_minmax("reduce_min", np.minimum, highest)
 reduce_min_p.def_lowering(Reduce(
     highest, lambda acc, x, d: nan_min(x, acc) if d.kind == "f" else f"min({acc}, {x})",
     numpy_minmax("minimum", highest)))
