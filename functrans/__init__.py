@@ -19,3 +19,4 @@ from .transforms.residuals import print_saved_residuals, saved_residuals  # noqa
 from .transforms.jit import clear_cache, jit  # noqa: E402
 from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)
 from . import data, nn, optim, random  # noqa: E402,F401
+from . import test_util  # noqa: E402,F401
