@@ -3,6 +3,7 @@ and keeps no example database, so a run is reproducible; locally it explores new
 import os
 import sys
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, os.path.dirname(__file__))     # tests import their shared helpers by name
@@ -11,3 +12,15 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(scope="module")
+def fresh_jit_cache_dir(tmp_path_factory):
+    """An empty FUNCTRANS_CACHE_DIR for one test module, so jit tests compile from scratch."""
+    old = os.environ.get("FUNCTRANS_CACHE_DIR")
+    os.environ["FUNCTRANS_CACHE_DIR"] = str(tmp_path_factory.mktemp("jit_cache"))
+    yield
+    if old is None:
+        os.environ.pop("FUNCTRANS_CACHE_DIR", None)
+    else:
+        os.environ["FUNCTRANS_CACHE_DIR"] = old

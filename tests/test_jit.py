@@ -1,6 +1,5 @@
 """jit: compositions with the other transforms (checked against the interpreter), pytrees and
 Python scalars, static and donated arguments, cache misses, inspection and lowering errors."""
-import os
 
 import numpy as np
 import pytest
@@ -12,15 +11,7 @@ from functrans.core.primitive import Primitive, registry
 from functrans.core.typecheck import check_program
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache_dir(tmp_path_factory):
-    old = os.environ.get("FUNCTRANS_CACHE_DIR")
-    os.environ["FUNCTRANS_CACHE_DIR"] = str(tmp_path_factory.mktemp("jit_cache"))
-    yield
-    if old is None:
-        os.environ.pop("FUNCTRANS_CACHE_DIR", None)
-    else:
-        os.environ["FUNCTRANS_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("fresh_jit_cache_dir")
 
 
 rng = np.random.default_rng(0)

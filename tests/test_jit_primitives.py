@@ -1,6 +1,5 @@
 """jit against the interpreter for every primitive, walking the registry with the hypothesis
 cases of tests/primitive_cases/; and every primitive must declare a lowering."""
-import os
 
 import numpy as np
 import pytest
@@ -21,15 +20,7 @@ COVERED_ELSEWHERE = {"jit", "custom_jvp_call", "custom_vjp_call", "custom_lin", 
 PRIMS = sorted(n for n in registry if n not in COVERED_ELSEWHERE)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache_dir(tmp_path_factory):
-    old = os.environ.get("FUNCTRANS_CACHE_DIR")
-    os.environ["FUNCTRANS_CACHE_DIR"] = str(tmp_path_factory.mktemp("jit_cache"))
-    yield
-    if old is None:
-        os.environ.pop("FUNCTRANS_CACHE_DIR", None)
-    else:
-        os.environ["FUNCTRANS_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("fresh_jit_cache_dir")
 
 
 def test_every_primitive_has_a_lowering():
