@@ -1,7 +1,7 @@
 """functrans: composable function transformations (jvp, grad, vmap, jit) on numpy, with Numba."""
 __version__ = "0.1.0"
 
-from . import lax, tree_util  # noqa: E402
+from . import lax, tree, tree_util  # noqa: E402
 from .core.aval import ShapedArray  # noqa: E402
 from .core.ir import ClosedProgram, Program  # noqa: E402
 from .core.primitive import registry as primitive_registry  # noqa: E402

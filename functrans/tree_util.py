@@ -36,6 +36,16 @@ __all__ = [
     "all_leaves",
     "register_pytree_node",
     "register_dataclass",
+    "register_pytree_node_class",
+    "register_pytree_with_keys",
+    "register_pytree_with_keys_class",
+    "register_static",
+    "tree_broadcast",
+    "tree_reduce_associative",
+    "treedef_children",
+    "treedef_tuple",
+    "flatten_one_level",
+    "is_tree_node",
     "tree_flatten_with_path",
     "tree_leaves_with_path",
     "tree_map_with_path",
@@ -115,16 +125,19 @@ class _NodeKind:
 
     flatten(x) -> (children, aux); unflatten(aux, children_list) -> x;
     keys(aux, n) -> path entries of the n children; show(aux, kid_strs) -> str.
+    flatten_with_keys(x) -> (((key, child), ...), aux), only for nodes registered with
+    keys (register_pytree_with_keys): their keys depend on the value, not only on aux.
     """
 
-    __slots__ = ("type", "flatten", "unflatten", "keys", "show")
+    __slots__ = ("type", "flatten", "unflatten", "keys", "show", "flatten_with_keys")
 
-    def __init__(self, type_, flatten, unflatten, keys, show):
+    def __init__(self, type_, flatten, unflatten, keys, show, flatten_with_keys=None):
         self.type = type_
         self.flatten = flatten
         self.unflatten = unflatten
         self.keys = keys
         self.show = show
+        self.flatten_with_keys = flatten_with_keys
 
 
 # Explicitly registered node types; never contains derived entries.
@@ -289,6 +302,47 @@ def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func:
     _install(_custom_kind(nodetype, flatten_func, unflatten_func))
 
 
+def register_pytree_node_class(cls: type) -> type:
+    """Class decorator: ``cls`` flattens with its method ``tree_flatten() -> (children, aux)``
+    and rebuilds with its classmethod ``tree_unflatten(aux, children)``. Returns ``cls``."""
+    register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)
+    return cls
+
+
+def register_pytree_with_keys(nodetype: type, flatten_with_keys: Callable, unflatten_func: Callable,
+                              flatten_func: Callable | None = None) -> None:
+    """Like ``register_pytree_node`` but ``flatten_with_keys(x) -> (((key, child), ...), aux)``
+    also names each child, so ``*_with_path`` and ``keystr`` show those keys."""
+    if flatten_func is None:
+        def flatten_func(x):
+            pairs, aux = flatten_with_keys(x)
+            return [c for _, c in pairs], aux
+
+    kind = _custom_kind(nodetype, flatten_func, unflatten_func)
+
+    def keyed(x):
+        pairs, aux = flatten_with_keys(x)
+        return list(pairs), aux
+
+    kind.flatten_with_keys = keyed
+    _install(kind)
+
+
+def register_pytree_with_keys_class(cls: type) -> type:
+    """Class decorator: ``cls.tree_flatten_with_keys()`` and classmethod ``tree_unflatten``."""
+    flatten = getattr(cls, "tree_flatten", None)
+    register_pytree_with_keys(cls, lambda x: x.tree_flatten_with_keys(), cls.tree_unflatten,
+                              None if flatten is None else (lambda x: x.tree_flatten()))
+    return cls
+
+
+def register_static(cls: type) -> type:
+    """Make instances of ``cls`` nodes without children: the whole value is aux data (part of
+    the treedef, so jit treats it as static). Instances must be hashable and define ``==``."""
+    register_pytree_node(cls, lambda x: ((), x), lambda aux, kids: aux)
+    return cls
+
+
 def register_dataclass(nodetype: type | None = None, data_fields=None, meta_fields=None):
     """Register a (data)class whose ``data_fields`` are children and ``meta_fields`` aux data.
 
@@ -445,13 +499,31 @@ class PyTreeDef:
     def __hash__(self):
         # Not cached: jit hashes a freshly flattened treedef once per call, so
         # a cache would cost a store on every construction and rarely hit.
-        return hash(self._node)
+        try:
+            return hash(self._node)
+        except TypeError:
+            # Some aux data is not hashable (a dict of options, say). As in JAX, treedefs
+            # still compare aux data by ==, so hash a skeleton that leaves such aux out:
+            # equal treedefs get equal hashes, and == settles the rest.
+            return hash(_hash_skeleton(self._node))
 
     def __repr__(self):
         return f"PyTreeDef({_show(self._node)})"
 
     def __reduce__(self):
         return _make_treedef, (self._node, self._num_leaves)
+
+
+def _hash_skeleton(node):
+    if node is None:
+        return None
+    typ, aux, children = node
+    try:
+        hash(aux)
+    except TypeError:
+        # A dict's keys are usually what distinguishes configurations; hash them if they can be.
+        aux = type(aux)
+    return (typ, aux, tuple([_hash_skeleton(c) for c in children]))
 
 
 # Construction bypasses __init__/__setattr__ through the slot descriptors:
@@ -628,6 +700,59 @@ def tree_all(tree: Any, *, is_leaf: Callable[[Any], bool] | None = None) -> bool
     return all(tree_leaves(tree, is_leaf))
 
 
+def tree_reduce_associative(operation: Callable[[Any, Any], Any], tree: Any, *,
+                            identity: Any = _NO_INITIALIZER,
+                            is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """Reduce the leaves with an associative ``operation`` pairwise (a balanced tree of calls,
+    depth log2(n)), so the grouping may differ from ``tree_reduce``'s left fold."""
+    items = tree_leaves(tree, is_leaf)
+    if not items:
+        if identity is _NO_INITIALIZER:
+            raise TypeError("tree_reduce_associative: the tree has no leaves; pass identity= "
+                            "to reduce an empty tree.")
+        return identity
+    while len(items) > 1:
+        paired = [operation(a, b) for a, b in zip(items[::2], items[1::2])]
+        if len(items) % 2:
+            paired.append(items[-1])
+        items = paired
+    return items[0]
+
+
+def tree_broadcast(prefix_tree: Any, full_tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """Repeat each leaf of ``prefix_tree`` over the subtree of ``full_tree`` it stands for;
+    the result has ``full_tree``'s structure."""
+    prefix_leaves, prefix_def = tree_flatten(prefix_tree, is_leaf)
+    subtrees = prefix_def.flatten_up_to(full_tree)
+    return tree_unflatten(prefix_def, [tree_map(lambda _, v=v: v, sub, is_leaf=is_leaf)
+                                       for v, sub in zip(prefix_leaves, subtrees)])
+
+
+def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+    return treedef.children()
+
+
+def treedef_tuple(treedefs: Iterable[PyTreeDef]) -> PyTreeDef:
+    """The treedef of a tuple whose children have the given structures."""
+    treedefs = tuple(treedefs)
+    return _make_treedef((tuple, None, tuple([t._node for t in treedefs])),
+                         sum(t._num_leaves for t in treedefs))
+
+
+def is_tree_node(x: Any) -> bool:
+    """True if ``x`` is a pytree node (flattens into children), False for a leaf."""
+    return _kind_of(type(x)) is not None
+
+
+def flatten_one_level(tree: Any) -> tuple[list[Any], Any]:
+    """``(children, aux_data)`` of the root node; ValueError for a leaf."""
+    kind = _kind_of(type(tree))
+    if kind is None:
+        raise ValueError(f"flatten_one_level: {type(tree).__name__} is a leaf, not a pytree node.")
+    children, aux = kind.flatten(tree)
+    return list(children), aux
+
+
 def treedef_is_leaf(treedef: PyTreeDef) -> bool:
     # As in JAX this counts nodes, so childless nodes like None and () are
     # "leaves" here even though they contribute no leaves when flattened.
@@ -672,9 +797,14 @@ def _flatten_with_path(x, path: tuple, is_leaf, out: list):
     if kind is None:
         out.append((path, x))
         return None
-    children, aux = kind.flatten(x)
-    children = list(children)
-    keys = kind.keys(aux, len(children))
+    if kind.flatten_with_keys is not None:
+        pairs, aux = kind.flatten_with_keys(x)
+        keys = [k for k, _ in pairs]
+        children = [c for _, c in pairs]
+    else:
+        children, aux = kind.flatten(x)
+        children = list(children)
+        keys = kind.keys(aux, len(children))
     return (kind.type, aux, tuple([_flatten_with_path(c, path + (k,), is_leaf, out)
                                    for k, c in zip(keys, children)]))
 
