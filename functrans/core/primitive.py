@@ -18,6 +18,11 @@ Each primitive is declared once, in its family's module under functrans/primitiv
   jacobian                                    the structure of its local Jacobian, in words
                                               ("diagonal", "dense", "permutation", ...)
   lowering                                    its Numba code generation (see functrans.backend)
+  sparsity(ins, out_avals, **params)          which input elements each output element depends
+                                              on: ins are functrans.transforms.sparsity.Deps
+                                              (aval, pattern, value); returns one pattern per
+                                              output (see that module); `sparsity_exact` says
+                                              whether the rule is exact or a superset
 
 For multiple_results primitives, primal_out/tangent_out/out are lists and out_dim a list.
 Rules are written with functrans.lax functions, so they work under any enclosing transform.
@@ -69,6 +74,8 @@ class Primitive:
         self.batch = None
         self.cost = None
         self.lowering = None
+        self.sparsity = None
+        self.sparsity_exact = True
         self.not_differentiable = None   # a reason string: differentiating raises it
         self.not_batchable = None
         registry[name] = self
@@ -103,6 +110,14 @@ class Primitive:
     def def_lowering(self, rule):
         self.lowering = rule
         return rule
+
+    def def_sparsity(self, rule=None, *, exact=True):
+        """@p.def_sparsity, or @p.def_sparsity(exact=False) for a rule that may report
+        dependences that are not there (a conservative superset, never a subset)."""
+        def attach(r):
+            self.sparsity, self.sparsity_exact = r, exact
+            return r
+        return attach if rule is None else attach(rule)
 
     def estimate_cost(self, *avals, **params) -> Cost:
         if self.cost is not None:
