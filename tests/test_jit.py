@@ -26,8 +26,26 @@ def f(x, w):
 
 
 def close(a, b, tol=1e-10):
-    for u, v in zip(ft.tree_util.tree_leaves(a), ft.tree_util.tree_leaves(b)):
-        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=tol, atol=tol)
+    """Same tree structure, same number of leaves, and each leaf the same shape, dtype and
+    values (NaN != NaN: no test here expects a NaN)."""
+    la, ta = ft.tree_util.tree_flatten(a)
+    lb, tb = ft.tree_util.tree_flatten(b)
+    assert len(la) == len(lb), f"{len(la)} leaves != {len(lb)} leaves"
+    assert ta == tb, f"tree structure {ta} != {tb}"
+    for u, v in zip(la, lb):
+        u, v = np.asarray(u), np.asarray(v)
+        assert u.shape == v.shape, f"shape {u.shape} != {v.shape}"
+        assert u.dtype == v.dtype, f"dtype {u.dtype} != {v.dtype}"
+        np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
+
+
+def test_close_compares_leaf_counts_shapes_and_dtypes():
+    with pytest.raises(AssertionError):
+        close((np.ones(2),), (np.ones(2), np.ones(2)))
+    with pytest.raises(AssertionError):
+        close(np.ones(1), np.float64(1.0))
+    with pytest.raises(AssertionError):
+        close(np.ones(2, np.float32), np.ones(2))
 
 
 # --- compositions, against the interpreter -----------------------------------------------------
@@ -122,6 +140,38 @@ def test_custom_jvp_and_checkpoint_inside_jit():
     g = lambda x: fnp.sum(ft.checkpoint(lambda y: softplus(y) * y)(x))  # noqa: E731
     close(ft.jit(g)(X), g(X))
     close(ft.jit(ft.grad(g))(X), ft.grad(g)(X))
+
+
+# --- contractions to a scalar: the shape rule's shape, usable further inside jit ------------
+
+CONTRACTIONS = {
+    "dot": lambda v, w: fnp.dot(v, w),
+    "vdot": lambda v, w: fnp.vdot(v, w),
+    "inner": lambda v, w: fnp.inner(v, w),
+    "tensordot": lambda v, w: fnp.tensordot(v, w, 1),
+    "einsum": lambda v, w: fnp.einsum("i,i->", v, w),
+    "matrix_einsum": lambda v, w: fnp.einsum("ij,ij->", v[None], w[None]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACTIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 3])
+def test_contraction_to_a_scalar_keeps_its_shape(name, dtype, n):
+    c = CONTRACTIONS[name]
+    v = np.arange(3.0, 3.0 + n, dtype=dtype)
+    w = np.arange(-1.0, -1.0 + n, dtype=dtype) * 0.5
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    want = c(v, w)
+    assert np.shape(want) == ()
+    close(ft.jit(c)(v, w), want, tol)
+
+    # used further inside jit: with arrays, scalars and a reduction
+    def more(v, w):
+        s = c(v, w)
+        return s * v + fnp.sin(s), fnp.sum(s * w) + s
+    close(ft.jit(more)(v, w), more(v, w), tol)
+    close(ft.jit(ft.grad(lambda v: c(v, v)))(v), ft.grad(lambda v: c(v, v))(v), tol)
 
 
 # --- arguments and results -----------------------------------------------------------------------

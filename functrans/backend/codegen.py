@@ -368,7 +368,8 @@ def _emit(d, program, steps, needed, donate, name):
         elif s.kind == "scalar":
             eqn = s.eqn
             out = eqn.outputs[0]
-            expr = s.expr.format(*[d.name(a) for a in eqn.inputs])
+            expr = s.expr.format(*[d.name(a) if e is None else f"{d.name(a)}[{e}]"
+                                   for a, e in zip(eqn.inputs, s.element)])
             lines.append(f"    {d.fresh(out)} = {scalar_ctor(out.aval.dtype)}({expr})")
             reads = eqn.inputs
         elif s.kind == "ufunc":

@@ -234,11 +234,17 @@ class Planner:
                 fallback = rule.fallback or Driver.impl(eqn.primitive)
                 self.singles[i] = Step("driver", eqn, rule=fallback, order=i)
                 return
-            if out.ndim == 0:
-                self.singles[i] = Step("scalar", eqn, rule=rule, expr=expr, order=i)
-                return
             maps = rule.index_maps(in_avals, out, **eqn.params) if rule.index_maps else \
                 [identity_map(out.ndim) if a.ndim else () for a in in_avals]
+            if out.ndim == 0:
+                # A rank-0 result can still read array operands (a dot_general contracting
+                # size-1 axes, (1,)·(1,) -> ()): each is read at its one element, never used
+                # whole (that would give the operand's shape, not the rule's).
+                step = Step("scalar", eqn, rule=rule, expr=expr, order=i)
+                step.element = [tuple(o for _, _, o in mp) if a.ndim else None
+                                for a, mp in zip(in_avals, maps)]
+                self.singles[i] = step
+                return
             reads = [self.read(a, mp) for a, mp in zip(eqn.inputs, maps)]
             member = Member(i, eqn, "elementwise", expr, reads, rule)
             if not self._try_join(member, out.shape, self._candidates(reads, out.shape)):
