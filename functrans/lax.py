@@ -10,3 +10,4 @@ from .primitives.shape import *  # noqa: F401,F403
 from .primitives.sorting import *  # noqa: F401,F403
 from .primitives.bits import *  # noqa: F401,F403
 from .primitives.control_flow import *  # noqa: F401,F403
+from .primitives.special import *  # noqa: F401,F403
