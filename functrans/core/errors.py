@@ -43,6 +43,11 @@ _FIXES = {
     "float": "The value is traced, so Python cannot get a number from it while tracing. Keep "
              "it as an array (do not call float()/item()), or compute it outside the traced "
              "function.",
+    "derivative": "The value is being differentiated: a Python number or a numpy array made "
+                  "from it would be a constant, and its derivative would silently be lost. Keep "
+                  "it as a traced array and use functrans.numpy (fnp) instead of numpy inside "
+                  "the function; if the derivative through this value is not wanted, write "
+                  "float(functrans.lax.stop_gradient(x)).",
 }
 
 

@@ -190,6 +190,12 @@ class Tracer:
         """The concrete numpy value behind this tracer, or raise ConcretizationTypeError."""
         return None
 
+    def carries_derivative(self) -> bool:
+        """True if a derivative flows through this value (a JVP tracer with a tangent that is
+        not a symbolic zero, at any level). Converting such a value to a Python number or a
+        numpy array would drop that derivative, so float(), .item() and __array__ refuse."""
+        return False
+
     def _origin_str(self) -> str:
         return ""
 
@@ -198,6 +204,13 @@ class Tracer:
         if value is None:
             raise error(errors.concretization_message(self, what, kind))
         return value
+
+    def _derivative_free_value(self, what, error=errors.ConcretizationTypeError):
+        """The concrete value, for conversions that would drop a derivative (float, complex,
+        item, tolist, __array__): they raise when one flows through the value."""
+        if self.carries_derivative():
+            raise error(errors.concretization_message(self, what, "derivative"))
+        return self._concrete_or_raise(what, "float", error)
 
     def __bool__(self):
         return bool(self._concrete_or_raise(
@@ -214,30 +227,29 @@ class Tracer:
             errors.TracerIntegerConversionError))
 
     def __float__(self):
-        return float(self._concrete_or_raise("Attempted float() conversion", "float",
-                                             errors.ConcretizationTypeError))
+        return float(self._derivative_free_value("Attempted float() conversion"))
 
     def __complex__(self):
-        return complex(self._concrete_or_raise("Attempted complex() conversion", "float",
-                                               errors.ConcretizationTypeError))
+        return complex(self._derivative_free_value("Attempted complex() conversion"))
 
-    def item(self):
-        return self._concrete_or_raise("Attempted .item()", "float",
-                                       errors.ConcretizationTypeError).item()
+    def item(self, *index):
+        return np.asarray(self._derivative_free_value("Attempted .item()")).item(*index)
 
     def tolist(self):
-        return self._concrete_or_raise("Attempted .tolist()", "float",
-                                       errors.ConcretizationTypeError).tolist()
+        return np.asarray(self._derivative_free_value("Attempted .tolist()")).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        value = self.concrete_value()
+        value = None if self.carries_derivative() else self.concrete_value()
         if value is None:
             origin = self._origin_str()
+            why = ("a derivative flows through it, and a numpy array would silently drop it"
+                   if self.carries_derivative() else
+                   "numpy functions cannot see inside a traced program")
             raise errors.TracerArrayConversionError(
                 f"The numpy.ndarray conversion method __array__() was called on a traced value "
-                f"{self.aval.str_short()}{' (' + origin + ')' if origin else ''}. numpy "
-                "functions cannot see inside a traced program: use functrans.numpy (fnp) "
-                "instead of numpy (np) inside functions you transform.")
+                f"{self.aval.str_short()}{' (' + origin + ')' if origin else ''}: {why}. Use "
+                "functrans.numpy (fnp) instead of numpy (np) inside functions you transform "
+                "(np.asarray(x) -> fnp.asarray(x)).")
         return np.asarray(value, dtype=dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

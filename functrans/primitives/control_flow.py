@@ -45,9 +45,11 @@ from ..core.staging import StagingTracer, eval_closed, eval_program, stage
 from ..core.trace import Tracer, get_aval, new_main
 from ..transforms.ad_util import instantiate, zeros_of
 from ..transforms.batching import batch_size, bdim_at, moveaxis
+from ..transforms import sparsity as _sparsity
 from ..transforms.partial_eval import partial_eval_program
 from ._common import resolve_dtypes
-from .elementwise import (add, add_tangents, clamp, convert_element_type, lt, ne, select_n)
+from .elementwise import (add, add_tangents, clamp, convert_element_type, eq, lt, ne, select_n,
+                          stop_gradient)
 from .reductions import reduce_max
 from .shape import broadcast_in_dim, concatenate, reshape, slice_in_dim
 
@@ -834,9 +836,14 @@ def _cond_batch(args, dims, *, branches):
     if i_dim is not None:
         # Members take different branches: run every branch on the whole batch and select.
         from ..transforms.vmap import vmap
-        outs = [vmap(lambda *o, br=br: eval_closed(br, *o), in_axes=tuple(o_dims),
-                     axis_size=size)(*ops) for br in branches]
         which = clamp(np.int32(0), moveaxis(index, i_dim, 0), np.int32(len(branches) - 1))
+        outs = []
+        for i, br in enumerate(branches):
+            masked = [_untaken_without_derivative(o, d, which, i, size)
+                      for o, d in zip(ops, o_dims)]
+            in_axes = tuple(0 if m is not o else d for m, o, d in zip(masked, ops, o_dims))
+            outs.append(vmap(lambda *o, br=br: eval_closed(br, *o), in_axes=in_axes,
+                             axis_size=size)(*masked))
         return [select_n(broadcast_in_dim(which, get_aval(cases[0]).shape, (0,)), *cases)
                 for cases in zip(*outs)], [0] * n_out
     batched = [d is not None for d in o_dims]
@@ -848,6 +855,30 @@ def _cond_batch(args, dims, *, branches):
     ops = [o if d is None else moveaxis(o, d, 0) for o, d in zip(ops, o_dims)]
     outs = cond_p.bind(index, *consts, *ops, branches=progs)
     return outs, [0 if b else None for b in out_b]
+
+
+def _untaken_without_derivative(x, dim, which, i, size):
+    """x as branch i sees it when members of a batch take different branches: every member
+    runs every branch, so for the members that do not take branch i its operands are replaced
+    by stop_gradient of themselves. The values are the same, but no derivative flows back
+    through an untaken branch: without this, a branch that is singular where it is not taken
+    (sqrt at 0 behind `x > 0`) would send 0 * inf = NaN into the gradient."""
+    if not dtypes.is_inexact(get_aval(x).dtype):
+        return x
+    x = bdim_at(x, dim, size)
+    taken = broadcast_in_dim(eq(which, np.int32(i)), get_aval(x).shape, (0,))
+    return select_n(taken, stop_gradient(x), x)
+
+
+@cond_p.def_sparsity
+def _cond_sparsity(ins, out_avals, *, branches):
+    # A known index takes one branch; a traced one could take any: the union of the branches'.
+    index, ops = ins[0], ins[1:]
+    n = index.n_inputs
+    taken = branches if index.value is None else \
+        [branches[int(np.clip(index.value, 0, len(branches) - 1))]]
+    per_branch = [_sparsity.program_deps(b, ops, n) for b in taken]
+    return [_sparsity.union(list(ps), a.size, n) for a, ps in zip(out_avals, zip(*per_branch))]
 
 
 @cond_p.def_cost

@@ -16,6 +16,8 @@ import builtins
 import enum
 import operator
 
+import math
+
 import numpy as np
 
 from ..core import dtypes
@@ -585,7 +587,8 @@ cbrt = _unary(cbrt_p)
 erf_p = _declare("erf", _keep_dtype(_scipy_special("erf")), 1, kinds=REAL_FLOAT_KINDS,
                  flops=30)
 erf_p.def_lowering(Ufunc("scipy.special:erf"))
-_derivative_jvp(erf_p, lambda x, y: mul(2 / np.sqrt(np.pi), exp(neg(mul(x, x)))))
+# A Python float, so the constant takes the operand's dtype (np.sqrt(np.pi) is a strong float64).
+_derivative_jvp(erf_p, lambda x, y: mul(2 / math.sqrt(math.pi), exp(neg(mul(x, x)))))
 erf = _unary(erf_p)
 
 

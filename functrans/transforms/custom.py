@@ -15,19 +15,36 @@ the same object works eagerly, under every transform, and staged in a program:
 import functools
 
 from .. import tree_util
-from ..core.errors import FunctransError
+from ..core.errors import ConcretizationTypeError, FunctransError
 from ..core.primitive import Cost, Primitive, Zero
 from ..core.ir import Program
 from ..core.staging import ShapeDtypeStruct, abstractify, eval_program, eval_shape, stage
 from ..core.trace import Tracer, current_stack_depth, get_aval
+from . import sparsity as _sparsity
 from .ad_util import instantiate
 from .batching import bdim_at
+from .rule_outputs import bwd_cotangents, check_primal_outputs, jvp_tangents
+
+
+def _describe(value):
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return f"a {type(value).__name__}"
 
 
 def _out_avals_of(fun, avals):
     shapes = eval_shape(lambda *a: fun(list(a)), *[ShapeDtypeStruct(a.shape, a.dtype,
                                                                     a.weak_type) for a in avals])
     return [abstractify(s) for s in shapes]
+
+
+def _expected_out_avals(flat_fun, flat_primals):
+    """Output avals of flat_fun at these primals. A function that branches on its primal
+    values (allowed in JAX when they are concrete) cannot be traced abstractly: run it on them."""
+    try:
+        return _out_avals_of(flat_fun, [get_aval(p) for p in flat_primals])
+    except ConcretizationTypeError:
+        return [get_aval(o) for o in flat_fun(list(flat_primals))]
 
 
 def _call_shape_rule(*avals, fun, **_):
@@ -57,7 +74,8 @@ def _vmapped(flat_fun):
 
     @functools.wraps(flat_fun)
     def batched(*lists):
-        return vmap(lambda *l: flat_fun(*l))(*lists)
+        # Symbolic zeros (a bwd's None) cannot leave vmap: they become batched zeros here.
+        return vmap(lambda *l: [instantiate(o) for o in flat_fun(*l)])(*lists)
     return batched
 
 
@@ -81,7 +99,14 @@ def _refuse_closed_over_tracers(kind, name, flat_fun, flat_args):
     escape the rule's derivative. Refuse it loudly rather than return a wrong derivative."""
     if current_stack_depth() == 1:
         return      # no transform running: nothing can be traced
-    consts, _ = closure_convert(flat_fun, flat_args)
+    try:
+        consts, _ = closure_convert(flat_fun, flat_args)
+    except ConcretizationTypeError:
+        # fun branches on its primal values, which JAX allows (custom rules run on concrete
+        # primals when they are concrete): it cannot be traced abstractly, so look for traced
+        # values in its closure cells instead.
+        from .closure import closed_over_tracers
+        consts = closed_over_tracers(flat_fun, skip=(_FlatArgs,))
     for c in consts:
         if isinstance(c, Tracer):
             origin = c._origin_str()
@@ -132,6 +157,9 @@ custom_jvp_call_p = Primitive("custom_jvp_call", impl=lambda *a, fun, jvp: fun(l
                               shape_rule=_call_shape_rule, multiple_results=True,
                               jacobian="user-defined (custom_jvp rule)")
 custom_jvp_call_p.def_cost(_call_cost)
+# Custom rules differentiate the primal function: its program's pattern is theirs.
+custom_jvp_call_p.def_sparsity(lambda ins, outs, *, fun, jvp:
+                               _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
 
 @custom_jvp_call_p.def_jvp
@@ -181,11 +209,18 @@ class custom_jvp:
         def flat_jvp(flat_primals, flat_tangents):
             primals = tuple(call.unflatten(flat_primals))
             tangents = tuple(call.unflatten(flat_tangents))
-            out, t_out = self.jvp(*call.static_values, primals, tangents)
+            want_avals = _expected_out_avals(flat_fun, flat_primals)
+            want_tree = call.out_tree
+            result = self.jvp(*call.static_values, primals, tangents)
+            if not isinstance(result, (tuple, list)) or len(result) != 2:
+                raise TypeError(f"custom_jvp rule of {self.__name__} must return a pair "
+                                f"(primal_out, tangent_out); got {_describe(result)}")
+            out, t_out = result
             outs = call.flatten_out(out)
-            t_outs = tree_util.tree_leaves(t_out) if t_out is not None else [
-                instantiate(Zero.like(o)) for o in outs]
-            return outs, t_outs
+            check_primal_outputs("custom_jvp rule", self.__name__, want_tree, want_avals,
+                                 call.out_tree, outs)
+            t_outs = jvp_tangents(self.__name__, outs, call.out_tree, t_out)
+            return outs, [instantiate(t) for t in t_outs]
 
         flat_jvp.__name__ = self.__name__
         _refuse_closed_over_tracers("custom_jvp", self.__name__, flat_fun, call.flat)
@@ -199,6 +234,8 @@ custom_vjp_call_p = Primitive("custom_vjp_call", impl=lambda *a, fun, fwd, bwd: 
                               shape_rule=lambda *avals, fun, fwd, bwd: _out_avals_of(fun, avals),
                               multiple_results=True, jacobian="user-defined (custom_vjp rule)")
 custom_vjp_call_p.def_cost(_call_cost)
+custom_vjp_call_p.def_sparsity(lambda ins, outs, *, fun, fwd, bwd:
+                               _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
 
 @custom_vjp_call_p.def_jvp
@@ -225,6 +262,8 @@ custom_lin_p = Primitive("custom_lin", impl=_custom_lin_impl, multiple_results=T
                          jacobian="user-defined (custom_vjp backward function)")
 custom_lin_p.def_jvp(lambda primals, tangents, **params: _custom_lin_impl(**params))
 custom_lin_p.def_cost(_call_cost)
+# The user's backward function is opaque: each output may depend on every operand.
+custom_lin_p.def_sparsity(_sparsity.dense, exact=False)
 
 
 @custom_lin_p.def_transpose
@@ -264,21 +303,30 @@ class custom_vjp:
         flat_fun = call.flat_fun(self.fun, self.__name__)
         res_tree = []
 
+        in_avals = [get_aval(x) for x in call.flat]
+        arg_trees = call.in_tree.children()
+        arg_names = [f"argument {i}" for i in call.dyn_nums]
+
         def flat_fwd(flat_args):
-            out, res = self.fwd(*call.full(flat_args))
+            want_avals = _out_avals_of(flat_fun, [get_aval(a) for a in flat_args])
+            want_tree = call.out_tree
+            result = self.fwd(*call.full(flat_args))
+            if not isinstance(result, (tuple, list)) or len(result) != 2:
+                raise TypeError(f"custom_vjp fwd of {self.__name__} must return a pair "
+                                f"(output, residuals); got {_describe(result)}")
+            out, res = result
             res_leaves, tree = tree_util.tree_flatten(res)
             res_tree[:] = [tree]
-            return call.flatten_out(out), res_leaves
+            outs = call.flatten_out(out)
+            check_primal_outputs("custom_vjp fwd", self.__name__, want_tree, want_avals,
+                                 call.out_tree, outs)
+            return outs, res_leaves
 
         def flat_bwd(res_leaves, cts):
             res = tree_util.tree_unflatten(res_tree[0], res_leaves)
             ct = tree_util.tree_unflatten(call.out_tree, cts)
             cts_in = self.bwd(*call.static_values, res, ct)
-            if not isinstance(cts_in, (tuple, list)) or len(cts_in) != len(call.dyn_nums):
-                raise TypeError(f"custom_vjp bwd of {self.__name__} must return a tuple with one "
-                                f"cotangent per differentiable argument ({len(call.dyn_nums)}); "
-                                f"got {type(cts_in).__name__}")
-            return tree_util.tree_leaves(list(cts_in))
+            return bwd_cotangents(self.__name__, cts_in, arg_trees, in_avals, arg_names)
 
         flat_fwd.__name__ = flat_bwd.__name__ = self.__name__
         _refuse_closed_over_tracers("custom_vjp", self.__name__, flat_fun, call.flat)
@@ -292,6 +340,8 @@ checkpoint_p = Primitive("checkpoint", impl=lambda *a, fun: fun(list(a)),
                          shape_rule=_call_shape_rule, multiple_results=True,
                          jacobian="that of the checkpointed function")
 checkpoint_p.def_cost(_call_cost)
+checkpoint_p.def_sparsity(lambda ins, outs, *, fun:
+                          _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
 
 @checkpoint_p.def_jvp
@@ -314,6 +364,8 @@ remat_lin_p = Primitive("remat_lin", impl=_remat_lin_impl, multiple_results=True
                         shape_rule=lambda *avals, fun: _out_avals_of(fun, avals[:len(avals) // 2]),
                         jacobian="that of the checkpointed function (recomputed)")
 remat_lin_p.def_cost(_call_cost)
+# A recomputed linearization (it appears in gradient programs): counted as dense.
+remat_lin_p.def_sparsity(_sparsity.dense, exact=False)
 
 
 @remat_lin_p.def_jvp

@@ -22,6 +22,12 @@ class JVPTracer(Tracer):
         p = self.primal
         return p.concrete_value() if isinstance(p, Tracer) else p
 
+    def carries_derivative(self):
+        if type(self.tangent) is not Zero and self.aval.dtype.kind in "fc":
+            return True
+        p = self.primal
+        return isinstance(p, Tracer) and p.carries_derivative()
+
     def _origin_str(self):
         p = self.primal
         return p._origin_str() if isinstance(p, Tracer) else ""

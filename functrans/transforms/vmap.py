@@ -119,6 +119,11 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
                     results.append(o.val)
                 else:
                     ndim = get_aval(o.val).ndim + (o.bdim is None)
+                    if not -ndim <= oa < ndim:
+                        raise ValueError(
+                            f"vmap of {name}: out_axes={oa} is out of bounds for an output of "
+                            f"rank {ndim} (its per-example shape with the mapped axis added); "
+                            f"use an axis in [{-ndim}, {ndim})")
                     results.append(bdim_at(o.val, o.bdim, size, oa % ndim) if o.bdim is None
                                    else moveaxis(o.val, o.bdim, oa % ndim))
         return tree_util.tree_unflatten(out_tree, results)
