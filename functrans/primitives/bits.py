@@ -20,6 +20,7 @@ import numpy as np
 from ..backend.lowering import Elementwise
 from ..core.primitive import Primitive, Zero
 from ..core.trace import get_aval
+from ..transforms import sparsity as _sparsity
 from ._common import elementwise_batch, elementwise_cost, elementwise_shape_rule, resolve_dtypes
 
 __all__ = ["shift_left", "shift_right_logical", "shift_right_arithmetic", "nextafter"]
@@ -130,6 +131,7 @@ def _declare_shift(name, shift_fn, scalar_expr):
 
     prim.def_batch(elementwise_batch(prim))
     prim.def_cost(elementwise_cost(1))
+    prim.def_sparsity(_sparsity.zero)
     return prim
 
 
@@ -189,6 +191,7 @@ def _nextafter_jvp(primals, tangents):
 
 nextafter_p.def_batch(elementwise_batch(nextafter_p))
 nextafter_p.def_cost(elementwise_cost(1))
+nextafter_p.def_sparsity(_sparsity.elementwise_of(0))    # zero derivative in x2
 
 
 def nextafter(x1, x2):

@@ -14,6 +14,7 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
+from ..transforms import sparsity as _sparsity
 from ..backend.lowering import Driver, Elementwise
 
 __all__ = ["dot_general", "dot"]
@@ -138,6 +139,43 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision, preferred_eleme
 
 dot_general_p = Primitive("dot_general", impl=_dot_general_impl,
                           shape_rule=_dot_general_shape_rule, jacobian="dense (bilinear)")
+
+
+
+@dot_general_p.def_sparsity
+def _dot_general_sparsity(ins, out_avals, *, dimension_numbers, **params):
+    """out[b, m, n] = sum_k lhs[b, m, k] rhs[b, k, n] depends on lhs[b, m, k] for each k where
+    rhs[b, k, n] may be nonzero (every k, unless rhs is a known constant), and symmetrically."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    lhs, rhs = ins
+    lf, rf = _free_dims(lhs.aval.ndim, lc, lb), _free_dims(rhs.aval.ndim, rc, rb)
+    shape_l, shape_r = lhs.aval.shape, rhs.aval.shape
+    b = math.prod(shape_l[d] for d in lb)
+    k = math.prod(shape_l[d] for d in lc)
+    m, n = math.prod(shape_l[d] for d in lf), math.prod(shape_r[d] for d in rf)
+    if b * m * n * k > _sparsity.MAX_LOCAL_NNZ:
+        return _sparsity.dense(ins, out_avals)
+    perm_l, perm_r = tuple(lb) + lf + tuple(lc), tuple(rb) + tuple(rc) + rf
+    ids_l = np.arange(lhs.aval.size).reshape(shape_l).transpose(perm_l).reshape(b, m, k)
+    ids_r = np.arange(rhs.aval.size).reshape(shape_r).transpose(perm_r).reshape(b, k, n) + \
+        lhs.aval.size
+    nonzero_l = (np.ones((b, m, k), bool) if lhs.value is None else
+                 (np.asarray(lhs.value) != 0).transpose(perm_l).reshape(b, m, k))
+    nonzero_r = (np.ones((b, k, n), bool) if rhs.value is None else
+                 (np.asarray(rhs.value) != 0).transpose(perm_r).reshape(b, k, n))
+    out_ids = np.arange(b * m * n).reshape(b, m, n)
+    rows, cols = [], []
+    if lhs.pattern.nnz:     # pairs (out[b, m, n], lhs[b, m, k]) where rhs[b, k, n] != 0
+        bb, kk, nn = np.nonzero(nonzero_r)
+        rows.append(out_ids[bb, :, nn].T)
+        cols.append(ids_l[bb, :, kk].T)
+    if rhs.pattern.nnz:     # pairs (out[b, m, n], rhs[b, k, n]) where lhs[b, m, k] != 0
+        bb, mm, kk = np.nonzero(nonzero_l)
+        rows.append(out_ids[bb, mm, :].T)
+        cols.append(ids_r[bb, kk, :].T)
+    stacked = _sparsity.stack([lhs.pattern, rhs.pattern], lhs.n_inputs)
+    return [_sparsity.pairs(stacked, np.concatenate([r.ravel() for r in rows]),
+                            np.concatenate([c.ravel() for c in cols]), b * m * n)]
 
 
 @dot_general_p.def_jvp

@@ -572,6 +572,49 @@ def _scan_batch(args, dims, *, body, length, reverse, num_consts, num_carry, unr
     return outs, [0 if b else None for b in k_b] + [1 if b else None for b in out_b[nk:]]
 
 
+# Scans up to this many body equations in all are followed iteration by iteration (exact);
+# longer ones take the carry's fixed point and the union of the xs slices (a superset).
+SCAN_SPARSITY_UNROLL = 20_000
+
+
+@scan_p.def_sparsity
+def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_carry, unroll):
+    consts, carry, xs = _split(ins, num_consts, num_carry)
+    n = ins[0].n_inputs
+    ys_avals = body.out_avals[num_carry:]
+    carry = [c.pattern for c in carry]
+
+    def run(carry_pats, xs_deps):
+        deps = consts + [_sparsity.Deps(a, p) for a, p in
+                         zip(body.in_avals[num_consts:num_consts + num_carry], carry_pats)]
+        return _sparsity.program_deps(body, deps + xs_deps, n)
+
+    def rows(d, t):      # the Deps of slice t of an xs operand
+        size = d.aval.size // max(length, 1)
+        pat = _sparsity.take_rows(d.pattern, np.arange(t * size, (t + 1) * size) + 1)
+        return _sparsity.Deps(d.aval.update(shape=d.aval.shape[1:]), pat,
+                              None if d.value is None else np.asarray(d.value)[t])
+
+    if length * max(len(body.eqns), 1) <= SCAN_SPARSITY_UNROLL:
+        ys = [[None] * length for _ in ys_avals]
+        for t in (range(length - 1, -1, -1) if reverse else range(length)):
+            out = run(carry, [rows(d, t) for d in xs])
+            carry = out[:num_carry]
+            for j, y in enumerate(out[num_carry:]):
+                ys[j][t] = y
+        return carry + [_sparsity.stack(y, n) if length else _sparsity.empty(0, n) for y in ys]
+    # Every iteration sees some slice of xs: let each see the union of all of them.
+    merged = []
+    for d in xs:
+        size = d.aval.size // length
+        pat = _sparsity.groups(d.pattern, np.arange(d.aval.size) % size, size)
+        merged.append(_sparsity.Deps(d.aval.update(shape=d.aval.shape[1:]), pat))
+    carry = _sparsity.fixed_point(lambda c: run(c, merged)[:num_carry], carry, n)
+    ys = run(carry, merged)[num_carry:]
+    return carry + [_sparsity.take_rows(y, np.tile(np.arange(y.shape[0]) + 1, length))
+                    for y in ys]
+
+
 @scan_p.def_cost
 def _scan_cost(*avals, body, length, **params):
     return _program_cost(body).scale(length)
@@ -1103,6 +1146,22 @@ def _while_batch(args, dims, *, cond_program, body_program, cond_nconsts, body_n
                              body_program=sel_body, cond_nconsts=len(ac) + n_cc,
                              body_nconsts=len(sc) + n_cc + n_bc)
     return outs, [0] * len(outs)
+
+
+@while_loop_p.def_sparsity
+def _while_sparsity(ins, out_avals, *, cond_program, body_program, cond_nconsts, body_nconsts):
+    # Any number of iterations may run: the carry's fixed point under the body (the condition
+    # only decides when to stop, with zero derivative).
+    _, body_consts, carry = _split(ins, cond_nconsts, body_nconsts)
+    n = ins[0].n_inputs
+
+    def step(pats):
+        return _sparsity.program_deps(body_program, body_consts + [
+            _sparsity.Deps(c.aval, p) for c, p in zip(carry, pats)], n)
+    return _sparsity.fixed_point(step, [c.pattern for c in carry], n)
+
+
+while_loop_p.cost_kind = "control_flow"
 
 
 @while_loop_p.def_cost

@@ -26,6 +26,7 @@ from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.trace import get_aval
 from ._common import (elementwise_batch, elementwise_cost, elementwise_shape_rule,
                       resolve_dtypes, unbroadcast)
+from ..transforms import sparsity as _sparsity
 from ..backend.lowering import (Elementwise, Ufunc, binary, float_only, impl_call,
                                 minmax, nan_max, nan_min, numpy_ufunc, typed_const, unary)
 
@@ -144,6 +145,8 @@ def _declare(name, impl, nargs, *, kinds=ALL_KINDS, out_dtype=None, flops=1,
     prim.kinds = kinds
     prim.def_batch(elementwise_batch(prim))
     prim.def_cost(elementwise_cost(flops))
+    # Element k of the output depends on element k of each operand, unless piecewise constant.
+    prim.def_sparsity(_sparsity.zero if jacobian == "zero" else _sparsity.elementwise)
     return prim
 
 
@@ -888,6 +891,14 @@ def _select_n_batch(args, dims):
 select_n_p.def_cost(elementwise_cost(1))
 
 
+@select_n_p.def_sparsity
+def _select_n_sparsity(ins, out_avals):
+    # A known `which` picks one case per element; a traced one could pick any (zero in which).
+    if ins[0].value is None:
+        return _sparsity.elementwise(ins[1:], out_avals)
+    return _sparsity.selection(ins, _select_n_impl, range(1, len(ins)), out_avals)
+
+
 def _select_n_lowering(a, ctx):
     which, cases = a[0], a[1:]
     if len(cases) == 1:
@@ -965,6 +976,7 @@ def _clamp_batch(args, dims):
 
 
 clamp_p.def_cost(elementwise_cost(2))
+clamp_p.def_sparsity(_sparsity.elementwise)
 
 
 def _clamp_lowering(a, ctx):
@@ -1021,6 +1033,7 @@ def _convert_batch(args, dims, **params):
 
 
 convert_element_type_p.def_cost(elementwise_cost(0))
+convert_element_type_p.def_sparsity(_sparsity.elementwise)
 
 
 def _convert_lowering(a, ctx, *, new_dtype, weak_type):
@@ -1061,6 +1074,7 @@ def _stop_gradient_batch(args, dims):
 
 
 stop_gradient_p.def_cost(elementwise_cost(0))
+stop_gradient_p.def_sparsity(_sparsity.zero)
 stop_gradient_p.def_lowering(unary("{0}"))
 
 

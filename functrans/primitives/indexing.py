@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.aval import ShapedArray
+from ..transforms import sparsity as _sparsity
 from ..core.primitive import Cost, Zero, is_undefined
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
@@ -145,7 +146,10 @@ def _dynamic_slice_cost(operand, *starts, slice_sizes):
     return Cost(0, 2 * n * operand.dtype.itemsize)
 
 
+dynamic_slice_p.cost_kind = "gather_scatter"
 dynamic_slice_p.def_lowering(impl_call(dynamic_slice_p))
+# Known starts: a selection; traced starts could select any element (dense).
+dynamic_slice_p.def_sparsity(_sparsity.selection_rule(dynamic_slice_p, sources=(0,)))
 
 
 def _start_list(fn, start_indices):
@@ -257,7 +261,10 @@ def _dynamic_update_slice_cost(operand, update, *starts):
                 2 * update.size * update.dtype.itemsize)
 
 
+dynamic_update_slice_p.cost_kind = "gather_scatter"
 dynamic_update_slice_p.def_lowering(impl_call(dynamic_update_slice_p))
+dynamic_update_slice_p.def_sparsity(_sparsity.selection_rule(dynamic_update_slice_p,
+                                                              sources=(0, 1)))
 
 
 def dynamic_update_slice(operand, update, start_indices):
@@ -440,7 +447,10 @@ def _gather_cost(operand, indices, *, mode):
     return Cost(0, 2 * out.size * out.dtype.itemsize + indices.size * indices.dtype.itemsize)
 
 
+gather_p.cost_kind = "gather_scatter"
 gather_p.def_lowering(impl_call(gather_p))
+# Known indices: a selection (filled elements depend on nothing); traced ones: dense.
+gather_p.def_sparsity(_sparsity.selection_rule(gather_p, sources=(0,)))
 
 
 def gather(operand, indices, mode=None):
@@ -531,6 +541,33 @@ scatter_add_p.def_cost(_scatter_cost)
 scatter_add_p.def_lowering(impl_call(scatter_add_p))
 
 
+@scatter_add_p.def_sparsity
+def _scatter_add_sparsity(ins, out_avals, *, mode):
+    """Identity on the operand; each update element adds into the one place its index row names
+    (traced indices: into any place)."""
+    operand, indices, updates = ins
+    out, n = out_avals[0], operand.n_inputs
+    if indices.value is None:
+        spread = _sparsity.dense([updates], out_avals)[0]
+        return [_sparsity.union([operand.pattern, spread], out.size, n)]
+    idx = np.asarray(indices.value)
+    k = idx.shape[-1]
+    trailing = int(np.prod(out.shape[k:], dtype=np.int64))
+    numbers = np.arange(updates.aval.size, dtype=np.int64).reshape(-1, trailing)
+    if k == 0:              # every index row names the whole operand
+        rows, targets = numbers, np.broadcast_to(np.arange(trailing), numbers.shape)
+    else:
+        kept_rows, rows = _scatter_rows(np.empty(out.shape, bool), idx, numbers, mode)
+        base = np.ravel_multi_index(tuple(kept_rows.T), out.shape[:k]) if len(kept_rows) else \
+            np.zeros(0, np.int64)
+        targets = base[:, None] * trailing + np.arange(trailing)
+    group_of = np.full(operand.aval.size + updates.aval.size, -1, np.int64)
+    group_of[:operand.aval.size] = np.arange(operand.aval.size)
+    group_of[operand.aval.size + np.asarray(rows).ravel()] = np.asarray(targets).ravel()
+    stacked = _sparsity.stack([operand.pattern, updates.pattern], n)
+    return [_sparsity.groups(stacked, group_of, out.size)]
+
+
 def scatter_add(operand, indices, updates, mode=None):
     """operand with updates[b] added at the place indices[b] names (see the module docstring)."""
     operand, updates = resolve_dtypes("scatter_add", [operand, updates])
@@ -610,7 +647,9 @@ def _scatter_transpose(ct, operand, indices, updates, *, mode, unique_indices):
 
 _scatter_batch(scatter_p)
 scatter_p.def_cost(_scatter_cost)
+scatter_p.cost_kind = "gather_scatter"
 scatter_p.def_lowering(impl_call(scatter_p))
+scatter_p.def_sparsity(_sparsity.selection_rule(scatter_p, sources=(0, 2)))
 
 
 def scatter(operand, indices, updates, mode=None, unique_indices=False):

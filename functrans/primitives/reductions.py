@@ -21,6 +21,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero
+from ..transforms import sparsity as _sparsity
 from ..core.trace import get_aval
 from ..backend.lowering import (Reduce, highest, impl_call, lowest, nan_max, nan_min,
                                 numpy_minmax, numpy_reduce)
@@ -130,6 +131,9 @@ reduce_sum_p = Primitive("reduce_sum", impl=_checked(_reduce_sum_rule, _reduce_s
                          jacobian="summation (a row of ones per output element)")
 
 
+reduce_sum_p.def_sparsity(_sparsity.reduce_axes)   # each output: its group of elements
+
+
 @reduce_sum_p.def_jvp
 def _reduce_sum_jvp(primals, tangents, *, axes):
     return reduce_sum_p.bind(primals[0], axes=axes), reduce_sum_p.bind(tangents[0], axes=axes)
@@ -184,6 +188,9 @@ def _exclusive_products(x, axis):
     before = _shift(cumprod(x, axis), axis, 1, 1, reverse=False)
     after = _shift(cumprod(x, axis, reverse=True), axis, 1, 1, reverse=True)
     return mul(before, after)
+
+
+reduce_prod_p.def_sparsity(_sparsity.reduce_axes)
 
 
 @reduce_prod_p.def_jvp
@@ -251,6 +258,8 @@ def _declare_minmax(name, ufunc, identity):
         weights = div(hits, _broadcast_back(counts, aval, axes))
         return out, reduce_sum_p.bind(mul(t, weights), axes=axes)
 
+    # Any element of a group may be the extremum: the whole group (a global pattern).
+    prim.def_sparsity(_sparsity.reduce_axes)
     _reduce_batch(prim)
     _reduce_cost(prim)
     return prim
@@ -308,6 +317,8 @@ def _declare_arg(name, np_fn):
     def jvp(primals, tangents, **params):
         out = prim.bind(primals[0], **params)
         return out, Zero.like(out)
+
+    prim.def_sparsity(_sparsity.zero)
 
     @prim.def_batch
     def batch(args, dims, *, axis, index_dtype):
@@ -367,6 +378,10 @@ def _declare_cumulative(name, accumulate, kinds, jacobian):
     def batch(args, dims, *, axis, reverse):
         (x,), (bd,) = args, dims
         return prim.bind(x, axis=axis + (axis >= bd), reverse=reverse), bd
+
+    # Element k of a line depends on the elements up to k (from k, if reverse): for cummax and
+    # cummin, any of them may be the running extremum.
+    prim.def_sparsity(_sparsity.along_axis)
 
     @prim.def_cost
     def cost(x, *, axis, reverse):

@@ -19,6 +19,7 @@ from ..core import dtypes
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.errors import ConcretizationTypeError
 from ..core.primitive import FLOAT0, Cost, Primitive, Zero, default_cost, is_undefined
+from ..transforms import sparsity as _sparsity
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
 from ..backend.lowering import Elementwise, View, impl_call, reshape_view, unit_axes_map
@@ -185,6 +186,7 @@ def _broadcast_in_dim_view(x, xa, oa, *, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p.def_lowering(View(_broadcast_in_dim_index_map, _broadcast_in_dim_view))
+broadcast_in_dim_p.def_sparsity(_sparsity.selection_rule(broadcast_in_dim_p))
 
 
 _copy_cost(broadcast_in_dim_p)
@@ -292,6 +294,7 @@ reshape_p.def_lowering(View(lambda x, out, *, new_sizes: unit_axes_map(x, out),
 
 
 _copy_cost(reshape_p)
+reshape_p.def_sparsity(_sparsity.selection_rule(reshape_p))
 
 
 def reshape(operand, new_sizes, dimensions=None):
@@ -349,6 +352,7 @@ transpose_p.def_lowering(View(_transpose_index_map, lambda x, xa, oa, *, permuta
 
 
 _copy_cost(transpose_p)
+transpose_p.def_sparsity(_sparsity.selection_rule(transpose_p))
 
 
 def transpose(operand, permutation):
@@ -400,6 +404,7 @@ squeeze_p.def_lowering(View(lambda x, out, *, dimensions: unit_axes_map(x, out),
 
 
 _copy_cost(squeeze_p)
+squeeze_p.def_sparsity(_sparsity.selection_rule(squeeze_p))
 
 
 def squeeze(array, dimensions):
@@ -451,6 +456,7 @@ def _rev_view(x, xa, oa, *, dimensions):
 
 
 rev_p.def_lowering(View(_rev_index_map, _rev_view))
+rev_p.def_sparsity(_sparsity.selection_rule(rev_p))
 
 
 _copy_cost(rev_p)
@@ -529,6 +535,7 @@ def _slice_view(x, xa, oa, *, start_indices, limit_indices, strides):
 
 
 slice_p.def_lowering(View(_slice_index_map, _slice_view))
+slice_p.def_sparsity(_sparsity.selection_rule(slice_p))
 
 
 _copy_cost(slice_p)
@@ -629,6 +636,7 @@ def _concatenate_batch(args, dims, *, dimension):
 
 
 concatenate_p.def_lowering(impl_call(concatenate_p))
+concatenate_p.def_sparsity(_sparsity.selection_rule(concatenate_p))
 
 
 _copy_cost(concatenate_p)
@@ -739,6 +747,7 @@ def _pad_batch(args, dims, *, padding_config):
 
 
 pad_p.def_lowering(impl_call(pad_p))
+pad_p.def_sparsity(_sparsity.selection_rule(pad_p))
 
 
 _copy_cost(pad_p)
@@ -802,6 +811,7 @@ def _iota_cost(*, dtype, shape, dimension):
 
 iota_p.def_lowering(Elementwise(lambda a, ctx, *, dtype, shape, dimension:
                                       ctx.index(dimension)))
+iota_p.def_sparsity(_sparsity.zero)    # no operands: a constant
 
 
 def iota(dtype, size):

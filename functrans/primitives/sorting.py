@@ -18,6 +18,7 @@ from ..core.aval import aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
+from ..transforms import sparsity as _sparsity
 
 __all__ = ["sort", "sort_key_val"]
 
@@ -132,6 +133,18 @@ def _sort_cost(*operands, dimension, is_stable, num_keys):
 
 
 sort_p.def_lowering(impl_call(sort_p))
+
+
+@sort_p.def_sparsity
+def _sort_sparsity(ins, out_avals, *, dimension, is_stable, num_keys):
+    # Known keys fix the permutation (a selection); traced keys could move any element of a
+    # line to any place along it (each output depends on its operand's whole line).
+    if all(d.value is not None for d in ins[:num_keys]):
+        perm = _permutation([np.asarray(d.value) for d in ins[:num_keys]], dimension)
+        return _sparsity.selection(
+            ins, lambda *xs: [np.take_along_axis(x, perm, axis=dimension) for x in xs],
+            range(len(ins)), out_avals)
+    return _sparsity.along_axis(ins, out_avals, dimension, lower=False)
 
 
 def _canonical_dimension(dimension, ndim):

@@ -37,6 +37,7 @@ from ..core.ir import ClosedProgram, Program
 from ..core.primitive import Cost, Primitive, Zero, is_undefined, tangent_aval
 from ..core.staging import StagingTracer, eval_closed, stage
 from ..core.trace import Tracer, is_eager, new_main
+from . import sparsity as _sparsity
 from .partial_eval import partial_eval_program
 
 log = logging.getLogger("functrans.jit")
@@ -268,6 +269,8 @@ def _jit_cost(*avals, program, name):
 
 
 jit_p.def_lowering(Inline(lambda in_avals, *, program, name: program))
+jit_p.def_sparsity(lambda ins, outs, *, program, name:
+                   _sparsity.program_deps(program, ins, ins[0].n_inputs))
 
 
 # --- signatures and the jit wrapper ------------------------------------------------------------
