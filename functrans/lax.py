@@ -11,3 +11,13 @@ from .primitives.sorting import *  # noqa: F401,F403
 from .primitives.bits import *  # noqa: F401,F403
 from .primitives.control_flow import *  # noqa: F401,F403
 from .primitives.special import *  # noqa: F401,F403
+from .primitives.fft import *  # noqa: F401,F403
+from .primitives.convolution import *  # noqa: F401,F403
+from .primitives.windowed import *  # noqa: F401,F403
+
+# functrans.lax.linalg (jax.lax.linalg), importable as a module too.
+import sys as _sys  # noqa: E402
+
+from . import lax_linalg as linalg  # noqa: E402,F401
+
+_sys.modules[__name__ + ".linalg"] = linalg
