@@ -17,7 +17,7 @@ import math as _math
 
 import numpy as _np
 
-from . import linalg  # noqa: F401
+from . import fft, linalg  # noqa: F401
 from ._tracer_methods import install as _install_tracer_methods
 from .creation import *  # noqa: F401,F403
 from ._einsum import *  # noqa: F401,F403

@@ -1,0 +1,279 @@
+"""functrans.numpy.fft: numpy.fft's functions (jax.numpy.fft) on the lax.fft primitive.
+
+Each transform moves its axes to the end, crops or zero-pads them to the requested lengths (n /
+s, as numpy does), applies one fft primitive and moves the axes back. Integer and boolean inputs
+become complex128 (float64 for rfft), float32 stays single precision. norm is "backward"
+(default: the inverse divides by n), "ortho" (both divide by sqrt(n)) or "forward".
+"""
+import math
+import operator
+
+import numpy as np
+
+from .. import lax
+from ..core import dtypes
+from ._promotion import asarray, cast, dtype_of, shape_of
+
+__all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
+           "rfftn", "irfftn", "hfft", "ihfft", "fftshift", "ifftshift", "fftfreq", "rfftfreq"]
+
+_NORMS = (None, "backward", "ortho", "forward")
+
+
+def _fnp():
+    from .. import numpy as fnp
+    return fnp
+
+
+def _complex(x, name):
+    d = dtype_of(x)
+    if d.kind == "c":
+        return x
+    return cast(x, dtypes.complex64 if d == dtypes.float32 else dtypes.complex128)
+
+
+def _real(x, name):
+    d = dtype_of(x)
+    if d.kind == "c":
+        raise TypeError(f"fnp.fft.{name} requires a real input, got {d.name} (numpy would "
+                        "drop the imaginary part; take fnp.real(x) explicitly)")
+    return x if d.kind == "f" else cast(x, dtypes.float64)
+
+
+def _axes_and_sizes(name, x, s, axes, default_all):
+    ndim = len(shape_of(x))
+    if axes is None:
+        if s is None:
+            axes = tuple(range(ndim)) if default_all else (ndim - 1,)
+        else:
+            axes = tuple(range(ndim - len(s), ndim))
+    else:
+        axes = tuple(operator.index(a) for a in np.atleast_1d(axes))
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"fnp.fft.{name}: axis {a} is out of bounds for an array of "
+                             f"dimension {ndim}")
+    axes = tuple(a % ndim for a in axes)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"fnp.fft.{name}: repeated axes {axes}")
+    if s is not None:
+        s = tuple(operator.index(n) for n in np.atleast_1d(s))
+        if len(s) != len(axes):
+            raise ValueError(f"fnp.fft.{name}: s {s} and axes {axes} must have the same length")
+        if any(n < 1 for n in s):
+            raise ValueError(f"fnp.fft.{name}: invalid number of data points {s}")
+    return axes, s
+
+
+def _resize(x, axis, n):
+    """x cropped or zero-padded to length n along axis (numpy's n / s)."""
+    m = shape_of(x)[axis]
+    if m == n:
+        return x
+    if m > n:
+        return lax.slice_in_dim(x, 0, n, axis=axis)
+    config = [(0, 0, 0)] * len(shape_of(x))
+    config[axis] = (0, n - m, 0)
+    return lax.pad(x, np.zeros((), dtype_of(x))[()], config)
+
+
+def _real_dtype(d):
+    return np.dtype(np.float32) if d in (np.dtype(np.float32), np.dtype(np.complex64)) \
+        else np.dtype(np.float64)
+
+
+def _apply(x, axes, fft_type, lengths):
+    """Move axes to the end, one fft primitive, move them back."""
+    fnp = _fnp()
+    k = len(axes)
+    ndim = len(shape_of(x))
+    moved = fnp.moveaxis(x, axes, tuple(range(ndim - k, ndim)))
+    y = lax.fft(moved, fft_type, lengths)
+    return fnp.moveaxis(y, tuple(range(ndim - k, ndim)), axes)
+
+
+def _c2c(name, a, s, axes, norm, inverse, default_all):
+    x = _complex(asarray(a, name), name)
+    axes, s = _axes_and_sizes(name, x, s, axes, default_all)
+    if s is None:
+        s = tuple(shape_of(x)[a] for a in axes)
+    for a, n in zip(axes, s):
+        x = _resize(x, a, n)
+    if not axes:
+        return x
+    # "backward" is what the primitive computes; other norms rescale (ifft's 1/n is built in).
+    y = _apply(x, axes, "ifft" if inverse else "fft", s)
+    return _rescale(y, math.prod(s), norm, inverse, name)
+
+
+def _rescale(y, n, norm, inverse, name):
+    if norm not in _NORMS:
+        raise ValueError(f'fnp.fft.{name}: norm must be "backward", "ortho" or "forward", '
+                         f"got {norm!r}")
+    norm = norm or "backward"
+    if norm == "backward":
+        return y
+    d = dtype_of(y)
+    if norm == "ortho":
+        factor = math.sqrt(n) if inverse else 1 / math.sqrt(n)
+    else:   # forward: the forward transform divides by n, the inverse does not
+        factor = n if inverse else 1 / n
+    return lax.mul(y, np.asarray(factor, _real_dtype(d)).astype(d)[()])
+
+
+def _r2c(name, a, s, axes, norm, default_all):
+    x = _real(asarray(a, name), name)
+    axes, s = _axes_and_sizes(name, x, s, axes, default_all)
+    if s is None:
+        s = tuple(shape_of(x)[a] for a in axes)
+    for a, n in zip(axes, s):
+        x = _resize(x, a, n)
+    y = _apply(x, axes, "rfft", s)
+    return _rescale(y, math.prod(s), norm, False, name)
+
+
+def _c2r(name, a, s, axes, norm, default_all):
+    x = _complex(asarray(a, name), name)
+    axes, s = _axes_and_sizes(name, x, s, axes, default_all)
+    if s is None:
+        s = tuple(shape_of(x)[a] for a in axes[:-1]) + (2 * (shape_of(x)[axes[-1]] - 1),)
+    if s[-1] < 1:
+        raise ValueError(f"fnp.fft.{name}: invalid number of data points {s[-1]}; give n")
+    for a, n in zip(axes[:-1], s[:-1]):
+        x = _resize(x, a, n)
+    x = _resize(x, axes[-1], s[-1] // 2 + 1)
+    y = _apply(x, axes, "irfft", s)
+    return _rescale(y, math.prod(s), norm, True, name)
+
+
+def _one(n, axis):
+    return (None if n is None else (n,)), (axis,)
+
+
+def fft(a, n=None, axis=-1, norm=None):
+    """The one-dimensional discrete Fourier transform along axis (numpy.fft.fft)."""
+    s, axes = _one(n, axis)
+    return _c2c("fft", a, s, axes, norm, False, False)
+
+
+def ifft(a, n=None, axis=-1, norm=None):
+    """The inverse of fft along axis (numpy.fft.ifft)."""
+    s, axes = _one(n, axis)
+    return _c2c("ifft", a, s, axes, norm, True, False)
+
+
+def rfft(a, n=None, axis=-1, norm=None):
+    """The fft of a real input, keeping the n//2 + 1 non-negative frequencies (numpy.fft.rfft)."""
+    s, axes = _one(n, axis)
+    return _r2c("rfft", a, s, axes, norm, False)
+
+
+def irfft(a, n=None, axis=-1, norm=None):
+    """The inverse of rfft: a real signal of length n (default 2 (m - 1)) (numpy.fft.irfft)."""
+    s, axes = _one(n, axis)
+    return _c2r("irfft", a, s, axes, norm, False)
+
+
+def hfft(a, n=None, axis=-1, norm=None):
+    """The fft of a Hermitian-symmetric signal given by its first half: a real spectrum
+    (numpy.fft.hfft), irfft of the conjugate with the opposite normalization."""
+    fnp = _fnp()
+    flipped = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
+    if norm not in flipped:
+        _rescale(a, 1, norm, False, "hfft")     # raises the norm error
+    return irfft(fnp.conj(_complex(asarray(a, "hfft"), "hfft")), n, axis, flipped[norm])
+
+
+def ihfft(a, n=None, axis=-1, norm=None):
+    """The inverse of hfft (numpy.fft.ihfft): the conjugate of rfft, opposite normalization."""
+    fnp = _fnp()
+    flipped = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
+    if norm not in flipped:
+        _rescale(a, 1, norm, False, "ihfft")
+    return fnp.conj(rfft(a, n, axis, flipped[norm]))
+
+
+def fftn(a, s=None, axes=None, norm=None):
+    """The n-dimensional discrete Fourier transform (numpy.fft.fftn)."""
+    return _c2c("fftn", a, s, axes, norm, False, True)
+
+
+def ifftn(a, s=None, axes=None, norm=None):
+    """The inverse of fftn (numpy.fft.ifftn)."""
+    return _c2c("ifftn", a, s, axes, norm, True, True)
+
+
+def rfftn(a, s=None, axes=None, norm=None):
+    """fftn of a real input; the last axis keeps its non-negative frequencies (numpy.fft.rfftn)."""
+    return _r2c("rfftn", a, s, axes, norm, True)
+
+
+def irfftn(a, s=None, axes=None, norm=None):
+    """The inverse of rfftn (numpy.fft.irfftn)."""
+    return _c2r("irfftn", a, s, axes, norm, True)
+
+
+def fft2(a, s=None, axes=(-2, -1), norm=None):
+    """fftn over two axes (numpy.fft.fft2)."""
+    return _c2c("fft2", a, s, axes, norm, False, True)
+
+
+def ifft2(a, s=None, axes=(-2, -1), norm=None):
+    """ifftn over two axes (numpy.fft.ifft2)."""
+    return _c2c("ifft2", a, s, axes, norm, True, True)
+
+
+def rfft2(a, s=None, axes=(-2, -1), norm=None):
+    """rfftn over two axes (numpy.fft.rfft2)."""
+    return _r2c("rfft2", a, s, axes, norm, True)
+
+
+def irfft2(a, s=None, axes=(-2, -1), norm=None):
+    """irfftn over two axes (numpy.fft.irfft2)."""
+    return _c2r("irfft2", a, s, axes, norm, True)
+
+
+def _shift(name, x, axes, sign):
+    fnp = _fnp()
+    x = asarray(x, name)
+    shape = shape_of(x)
+    if axes is None:
+        axes = tuple(range(len(shape)))
+    axes = tuple(operator.index(a) for a in np.atleast_1d(axes))
+    shifts = tuple(sign * (shape[a] // 2) for a in axes)
+    return fnp.roll(x, shifts, axes)
+
+
+def fftshift(x, axes=None):
+    """Move the zero frequency to the center (numpy.fft.fftshift)."""
+    return _shift("fftshift", x, axes, +1)
+
+
+def ifftshift(x, axes=None):
+    """The inverse of fftshift (numpy.fft.ifftshift)."""
+    return _shift("ifftshift", x, axes, -1)
+
+
+def _freq_dtype(dtype):
+    return dtypes.float64 if dtype is None else dtypes.canonicalize(np.dtype(dtype))
+
+
+def fftfreq(n, d=1.0, *, dtype=None, device=None):
+    """The sample frequencies of an n-point fft with sample spacing d (numpy.fft.fftfreq)."""
+    n = operator.index(n)
+    k = np.concatenate([np.arange(0, (n - 1) // 2 + 1), np.arange(-(n // 2), 0)])
+    return lax.div(np.asarray(k, _freq_dtype(dtype)), _spacing(n, d, dtype))
+
+
+def rfftfreq(n, d=1.0, *, dtype=None, device=None):
+    """The sample frequencies of an n-point rfft (numpy.fft.rfftfreq)."""
+    n = operator.index(n)
+    return lax.div(np.arange(0, n // 2 + 1).astype(_freq_dtype(dtype)), _spacing(n, d, dtype))
+
+
+def _spacing(n, d, dtype):
+    # n * d, in the result dtype (d may be traced: frequencies are differentiable in it)
+    d = asarray(d, "fftfreq")
+    if isinstance(d, (int, float)):
+        return np.asarray(n * d, _freq_dtype(dtype))[()]
+    return lax.mul(cast(d, _freq_dtype(dtype)), np.asarray(n, _freq_dtype(dtype))[()])
