@@ -1,19 +1,30 @@
-"""Products (matmul, dot, vdot, inner, outer, tensordot) and norms: functrans.numpy.linalg.
+"""functrans.numpy.linalg: products, norms, solves and decompositions (jax.numpy.linalg).
 
 Every product is one lax.dot_general (plus the transposes and reshapes that put numpy's layout
 back). Eagerly, the same lax operations run on numpy arrays: how BLAS groups a sum depends on
 the call, so calling np.matmul instead could change the last bit of the result.
+
+Solves and decompositions are built on the primitives of functrans.lax.linalg (LU, triangular
+solve, Cholesky, QR, eigh, SVD, eig), so their derivatives come from those primitives' rules:
+solve and inv are an LU factorization and two triangular solves, det and slogdet read the LU
+factors, pinv and lstsq use the SVD (pinv with its own JVP, valid where the rank is constant).
+Integer operands are converted to float64; matrices are the last two axes, leading axes are a
+batch (broadcast between operands where numpy broadcasts).
 """
 import operator
+from collections import namedtuple
 
 import numpy as np
 
 from .. import lax
 from ..core import dtypes
-from ._promotion import (asarray, broadcast_shapes, canonical_axis, dtype_of, promote,
-                         shape_of, to_inexact)
+from ._promotion import (asarray, broadcast_shapes, broadcast_to, canonical_axis, dtype_of,
+                         promote, shape_of, to_inexact)
 
-__all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "norm"]
+__all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "norm", "solve", "inv",
+           "det", "slogdet", "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd",
+           "svdvals", "qr", "pinv", "lstsq", "matrix_power", "matrix_rank", "multi_dot",
+           "tensorsolve", "tensorinv", "cond", "LinAlgError"]
 
 
 def _operands(name, a, b):
@@ -165,8 +176,8 @@ def tensordot(a, b, axes=2):
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector and matrix norms, as numpy.linalg.norm: by default the 2-norm of the flattened
     array (the Frobenius norm of a matrix). Vector ords: inf, -inf, 0, 1, 2 and any other
-    number p (sum |x|**p)**(1/p); matrix ords: 'fro', 1, -1, inf, -inf. Matrix ords 2, -2 and
-    'nuc' need singular values and are not supported."""
+    number p (sum |x|**p)**(1/p); matrix ords: 'fro', 1, -1, inf, -inf, and 2, -2, 'nuc'
+    (the largest, smallest and summed singular values)."""
     from . import reductions as red
     from .elementwise import absolute, conj, multiply, not_equal, power, real, sqrt
     x = to_inexact(asarray(x, "linalg.norm"))
@@ -204,9 +215,12 @@ def norm(x, ord=None, axis=None, keepdims=False):
         if row == col:
             raise ValueError("fnp.linalg.norm: duplicate axes given")
         if ord in (2, -2, "nuc"):
-            raise NotImplementedError(f"fnp.linalg.norm: ord={ord!r} for matrices needs "
-                                      "singular values, and functrans has no SVD")
-        if ord in (1, -1):
+            # Singular values of the (row, col) matrices: move those axes last.
+            from .shaping import moveaxis
+            s = svdvals(moveaxis(x, (row, col), (-2, -1)))
+            reduce = {2: red.max, -2: red.min, "nuc": red.sum}[ord]
+            out = reduce(s, axis=-1)
+        elif ord in (1, -1):
             extreme = red.max if ord == 1 else red.min
             out = extreme(red.sum(absolute(x), axis=row), axis=col - (col > row))
         elif ord in (np.inf, -np.inf):
@@ -222,3 +236,472 @@ def norm(x, ord=None, axis=None, keepdims=False):
             out = lax.reshape(out, tuple(shape))
         return out
     raise ValueError(f"fnp.linalg.norm: improper number of dimensions to norm (axis={axis})")
+
+
+# --- solves and decompositions --------------------------------------------------------------------
+
+LinAlgError = np.linalg.LinAlgError
+
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+
+
+def _inexact_operand(a, name):
+    a = asarray(a, f"linalg.{name}")
+    if dtypes.is_python_scalar(a):
+        a = np.asarray(a)
+    a = to_inexact(a)
+    if dtype_of(a) == np.float16:
+        raise TypeError(f"fnp.linalg.{name}: float16 is not supported by LAPACK; convert to "
+                        "float32 first")
+    return a
+
+
+def _matrix(name, a, square=False):
+    a = _inexact_operand(a, name)
+    s = shape_of(a)
+    if len(s) < 2:
+        raise LinAlgError(f"fnp.linalg.{name}: {len(s)}-dimensional array given; the array "
+                          "must be at least two-dimensional")
+    if square and s[-1] != s[-2]:
+        raise LinAlgError(f"fnp.linalg.{name}: last 2 dimensions of the array must be square, "
+                          f"got shape {s}")
+    return a
+
+
+def _adjoint(x):
+    from .elementwise import conj
+    x = _swap_last(x)
+    return conj(x) if dtype_of(x).kind == "c" else x
+
+
+def _swap_last(x):
+    nd = len(shape_of(x))
+    return lax.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _lu_parity_sign(pivots, dtype):
+    """(-1)^(number of row interchanges), per batch member, as dtype."""
+    s = shape_of(pivots)
+    iota = lax.broadcasted_iota(dtype_of(pivots), s, len(s) - 1)
+    swaps = lax.reduce_sum(lax.convert_element_type(lax.ne(pivots, iota), np.int32),
+                           (len(s) - 1,))
+    odd = lax.convert_element_type(lax.rem(swaps, np.int32(2)), dtype)
+    return lax.sub(np.asarray(1, dtype)[()], lax.mul(np.asarray(2, dtype)[()], odd))
+
+
+def solve(a, b):
+    """x with a @ x = b. b is a vector (..., M) only if it is 1-D; otherwise (..., M, K), with
+    batch axes broadcast against a's (numpy 2's rule). Solved by LU with partial pivoting and
+    two triangular solves (its derivative is theirs)."""
+    from ..lax_linalg import lu_solve
+    a = _matrix("solve", a, square=True)
+    b = _inexact_operand(b, "solve")
+    a, b = promote(a, b)
+    sa, sb = shape_of(a), shape_of(b)
+    vector = len(sb) == 1
+    if vector:
+        b, sb = lax.reshape(b, sb + (1,)), sb + (1,)
+    if len(sb) < 2 or sb[-2] != sa[-1]:
+        raise ValueError(f"fnp.linalg.solve: b of shape {shape_of(b)} does not match a of shape "
+                         f"{sa} (b must be (M,) or (..., M, K) with M = {sa[-1]})")
+    batch = broadcast_shapes(sa[:-2], sb[:-2], name="linalg.solve")
+    a = broadcast_to(a, batch + sa[-2:], "linalg.solve")
+    b = broadcast_to(b, batch + sb[-2:], "linalg.solve")
+    lu, _, perm = lax.linalg.lu(a)
+    x = lu_solve(lu, perm, b)
+    return lax.reshape(x, batch + sa[-1:]) if vector else x
+
+
+def inv(a):
+    """The inverse of each square matrix (a solve against the identity)."""
+    from .creation import eye
+    a = _matrix("inv", a, square=True)
+    n = shape_of(a)[-1]
+    return solve(a, broadcast_to(eye(n, dtype=dtype_of(a)), shape_of(a), "linalg.inv"))
+
+
+def _lu_diagonal(a, name):
+    a = _matrix(name, a, square=True)
+    lu, pivots, _ = lax.linalg.lu(a)
+    from .shaping import diagonal
+    return a, diagonal(lu, axis1=-2, axis2=-1), pivots
+
+
+def det(a):
+    """The determinant, from the LU factors: the product of U's diagonal times the sign of the
+    row permutation. Its derivative (through LU's) is NaN at exactly singular matrices."""
+    from . import reductions as red
+    a, d, pivots = _lu_diagonal(a, "det")
+    return lax.mul(_lu_parity_sign(pivots, dtype_of(a)), red.prod(d, axis=-1))
+
+
+def slogdet(a, *, method=None):
+    """(sign, logabsdet) with det(a) = sign * exp(logabsdet), from the LU factors (a singular
+    matrix gives sign 0 and logabsdet -inf)."""
+    from . import reductions as red
+    from .elementwise import absolute, divide, log, where
+    if method not in (None, "lu"):
+        raise ValueError(f"fnp.linalg.slogdet: method={method!r} is not supported; use 'lu'")
+    a, d, pivots = _lu_diagonal(a, "slogdet")
+    mag = absolute(d)
+    logabsdet = red.sum(log(mag), axis=-1)
+    parity = _lu_parity_sign(pivots, dtype_of(a))
+    if dtype_of(a).kind == "c":
+        unit = where(mag == 0, np.asarray(0, dtype_of(a)), divide(d, mag))
+        sign = lax.mul(parity, red.prod(unit, axis=-1))
+    else:
+        from .elementwise import sign as sign_of
+        sign = lax.mul(parity, red.prod(sign_of(d), axis=-1))
+    return SlogdetResult(sign, logabsdet)
+
+
+def cholesky(a, *, upper=False, symmetrize_input=True):
+    """The Cholesky factor of each Hermitian positive definite matrix: L with a = L L^H, or
+    U = L^H with a = U^H U if upper. Not positive definite: NaNs (as in JAX). With
+    symmetrize_input, (a + a^H) / 2 is factored (derivatives are those of a symmetric matrix)."""
+    a = _matrix("cholesky", a, square=True)
+    L = lax.linalg.cholesky(a, symmetrize_input=symmetrize_input)
+    return _adjoint(L) if upper else L
+
+
+def _lower(UPLO, name):
+    if UPLO is None or UPLO == "L":
+        return True
+    if UPLO == "U":
+        return False
+    raise ValueError(f"fnp.linalg.{name}: UPLO must be 'L' or 'U', got {UPLO!r}")
+
+
+def eigh(a, UPLO=None, symmetrize_input=True):
+    """(eigenvalues, eigenvectors) of Hermitian matrices, eigenvalues ascending. Eigenvector
+    derivatives do not exist where eigenvalues repeat: they come out inf/NaN there."""
+    a = _matrix("eigh", a, square=True)
+    v, w = lax.linalg.eigh(a, lower=_lower(UPLO, "eigh"), symmetrize_input=symmetrize_input)
+    return EighResult(w, v)
+
+
+def eigvalsh(a, UPLO="L", *, symmetrize_input=True):
+    """The ascending eigenvalues of Hermitian matrices."""
+    return eigh(a, UPLO, symmetrize_input).eigenvalues
+
+
+def eig(a):
+    """(eigenvalues, eigenvectors) of general square matrices, complex (unit-norm right
+    eigenvectors). Not differentiable (eigenvector derivatives are not implemented, as in
+    JAX): use eigvals, or eigh for Hermitian matrices."""
+    a = _matrix("eig", a, square=True)
+    w, v = lax.linalg.eig(a, compute_left_eigenvectors=False)
+    return EigResult(w, v)
+
+
+def eigvals(a):
+    """The complex eigenvalues of general square matrices (differentiable where distinct)."""
+    a = _matrix("eigvals", a, square=True)
+    return lax.linalg.eig(a, compute_left_eigenvectors=False,
+                          compute_right_eigenvectors=False)[0]
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False, subset_by_index=None):
+    """(U, S, Vh) with a = U diag(S) Vh, S descending; S alone if not compute_uv. With
+    hermitian, computed from eigh. Singular-vector derivatives need full_matrices=False (or
+    square matrices) and distinct nonzero singular values."""
+    a = _matrix("svd", a)
+    if subset_by_index is not None:
+        raise NotImplementedError("fnp.linalg.svd: subset_by_index is not supported; compute "
+                                  "all singular values and slice them")
+    if hermitian:
+        return _svd_hermitian(a, compute_uv)
+    out = lax.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    return SVDResult(*out) if compute_uv else out
+
+
+def _svd_hermitian(a, compute_uv):
+    from .elementwise import absolute, negative, where
+    from .indexing import take_along_axis
+    from .sorting import argsort
+    a = _matrix("svd", a, square=True)
+    v, w = lax.linalg.eigh(a)
+    s = absolute(w)
+    order = argsort(negative(s), axis=-1)
+    s = take_along_axis(s, order, axis=-1)
+    if not compute_uv:
+        return s
+    from .elementwise import multiply
+    from .shaping import expand_dims
+    cols = broadcast_to(expand_dims(order, -2), shape_of(v), "linalg.svd")
+    u = take_along_axis(v, cols, axis=-1)
+    # a = V diag(w) V^H = U diag(|w|) (V diag(sign w))^H
+    signs = where(w < 0, np.asarray(-1, dtype_of(w)), np.asarray(1, dtype_of(w)))
+    signed = multiply(v, expand_dims(signs, -2))
+    return SVDResult(u, s, _adjoint(take_along_axis(signed, cols, axis=-1)))
+
+
+def svdvals(x, /):
+    """The singular values of each matrix, descending."""
+    return svd(x, compute_uv=False)
+
+
+def qr(a, mode="reduced"):
+    """(Q, R) with a = Q R: mode 'reduced' (Q m x k), 'complete' (Q m x m), or 'r' (R alone).
+    Derivatives need m >= n and a reduced (or square) factorization."""
+    a = _matrix("qr", a)
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"fnp.linalg.qr: mode={mode!r} is not supported; use 'reduced', "
+                         "'complete' or 'r' ('raw' returns LAPACK's Householder reflectors, "
+                         "which functrans does not expose)")
+    q, r = lax.linalg.qr(a, full_matrices=mode == "complete")
+    return r if mode == "r" else QRResult(q, r)
+
+
+def _default_rtol(a):
+    m, n = shape_of(a)[-2:]
+    return 10.0 * max(m, n) * np.finfo(dtype_of(a)).eps
+
+
+def pinv(a, rtol=None, hermitian=False, *, rcond=None):
+    """The Moore-Penrose pseudo-inverse from the SVD: singular values at or below rtol times
+    the largest are treated as zero (default rtol: 10 * max(m, n) * eps, as JAX). Its
+    derivative is the pseudo-inverse's own formula, valid where the rank does not change."""
+    if rcond is not None:
+        if rtol is not None:
+            raise ValueError("fnp.linalg.pinv: pass rtol or rcond, not both")
+        rtol = rcond
+    a = _matrix("pinv", a)
+    if rtol is None:
+        rtol = _default_rtol(a)
+    from ._promotion import concrete
+    rtol = float(np.asarray(concrete(rtol, "linalg.pinv (rtol)")))
+    return _pinv(a, rtol, bool(hermitian))
+
+
+def _pinv_value(a, rtol, hermitian):
+    from . import reductions as red
+    from .elementwise import divide, greater, multiply, where
+    from .shaping import expand_dims
+    if hermitian:
+        u, s, vh = _svd_hermitian(a, True)
+    else:
+        u, s, vh = lax.linalg.svd(a, full_matrices=False)
+    if shape_of(s)[-1]:
+        cutoff = multiply(red.max(s, axis=-1, keepdims=True), np.asarray(rtol, dtype_of(s)))
+        keep = greater(s, cutoff)
+        s = where(keep, divide(1, where(keep, s, 1)), 0)   # 1/s, and 0 below the cutoff
+    return matmul(multiply(_adjoint(vh), expand_dims(s, -2)), _adjoint(u))
+
+
+def _pinv_jvp(rtol, hermitian, primals, tangents):
+    (a,), (da,) = primals, tangents
+    p = _pinv(a, rtol, hermitian)
+    from .creation import eye
+    m, n = shape_of(a)[-2:]
+    eye_m = broadcast_to(eye(m, dtype=dtype_of(a)), shape_of(a)[:-2] + (m, m))
+    eye_n = broadcast_to(eye(n, dtype=dtype_of(a)), shape_of(a)[:-2] + (n, n))
+    dah = _adjoint(da)
+    # d(A+) = -A+ dA A+ + A+ A+^H dA^H (I - A A+) + (I - A+ A) dA^H A+^H A+
+    t1 = lax.neg(matmul(matmul(p, da), p))
+    t2 = matmul(matmul(matmul(p, _adjoint(p)), dah), lax.sub(eye_m, matmul(a, p)))
+    t3 = matmul(matmul(lax.sub(eye_n, matmul(p, a)), dah), matmul(_adjoint(p), p))
+    return p, lax.add(lax.add(t1, t2), t3)
+
+
+def _make_pinv():
+    from ..transforms.custom import custom_jvp
+    f = custom_jvp(lambda rtol, hermitian, a: _pinv_value(a, rtol, hermitian),
+                   nondiff_argnums=(0, 1))
+    f.defjvp(_pinv_jvp)
+    return f
+
+
+_pinv_custom = None
+
+
+def _pinv(a, rtol, hermitian):
+    global _pinv_custom
+    if _pinv_custom is None:
+        _pinv_custom = _make_pinv()
+    return _pinv_custom(rtol, hermitian, a)
+
+
+def lstsq(a, b, rcond=None, *, numpy_resid=False):
+    """(x, residuals, rank, s): x minimizes |b - a x| (the minimum-norm solution), from the
+    pseudo-inverse. residuals are the squared residual norms per column of b; with
+    numpy_resid=True they are empty unless a has full column rank and more rows than columns,
+    as numpy returns them (which needs a concrete rank). a is (M, N), b (M,) or (M, K)."""
+    from . import reductions as red
+    from .elementwise import multiply
+    a = _matrix("lstsq", a)
+    b = _inexact_operand(b, "lstsq")
+    a, b = promote(a, b)
+    if len(shape_of(a)) != 2 or len(shape_of(b)) not in (1, 2):
+        raise TypeError(f"fnp.linalg.lstsq: a must be 2-D and b 1-D or 2-D, got shapes "
+                        f"{shape_of(a)} and {shape_of(b)}")
+    m, n = shape_of(a)
+    if shape_of(b)[0] != m:
+        raise ValueError(f"fnp.linalg.lstsq: b's leading dimension {shape_of(b)[0]} must equal "
+                         f"a's number of rows {m}")
+    vector = len(shape_of(b)) == 1
+    b2 = lax.reshape(b, (m, 1)) if vector else b
+    if rcond is None:
+        rcond = np.finfo(dtype_of(a)).eps * max(m, n)
+    s = svdvals(a)
+    x = matmul(pinv(a, rtol=rcond), b2)
+    r = lax.sub(b2, matmul(a, x))
+    resid = red.sum(lax.real(multiply(lax.conj(r), r)) if dtype_of(r).kind == "c"
+                    else multiply(r, r), axis=0)
+    rank = matrix_rank(a, rtol=rcond) if min(m, n) else np.int64(0)
+    if numpy_resid:
+        from ._promotion import concrete
+        if int(np.asarray(concrete(rank, "linalg.lstsq (numpy_resid=True)"))) < n or m <= n:
+            resid = np.zeros(0, dtype_of(s))
+    return (lax.reshape(x, (n,)) if vector else x), resid, rank, s
+
+
+def matrix_rank(M, rtol=None, *, hermitian=False, tol=None):
+    """The number of singular values above tol (default: rtol times the largest, rtol
+    defaulting to max(m, n) * eps). Integer-valued: not differentiable."""
+    from . import reductions as red
+    M = _inexact_operand(M, "matrix_rank")
+    if len(shape_of(M)) < 2:
+        from .elementwise import not_equal
+        return lax.convert_element_type(red.any(not_equal(M, 0)), np.int64)
+    s = svd(M, compute_uv=False, hermitian=hermitian)
+    if tol is None:
+        if rtol is None:
+            rtol = max(shape_of(M)[-2:]) * np.finfo(dtype_of(s)).eps
+        tol = lax.mul(red.max(s, axis=-1, keepdims=True), lax.convert_element_type(
+            np.asarray(rtol), dtype_of(s)))
+    else:
+        tol = lax.convert_element_type(tol, dtype_of(s))
+        if len(shape_of(tol)) < len(shape_of(s)):
+            tol = lax.expand_dims(tol, (len(shape_of(tol)),))
+    tol = broadcast_to(tol, shape_of(s), "linalg.matrix_rank")
+    return red.sum(lax.convert_element_type(lax.gt(s, tol), np.int64), axis=-1)
+
+
+def matrix_power(a, n):
+    """a multiplied by itself n times (n an int; negative n inverts first; n = 0 gives the
+    identity), by repeated squaring."""
+    from .creation import eye
+    a = asarray(a, "linalg.matrix_power")
+    s = shape_of(a)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise LinAlgError(f"fnp.linalg.matrix_power: the last 2 dimensions must be square, got "
+                          f"shape {s}")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"fnp.linalg.matrix_power: exponent must be an integer, got {n!r}") \
+            from None
+    if n == 0:
+        return broadcast_to(eye(s[-1], dtype=dtype_of(a)), s)
+    if n < 0:
+        a, n = inv(a), -n
+    result, power = None, a
+    while n:
+        if n & 1:
+            result = power if result is None else matmul(result, power)
+        n >>= 1
+        if n:
+            power = matmul(power, power)
+    return result
+
+
+def multi_dot(arrays, *, precision=None):
+    """The product of a chain of matrices, multiplied in the cheapest order (the classic
+    dynamic program over parenthesizations); the first and last may be vectors."""
+    arrays = [asarray(x, "linalg.multi_dot") for x in arrays]
+    if len(arrays) < 2:
+        raise ValueError("fnp.linalg.multi_dot: expecting at least two arrays")
+    if len(arrays) == 2:
+        return dot(arrays[0], arrays[1])
+    first_vec, last_vec = len(shape_of(arrays[0])) == 1, len(shape_of(arrays[-1])) == 1
+    if first_vec:
+        arrays[0] = lax.reshape(arrays[0], (1,) + shape_of(arrays[0]))
+    if last_vec:
+        arrays[-1] = lax.reshape(arrays[-1], shape_of(arrays[-1]) + (1,))
+    for x in arrays:
+        if len(shape_of(x)) != 2:
+            raise ValueError(f"fnp.linalg.multi_dot: arrays must be 2-D (the first and last may "
+                             f"be 1-D), got shape {shape_of(x)}")
+    dims = [shape_of(arrays[0])[0]] + [shape_of(x)[1] for x in arrays]
+    k = len(arrays)
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(1, k):
+        for i in range(k - length):
+            j = i + length
+            cost[i][j] = None
+            for c in range(i, j):
+                q = cost[i][c] + cost[c + 1][j] + dims[i] * dims[c + 1] * dims[j + 1]
+                if cost[i][j] is None or q < cost[i][j]:
+                    cost[i][j], split[i][j] = q, c
+
+    def chain(i, j):
+        if i == j:
+            return arrays[i]
+        c = split[i][j]
+        return dot(chain(i, c), chain(c + 1, j))
+    out = chain(0, k - 1)
+    s = shape_of(out)
+    if first_vec and last_vec:
+        return lax.reshape(out, ())
+    if first_vec:
+        return lax.reshape(out, s[1:])
+    if last_vec:
+        return lax.reshape(out, s[:1])
+    return out
+
+
+def tensorsolve(a, b, axes=None):
+    """x with tensordot(a, x, x.ndim) = b: a's trailing axes (after moving `axes` there) form
+    the unknown's shape, its leading axes b's shape."""
+    from .shaping import moveaxis
+    a = _inexact_operand(a, "tensorsolve")
+    b = _inexact_operand(b, "tensorsolve")
+    if axes is not None:
+        axes = [canonical_axis(i, len(shape_of(a)), "linalg.tensorsolve") for i in
+                (axes if isinstance(axes, (tuple, list)) else [axes])]
+        a = moveaxis(a, axes, list(range(len(shape_of(a)) - len(axes), len(shape_of(a)))))
+    sb = shape_of(b)
+    x_shape = shape_of(a)[len(sb):]
+    rows = int(np.prod(sb, dtype=np.int64))
+    cols = int(np.prod(x_shape, dtype=np.int64))
+    if shape_of(a)[:len(sb)] != sb or rows != cols:
+        raise LinAlgError(f"fnp.linalg.tensorsolve: a of shape {shape_of(a)} does not match b "
+                          f"of shape {sb} (a's leading axes must be b's shape and the product "
+                          "of its trailing axes must equal b's size)")
+    x = solve(lax.reshape(a, (rows, cols)), lax.reshape(b, (rows,)))
+    return lax.reshape(x, x_shape)
+
+
+def tensorinv(a, ind=2):
+    """The inverse of a with respect to tensordot over its first `ind` axes: the result's shape
+    is a.shape[ind:] + a.shape[:ind]."""
+    a = _inexact_operand(a, "tensorinv")
+    ind = operator.index(ind)
+    if ind <= 0:
+        raise ValueError(f"fnp.linalg.tensorinv: ind must be a positive integer, got {ind}")
+    s = shape_of(a)
+    rows = int(np.prod(s[:ind], dtype=np.int64))
+    cols = int(np.prod(s[ind:], dtype=np.int64))
+    if rows != cols:
+        raise LinAlgError(f"fnp.linalg.tensorinv: the product of a's first {ind} axes ({rows}) "
+                          f"must equal that of the others ({cols}), got shape {s}")
+    return lax.reshape(inv(lax.reshape(a, (rows, cols))), s[ind:] + s[:ind])
+
+
+def cond(x, p=None):
+    """The condition number of each matrix in the norm p (default: 2, the ratio of the largest
+    to the smallest singular value)."""
+    from . import reductions as red
+    x = _matrix("cond", x)
+    if p is None or p in (2, -2):
+        s = svdvals(x)
+        big, small = red.max(s, axis=-1), red.min(s, axis=-1)
+        return lax.div(small, big) if p == -2 else lax.div(big, small)
+    x = _matrix("cond", x, square=True)
+    return lax.mul(norm(x, ord=p, axis=(-2, -1)), norm(inv(x), ord=p, axis=(-2, -1)))

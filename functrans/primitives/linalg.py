@@ -210,10 +210,28 @@ def _matrices(impl):
     return run
 
 
-def _declare(name, impl, shape_rule, jacobian, multiple_results=True):
+def _sparsity_per_matrix(ins, out_avals, **params):
+    """Each output element depends on every element of its own batch member of every operand
+    (and on nothing in other members): dense within a matrix, block diagonal across a batch."""
+    from ..transforms import sparsity as sp
+    nb = ins[0].aval.ndim - 2
+    members = math.prod(ins[0].aval.shape[:nb])
+    n = ins[0].n_inputs
+    if members == 0:
+        return [sp.empty(a.size, n) for a in out_avals]
+    member = sp.union([sp.groups(d.pattern, np.repeat(np.arange(members), d.aval.size // members),
+                                 members) for d in ins], members, n)
+    return [sp.take_rows(member, 1 + np.repeat(np.arange(members), a.size // members))
+            for a in out_avals]
+
+
+def _declare(name, impl, shape_rule, jacobian, multiple_results=True, exact_sparsity=True):
     prim = Primitive(name, impl=impl, shape_rule=shape_rule, multiple_results=multiple_results,
                      jacobian=jacobian)
     prim.def_lowering(impl_call(prim))     # LAPACK from the driver, as eagerly
+    # Exact for routines whose outputs depend on every element of the matrix; a superset for
+    # those that read one triangle or return a triangular factor (exact_sparsity=False).
+    prim.def_sparsity(_sparsity_per_matrix, exact=exact_sparsity)
     return prim
 
 
@@ -252,6 +270,7 @@ def _cholesky_impl(a):
 
 
 cholesky_p = _declare("cholesky", _cholesky_impl, _cholesky_rule, multiple_results=False,
+                      exact_sparsity=False,
                       jacobian="dense (lower triangle of the output on the lower triangle of "
                                "the input)")
 
@@ -335,6 +354,7 @@ def _triangular_solve_impl(a, b, **params):
 
 triangular_solve_p = _declare(
     "triangular_solve", _triangular_solve_impl, _triangular_solve_rule, multiple_results=False,
+    exact_sparsity=False,
     jacobian="dense in b (linear: a triangular solve); dense in the used triangle of a")
 
 
@@ -508,7 +528,7 @@ def _qr_impl(a, *, full_matrices):
     return [q, r]
 
 
-qr_p = _declare("qr", _qr_impl, _qr_rule, jacobian="dense")
+qr_p = _declare("qr", _qr_impl, _qr_rule, jacobian="dense", exact_sparsity=False)
 
 
 @qr_p.def_jvp
@@ -565,7 +585,7 @@ def _eigh_impl(a, *, lower):
     return [v, w]
 
 
-eigh_p = _declare("eigh", _eigh_impl, _eigh_rule,
+eigh_p = _declare("eigh", _eigh_impl, _eigh_rule, exact_sparsity=False,
                   jacobian="dense (on one triangle of the input)")
 
 
