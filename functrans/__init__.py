@@ -17,6 +17,8 @@ from .transforms.cost_model import choose_mode, compare_modes, explain, jacobian
 from .transforms.custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: E402
 from .transforms.residuals import print_saved_residuals, saved_residuals  # noqa: E402
 from .transforms.jit import clear_cache, jit  # noqa: E402
+from .transforms.sparsity import hessian_sparsity, jacobian_sparsity  # noqa: E402
+from .transforms.chain import explain_chain  # noqa: E402
 from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)
 from . import data, nn, optim, random  # noqa: E402,F401
 from . import test_util  # noqa: E402,F401

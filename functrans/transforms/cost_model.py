@@ -214,10 +214,16 @@ def explain(fun, static_argnums=()):
     return report
 
 
-def jacobian(fun, argnums=0, has_aux=False, mode="auto"):
+def jacobian(fun, argnums=0, has_aux=False, mode="auto", sparsity=None):
     """The Jacobian of fun by forward mode ("fwd"), reverse mode ("rev"), or whichever the cost
     model says is cheaper ("auto"; the choice is cached per argument shapes and available as
     `jac_fun.last_decision`)."""
+    if sparsity is not None or mode == "chain":
+        # sparsity="auto" or a pattern: a coloured sparse Jacobian (a scipy.sparse.csr_array);
+        # mode="chain": the cheapest bracketing of the chain of Jacobians (sparse_jacobian.py,
+        # chain.py)
+        from .sparse_jacobian import dispatch_jacobian
+        return dispatch_jacobian(fun, argnums, has_aux, mode, sparsity)
     from .jacobians import jacfwd, jacrev
     if mode not in ("auto", "fwd", "rev"):
         raise ValueError(f"jacobian: mode must be 'auto', 'fwd' or 'rev'; got {mode!r}")

@@ -116,6 +116,10 @@ def _select_argnums(per_arg_tuple, argnums):
     return per_arg_tuple[0] if isinstance(argnums, int) else per_arg_tuple
 
 
-def hessian(fun, argnums=0, has_aux=False):
-    """Forward-over-reverse: jacfwd(jacrev(fun))."""
+def hessian(fun, argnums=0, has_aux=False, sparsity=None):
+    """Forward-over-reverse: jacfwd(jacrev(fun)). With sparsity="auto" (or a pattern): a
+    scipy.sparse.csr_array from star-coloured Hessian-vector products (sparse_jacobian.py)."""
+    if sparsity is not None:
+        from .sparse_jacobian import sparse_hessian
+        return sparse_hessian(fun, argnums, has_aux, sparsity=sparsity)
     return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)

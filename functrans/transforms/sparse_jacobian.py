@@ -342,3 +342,15 @@ def _grad_tree(fun, nums, has_aux):
     from .reverse import grad
     return grad(fun, argnums=nums, has_aux=has_aux) if not has_aux else \
         (lambda *a: grad(fun, argnums=nums, has_aux=True)(*a)[0])
+
+
+def dispatch_jacobian(fun, argnums, has_aux, mode, sparsity):
+    """What functrans.jacobian calls when given sparsity= or mode="chain"."""
+    if mode == "chain":
+        if sparsity is not None:
+            raise ValueError("jacobian: mode='chain' builds a dense Jacobian from the program's "
+                             "cut points; it does not take sparsity= (use mode='fwd', 'rev' or "
+                             "'auto' with sparsity=)")
+        from .chain import chain_jacobian
+        return chain_jacobian(fun, argnums, has_aux)
+    return sparse_jacobian(fun, argnums, has_aux, sparsity=sparsity, mode=mode)
