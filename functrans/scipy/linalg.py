@@ -1,0 +1,259 @@
+"""functrans.scipy.linalg: scipy.linalg's solves and factorizations (jax.scipy.linalg).
+
+Built on functrans.lax.linalg's primitives, so every function is differentiable, batchable and
+jittable through their rules. As in JAX: overwrite_* and check_finite are accepted and ignored
+(arrays are immutable; non-finite input gives NaNs instead of an exception); cholesky and
+cho_factor return zeros in the unused triangle (scipy leaves the input's values there);
+eigh symmetrizes its input ((a + a^H) / 2). Leading axes beyond the matrix axes are a batch.
+"""
+import numpy as np
+
+from .. import lax
+from ..numpy import linalg as _np_linalg
+from ..numpy._promotion import asarray, dtype_of, eager, promote, shape_of
+
+__all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu_factor", "lu_solve",
+           "lu", "expm", "expm_frechet", "det", "inv", "solve", "eigh", "block_diag"]
+
+
+def _square(a, name):
+    return _np_linalg._matrix(f"scipy.linalg.{name}", a, square=True)
+
+
+def _rhs(a, b, name):
+    """a and b promoted to one inexact dtype, b as a matrix (..., n, k); and whether b was a
+    vector (b.ndim == a.ndim - 1)."""
+    b = _np_linalg._inexact_operand(b, f"scipy.linalg.{name}")
+    a, b = promote(a, b)
+    sa, sb = shape_of(a), shape_of(b)
+    vector = len(sb) == len(sa) - 1
+    if vector:
+        b = lax.expand_dims(b, (len(sb),))
+    if shape_of(b)[-2] != sa[-1] or len(shape_of(b)) < 2:
+        raise ValueError(f"fsl.{name}: b of shape {sb} does not match a of shape {sa} (b must "
+                         f"be (..., {sa[-1]}) or (..., {sa[-1]}, k))")
+    if shape_of(b)[:-2] != sa[:-2]:
+        from ..numpy._promotion import broadcast_shapes, broadcast_to
+        batch = broadcast_shapes(sa[:-2], shape_of(b)[:-2], name=f"scipy.linalg.{name}")
+        a = broadcast_to(a, batch + sa[-2:], f"scipy.linalg.{name}")
+        b = broadcast_to(b, batch + shape_of(b)[-2:], f"scipy.linalg.{name}")
+    return a, b, vector
+
+
+def _vector_back(x, vector):
+    return lax.squeeze(x, (len(shape_of(x)) - 1,)) if vector else x
+
+
+# --- Cholesky ---------------------------------------------------------------------------------
+
+def cholesky(a, lower=False, overwrite_a=False, check_finite=True):
+    """The Cholesky factor: upper U with a = U^H U (default), or lower L with a = L L^H.
+    Reads only that triangle of a; NaNs if a is not positive definite."""
+    a = _square(a, "cholesky")
+    if lower:
+        return lax.linalg.cholesky(a, symmetrize_input=False)
+    # The upper triangle of a is the (conjugated) lower triangle of a^H.
+    return _np_linalg._adjoint(lax.linalg.cholesky(_np_linalg._adjoint(a),
+                                                   symmetrize_input=False))
+
+
+def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
+    """(c, lower) for cho_solve: c is cholesky(a, lower)."""
+    return cholesky(a, lower=lower), bool(lower)
+
+
+def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
+    """x with a x = b, given cho_factor(a) = (c, lower): two triangular solves."""
+    c, lower = c_and_lower
+    c = _square(c, "cho_solve")
+    c, b, vector = _rhs(c, b, "cho_solve")
+    if lower:      # a = L L^H: L y = b, then L^H x = y
+        y = lax.linalg.triangular_solve(c, b, left_side=True, lower=True)
+        x = lax.linalg.triangular_solve(c, y, left_side=True, lower=True, transpose_a=True,
+                                        conjugate_a=True)
+    else:          # a = U^H U: U^H y = b, then U x = y
+        y = lax.linalg.triangular_solve(c, b, left_side=True, lower=False, transpose_a=True,
+                                        conjugate_a=True)
+        x = lax.linalg.triangular_solve(c, y, left_side=True, lower=False)
+    return _vector_back(x, vector)
+
+
+def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
+                     debug=None, check_finite=True):
+    """x with op(a) x = b for triangular a (only its lower or upper triangle is read): op is
+    the identity (trans=0 or 'N'), the transpose (1, 'T') or the conjugate transpose (2, 'C')."""
+    modes = {0: 0, "N": 0, 1: 1, "T": 1, 2: 2, "C": 2}
+    if trans not in modes:
+        raise ValueError(f"fsl.solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got "
+                         f"{trans!r}")
+    t = modes[trans]
+    a = _square(a, "solve_triangular")
+    a, b, vector = _rhs(a, b, "solve_triangular")
+    x = lax.linalg.triangular_solve(a, b, left_side=True, lower=bool(lower),
+                                    transpose_a=t > 0, conjugate_a=t == 2,
+                                    unit_diagonal=bool(unit_diagonal))
+    return _vector_back(x, vector)
+
+
+# --- LU -------------------------------------------------------------------------------------------
+
+def lu_factor(a, overwrite_a=False, check_finite=True):
+    """(lu, piv): the packed LU factors (unit lower L below the diagonal, U on and above it) and
+    LAPACK's 0-based row interchanges (int32): row i was swapped with row piv[i]."""
+    a = _np_linalg._matrix("scipy.linalg.lu_factor", a)
+    lu_matrix, pivots, _ = lax.linalg.lu(a)
+    return lu_matrix, pivots
+
+
+def _permutation_from_pivots(pivots, m):
+    """The row permutation that LAPACK's interchanges apply; traced pivots too (a loop of
+    swaps, vmapped over any batch axes)."""
+    if eager(pivots):
+        return lax.linalg.lu_pivots_to_permutation(np.asarray(pivots), m)
+    from ..transforms.vmap import vmap
+    from ..primitives.control_flow import fori_loop
+    from ..numpy.creation import arange
+    pivots = lax.convert_element_type(pivots, np.int32)
+    k = shape_of(pivots)[-1]
+
+    def one(piv):
+        def swap(i, perm):
+            p = piv[i]
+            at_i, at_p = perm[i], perm[p]
+            return perm.at[i].set(at_p).at[p].set(at_i)
+        return fori_loop(0, k, swap, arange(m, dtype=np.int32))
+    batch = shape_of(pivots)[:-1]
+    flat = lax.reshape(pivots, (int(np.prod(batch, dtype=np.int64)), k))
+    return lax.reshape(vmap(one)(flat), batch + (m,))
+
+
+def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    """x with a x = b (trans=0), a^T x = b (1) or a^H x = b (2), from lu_factor(a)."""
+    from ..lax_linalg import lu_solve as _lu_solve
+    lu_matrix, piv = lu_and_piv
+    lu_matrix = _square(lu_matrix, "lu_solve")
+    if trans not in (0, 1, 2):
+        raise ValueError(f"fsl.lu_solve: trans must be 0, 1 or 2, got {trans!r}")
+    lu_matrix, b, vector = _rhs(lu_matrix, b, "lu_solve")
+    perm = _permutation_from_pivots(asarray(piv, "scipy.linalg.lu_solve"),
+                                    shape_of(lu_matrix)[-1])
+    return _vector_back(_lu_solve(lu_matrix, perm, b, trans), vector)
+
+
+def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
+    """(p, l, u) with a = p @ l @ u: p a permutation matrix, l unit lower triangular (m x k),
+    u upper triangular (k x n); with permute_l, (p @ l, u)."""
+    from ..primitives.linalg import _keep, permutation_matrix
+    a = _np_linalg._matrix("scipy.linalg.lu", a)
+    lu_matrix, _, perm = lax.linalg.lu(a)
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    nb = len(shape_of(a)) - 2
+    low = lax.slice(lu_matrix, (0,) * (nb + 2), shape_of(a)[:-2] + (m, k))
+    up = lax.slice(lu_matrix, (0,) * (nb + 2), shape_of(a)[:-2] + (k, n))
+    ones = lax.full(shape_of(low), 1, dtype_of(a))
+    low = lax.add(_keep(low, np.tri(m, k, -1, dtype=bool)), _keep(ones, np.eye(m, k, dtype=bool)))
+    up = _keep(up, ~np.tri(k, n, -1, dtype=bool))
+    # a[perm] = l u, so a = P^T l u with P[i, perm[i]] = 1.
+    p = _np_linalg._swap_last(permutation_matrix(perm, dtype_of(a)))
+    if permute_l:
+        return _np_linalg.matmul(p, low), up
+    return p, low, up
+
+
+# --- the rest -------------------------------------------------------------------------------------
+
+def expm(A, *, upper_triangular=False, max_squarings=16):
+    """The matrix exponential (Pade approximation with scaling and squaring, as scipy). Its
+    derivative is the Frechet derivative expm_frechet, which has a transpose, so grad works."""
+    A = _square(A, "expm")
+    return lax.linalg.expm(A)
+
+
+def expm_frechet(A, E, method=None, compute_expm=True, check_finite=True):
+    """(expm(A), L(A, E)) (or L alone if not compute_expm): the Frechet derivative of expm at A
+    in the direction E."""
+    A = _square(A, "expm_frechet")
+    E = _square(E, "expm_frechet")
+    A, E = promote(A, E)
+    frechet = lax.linalg.expm_frechet(A, E)
+    return (lax.linalg.expm(A), frechet) if compute_expm else frechet
+
+
+def det(a, overwrite_a=False, check_finite=True):
+    """The determinant (from the LU factors)."""
+    return _np_linalg.det(a)
+
+
+def inv(a, overwrite_a=False, check_finite=True):
+    """The inverse (LU and triangular solves)."""
+    return _np_linalg.inv(a)
+
+
+def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, debug=False,
+          check_finite=True, assume_a="gen"):
+    """x with a x = b; b is (..., n) or (..., n, k). assume_a='gen' (or 'sym', 'her': LU with
+    pivoting) or 'pos' (Cholesky of the `lower` triangle, then two triangular solves)."""
+    if assume_a not in ("gen", "general", "sym", "symmetric", "her", "hermitian", "pos",
+                        "positive definite"):
+        raise ValueError(f"fsl.solve: assume_a={assume_a!r} is not supported; use 'gen', "
+                         "'sym', 'her' or 'pos'")
+    a = _square(a, "solve")
+    if assume_a in ("pos", "positive definite"):
+        return cho_solve(cho_factor(a, lower=lower), b)
+    from ..lax_linalg import lu_solve as _lu_solve
+    a, b, vector = _rhs(a, b, "solve")
+    lu_matrix, _, perm = lax.linalg.lu(a)
+    return _vector_back(_lu_solve(lu_matrix, perm, b), vector)
+
+
+def eigh(a, b=None, lower=True, eigvals_only=False, overwrite_a=False, overwrite_b=False,
+         turbo=True, eigvals=None, type=1, check_finite=True):
+    """Eigenvalues (ascending) and eigenvectors of Hermitian a, or of the generalized problem
+    a v = w b v for positive definite b (type=1; eigenvectors normalized so that v^H b v = I):
+    b's Cholesky factor L turns it into the standard problem for L^-1 a L^-H."""
+    if eigvals is not None:
+        raise NotImplementedError("fsl.eigh: eigvals= (a subset of eigenvalues) is not "
+                                  "supported; compute all and slice them")
+    if type != 1:
+        raise NotImplementedError(f"fsl.eigh: type={type!r} is not supported; only type=1 "
+                                  "(a v = w b v)")
+    a = _square(a, "eigh")
+    if b is None:
+        v, w = lax.linalg.eigh(a, lower=bool(lower))
+    else:
+        b = _square(b, "eigh")
+        a, b = promote(a, b)
+        low = lax.linalg.cholesky(b)
+        c = lax.linalg.triangular_solve(low, a, left_side=True, lower=True)
+        c = lax.linalg.triangular_solve(low, c, left_side=False, lower=True, transpose_a=True,
+                                        conjugate_a=True)
+        y, w = lax.linalg.eigh(c, lower=bool(lower))
+        v = lax.linalg.triangular_solve(low, y, left_side=True, lower=True, transpose_a=True,
+                                        conjugate_a=True)
+    return w if eigvals_only else (w, v)
+
+
+def block_diag(*arrs):
+    """The block-diagonal matrix of the given arrays (scalars are 1 x 1, vectors 1 x n)."""
+    if not arrs:
+        return np.zeros((1, 0))
+    blocks = [asarray(x, "scipy.linalg.block_diag") for x in arrs]
+    blocks = [np.asarray(x) if isinstance(x, (int, float, complex, bool)) else x
+              for x in blocks]
+    blocks = promote(*blocks) if len(blocks) > 1 else blocks
+    shaped = []
+    for x in blocks:
+        s = shape_of(x)
+        if len(s) > 2:
+            raise ValueError(f"fsl.block_diag: arguments must have at most 2 dimensions, got "
+                             f"shape {s}")
+        shaped.append(lax.reshape(x, (1,) * (2 - len(s)) + s))
+    widths = [shape_of(x)[1] for x in shaped]
+    total = sum(widths)
+    rows, left = [], 0
+    for x, w in zip(shaped, widths):
+        zero = np.zeros((), dtype_of(x))[()]
+        rows.append(lax.pad(x, zero, ((0, 0, 0), (left, total - left - w, 0))))
+        left += w
+    return lax.concatenate(rows, 0)
