@@ -14,7 +14,11 @@ from .transforms.reverse import grad, value_and_grad, vjp  # noqa: E402
 from .transforms.vmap import vmap  # noqa: E402
 from .core.primitive import FLOAT0 as float0  # noqa: E402
 from .transforms.cost_model import choose_mode, compare_modes, explain, jacobian  # noqa: E402
-from .transforms.custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: E402
+from .transforms.custom import custom_jvp, custom_vjp  # noqa: E402
+from .transforms.checkpoint_policies import checkpoint, checkpoint_policies, remat  # noqa: E402
+from .transforms.closure import closure_convert  # noqa: E402
+from .transforms.linear_transpose import linear_transpose  # noqa: E402
+from . import ad_checkpoint  # noqa: E402,F401
 from .transforms.residuals import print_saved_residuals, saved_residuals  # noqa: E402
 from .transforms.jit import clear_cache, jit  # noqa: E402
 from .transforms.sparsity import hessian_sparsity, jacobian_sparsity  # noqa: E402

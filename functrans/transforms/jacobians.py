@@ -6,6 +6,7 @@ import numpy as np
 from .. import tree_util
 from ..core.trace import get_aval
 from .ad_util import check_inexact_inputs
+from .holomorphic import check_holomorphic_inputs, check_outputs, check_real_inputs
 from .jvp import jvp
 from .reverse import _argnums_tuple, vjp
 from .vmap import vmap
@@ -46,7 +47,7 @@ def _to_jax_layout(col_major, out_shape, in_shape):
     return lax.transpose(col_major, perm) if perm != tuple(range(len(perm))) else col_major
 
 
-def _diff_args(fun, args, argnums, name):
+def _diff_args(fun, args, argnums, name, holomorphic=False):
     nums = _argnums_tuple(argnums, len(args), name)
     dargs = tuple(args[i] for i in nums)
 
@@ -57,13 +58,19 @@ def _diff_args(fun, args, argnums, name):
         return fun(*full)
 
     check_inexact_inputs(name, tree_util.tree_leaves(dargs), allow_int=False)
+    avals = [get_aval(x) for x in tree_util.tree_leaves(dargs)]
+    if holomorphic:
+        check_holomorphic_inputs(name, avals)
+    elif name == "jacfwd":
+        check_real_inputs(name, avals)
     return partial_fun, dargs
 
 
-def jacfwd(fun, argnums=0, has_aux=False):
-    """Jacobian by forward mode: one JVP per input dimension, all at once under vmap."""
+def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
+    """Jacobian by forward mode: one JVP per input dimension, all at once under vmap.
+    Complex inputs need holomorphic=True (then the entries are complex derivatives)."""
     def jac_fun(*args):
-        partial_fun, dargs = _diff_args(fun, args, argnums, "jacfwd")
+        partial_fun, dargs = _diff_args(fun, args, argnums, "jacfwd", holomorphic)
         in_leaves, in_tree = tree_util.tree_flatten(dargs)
         basis = _basis(in_leaves)
 
@@ -75,6 +82,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
         # The primal output and aux do not depend on the batched tangents: out_axes None.
         y, jac_cols, aux = vmap(push, out_axes=(None, 0, None))(*basis)
         out_leaves, out_tree = tree_util.tree_flatten(y)
+        check_outputs("jacfwd", [get_aval(o) for o in out_leaves], holomorphic, real_required=False)
         col_leaves = tree_util.tree_leaves(jac_cols)
         per_out = []
         for o, cols in zip(out_leaves, col_leaves):
@@ -89,13 +97,15 @@ def jacfwd(fun, argnums=0, has_aux=False):
     return jac_fun
 
 
-def jacrev(fun, argnums=0, has_aux=False):
-    """Jacobian by reverse mode: one VJP per output dimension, all at once under vmap."""
+def jacrev(fun, argnums=0, has_aux=False, holomorphic=False):
+    """Jacobian by reverse mode: one VJP per output dimension, all at once under vmap.
+    Complex outputs need holomorphic=True."""
     def jac_fun(*args):
-        partial_fun, dargs = _diff_args(fun, args, argnums, "jacrev")
+        partial_fun, dargs = _diff_args(fun, args, argnums, "jacrev", holomorphic)
         res = vjp(partial_fun, *dargs, has_aux=has_aux)
         y, vjp_fn = res[0], res[1]
         out_leaves, out_tree = tree_util.tree_flatten(y)
+        check_outputs("jacrev", [get_aval(o) for o in out_leaves], holomorphic, real_required=True)
         in_leaves, in_tree = tree_util.tree_flatten(dargs)
         basis = _basis(out_leaves)
         rows = vmap(lambda *cts: vjp_fn(tree_util.tree_unflatten(out_tree, cts)))(*basis)
@@ -116,10 +126,10 @@ def _select_argnums(per_arg_tuple, argnums):
     return per_arg_tuple[0] if isinstance(argnums, int) else per_arg_tuple
 
 
-def hessian(fun, argnums=0, has_aux=False, sparsity=None):
+def hessian(fun, argnums=0, has_aux=False, holomorphic=False, sparsity=None):
     """Forward-over-reverse: jacfwd(jacrev(fun)). With sparsity="auto" (or a pattern): a
     scipy.sparse.csr_array from star-coloured Hessian-vector products (sparse_jacobian.py)."""
     if sparsity is not None:
         from .sparse_jacobian import sparse_hessian
         return sparse_hessian(fun, argnums, has_aux, sparsity=sparsity)
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

@@ -20,10 +20,14 @@ def saved_residuals(fun, *args):
     """The arrays reverse-mode differentiation of fun at args keeps for its backward pass."""
     _, lin = linearize(fun, *args)
     program = lin.program.program
-    users = {}
+    users, policy_saved = {}, {}
     for eqn in program.eqns:
         for a in eqn.inputs:
             users.setdefault(a, eqn.primitive.name)
+        if eqn.primitive.name == "remat_saved":     # checkpoint(policy=...) kept these
+            k = eqn.params["n_x"]
+            for a, src in zip(eqn.inputs[k:k + eqn.params["n_saved"]], eqn.params["sources"]):
+                policy_saved.setdefault(a, src)
     arg_ids = {id(x): i for i, x in enumerate(tree_util.tree_leaves(args))}
     out = []
     for var, value in zip(program.constvars, lin.program.consts):
@@ -31,6 +35,8 @@ def saved_residuals(fun, *args):
         nbytes = aval.size * aval.dtype.itemsize
         if id(value) in arg_ids:
             source = f"argument leaf {arg_ids[id(value)]} of {getattr(fun, '__name__', 'fun')}"
+        elif var in policy_saved:
+            source = f"the output of `{policy_saved[var]}`, saved by a checkpoint policy"
         else:
             source = f"an intermediate used by `{users.get(var, '?')}` in the backward pass"
         out.append(Residual(aval, nbytes, source))

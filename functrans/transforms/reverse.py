@@ -6,6 +6,7 @@ from ..core import dtypes
 from ..core.primitive import FLOAT0
 from ..core.trace import get_aval
 from .ad_util import check_inexact_inputs, lower_value
+from .holomorphic import check_holomorphic_inputs, check_outputs
 from .jvp import _split_aux
 from .linearize import linearize_flat
 from .transpose import transpose_program
@@ -73,14 +74,19 @@ def _argnums_tuple(argnums, nargs, name):
     return tuple(i % nargs for i in nums)
 
 
-def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
-    """Returns a function computing (fun(*args), gradient of fun w.r.t. args[argnums])."""
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """Returns a function computing (fun(*args), gradient of fun w.r.t. args[argnums]).
+
+    With complex inputs and a real output the gradient is ∂f/∂x - i·∂f/∂y, as in JAX; a
+    complex output needs holomorphic=True (complex inputs and output; the result is f'(z))."""
     name = getattr(fun, "__name__", "fun")
 
     def value_and_grad_fun(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args), "grad")
         diff_args = tuple(args[i] for i in nums)
         check_inexact_inputs("grad", tree_util.tree_leaves(diff_args), allow_int)
+        if holomorphic:
+            check_holomorphic_inputs("grad", [get_aval(x) for x in tree_util.tree_leaves(diff_args)])
 
         def partial_fun(*dargs):
             full = list(args)
@@ -101,6 +107,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
             raise TypeError(f"grad requires a real- or complex-valued output of {name}, but it "
                             f"returned {aval.str_short()}. Integer outputs have no gradient; "
                             "convert to float inside the function if that is intended.")
+        check_outputs("grad", [aval], holomorphic, real_required=True)
         ct = np.ones((), aval.dtype)
         grads = vjp_fn(tree_util.tree_unflatten(vjp_fn.out_tree, [ct]))
         grads = tuple(_float0_for_ints(g, a) for g, a in zip(grads, diff_args))
@@ -117,9 +124,9 @@ def _float0_for_ints(g, arg):
         else gi, g, arg)
 
 
-def grad(fun, argnums=0, has_aux=False, allow_int=False):
+def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The gradient of a scalar-valued fun with respect to args[argnums] (a pytree like it)."""
-    vg = value_and_grad(fun, argnums, has_aux, allow_int)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
     def grad_fun(*args, **kwargs):
         (value, g) = vg(*args, **kwargs)

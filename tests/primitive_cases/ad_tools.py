@@ -1,0 +1,20 @@
+"""Cases for the primitives of the AD and debugging tools: checkpoint_name (an identity that
+tags a value for checkpoint policies)."""
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from . import Case
+
+shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+
+
+@st.composite
+def _checkpoint_name(draw):
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    x = draw(hnp.arrays(dtype, shapes, elements=st.floats(-3, 3, width=32)))
+    name = draw(st.sampled_from(["h", "layer1", "attn"]))
+    return Case((x,), dict(name=name), reference=lambda x, name: np.array(x))
+
+
+STRATEGIES = {"checkpoint_name": _checkpoint_name()}
