@@ -150,8 +150,10 @@ def test_vjp_dot_product(name):
         v = [rng.standard_normal(a.shape) for a in x]
         outs, jv = ft.jvp(f, tuple(x), tuple(v))
         outs, vjp_fn = ft.vjp(f, *x)
-        u = [rng.standard_normal(np.shape(o)) if np.asarray(o).dtype.kind == "f"
-             else np.zeros(np.shape(o), ft.float0) for o in outs]
+        u = [rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype)
+             if np.asarray(o).dtype.kind == "f"
+             else np.zeros(np.shape(o), np.asarray(o).dtype if np.asarray(o).dtype.kind == "c"
+                          else ft.float0) for o in outs]
         jtu = vjp_fn(u)
         lhs = sum(np.vdot(ui, ji) for ui, ji, o in zip(u, jv, outs)
                   if np.asarray(o).dtype.kind == "f")

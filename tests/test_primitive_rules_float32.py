@@ -111,7 +111,8 @@ def test_vjp_in_float32(name):
         outs, jv = ft.jvp(f, tuple(x), tuple(v))
         outs, vjp_fn = ft.vjp(f, *x)
         u = [rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype)
-             if np.asarray(o).dtype.kind == "f" else np.zeros(np.shape(o), ft.float0)
+             if np.asarray(o).dtype.kind == "f" else np.zeros(
+                 np.shape(o), np.asarray(o).dtype if np.asarray(o).dtype.kind == "c" else ft.float0)
              for o in outs]
         jtu = vjp_fn(u)
         for g, xi in zip(jtu, x):

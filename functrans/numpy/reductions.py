@@ -133,18 +133,39 @@ def _kept(ndim, axes):
     return tuple(d for d in range(ndim) if d not in axes)
 
 
-def max(a, axis=None, keepdims=False):
-    """Maximum over the given axes; nan propagates."""
-    if eager(a):
-        return np.max(a, axis=axis, keepdims=keepdims)
-    return _reduce("max", lax.reduce_max, a, axis, keepdims)
+def _extremum(name, np_fun, lax_fun, lax_pair):
+    def fun(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+        if out is not None:
+            raise NotImplementedError(f"fnp.{name}: the out argument is not supported (arrays "
+                                      "are immutable); use the returned value")
+        if where is not None and initial is None:
+            raise ValueError(f"fnp.{name}: reducing with where= needs initial=, the value of "
+                             "positions where nothing is selected")
+        if eager(a, initial, where):
+            extra = {k: v for k, v in (("initial", initial), ("where", where)) if v is not None}
+            return np_fun(a, axis=axis, keepdims=keepdims, **extra)
+        a = asarray(a, name)
+        axes = canonical_axes(axis, len(shape_of(a)), name)
+        if initial is None and _count(a, axes) == 0:
+            raise ValueError(f"fnp.{name}: zero-size array to reduction operation {name}, "
+                             "which has no identity; pass initial= to give empty reductions "
+                             "a value")
+        if where is not None:
+            from .elementwise import where as select
+            a = select(where, a, initial)
+        result = _reduce(name, lax_fun, a, axis, keepdims)
+        if initial is not None:
+            from .elementwise import maximum, minimum
+            result = (maximum if lax_pair == "max" else minimum)(result, initial)
+        return result
+    fun.__name__ = fun.__qualname__ = name
+    fun.__doc__ = (f"{name.capitalize()}imum over the given axes; nan propagates. An empty "
+                   "reduction needs initial= (numpy and JAX raise too).")
+    return fun
 
 
-def min(a, axis=None, keepdims=False):
-    """Minimum over the given axes; nan propagates."""
-    if eager(a):
-        return np.min(a, axis=axis, keepdims=keepdims)
-    return _reduce("min", lax.reduce_min, a, axis, keepdims)
+max = _extremum("max", np.max, lax.reduce_max, "max")
+min = _extremum("min", np.min, lax.reduce_min, "min")
 
 
 amax, amin = max, min
@@ -182,6 +203,9 @@ def _arg_reduction(name, np_fun, lax_fun):
             return np_fun(a, axis=axis, keepdims=keepdims)
         a = asarray(a, name)
         shape = shape_of(a)
+        if (np.prod(shape, dtype=np.int64) if axis is None else
+                shape[canonical_axis(axis, len(shape), name)]) == 0:
+            raise ValueError(f"fnp.{name}: attempt to get {name} of an empty sequence")
         if axis is None:
             out = lax_fun(lax.reshape(a, (int(np.prod(shape, dtype=np.int64)),)), 0,
                           dtypes.int64)

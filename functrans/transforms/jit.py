@@ -441,6 +441,7 @@ class JitFunction:
         # JAX's convention: a static position also makes its name static, and vice versa.
         names += tuple(self._params[i] for i in nums if 0 <= i < len(self._params))
         nums += tuple(self._params.index(n) for n in names if n in self._params)
+        _check_static_args(fun, self._name, nums, names)
         self.static_argnums = tuple(sorted(set(nums)))
         self.static_argnames = tuple(sorted(set(names)))
         self.donate_argnums = tuple(sorted(set(_as_tuple(donate_argnums, "donate_argnums"))))
@@ -487,7 +488,11 @@ class JitFunction:
             leaves, tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         else:
             leaves, tree = tree_util.tree_flatten(dyn_args)
-        sig = tuple(map(_leaf_signature, leaves))
+        try:
+            sig = tuple(map(_leaf_signature, leaves))
+        except TypeError:
+            raise _non_array_argument(self._name, self._params, static_pos, dyn_args,
+                                      dyn_kwargs) from None
         key = (static, tree, sig)
         traced = any(s is None for s in sig) or not is_eager()
         entry = self._entry(key, args, kwargs, static_pos, dyn_args, dyn_kwargs, leaves, tree)
@@ -538,6 +543,7 @@ class JitFunction:
             full = [a if i in static_pos else next(it) for i, a in enumerate(args)]
             out = self.fun(*full, **d_kwargs, **static_kwargs)
             out_leaves, out_tree = tree_util.tree_flatten(out)
+            _check_outputs(self._name, out)
             out_tree_box.append(out_tree)
             return out_leaves
 
@@ -638,6 +644,68 @@ def _as_tuple(x, what):
     except TypeError:
         raise TypeError(f"jit: {what} must be an int/str or a sequence of them, got {x!r}") \
             from None
+
+
+def _check_static_args(fun, name, nums, names):
+    """static_argnums/argnames that can never match an argument are mistakes: say so now
+    (JAX raises too) instead of silently tracing the argument."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return
+    kinds = {p.kind for p in params}
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                        p.POSITIONAL_OR_KEYWORD)]
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        bad = [i for i in nums if not -len(positional) <= i < len(positional)]
+        if bad:
+            raise ValueError(f"jit of {name}: static_argnums={tuple(nums)} names position(s) "
+                             f"{bad}, but {name} takes {len(positional)} positional "
+                             f"argument(s) {tuple(positional)}")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        known = {p.name for p in params if p.kind != p.POSITIONAL_ONLY}
+        bad = sorted(set(names) - known)
+        if bad:
+            raise ValueError(f"jit of {name}: static_argnames names {bad}, which {name} does "
+                             f"not take; its parameters are {tuple(p.name for p in params)}")
+
+
+def _is_array_leaf(x):
+    return isinstance(x, (Tracer, np.ndarray, np.generic)) or type(x) in _PY_SCALARS
+
+
+def _non_array_argument(fun_name, params, static_pos, dyn_args, dyn_kwargs):
+    """The TypeError for an argument jit cannot trace (a str, an object), naming it and
+    pointing to static_argnums."""
+    positions = [i for i in range(len(dyn_args) + len(static_pos)) if i not in static_pos]
+    candidates = [(i, a) for i, a in zip(positions, dyn_args)] + list(dyn_kwargs.items())
+    for where, value in candidates:
+        for path, leaf in tree_util.tree_flatten_with_path(value)[0]:
+            if _is_array_leaf(leaf):
+                continue
+            if isinstance(where, int):
+                pname = params[where] if where < len(params) else None
+                what = f"argument {where}" + (f" ({pname!r})" if pname else "")
+                fix = f"static_argnums=({where},)" + (
+                    f" or static_argnames=({pname!r},)" if pname else "")
+            else:
+                what, fix = f"keyword argument {where!r}", f"static_argnames=({where!r},)"
+            return TypeError(
+                f"jit of {fun_name}: {what}{tree_util.keystr(path)} is a "
+                f"{type(leaf).__name__} ({leaf!r:.40}), not an array, so it cannot be traced. "
+                f"If it configures the function rather than being data, mark it static: "
+                f"jit({fun_name}, {fix}); otherwise pass an array.")
+    return TypeError(f"jit of {fun_name}: an argument is not an array")
+
+
+def _check_outputs(fun_name, out):
+    for path, leaf in tree_util.tree_flatten_with_path(out)[0]:
+        if not _is_array_leaf(leaf):
+            raise TypeError(
+                f"jit of {fun_name} returned a {type(leaf).__name__} ({leaf!r:.40}) at output "
+                f"{tree_util.keystr(path) or '(the whole output)'}; a jitted function returns "
+                "arrays (or pytrees of arrays). Return other values from a function that calls "
+                "the jitted one.")
 
 
 def _hashable(value, fun_name, where):

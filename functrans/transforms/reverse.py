@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import tree_util
 from ..core import dtypes
-from ..core.primitive import FLOAT0
+from ..core.primitive import FLOAT0, tangent_aval
 from ..core.trace import get_aval
 from .ad_util import check_inexact_inputs, lower_value
 from .holomorphic import check_holomorphic_inputs, check_outputs
@@ -24,6 +24,27 @@ def _flat_fun_of(fun, in_tree, out_tree_box, aux_box=None, name="vjp"):
     return flat_fun
 
 
+def _checked_cotangent(ct, out_aval, i):
+    """A cotangent must have its output's shape and tangent dtype (float0 for integer outputs);
+    a Python scalar takes the output's dtype. Anything else is the caller's mistake, reported
+    here rather than as a dtype error deep inside the transposed program."""
+    want = tangent_aval(out_aval)
+    aval = get_aval(ct)
+    if aval.shape != want.shape:
+        raise ValueError(f"vjp function: the cotangent for output {i} has shape {aval.shape}, "
+                         f"but that output is {out_aval.str_short()}; cotangents must have "
+                         "their output's shape")
+    if aval.dtype == want.dtype:
+        return ct
+    if want.dtype == FLOAT0:
+        return ct           # integer outputs carry no cotangent; zeros of any kind will do
+    if aval.weak_type and dtypes.is_inexact(want.dtype) and aval.dtype.kind in "biuf":
+        return np.asarray(ct, want.dtype)
+    raise TypeError(f"vjp function: the cotangent for output {i} has dtype {aval.dtype.name}, "
+                    f"but that output is {out_aval.str_short()}, so its cotangent must be "
+                    f"{want.dtype.name}; convert it with .astype({want.dtype.name})")
+
+
 class VJPFunction:
     """u ↦ Jᵀ·u at the primals vjp was called with; returns a tuple, one entry per primal."""
 
@@ -38,10 +59,8 @@ class VJPFunction:
         if tree != self.out_tree:
             raise ValueError(f"vjp function: the cotangent must have the structure of the "
                              f"function's output, {self.out_tree}; got {tree}")
-        for ct, a in zip(flat, self.out_avals):
-            if tuple(np.shape(ct)) != a.shape:
-                raise ValueError(f"vjp function: cotangent of shape {np.shape(ct)} for an "
-                                 f"output of shape {a.shape}")
+        flat = [_checked_cotangent(ct, a, i) for i, (ct, a) in
+                enumerate(zip(flat, self.out_avals))]
         cts = transpose_program(self.program, flat)
         return tree_util.tree_unflatten(self.in_tree, cts)
 
