@@ -105,6 +105,11 @@ class Planner:
                 if p is not None:
                     bits |= (1 << p) | self.anc[p]
             self.anc.append(bits)
+        self.users = [[] for _ in self.eqns]      # eqn index -> indices of its consumers
+        for i, e in enumerate(self.eqns):
+            for p in {self.producer.get(a) for a in e.inputs if isinstance(a, Var)}:
+                if p is not None:
+                    self.users[p].append(i)
         self.view_maps = {}        # eqn index -> index map of a view that kernels can read
         self._resolved = {}
         self.group_of = {}
@@ -138,6 +143,7 @@ class Planner:
     # --- grouping ----------------------------------------------------------------------------
     def _valid(self, members, mask, shape):
         ident = identity_map(len(shape))
+        outside = set()
         for m in members:
             for r in m.reads:
                 p = self.producer.get(r.source) if isinstance(r.source, Var) else None
@@ -152,7 +158,37 @@ class Planner:
                         return False
                 elif self.anc[p] & mask:
                     return False
-        return True
+                else:
+                    outside.add(p)
+        return not outside or not self._reaches(mask, outside)
+
+    def _reaches(self, mask, targets):
+        """Would the candidate group (the equations in mask) feed one of its own operands
+        (targets, equations outside it) once every existing group runs as one step? Fusing
+        makes dependencies coarser: a group's consumers wait for all of it, so a path that
+        leaves the candidate, enters another group at one member and leaves it from another
+        (or through several groups) can come back, although no path of single equations does
+        (a Hessian-vector product builds exactly that: two groups joined by matrix products in
+        both directions). The search walks forward from the candidate over equations placed
+        so far, a group counting as one node. Later equations cannot lead back: every member
+        precedes them."""
+        top = max(k for k in range(mask.bit_length()) if (mask >> k) & 1)
+        reached = set()
+        stack = [k for k in range(top + 1) if (mask >> k) & 1]
+        while stack:
+            e = stack.pop()
+            for u in self.users[e]:
+                if u >= top or (mask >> u) & 1 or u in reached:
+                    continue
+                g = self.group_of.get(u)
+                for w in ([m.index for m in g.members] if g is not None else [u]):
+                    if w in reached:
+                        continue
+                    if w in targets:
+                        return True
+                    reached.add(w)
+                    stack.append(w)
+        return False
 
     def _try_join(self, member, shape, candidates):
         """Put member in the union of candidate groups if valid, else in one of them, else in
