@@ -22,7 +22,7 @@ import numpy as np
 from ..core.primitive import Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import Ufunc, impl_call
-from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _declare, _derivative_jvp, _keep_dtype,
+from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, _declare, _derivative_jvp, _keep_dtype,
                           _quiet, _scipy_special, _unary, abs, add, div, lt, exp, log, log1p,
                           mul, neg, select_n, sign, sub)
 
@@ -134,11 +134,11 @@ bessel_i0e.__doc__ = "exp(-|x|) I0(x) elementwise (jax.lax.bessel_i0e)."
 def _i1e_derivative(x, y):
     # I1'(x) = I0(x) - I1(x)/x, 1/2 at x = 0. Near 0, y/x loses everything to underflow (y of a
     # subnormal x is 0 or x itself): there the derivative is 1/2 - |x| = 1/2 to working precision.
-    dtype = get_aval(x).dtype
+    aval = get_aval(x)
     tiny = lt(abs(x), 1e-20)
-    safe_x = select_n(tiny, x, np.ones((), dtype)[()])
+    safe_x = select_n(tiny, x, _broadcast_to(np.ones((), aval.dtype)[()], aval.shape))
     d = sub(bessel_i0e(x), add(div(y, safe_x), mul(sign(x), y)))
-    return select_n(tiny, d, np.asarray(0.5, dtype)[()])
+    return select_n(tiny, d, _broadcast_to(np.asarray(0.5, aval.dtype)[()], aval.shape))
 
 
 bessel_i1e_p = _special("bessel_i1e", "i1e")
