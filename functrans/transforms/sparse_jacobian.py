@@ -119,7 +119,8 @@ def _pass_seconds(f_flat, x0, m):
     from .reverse import vjp
     primal = _seconds(make_jaxpr(f_flat)(x0))
     fwd = _seconds(make_jaxpr(lambda x, t: jvp(f_flat, (x,), (t,))[1])(x0, x0))
-    ct = np.zeros(m, get_aval(x0).dtype)
+    from ..core.staging import eval_shape
+    ct = np.zeros(m, eval_shape(f_flat, x0).dtype)
     rev = _seconds(make_jaxpr(lambda x, u: vjp(f_flat, x)[1](u)[0])(x0, ct))
     return max(fwd - primal, 1e-12), max(rev - primal, 1e-12)
 
@@ -305,6 +306,10 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
         f_flat, x0, in_leaves = _flat_function(fun, args, nums, has_aux)
         n = len(x0)
         if key not in plans:
+            from ..core.staging import eval_shape
+            if eval_shape(f_flat, x0).size != 1:
+                raise TypeError(f"hessian: {getattr(fun, '__name__', 'fun')} must return a "
+                                f"scalar, got {eval_shape(f_flat, x0).size} elements")
             if _is_auto(sparsity):
                 closed, _, _ = _sp.flat_program(_grad_tree(fun, nums, has_aux), args, nums,
                                                 "hessian")
@@ -314,10 +319,6 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
                 pattern = _given_pattern(sparsity, (n, n), "hessian")
                 pattern = _given_pattern(pattern + pattern.T, (n, n), "hessian")
             col = coloring.star_color(pattern, orderings)
-            from ..core.staging import eval_shape
-            if eval_shape(f_flat, x0).size != 1:
-                raise TypeError(f"hessian: {getattr(fun, '__name__', 'fun')} must return a "
-                                f"scalar, got {eval_shape(f_flat, x0)} elements flattened")
             g = grad(lambda x: f_flat(x).reshape(()))
 
             def compressed(x, seeds):     # (colours, N) Hessian-vector products

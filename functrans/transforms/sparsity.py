@@ -150,8 +150,12 @@ def dense(ins, out_avals, **params):
 
 
 def elementwise(ins, out_avals, **params):
-    """Output element k depends on element k of every operand (rank-0 operands broadcast)."""
+    """Output element k depends on element k of every operand (rank-0 operands broadcast).
+    With several outputs, one per operand (as collectives over a list of operands), output j
+    pairs with operand j."""
     n = _n(ins)
+    if len(out_avals) > 1 and len(ins) == len(out_avals):
+        return [elementwise([d], [a])[0] for d, a in zip(ins, out_avals)]
     size = out_avals[0].size
     pats = [broadcast_rows(d.pattern, size) for d in ins if d.pattern.nnz]
     return [union(pats, size, n)] * len(out_avals)
