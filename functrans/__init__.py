@@ -21,6 +21,10 @@ from .transforms.linear_transpose import linear_transpose  # noqa: E402
 from . import ad_checkpoint  # noqa: E402,F401
 from .transforms.residuals import print_saved_residuals, saved_residuals  # noqa: E402
 from .transforms.jit import clear_cache, jit  # noqa: E402
+from .transforms.pmap import pmap  # noqa: E402
+from . import distributed  # noqa: E402,F401
+from .distributed import (device_count, local_device_count, process_count,  # noqa: E402
+                          process_index)
 from .transforms.sparsity import hessian_sparsity, jacobian_sparsity  # noqa: E402
 from .transforms.chain import explain_chain  # noqa: E402
 from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)

@@ -14,6 +14,7 @@ from .primitives.special import *  # noqa: F401,F403
 from .primitives.fft import *  # noqa: F401,F403
 from .primitives.convolution import *  # noqa: F401,F403
 from .primitives.windowed import *  # noqa: F401,F403
+from .primitives.collectives import *  # noqa: F401,F403
 
 # functrans.lax.linalg (jax.lax.linalg), importable as a module too.
 import sys as _sys  # noqa: E402

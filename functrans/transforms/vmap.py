@@ -1,4 +1,10 @@
-"""vmap: add a batch axis to every equation, one batching rule per primitive, no Python loop."""
+"""vmap: add a batch axis to every equation, one batching rule per primitive, no Python loop.
+
+vmap(f, axis_name="i") also names the mapped axis: collectives over "i" (lax.psum, ...) inside f
+reduce over the batch members (functrans/primitives/collectives.py)."""
+import threading
+from dataclasses import dataclass
+
 from .. import tree_util
 from ..core.errors import FunctransError
 from ..core.trace import Trace, Tracer, get_aval, new_main
@@ -25,12 +31,40 @@ class BatchTracer(Tracer):
         return "a value batched by vmap (each batch member may differ)"
 
 
+@dataclass(frozen=True)
+class AxisData:
+    """What a vmap with axis_name keeps in its MainTrace: the batch size and the axis name."""
+    size: int
+    name: object
+
+
+class _Inherit(threading.local):
+    # (axis name, size, level) of a named vmap whose batching rule is running: a batch trace
+    # that the rule starts for a sub-program (jit, loops, custom_jvp) batches the same axis,
+    # so it takes the name (collectives in the sub-program then reduce over it).
+    pending = None
+
+
+_inherit = _Inherit()
+
+
 class BatchTrace(Trace):
     __slots__ = ()
 
+    def __init__(self, main):
+        self.main = main
+        if _inherit.pending is not None and type(main.global_data) is not AxisData:
+            _take_inherited_name(main)
+
     @property
     def axis_size(self):
-        return self.main.global_data
+        data = self.main.global_data
+        return data.size if type(data) is AxisData else data
+
+    @property
+    def axis_name(self):
+        data = self.main.global_data
+        return data.name if type(data) is AxisData else None
 
     def pure(self, value):
         return BatchTracer(self, value, None)
@@ -40,9 +74,15 @@ class BatchTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
+        name = self.axis_name
+        if name is not None:
+            return self._process_named(primitive, vals, dims, params, name)
         if all(d is None for d in dims):
             out = primitive.bind(*vals, **params)
             return out if primitive.multiple_results else [out]
+        return self._batch(primitive, vals, dims, params)
+
+    def _batch(self, primitive, vals, dims, params):
         rule = primitive.batch
         if rule is None:
             raise FunctransError(
@@ -51,9 +91,48 @@ class BatchTrace(Trace):
                 "batch it. Compute it for each batch member outside vmap (a Python loop), or "
                 "express it with batchable functrans.numpy operations.")
         out, out_dim = rule(vals, dims, **params)
+        return self._wrap(primitive, out, out_dim)
+
+    def _wrap(self, primitive, out, out_dim):
         if primitive.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return [BatchTracer(self, out, out_dim)]
+
+    def _process_named(self, primitive, vals, dims, params, name):
+        """A vmap with axis_name: collectives over its axis use their own-axis rule (even on
+        unbatched operands), and a primitive whose sub-programs may hold such collectives is
+        batched even when no operand is (their results depend on the axis)."""
+        from ..primitives import collectives
+        own = collectives.own_axis_rule(primitive, params, name)
+        if own is not None:
+            out, out_dim = own(vals, dims, self.axis_size, **params)
+            if not primitive.multiple_results:
+                out, out_dim = out[0], out_dim[0]
+            return self._wrap(primitive, out, out_dim)
+        if all(d is None for d in dims):
+            if not vals or not collectives.uses_axis(params, name):
+                out = primitive.bind(*vals, **params)
+                return out if primitive.multiple_results else [out]
+            vals = [bdim_at(vals[0], None, self.axis_size, 0)] + vals[1:]
+            dims = [0] + dims[1:]
+        saved = _inherit.pending
+        _inherit.pending = (name, self.axis_size, self.main.level)
+        try:
+            return self._batch(primitive, vals, dims, params)
+        finally:
+            _inherit.pending = saved
+
+
+def _take_inherited_name(main):
+    """Name `main` after the pending named axis if it is the first batch trace started above
+    that axis's trace, for the same size (see _Inherit)."""
+    from ..core.trace import _state
+    name, size, level = _inherit.pending
+    if main.level <= level or main.global_data != size:
+        return
+    if any(m.trace_type is BatchTrace for m in _state.stack[level + 1:main.level]):
+        return
+    main.global_data = AxisData(size, name)
 
 
 def _broadcast_prefix(prefix, tree, what):
@@ -85,8 +164,9 @@ def _arg_names(fun, n):
     return [names[i] if i < len(names) else f"#{i}" for i in range(n)]
 
 
-def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
-    """Vectorize fun over a batch axis of its arguments (in_axes) into outputs (out_axes)."""
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
+    """Vectorize fun over a batch axis of its arguments (in_axes) into outputs (out_axes).
+    With axis_name, collectives over that name inside fun reduce over the batch members."""
     name = getattr(fun, "__name__", "fun")
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)   # JAX treats a list in_axes like a tuple for positional args
@@ -102,7 +182,8 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         names = _leaf_names(fun, args, kwargs)
         axes = [_normalize_axis(a, x, n) for a, x, n in zip(axes, leaves, names)]
         size = _batch_size(leaves, axes, names, axis_size, name)
-        with new_main(BatchTrace, size) as main:
+        with new_main(BatchTrace, size if axis_name is None else AxisData(size, axis_name)) \
+                as main:
             trace = BatchTrace(main)
             ins = [x if a is None else BatchTracer(trace, x, a) for x, a in zip(leaves, axes)]
             a, kw = tree_util.tree_unflatten(in_tree, ins)
