@@ -121,3 +121,18 @@ def test_per_example_gradients_and_dp_sgd(tmp_path, capsys):
     # clipping at C = 1 touches nearly every example at the start (norms ~10 at init)
     assert np.median(results["runs"]["clipped"]["initial_norms"]) > 1.0
     assert "steps/s" in out and plot.stat().st_size > 10_000
+
+
+# --- sparse_newton.py --------------------------------------------------------------------------
+
+def test_sparse_newton_bratu(tmp_path, capsys):
+    results = load_example("sparse_newton").main(["--quick", "--plot-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    history = results["history"]
+    assert history[-1] < 1e-10 and len(history) <= 8          # Newton: quadratic convergence
+    assert history[2] < history[1] ** 1.5
+    assert results["colors"] <= 5                              # the 5-point stencil
+    u = results["u"]
+    # the lower Bratu branch at λ = 6: max u ≈ 0.79 on a fine grid (0.7908 at N = 16)
+    assert 0.7 < u.max() < 0.9 and np.allclose(u.reshape(16, 16), u.reshape(16, 16).T)
+    assert "colour" in out and results["plot"].stat().st_size > 10_000

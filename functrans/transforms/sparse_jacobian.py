@@ -335,6 +335,7 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
         return (h, fun(*args)[1]) if has_aux else h
 
     hess_fun.last_decision = None
+    hess_fun.plans = plans
     hess_fun.__name__ = f"hessian({getattr(fun, '__name__', 'fun')}, sparse)"
     return hess_fun
 
