@@ -41,7 +41,7 @@ def _debug_default() -> bool:
     return os.environ.get("FUNCTRANS_DEBUG_COLLECTIVES", "") not in ("", "0")
 
 
-# --- worlds: the processes collectives run over ---------------------------------------------------
+# --- worlds: the processes collectives run over --------------------------------------------------
 
 class SelfWorld:
     """The world of a process started without MPI: one member; collectives copy."""
@@ -234,7 +234,7 @@ def _abort_on_exception(exc_type, exc, tb):
             w.abort(1)
 
 
-# --- JAX's process and device queries -------------------------------------------------------------
+# --- JAX's process and device queries ------------------------------------------------------------
 
 def process_index() -> int:
     """This process's index in the world (jax.process_index)."""
@@ -257,11 +257,11 @@ def local_device_count() -> int:
 
 
 def barrier():
-    """Wait until every process gets here (jax.experimental.multihost_utils.sync_global_devices)."""
+    """Wait until every process gets here (multihost_utils.sync_global_devices in JAX)."""
     world().barrier()
 
 
-# --- helpers around a data-parallel step ----------------------------------------------------------
+# --- helpers around a data-parallel step ---------------------------------------------------------
 
 def shard_by_process(data, axis=0, drop_remainder=True):
     """This process's contiguous part of every array in `data` (a pytree) along `axis`.

@@ -50,7 +50,7 @@ __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "pperm
            "axis_index", "axis_size"]
 
 
-# --- where an axis name is bound ------------------------------------------------------------------
+# --- where an axis name is bound -----------------------------------------------------------------
 
 class _MpiFrame:
     __slots__ = ("name", "world", "depth")
@@ -130,7 +130,7 @@ def axis_size(axis_name):
     return n
 
 
-# --- the collective primitive type: bind finds the trace that owns the axis ------------------------
+# --- the collective primitive type: bind finds the trace that owns the axis ----------------------
 
 class CollectivePrimitive(Primitive):
     """A primitive whose bind also considers the trace of the vmap that binds its axis name, so
@@ -180,13 +180,39 @@ def uses_axis(params, axis_name):
 def _collective(name, impl_name, *, shape_rule, multiple_results, jacobian, doc):
     def impl(*args, axis_name, mpi, **params):
         if not mpi:
-            raise _unbound(axis_name, f"lax.{name} evaluated outside the vmap that binds it")
+            return _invariant_impl(name, args, axis_name, params)
         from .. import distributed
         return _RUNTIME[impl_name](distributed.world(), name, args, **params)
     p = CollectivePrimitive(name, impl=impl, shape_rule=shape_rule,
                             multiple_results=multiple_results, jacobian=jacobian, doc=doc)
     p.def_lowering(Driver(_driver_emit(p)))
     return p
+
+
+def _invariant_impl(name, args, axis_name, params):
+    """A vmap collective applied to concrete values: the compiled code of a jitted function
+    whose operands vmap does not batch (jit then runs without consulting vmap). Every member
+    holds the same values, so the reductions are known; results that differ per member are not
+    (they need a batched operand)."""
+    kind, _, size = resolve(axis_name, f"lax.{name}")
+    if kind != "vmap":
+        raise _unbound(axis_name, f"lax.{name}")
+    xs = [np.asarray(a) for a in args]
+    if name == "psum":
+        return [x * np.asarray(size, x.dtype) if x.dtype != np.bool_ else x.copy() for x in xs]
+    if name in ("pmax", "pmin"):
+        return [x.copy() for x in xs]
+    if name == "all_gather":
+        _check_size(name, dict(params, axis_name=axis_name), size)
+        stacked = np.stack([xs[0]] * size, axis=params["axis"])
+        if params["tiled"]:
+            a = params["axis"]
+            stacked = stacked.reshape(stacked.shape[:a] + (-1,) + stacked.shape[a + 2:])
+        return stacked
+    raise ValueError(
+        f"lax.{name} over axis {axis_name!r} inside a jitted function none of whose operands "
+        f"the vmap batches: its result differs from member to member, which the compiled code "
+        "cannot express. Pass a batched value to the jitted function (or call it outside jit).")
 
 
 def _driver_emit(prim):
@@ -331,7 +357,7 @@ _extreme_jvp(pmax_p)
 _extreme_jvp(pmin_p)
 
 
-# --- all_gather and psum_scatter: each other's transpose ------------------------------------------
+# --- all_gather and psum_scatter: each other's transpose -----------------------------------------
 
 def _all_gather_shape(x, *, axis_name, mpi, axis_size, axis, tiled):
     if not 0 <= axis <= x.ndim - (1 if tiled else 0):
@@ -546,7 +572,7 @@ def _axis_index_own(vals, dims, size, **params):
 axis_index_p.own_axis_batch = _axis_index_own
 
 
-# --- the MPI runtime: what the impls (and so the jit driver) run under pmap -----------------------
+# --- the MPI runtime: what the impls (and so the jit driver) run under pmap ----------------------
 
 def _contiguous(x):
     return np.asarray(x, order="C")     # (ascontiguousarray would make a 0-d array 1-d)
