@@ -5,3 +5,4 @@
 Each submodule is imported here, one line each."""
 from . import linalg  # noqa: F401
 from . import special  # noqa: F401
+from . import stats  # noqa: F401
