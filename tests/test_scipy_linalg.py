@@ -8,7 +8,8 @@ import scipy.linalg as sla
 import functrans as ft
 import functrans.scipy.linalg as fsl
 from functrans.test_util import check_grads
-from test_linalg_decompositions import (Case, general, run_case, spd, symmetric_distinct)
+from test_linalg_decompositions import (Case, distinct_singular, general, run_case, spd,
+                                        symmetric_distinct)
 
 pytestmark = pytest.mark.usefixtures("fresh_jit_cache_dir")
 
@@ -73,6 +74,21 @@ CASES = [
     Case("eigh_generalized", lambda a, b: fsl.eigh(a, b, eigvals_only=True),
          lambda r: (symmetric_distinct(r, 3), spd(r, 3)),
          lambda a, b: sla.eigh(a, b, eigvals_only=True)),
+    Case("svd_economic", lambda a: (lambda u, s, vh: (_sq(u), s, _sq(vh)))(
+        *fsl.svd(a, full_matrices=False)), lambda r: (distinct_singular(r, 4, 3),),
+         lambda a: (lambda u, s, vh: (_sq(u), s, _sq(vh)))(*sla.svd(a, full_matrices=False))),
+    Case("qr_economic", lambda a: fsl.qr(a, mode="economic"),
+         lambda r: (general(r, (4, 3)),), lambda a: sla.qr(a, mode="economic")),
+    Case("qr_r", lambda a: fsl.qr(a, mode="r"), lambda r: (general(r, (3, 3)),),
+         lambda a: sla.qr(a, mode="r")),
+    Case("polar_right", fsl.polar, lambda r: (distinct_singular(r, 4, 3),), sla.polar),
+    Case("polar_left", lambda a: fsl.polar(a, side="left"),
+         lambda r: (distinct_singular(r, 3, 3),), lambda a: sla.polar(a, side="left")),
+    Case("toeplitz", fsl.toeplitz, lambda r: (r.standard_normal(4), r.standard_normal(3)),
+         sla.toeplitz),
+    Case("hankel", fsl.hankel, lambda r: (r.standard_normal(3), r.standard_normal(4)),
+         sla.hankel),
+    Case("circulant", fsl.circulant, lambda r: (r.standard_normal(4),), sla.circulant),
     Case("block_diag", lambda a, b, c: fsl.block_diag(a, b, c),
          lambda r: (r.standard_normal((2, 3)), r.standard_normal(2), r.standard_normal((1, 1))),
          sla.block_diag),

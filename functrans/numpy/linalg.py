@@ -24,7 +24,8 @@ from ._promotion import (asarray, broadcast_shapes, broadcast_to, canonical_axis
 __all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "norm", "solve", "inv",
            "det", "slogdet", "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd",
            "svdvals", "qr", "pinv", "lstsq", "matrix_power", "matrix_rank", "multi_dot",
-           "tensorsolve", "tensorinv", "cond", "LinAlgError"]
+           "tensorsolve", "tensorinv", "cond", "LinAlgError", "cross", "diagonal",
+           "matrix_norm", "matrix_transpose", "trace", "vecdot", "vector_norm"]
 
 
 def _operands(name, a, b):
@@ -705,3 +706,71 @@ def cond(x, p=None):
         return lax.div(small, big) if p == -2 else lax.div(big, small)
     x = _matrix("cond", x, square=True)
     return lax.mul(norm(x, ord=p, axis=(-2, -1)), norm(inv(x), ord=p, axis=(-2, -1)))
+
+
+# --- the array API's linalg names -------------------------------------------------------------------
+
+def matrix_transpose(x, /):
+    """x with its last two axes swapped."""
+    from .shaping import matrix_transpose as transpose_last
+    return transpose_last(x)
+
+
+def diagonal(x, /, *, offset=0):
+    """The diagonals of the matrices in the last two axes."""
+    from .shaping import diagonal as diagonal_of
+    return diagonal_of(x, offset=offset, axis1=-2, axis2=-1)
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """The traces of the matrices in the last two axes."""
+    from .shaping import trace as trace_of
+    return trace_of(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """sum(conj(x1) * x2) along axis, the other axes broadcast."""
+    from . import reductions as red
+    from .elementwise import conj, multiply
+    return red.sum(multiply(conj(x1), x2), axis=axis)
+
+
+def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    """norm(x, ord) of the matrices in the last two axes."""
+    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    """The vector norm of x over axis (all axes by default; a tuple of axes is treated as one
+    flattened axis)."""
+    from .shaping import expand_dims, moveaxis
+    x = asarray(x, "linalg.vector_norm")
+    nd = len(shape_of(x))
+    axes = tuple(range(nd)) if axis is None else \
+        tuple(canonical_axis(a, nd, "linalg.vector_norm")
+              for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    if len(axes) == 1:
+        return norm(x, ord=ord, axis=axes[0], keepdims=keepdims)
+    rest = tuple(d for d in range(nd) if d not in axes)
+    moved = moveaxis(x, axes, tuple(range(nd - len(axes), nd)))
+    flat = lax.reshape(moved, tuple(shape_of(x)[d] for d in rest) +
+                    (int(np.prod([shape_of(x)[d] for d in axes], dtype=np.int64)),))
+    out = norm(flat, ord=ord, axis=-1)
+    return expand_dims(out, tuple(sorted(axes))) if keepdims else out
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """The cross product of 3-element vectors along axis (the other axes broadcast)."""
+    from .elementwise import subtract, multiply
+    from .shaping import moveaxis, stack
+    a, b = promote(asarray(x1, "linalg.cross"), asarray(x2, "linalg.cross"))
+    if shape_of(a)[axis] != 3 or shape_of(b)[axis] != 3:
+        raise ValueError(f"fnp.linalg.cross: both inputs must have size 3 along axis {axis}, "
+                         f"got shapes {shape_of(a)} and {shape_of(b)}")
+    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    a0, a1, a2 = (a[..., i] for i in range(3))
+    b0, b1, b2 = (b[..., i] for i in range(3))
+    out = stack([subtract(multiply(a1, b2), multiply(a2, b1)),
+                 subtract(multiply(a2, b0), multiply(a0, b2)),
+                 subtract(multiply(a0, b1), multiply(a1, b0))], axis=-1)
+    return moveaxis(out, -1, axis)

@@ -13,7 +13,8 @@ from ..numpy import linalg as _np_linalg
 from ..numpy._promotion import asarray, dtype_of, eager, promote, shape_of
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu_factor", "lu_solve",
-           "lu", "expm", "expm_frechet", "det", "inv", "solve", "eigh", "block_diag"]
+           "lu", "expm", "expm_frechet", "det", "inv", "solve", "eigh", "block_diag", "svd",
+           "qr", "polar", "toeplitz", "hankel", "circulant"]
 
 
 def _square(a, name):
@@ -257,3 +258,86 @@ def block_diag(*arrs):
         rows.append(lax.pad(x, zero, ((0, 0, 0), (left, total - left - w, 0))))
         left += w
     return lax.concatenate(rows, 0)
+
+
+def svd(a, full_matrices=True, compute_uv=True, overwrite_a=False, check_finite=True,
+        lapack_driver="gesdd"):
+    """(U, s, Vh) with a = U diag(s) Vh, or s alone (numpy.linalg.svd's rules apply)."""
+    out = _np_linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    return tuple(out) if compute_uv else out
+
+
+def qr(a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_finite=True):
+    """(Q, R) with a = Q R: mode 'full' (Q m x m), 'economic' (Q m x k), or 'r' ((R,) with the
+    full m x n R)."""
+    if pivoting:
+        raise NotImplementedError("fsl.qr: pivoting=True is not supported; use pivoting=False")
+    if mode not in ("full", "economic", "r"):
+        raise ValueError(f"fsl.qr: mode={mode!r} is not supported; use 'full', 'economic' or "
+                         "'r' ('raw' exposes LAPACK's reflectors, which functrans does not)")
+    a = _np_linalg._matrix("scipy.linalg.qr", a)
+    q, r = lax.linalg.qr(a, full_matrices=mode != "economic")     # 'r': scipy's m x n R
+    return (r,) if mode == "r" else (q, r)
+
+
+def polar(a, side="right"):
+    """(u, p): a = u p (side='right') or a = p u ('left'), u with orthonormal columns (or rows)
+    and p Hermitian positive semidefinite, from the SVD."""
+    if side not in ("right", "left"):
+        raise ValueError(f"fsl.polar: side must be 'right' or 'left', got {side!r}")
+    from ..numpy.elementwise import multiply
+    from ..numpy.shaping import expand_dims
+    a = _np_linalg._matrix("scipy.linalg.polar", a)
+    w, s, vh = lax.linalg.svd(a, full_matrices=False)
+    u = _np_linalg.matmul(w, vh)
+    if side == "right":       # p = V S V^H
+        p = _np_linalg.matmul(multiply(_np_linalg._adjoint(vh), expand_dims(s, -2)), vh)
+    else:                     # p = W S W^H
+        p = _np_linalg.matmul(multiply(w, expand_dims(s, -2)), _np_linalg._adjoint(w))
+    return u, p
+
+
+def _from_values(vals, index):
+    """out[i, j] = vals[index[i, j]] (index a constant numpy array)."""
+    from ..numpy.indexing import take
+    return take(vals, index)
+
+
+def _vector(x, name):
+    from ..numpy.shaping import ravel
+    return ravel(asarray(x, f"scipy.linalg.{name}"))
+
+
+def toeplitz(c, r=None):
+    """The Toeplitz matrix with first column c and first row r (r[0] is ignored; r defaults to
+    conj(c))."""
+    from ..numpy.elementwise import conj
+    from ..numpy.shaping import concatenate
+    c = _vector(c, "toeplitz")
+    r = conj(c) if r is None else _vector(r, "toeplitz")
+    c, r = promote(c, r)
+    m, n = shape_of(c)[0], shape_of(r)[0]
+    vals = concatenate([c[::-1], r[1:]])
+    index = (m - 1) - np.arange(m)[:, None] + np.arange(n)[None, :]
+    return _from_values(vals, index)
+
+
+def hankel(c, r=None):
+    """The Hankel matrix with first column c and last row r (r[0] is ignored; r defaults to
+    zeros)."""
+    from ..numpy.shaping import concatenate
+    c = _vector(c, "hankel")
+    if r is None:
+        r = np.zeros(shape_of(c)[0], dtype_of(c))
+    r = _vector(r, "hankel")
+    c, r = promote(c, r)
+    m, n = shape_of(c)[0], shape_of(r)[0]
+    vals = concatenate([c, r[1:]])
+    return _from_values(vals, np.arange(m)[:, None] + np.arange(n)[None, :])
+
+
+def circulant(c):
+    """The circulant matrix with first column c: out[i, j] = c[(i - j) mod n]."""
+    c = _vector(c, "circulant")
+    n = shape_of(c)[0]
+    return _from_values(c, (np.arange(n)[:, None] - np.arange(n)[None, :]) % n)
