@@ -149,7 +149,9 @@ def typed_const(value, dtype) -> str:
             return f"np.{d.name}({'-' if f < 0 else ''}np.inf)"
         return f"np.{d.name}({f!r})"
     if d.kind == "c":
-        return f"np.{d.name}(complex({v.real!r}, {v.imag!r}))"
+        # parts through the float branch: nan/inf have no Python literal
+        return (f"np.{d.name}(complex({typed_const(v.real, np.float64)}, "
+                f"{typed_const(v.imag, np.float64)}))")
     return f"np.{d.name}({int(v)})"
 
 

@@ -335,7 +335,10 @@ def _large(x):
 def arcsinh(x, /):
     """Inverse hyperbolic sine: sign(x) log1p(|x| + x**2 / (1 + sqrt(1 + x**2))), accurate
     near 0; log(2|x|) for huge |x|."""
-    x = _real_float("arcsinh", x)
+    x = to_inexact(asarray(x, "arcsinh"))
+    if _kind(x) == "c":
+        from . import _complex_math
+        return _complex_math.arcsinh(x)
     a = lax.abs(x)
     clamped = lax.min(a, _large(x))        # keeps a*a finite in the branch not taken
     a2 = lax.mul(clamped, clamped)
@@ -347,7 +350,10 @@ def arcsinh(x, /):
 def arccosh(x, /):
     """Inverse hyperbolic cosine (x >= 1): log1p(t + sqrt(t (t + 2))) with t = x - 1, accurate
     near 1; log(2x) for huge x; nan below 1."""
-    x = _real_float("arccosh", x)
+    x = to_inexact(asarray(x, "arccosh"))
+    if _kind(x) == "c":
+        from . import _complex_math
+        return _complex_math.arccosh(x)
     t = lax.sub(lax.min(x, _large(x)), 1)     # keeps t*t finite in the branch not taken
     moderate = lax.log1p(lax.add(t, lax.sqrt(lax.mul(t, lax.add(t, 2)))))
     return _select(lax.gt(x, _large(x)), moderate, lax.add(lax.log(x), _LN2))
@@ -355,7 +361,10 @@ def arccosh(x, /):
 
 def arctanh(x, /):
     """Inverse hyperbolic tangent: log1p(2x / (1 - x)) / 2 (inf at 1, nan beyond)."""
-    x = _real_float("arctanh", x)
+    x = to_inexact(asarray(x, "arctanh"))
+    if _kind(x) == "c":
+        from . import _complex_math
+        return _complex_math.arctanh(x)
     return lax.mul(0.5, lax.log1p(lax.div(lax.mul(2, x), lax.sub(1, x))))
 
 
@@ -471,8 +480,21 @@ around = _named("around", round, round.__doc__)
 
 # --- maxima and minima ----------------------------------------------------------------------------
 
-maximum = _binary("maximum", np.maximum, lax.max, "Elementwise maximum; nan propagates.")
-minimum = _binary("minimum", np.minimum, lax.min, "Elementwise minimum; nan propagates.")
+def _ordered(real_fun, complex_name):
+    """lax.max/min, or for complex operands numpy's lexicographic order (functrans/numpy/
+    _complex_math.py)."""
+    def fun(x1, x2):
+        if _kind(x1) == "c":
+            from . import _complex_math
+            return getattr(_complex_math, complex_name)(x1, x2)
+        return real_fun(x1, x2)
+    return fun
+
+
+maximum = _binary("maximum", np.maximum, _ordered(lax.max, "maximum"),
+                  "Elementwise maximum; nan propagates; complex numbers in numpy's order.")
+minimum = _binary("minimum", np.minimum, _ordered(lax.min, "minimum"),
+                  "Elementwise minimum; nan propagates; complex numbers in numpy's order.")
 
 
 def _ignoring_nan(lax_fun):

@@ -153,7 +153,13 @@ def _extremum(name, np_fun, lax_fun, lax_pair):
         if where is not None:
             from .elementwise import where as select
             a = select(where, a, initial)
-        result = _reduce(name, lax_fun, a, axis, keepdims)
+        if dtype_of(a).kind == "c":     # numpy's lexicographic order (real, then imaginary)
+            from . import _complex_math
+            result = _complex_math.reduce_extremum(a, axes, lax_pair == "max")
+            if keepdims:
+                result = lax.expand_dims(result, axes)
+        else:
+            result = _reduce(name, lax_fun, a, axis, keepdims)
         if initial is not None:
             from .elementwise import maximum, minimum
             result = (maximum if lax_pair == "max" else minimum)(result, initial)
