@@ -2,6 +2,7 @@
 __version__ = "0.1.0"
 
 from . import lax, tree, tree_util  # noqa: E402
+from .config import config, debug_nans_context as debug_nans  # noqa: E402,F401
 from .core.aval import ShapedArray  # noqa: E402
 from .core.ir import ClosedProgram, Program  # noqa: E402
 from .core.primitive import registry as primitive_registry  # noqa: E402
@@ -29,4 +30,5 @@ from .transforms.sparsity import hessian_sparsity, jacobian_sparsity  # noqa: E4
 from .transforms.chain import explain_chain  # noqa: E402
 from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)
 from . import data, nn, optim, random  # noqa: E402,F401
+from . import debug  # noqa: E402,F401
 from . import test_util  # noqa: E402,F401

@@ -435,7 +435,9 @@ def _emit(d, program, steps, needed, donate, name):
                 raise LoweringError(f"jit: lowering failed for the equation "
                                     f"{describe_eqn(eqn)}: {type(e).__name__}: {e}") from e
             outs = eqn.outputs
-            if eqn.primitive.multiple_results:
+            if eqn.primitive.multiple_results and not outs:      # a debug callback
+                lines.append(f"    {expr}")
+            elif eqn.primitive.multiple_results:
                 names = [d.fresh(v) for v in outs]
                 lines.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = {expr}")
                 for v, nm in zip(outs, names):
@@ -489,7 +491,7 @@ class _EmitCtx:
         self.eqn = eqn
         self.in_avals = [a.aval for a in eqn.inputs]
         self.out_avals = [v.aval for v in eqn.outputs]
-        self.out_aval = self.out_avals[0]
+        self.out_aval = self.out_avals[0] if self.out_avals else None   # None: effects only
 
         self.out_buffer = None
         self._alloc = None

@@ -92,7 +92,8 @@ def eliminate_dead_code(program):
     live = {a for a in program.outvars if isinstance(a, Var)}
     kept = []
     for eqn in reversed(program.eqns):
-        if any(v in live for v in eqn.outputs):
+        # Effectful equations (debug callbacks) have no outputs to use but must run.
+        if any(v in live for v in eqn.outputs) or getattr(eqn.primitive, "effectful", False):
             kept.append(eqn)
             live.update(a for a in eqn.inputs if isinstance(a, Var))
     return Program(program.constvars, program.invars, tuple(reversed(kept)), program.outvars)

@@ -161,7 +161,8 @@ def _print(prog: Program, namer: _Namer, indent: int = 0) -> str:
             params = "[" + " ".join(f"{k}={_param_str(v, namer, indent + 4)}"
                                     for k, v in eqn.params.items()) + "]"
         args = " ".join(namer(a) for a in eqn.inputs)
-        lines.append(f"{pad}{outs} = {eqn.primitive.name}{params} {args}".rstrip())
+        binders = f"{outs} = " if eqn.outputs else ""     # effects (debug callbacks) bind none
+        lines.append(f"{pad}{binders}{eqn.primitive.name}{params} {args}".rstrip())
     outs = ", ".join(namer(v) for v in prog.outvars)
     lines.append(" " * (indent + 2) + f"in ({outs}{',' if len(prog.outvars) == 1 else ''}) }}")
     return "\n".join(lines)

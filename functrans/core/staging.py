@@ -5,6 +5,7 @@ values from outside (numpy arrays, or tracers of enclosing transforms) become co
 scalars become inline literals.
 """
 import inspect
+import weakref
 
 import numpy as np
 
@@ -82,12 +83,24 @@ class StagingTrace(Trace):
 
     def process_primitive(self, primitive, tracers, params):
         out_avals = primitive.out_avals(*(t.aval for t in tracers), **params)
-        origin = f"the output of `{primitive.name}` at {user_frame_summary()}"
+        where = user_frame_summary()
+        origin = f"the output of `{primitive.name}` at {where}"
         source = next((t.source for t in tracers if t.source), "")
         outs = [StagingTracer(self, a, Var(a), origin, source) for a in out_avals]
-        self.builder.eqns.append(Eqn(primitive, tuple(t.atom for t in tracers),
-                                     tuple(o.atom for o in outs), params))
+        eqn = Eqn(primitive, tuple(t.atom for t in tracers), tuple(o.atom for o in outs), params)
+        _EQN_SOURCES[eqn] = where
+        self.builder.eqns.append(eqn)
         return outs
+
+
+# The user's source line of each staged equation (for debug_nans' op-by-op rerun of a jit
+# call); weak keys, so entries die with their programs.
+_EQN_SOURCES = weakref.WeakKeyDictionary()
+
+
+def equation_source(eqn) -> str:
+    """file:line of the user code that staged `eqn`, or "" if unknown."""
+    return _EQN_SOURCES.get(eqn, "")
 
 
 def stage(flat_fun, in_avals, origins=None, dynamic=True):

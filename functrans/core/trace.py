@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import errors
+from ..config import config as _config
 from .aval import ShapedArray, aval_of_value
 
 
@@ -69,7 +70,11 @@ class EvalTrace(Trace):
 
     def process_primitive(self, primitive, values, params):
         out = primitive.impl(*values, **params)
-        return out if primitive.multiple_results else [out]
+        outs = out if primitive.multiple_results else [out]
+        if _config.debug_nans or _config.debug_infs:
+            from ..debug import check_primitive_outputs
+            check_primitive_outputs(primitive, outs)
+        return outs
 
 
 class _TraceState(threading.local):

@@ -61,3 +61,9 @@ def result_type(*arrays_and_dtypes):
 
 
 _install_tracer_methods()
+
+# Results reach the user through one thin wrapper per public function (see _outputs.py).
+from ._outputs import wrap_namespace as _wrap_namespace  # noqa: E402
+_wrap_namespace(globals())
+_wrap_namespace(linalg.__dict__, "linalg.")
+_wrap_namespace(fft.__dict__, "fft.")

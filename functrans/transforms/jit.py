@@ -29,6 +29,7 @@ import weakref
 import numpy as np
 
 from .. import tree_util
+from ..config import config as _config
 from ..backend import KERNELS, compile_program, install_lowerings
 from ..backend.lowering import Inline
 from ..core import dtypes
@@ -67,7 +68,11 @@ def _program_name(program):
 
 
 def _jit_impl(*args, program, name):
-    return list(executable_for(program)(*args))
+    outs = list(executable_for(program)(*args))
+    if _config.debug_nans or _config.debug_infs:
+        from ..debug import check_jit_outputs, rerun_program
+        check_jit_outputs(outs, name, lambda: rerun_program(program, args))
+    return outs
 
 
 def _jit_shape_rule(*avals, program, name):
@@ -460,7 +465,7 @@ class JitFunction:
 
     # --- calling -------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if not kwargs:
+        if not kwargs and not (_config.debug_nans or _config.debug_infs):
             for fast in self._fast_entries:
                 out = fast(args)
                 if out is not _MISS:
@@ -509,6 +514,10 @@ class JitFunction:
                         self._fast_entries.insert(0, fast)
                         del self._fast_entries[8:]
             outs = entry.executable(*leaves)
+            if _config.debug_nans or _config.debug_infs:
+                # As JAX does: on a NaN in the outputs, run the function again op by op.
+                from ..debug import check_jit_outputs
+                check_jit_outputs(outs, self._name, lambda: self.fun(*args, **kwargs))
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
     def _entry(self, key, args, kwargs, static_pos, dyn_args, dyn_kwargs, leaves, tree):

@@ -1,0 +1,42 @@
+"""The one place where functrans.numpy's public functions hand results back to the user.
+
+`wrap_namespace` replaces each public function of functrans.numpy (and of fnp.linalg and
+fnp.fft) by a thin wrapper. Internal calls between fnp modules use the unwrapped functions,
+so only the user's outermost call pays for it. The wrapper:
+  - checks eager results for NaNs/infs when functrans.config's debug_nans/debug_infs is on,
+    naming the function and the user's line (traced results are checked by the primitives);
+"""
+import functools
+import types
+
+import numpy as np
+
+from ..config import config as _config
+
+__all__ = []
+
+
+def _check(name, out):
+    from ..debug import check_function_outputs
+    check_function_outputs(f"fnp.{name}", out)
+
+
+def _wrap(fn, name):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if _config.debug_nans or _config.debug_infs:
+            _check(name, out)
+        return out
+    wrapper.__wrapped_fnp__ = fn
+    return wrapper
+
+
+def wrap_namespace(ns, prefix=""):
+    """Wrap every public function in the dict `ns` that functrans.numpy defines."""
+    for name, obj in list(ns.items()):
+        if name.startswith("_") or not isinstance(obj, types.FunctionType):
+            continue
+        if not obj.__module__.startswith("functrans.numpy") or hasattr(obj, "__wrapped_fnp__"):
+            continue
+        ns[name] = _wrap(obj, prefix + name)
