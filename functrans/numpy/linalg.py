@@ -19,7 +19,7 @@ import numpy as np
 from .. import lax
 from ..core import dtypes
 from ._promotion import (asarray, broadcast_shapes, broadcast_to, canonical_axis, dtype_of,
-                         promote, shape_of, to_inexact)
+                         eager, promote, shape_of, to_inexact)
 
 __all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "norm", "solve", "inv",
            "det", "slogdet", "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd",
@@ -312,6 +312,14 @@ def solve(a, b):
     batch = broadcast_shapes(sa[:-2], sb[:-2], name="linalg.solve")
     a = broadcast_to(a, batch + sa[-2:], "linalg.solve")
     b = broadcast_to(b, batch + sb[-2:], "linalg.solve")
+    if eager(a, b):
+        # numpy's gesv is the same LU and triangular solves, without the dispatch; an exactly
+        # singular matrix gives inf/NaN below instead of numpy's exception (as JAX).
+        try:
+            x = np.linalg.solve(a, b)
+            return x.reshape(batch + sa[-1:]) if vector else x
+        except LinAlgError:
+            pass
     lu, _, perm = lax.linalg.lu(a)
     x = lu_solve(lu, perm, b)
     return lax.reshape(x, batch + sa[-1:]) if vector else x
@@ -321,6 +329,11 @@ def inv(a):
     """The inverse of each square matrix (a solve against the identity)."""
     from .creation import eye
     a = _matrix("inv", a, square=True)
+    if eager(a):
+        try:
+            return np.linalg.inv(a)
+        except LinAlgError:       # singular: inf/NaN from the LU path, as JAX
+            pass
     n = shape_of(a)[-1]
     return solve(a, broadcast_to(eye(n, dtype=dtype_of(a)), shape_of(a), "linalg.inv"))
 
@@ -336,6 +349,8 @@ def det(a):
     """The determinant, from the LU factors: the product of U's diagonal times the sign of the
     row permutation. Its derivative (through LU's) is NaN at exactly singular matrices."""
     from . import reductions as red
+    if eager(a):
+        return np.linalg.det(_matrix("det", a, square=True))
     a, d, pivots = _lu_diagonal(a, "det")
     return lax.mul(_lu_parity_sign(pivots, dtype_of(a)), red.prod(d, axis=-1))
 
@@ -347,6 +362,9 @@ def slogdet(a, *, method=None):
     from .elementwise import absolute, divide, log, where
     if method not in (None, "lu"):
         raise ValueError(f"fnp.linalg.slogdet: method={method!r} is not supported; use 'lu'")
+    if eager(a):
+        sign, logabsdet = np.linalg.slogdet(_matrix("slogdet", a, square=True))
+        return SlogdetResult(sign, logabsdet)
     a, d, pivots = _lu_diagonal(a, "slogdet")
     mag = absolute(d)
     logabsdet = red.sum(log(mag), axis=-1)
@@ -365,6 +383,12 @@ def cholesky(a, *, upper=False, symmetrize_input=True):
     U = L^H with a = U^H U if upper. Not positive definite: NaNs (as in JAX). With
     symmetrize_input, (a + a^H) / 2 is factored (derivatives are those of a symmetric matrix)."""
     a = _matrix("cholesky", a, square=True)
+    if eager(a):
+        from ..primitives.linalg import cholesky_p
+        if symmetrize_input:
+            a = (a + np.conj(np.swapaxes(a, -1, -2))) / np.asarray(2, a.dtype)
+        L = cholesky_p.impl(a)
+        return np.conj(np.swapaxes(L, -1, -2)) if upper else L
     L = lax.linalg.cholesky(a, symmetrize_input=symmetrize_input)
     return _adjoint(L) if upper else L
 

@@ -322,28 +322,32 @@ def _triangular_solve_rule(a, b, *, left_side, lower, transpose_a, conjugate_a, 
     return b.strip_weak()
 
 
+_ROUTINES = {}
+
+
+def _routine(kind, name, dtype):
+    """scipy's BLAS/LAPACK wrapper `name` for dtype, looked up once."""
+    key = (kind, name, np.dtype(dtype))
+    if key not in _ROUTINES:
+        from scipy.linalg import blas, lapack
+        get = blas.get_blas_funcs if kind == "blas" else lapack.get_lapack_funcs
+        _ROUTINES[key] = get(name, dtype=np.dtype(dtype))
+    return _ROUTINES[key]
+
+
 def _solve_one(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
-    from scipy.linalg import solve_triangular
     if a.shape[-1] == 0 or b.size == 0:
         return [np.zeros_like(b)]
     if conjugate_a and not transpose_a:
-        # scipy has no "conjugate only": conj(a) x = b is the conjugate of a x = conj(b).
+        # BLAS has no "conjugate only": conj(a) x = b is the conjugate of a conj(x) = conj(b).
         return [np.conj(_solve_one(a, np.conj(b), left_side=left_side, lower=lower,
                                    transpose_a=False, conjugate_a=False,
                                    unit_diagonal=unit_diagonal)[0])]
+    # BLAS trsm: no singularity check, so a zero on the diagonal gives inf/NaN as in JAX.
+    trsm = _routine("blas", "trsm", a.dtype)
     trans = (2 if conjugate_a else 1) if transpose_a else 0
-    if left_side:
-        x = solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal,
-                             check_finite=False)
-    else:
-        # x op(a) = b  <=>  op(a)^T x^T = b^T: op(a)^T flips the transpose, keeps the conjugation.
-        if conjugate_a:   # op(a) = a^H; op(a)^T = conj(a): solve conj(a) x^T = b^T
-            x = np.conj(solve_triangular(a, np.conj(b.T), trans=0, lower=lower,
-                                         unit_diagonal=unit_diagonal, check_finite=False)).T
-        else:
-            x = solve_triangular(a, b.T, trans=0 if transpose_a else 1, lower=lower,
-                                 unit_diagonal=unit_diagonal, check_finite=False).T
-    return [x]
+    return [trsm(1.0, a, b, side=0 if left_side else 1, lower=int(lower), trans_a=trans,
+                 diag=int(unit_diagonal))]
 
 
 def _triangular_solve_impl(a, b, **params):
@@ -418,11 +422,10 @@ def _lu_rule(a):
 
 
 def _lu_one(a):
-    from scipy.linalg import lu_factor
     m, n = a.shape
     if m == 0 or n == 0:
         return [a.copy(), np.zeros(0, np.int32), np.arange(m, dtype=np.int32)]
-    lu, piv = lu_factor(a, check_finite=False)
+    lu, piv, _ = _routine("lapack", "getrf", a.dtype)(a)     # singular U is not an error
     perm = np.arange(m, dtype=np.int32)
     for i, p in enumerate(piv):           # apply LAPACK's row interchanges in order
         perm[i], perm[p] = perm[p], perm[i]
@@ -431,12 +434,7 @@ def _lu_one(a):
 
 def _lu_impl(a):
     a = np.asarray(a)
-    outs = _lu_rule(aval_of_value(a))
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")          # scipy warns about singular matrices
-            return _matrices(_lu_one)(outs, a)
+    return _matrices(_lu_one)(_lu_rule(aval_of_value(a)), a)
 
 
 lu_p = _declare("lu", _lu_impl, _lu_rule,
