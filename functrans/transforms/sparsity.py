@@ -279,6 +279,8 @@ def _is_float(aval):
 def _known_value(eqn, values):
     """Evaluate an equation whose operands are all known constants (constant folding)."""
     prim = eqn.primitive
+    if not eqn.outputs:       # an effect (a debug callback): never run it while detecting
+        return None
     try:
         if prim.name == "jit":      # interpret the called program: no Numba compile for this
             from ..core.staging import eval_closed
