@@ -32,3 +32,4 @@ from . import numpy  # noqa: E402,F401  (also gives traced values their operator
 from . import data, nn, optim, random  # noqa: E402,F401
 from . import debug  # noqa: E402,F401
 from . import test_util  # noqa: E402,F401
+from . import cost  # noqa: E402,F401  (calibrate(): this machine's rates for the cost model)

@@ -15,6 +15,11 @@ Each primitive is declared once, in its family's module under functrans/primitiv
   batch(args, dims, **params)                 -> (out, out_dim); dims[i] is the batch axis of
                                               args[i] or None (not batched)
   cost(*avals, **params)                      -> Cost(flops, bytes) of one application
+  cost_kind                                   which measured rate turns that cost into time
+                                              (functrans.cost): "blas", "elementwise",
+                                              "transcendental", "reduction", "view",
+                                              "gather_scatter", "numpy_call", "control_flow",
+                                              "call"; None reads it off the lowering
   jacobian                                    the structure of its local Jacobian, in words
                                               ("diagonal", "dense", "permutation", ...)
   lowering                                    its Numba code generation (see functrans.backend)
@@ -73,6 +78,7 @@ class Primitive:
         self.transpose = None
         self.batch = None
         self.cost = None
+        self.cost_kind = None            # see the module docstring; set beside the cost rule
         self.lowering = None
         self.sparsity = None
         self.sparsity_exact = True

@@ -620,6 +620,9 @@ def _scan_cost(*avals, body, length, **params):
     return _program_cost(body).scale(length)
 
 
+scan_p.cost_kind = "control_flow"     # the cost model times its body, length times
+
+
 @scan_p.def_lowering
 @Driver
 def _scan_lowering(ctx, args, *, body, length, reverse, num_consts, num_carry, unroll):
@@ -922,6 +925,9 @@ def _cond_sparsity(ins, out_avals, *, branches):
         [branches[int(np.clip(index.value, 0, len(branches) - 1))]]
     per_branch = [_sparsity.program_deps(b, ops, n) for b in taken]
     return [_sparsity.union(list(ps), a.size, n) for a, ps in zip(out_avals, zip(*per_branch))]
+
+
+cond_p.cost_kind = "control_flow"
 
 
 @cond_p.def_cost

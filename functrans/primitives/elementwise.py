@@ -444,9 +444,10 @@ def _integer_pow_lowering(a, ctx, *, y):
     """x**y as a product of y factors (numpy's power computes x*x for y=2 too)."""
     if y == 0:
         return ctx.const(1)
-    if abs(y) > 16 or (y < 0 and ctx.out_aval.dtype.kind not in "fc"):
+    # builtins.abs: this module's `abs` is lax.abs, which would stage under an active trace.
+    if builtins.abs(y) > 16 or (y < 0 and ctx.out_aval.dtype.kind not in "fc"):
         return None                  # long products or integer reciprocals: the impl
-    prod = " * ".join([a[0]] * abs(y))
+    prod = " * ".join([a[0]] * builtins.abs(y))
     return f"{ctx.const(1)} / ({prod})" if y < 0 else prod
 
 

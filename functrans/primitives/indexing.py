@@ -538,6 +538,7 @@ def _scatter_cost(operand, indices, updates, **params):
 
 
 scatter_add_p.def_cost(_scatter_cost)
+scatter_add_p.cost_kind = "gather_scatter"
 scatter_add_p.def_lowering(impl_call(scatter_add_p))
 
 

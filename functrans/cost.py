@@ -1,0 +1,457 @@
+"""This machine's rates, measured: what the forward-vs-reverse cost model turns FLOPs and bytes into.
+
+The cost model (functrans.transforms.cost_model) costs the program a Jacobian will actually run,
+equation by equation. Each equation's primitive declares its FLOPs, bytes and a *cost kind*
+(core/primitive.py); this module measures, once per machine, what each kind costs here:
+
+  eager_fixed_*, eager_eqn_*   eager jacfwd / jacrev: a fixed part per call and the Python
+                               dispatch per equation of the traced Jacobian program (the vmap
+                               and jvp interpreters stacked over the primitive's impl), fitted
+                               on three tiny chains of different length
+  impl_call                    per primitive: its numpy impl's own cost on small operands
+                               (argument checks, shape rules, the numpy calls); measured the
+                               first time the model meets the primitive, then kept on disk
+  eval_eqn, eval_iter          one equation of a program evaluated eagerly (a loop body), and
+                               the loop's own work per iteration (slicing, stacking)
+  eager_loop                   an eager Jacobian through a loop: the transforms' rules stage
+                               the loop's body into new programs (per loop of the program)
+  gemm_flops, gemm_half, gemm_bw, blas_call
+                               np.matmul: FLOP/s of a square product; the smallest dimension s
+                               at which a product runs at half that (BLAS runs a product whose
+                               smallest dimension is s at about gemm_flops * s / (s + gemm_half));
+                               bytes/s of a matrix-vector product (memory-bound), and the fixed
+                               cost of a tiny product
+  stream_bw, dram_bw, np_call  a numpy binary ufunc: bytes/s on arrays that stay in cache, and
+                               on large fresh ones (memory-bound, page faults included), and its
+                               fixed cost
+  transc_elem                  seconds per element of a numpy transcendental (np.tanh)
+  copy_bw, reduce_bw           bytes/s of a transposed copy and of np.sum
+  jit_call, jit_step           a compiled Jacobian: fixed cost per call, and per step of its
+                               driver (one Numba kernel or numpy/BLAS call), fitted on three
+                               compiled chains of different length
+  jit_iter                     a compiled loop's own work per iteration (calling the body's
+                               compiled program, slicing, stacking)
+  fused_elem, fused_transc     seconds per element and operation inside a fused Numba kernel
+                               (arithmetic; a transcendental inlined for small arrays)
+
+`calibrate()` measures them (about 0.2 s with warm kernels) and writes `calibration.json` beside
+the kernel cache (FUNCTRANS_CACHE_DIR); `rates()` returns the cached figures, measuring again
+when the file is missing or was written by another functrans, numpy or Numba version or on
+another CPU. The jit rates need compiled kernels: they are measured the first time a jit
+estimate is asked for, so an eager-only user never waits for Numba.
+"""
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from . import __version__
+
+FILE_NAME = "calibration.json"
+_lock = threading.RLock()
+_cached = None      # (path, Rates) of this process
+_unsaved = set()    # ids of Rates with impl timings not yet written
+
+
+@dataclass
+class Rates:
+    eager_fixed_fwd: float = 2e-4
+    eager_eqn_fwd: float = 4e-5
+    eager_fixed_rev: float = 3e-4
+    eager_eqn_rev: float = 5e-5
+    eval_eqn: float = 4e-6
+    eval_iter: float = 1e-5
+    eager_loop: float = 1e-3
+    gemm_flops: float = 2e10
+    gemm_half: float = 16.0
+    gemm_bw: float = 1e10
+    blas_call: float = 2e-6
+    stream_bw: float = 5e9
+    dram_bw: float = 1e10
+    np_call: float = 1e-6
+    transc_elem: float = 5e-9
+    copy_bw: float = 3e9
+    reduce_bw: float = 8e9
+    jit_call: float = 5e-6
+    jit_step: float = 1e-6
+    jit_iter: float = 5e-6
+    fused_elem: float = 5e-10
+    fused_transc: float = 1e-8
+    impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
+    have_jit: bool = False          # were the jit rates measured (else defaults)
+    seconds: float = 0.0            # how long the measurement took
+    key: str = ""                   # library/numpy/Numba versions and CPU it was measured with
+
+    def __str__(self):
+        us = lambda s: f"{s * 1e6:.2f} us"  # noqa: E731
+        gb = lambda b: f"{b / 1e9:.1f} GB/s"  # noqa: E731
+        return "\n".join([
+            f"calibration ({self.key}; measured in {self.seconds:.2f} s)",
+            f"  eager jacfwd: {us(self.eager_fixed_fwd)} + {us(self.eager_eqn_fwd)} per equation",
+            f"  eager jacrev: {us(self.eager_fixed_rev)} + {us(self.eager_eqn_rev)} per equation",
+            f"  impls on small operands: {_impl_summary(self.impl_call)}",
+            f"  eager loop: {us(self.eval_iter)} per iteration + {us(self.eval_eqn)} per "
+            f"equation of the body; {us(self.eager_loop)} to transform each loop",
+            f"  matmul: {self.gemm_flops / 1e9:.1f} GFLOP/s square, half that at smallest "
+            f"dimension {self.gemm_half:.3g}, {gb(self.gemm_bw)} "
+            f"matrix-vector, {us(self.blas_call)} per call",
+            f"  numpy: {gb(self.stream_bw)} elementwise in cache, {gb(self.dram_bw)} on large "
+            f"arrays, {us(self.np_call)} per call, "
+            f"{self.transc_elem * 1e9:.2f} ns per tanh, {gb(self.copy_bw)} transposed copy, "
+            f"{gb(self.reduce_bw)} sum",
+            f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
+            f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
+            f"{us(self.jit_iter)} per loop iteration; fused "
+            f"{self.fused_elem * 1e9:.2f} ns per element-op, "
+            f"{self.fused_transc * 1e9:.2f} ns per inlined tanh"])
+
+
+def _impl_summary(table):
+    if not table:
+        return "none measured yet"
+    shown = sorted(table.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in shown[:6]) + \
+        (f" (+{len(shown) - 6} more)" if len(shown) > 6 else "")
+
+
+def machine_key():
+    """What invalidates a calibration: the library, numpy and Numba versions and the CPU."""
+    import numba
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"functrans {__version__}, numpy {np.__version__}, numba {numba.__version__}, "
+            f"{cpu}, {os.cpu_count()} cpus")
+
+
+def cache_path():
+    from .backend.cache import default_cache_dir
+    return os.path.join(default_cache_dir(), FILE_NAME)
+
+
+# --- timing --------------------------------------------------------------------------------------
+
+# The clock is this thread's CPU time: the machines this runs on are shared, and other
+# processes' load would otherwise leak into the rates (BLAS runs on this thread: one BLAS
+# thread is what small products use). On an idle machine it equals wall time.
+clock = time.thread_time
+
+
+def _median(fn, samples=5, min_seconds=2e-4):
+    """Median seconds per call over `samples` samples, each looping long enough to be above the
+    timer's resolution."""
+    fn()
+    t0 = clock()
+    fn()
+    once = clock() - t0
+    loops = max(1, int(min_seconds / max(once, 1e-8)))
+    out = []
+    for _ in range(samples):
+        t0 = clock()
+        for _ in range(loops):
+            fn()
+        out.append((clock() - t0) / loops)
+    return float(np.median(out))
+
+
+def _interleaved(fns, samples=7):
+    """Median seconds of each function, sampled in turn so that drifting load hits all alike."""
+    for fn in fns:
+        fn()
+    out = [[] for _ in fns]
+    for _ in range(samples):
+        for i, fn in enumerate(fns):
+            t0 = clock()
+            fn()
+            out[i].append(clock() - t0)
+    return [float(np.median(o)) for o in out]
+
+
+def _fit(points):
+    """(fixed, slope): the least-squares line through (count, seconds) points, with the fixed
+    part at least zero and the slope at least a tenth of the mean seconds per count (a noisy
+    sample must not make either absurd)."""
+    x = np.array([p[0] for p in points], float)
+    t = np.array([p[1] for p in points], float)
+    slope, fixed = np.polyfit(x, t, 1)
+    floor = 0.1 * float(np.mean(t / x))
+    if slope < floor or fixed < 0:
+        slope = max(slope, floor)
+        fixed = max(float(np.mean(t - slope * x)), 0.0)
+    return float(fixed), float(slope)
+
+
+def _chain(k, width=4):
+    """A tiny MLP-like chain: k layers of tanh(W @ x); mostly dispatch, little arithmetic."""
+    from . import numpy as fnp
+    w = np.random.default_rng(k).standard_normal((width, width)) / 2
+
+    def f(x):
+        for _ in range(k):
+            x = fnp.tanh(w @ x) * 0.5 + x
+        return fnp.sum(x * x) * np.ones(2)
+    return f, np.linspace(0.1, 0.9, width)
+
+
+LOOP_LENGTH = 16
+
+
+def _loop(width=4):
+    """A small recurrence as a lax.scan: per-iteration costs of loops."""
+    from . import lax, numpy as fnp
+    w = np.random.default_rng(0).standard_normal((width, width)) / 2
+
+    def g(h, xs):
+        return lax.scan(lambda c, x: (fnp.tanh(w @ c + x), c), h, xs)
+    return g, np.linspace(0.1, 0.9, width), np.ones((LOOP_LENGTH, width))
+
+
+# --- the measurements ----------------------------------------------------------------------------
+
+def _blas_single_threaded():
+    return any(os.environ.get(v) == "1" for v in
+               ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")) or \
+        os.cpu_count() == 1
+
+
+def _blas_time(fn, samples=5):
+    """Seconds of a matrix product: this thread's CPU time when BLAS runs on it alone, else the
+    best wall time (several BLAS threads: this thread's CPU time would not see the others)."""
+    if _blas_single_threaded():
+        return _median(fn, samples)
+    fn()
+    best = float("inf")
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _measure_numpy(r):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((160, 160))
+    r.gemm_flops = 2 * 160 ** 3 / _blas_time(lambda: a @ a)
+    thin = rng.standard_normal((160, 4))
+    rate = 2 * 160 * 160 * 4 / _blas_time(lambda: a @ thin)
+    r.gemm_half = float(np.clip(4 * (r.gemm_flops / rate - 1), 0.5, 1000))
+    m, v = rng.standard_normal((400, 400)), rng.standard_normal(400)
+    r.gemm_bw = 8 * (400 * 400 + 800) / _blas_time(lambda: m @ v)
+    s = rng.standard_normal((4, 4))
+    r.blas_call = _median(lambda: s @ s)
+    big = rng.standard_normal(100_000)
+    out = np.empty_like(big)
+    r.stream_bw = 3 * big.nbytes / _median(lambda: np.multiply(big, big, out=out))
+    large, other = np.full(4_000_000, 1.5), np.full(4_000_000, 0.5)
+    r.dram_bw = 3 * large.nbytes / _median(lambda: np.multiply(large, other), samples=3)
+    tiny = np.ones(4)
+    r.np_call = _median(lambda: np.multiply(tiny, tiny))
+    r.transc_elem = _median(lambda: np.tanh(big, out=out)) / big.size
+    sq = big.reshape(250, 400)
+    r.copy_bw = 2 * sq.nbytes / _median(lambda: np.ascontiguousarray(sq.T))
+    r.reduce_bw = big.nbytes / _median(lambda: np.sum(big))
+
+
+SMALL_OPERANDS = 4096      # elements: an impl timed on operands this small shows its fixed cost
+NO_IMPL_TIMING = {"scan", "while_loop", "cond", "jit", "custom_jvp_call", "custom_vjp_call",
+                  "checkpoint", "custom_lin", "remat_lin"}     # costed through their programs
+
+
+def impl_seconds(r, eqn):
+    """The fixed cost of eqn's primitive impl (measured on first sight when its operands are
+    small; until then the median of the primitives measured so far)."""
+    name = eqn.primitive.name
+    t = r.impl_call.get(name)
+    if t is None and name not in NO_IMPL_TIMING:
+        t = _time_impl(eqn)
+        if t is not None:
+            with _lock:
+                r.impl_call[name] = t
+                _unsaved.add(id(r))
+    if t is None:
+        t = float(np.median(list(r.impl_call.values()))) if r.impl_call else 3 * r.np_call
+    return t
+
+
+def _time_impl(eqn):
+    from .core.ir import Literal
+    if sum(a.aval.size for a in eqn.inputs) > SMALL_OPERANDS:
+        return None
+    args = [a.value if isinstance(a, Literal) else np.ones(a.aval.shape, a.aval.dtype)
+            for a in eqn.inputs]
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _median(lambda: eqn.primitive.impl(*args, **eqn.params), samples=5,
+                           min_seconds=1e-4)
+    except Exception:       # operands of ones may be invalid (indices): keep the default
+        return None
+
+
+def _impls(r, closed):
+    return sum(impl_seconds(r, e) for e in closed.eqns)
+
+
+def _measure_eager(r):
+    from .core.staging import eval_closed, make_jaxpr
+    from .transforms.jacobians import jacfwd, jacrev
+    for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
+        # the shortest chain pins the fixed part, the longest the part per equation; what the
+        # impls cost themselves is measured per primitive and taken out
+        chains = [_chain(k) for k in (0, 1, 3)]
+        programs = [make_jaxpr(jac(f))(x) for f, x in chains]
+        times = _interleaved([lambda f=f, x=x: jac(f)(x) for f, x in chains], samples=7)
+        points = [(len(p.eqns), t - _impls(r, p)) for p, t in zip(programs, times)]
+        fixed, per = _fit(points)
+        setattr(r, f"eager_fixed_{name}", fixed)
+        setattr(r, f"eager_eqn_{name}", per)
+    f, x = _chain(4)
+    closed = make_jaxpr(f)(x)
+    t = _median(lambda: eval_closed(closed, x))
+    r.eval_eqn = max(t - _impls(r, closed), 0.1 * t) / len(closed.eqns)
+    g, h, xs = _loop()
+    loop = make_jaxpr(g)(h, xs)
+    body = [e for e in loop.eqns if e.primitive.name == "scan"][0].params["body"]
+    per_iter = _median(lambda: eval_closed(loop, h, xs)) / LOOP_LENGTH
+    in_body = len(body.eqns) * r.eval_eqn + _impls(r, body)
+    r.eval_iter = max(per_iter - in_body, 0.1 * per_iter)
+    # what is left of an eager jacfwd through the loop is the staging of transformed bodies
+    program = make_jaxpr(jacfwd(g))(h, xs)
+    loops = [e for e in program.eqns if e.primitive.name == "scan"]
+    t = _median(lambda: jacfwd(g)(h, xs), samples=3, min_seconds=0)
+    known = r.eager_fixed_fwd + len(program.eqns) * r.eager_eqn_fwd + sum(
+        impl_seconds(r, e) for e in program.eqns if e.primitive.name != "scan") + sum(
+        LOOP_LENGTH * (r.eval_iter + len(e.params["body"].eqns) * r.eval_eqn +
+                       _impls(r, e.params["body"])) for e in loops)
+    r.eager_loop = max(t - known, 0.0) / max(len(loops), 1)
+
+
+def _measure_jit(r):
+    from . import numpy as fnp
+    from .transforms.cost_model import jit_steps
+    from .core.staging import make_jaxpr
+    from .transforms.jacobians import jacfwd
+    from .transforms.jit import jit
+    tiny = np.ones(4)
+    one = jit(lambda x: x * 2.0)                              # one kernel: call + one step
+    chains = [_chain(k) for k in (2, 8)]
+    steps = [len(jit_steps(make_jaxpr(jacfwd(f))(x))) for f, x in chains]
+    compiled = [jit(jacfwd(f)) for f, _ in chains]
+    t_one, t_short, t_long = _interleaved(
+        [lambda: one(tiny)] + [lambda c=c, x=x: c(x) for c, (_, x) in zip(compiled, chains)],
+        samples=9)
+    r.jit_step = max((t_long - t_short) / max(steps[1] - steps[0], 1), 0.05 * t_one)
+    r.jit_call = max(t_one - r.jit_step, 0.0)
+    g, h, xs = _loop()
+    compiled = jit(g)
+    scan_eqn = [e for e in make_jaxpr(g)(h, xs).eqns if e.primitive.name == "scan"][0]
+    body_steps = len(jit_steps(scan_eqn.params["body"]))
+    per_iter = _median(lambda: compiled(h, xs)) / LOOP_LENGTH
+    r.jit_iter = max(per_iter - body_steps * r.jit_step, 0.1 * per_iter)
+
+    def poly(x):                                     # one kernel of 16 operations
+        for c in (1.5, 0.5, 0.25, 2.0, 0.75, 1.25, 0.125, 3.0):
+            x = x * c + 0.5
+        return x
+    # differences between a large and a small operand: the call overheads cancel
+    poly = jit(poly)
+    th = jit(lambda x: fnp.tanh(x) * 2.0)             # inlined below numpy's ufunc cutoff
+    small, mid, thin = np.linspace(0.0, 1.0, 200), np.linspace(0.0, 1.0, 20_000), \
+        np.linspace(0.0, 1.0, 4000)
+    t_small, t_mid, t_th_small, t_th = _interleaved(
+        [lambda: poly(small), lambda: poly(mid), lambda: th(small), lambda: th(thin)],
+        samples=7)
+    r.fused_elem = max(t_mid - t_small, 1e-9) / (16 * (mid.size - small.size))
+    r.fused_transc = max((t_th - t_th_small) / (thin.size - small.size) - r.fused_elem,
+                         r.fused_elem)
+    r.have_jit = True
+
+
+# --- the cache -----------------------------------------------------------------------------------
+
+def _write(path, r):
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".calibration-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(r), f, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        pass                         # an unwritable cache: keep the figures in memory only
+
+
+def _read(path, key):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    names = {f.name for f in fields(Rates)}
+    if not isinstance(data, dict) or data.get("key") != key or set(data) != names:
+        return None
+    return Rates(**data)
+
+
+def calibrate(jit=True) -> Rates:
+    """Measure this machine's rates now (numpy, eager dispatch and, with jit=True, compiled
+    kernels), write them beside the kernel cache and use them from now on."""
+    global _cached
+    with _lock:
+        t0 = time.perf_counter()
+        r = Rates(key=machine_key())
+        _measure_numpy(r)
+        _measure_eager(r)
+        if jit:
+            _measure_jit(r)
+        r.seconds = time.perf_counter() - t0
+        path = cache_path()
+        _write(path, r)
+        _cached = (path, r)
+        return r
+
+
+def rates(jit=False) -> Rates:
+    """The calibration in use: this process's, else the one on disk if it was measured with
+    this library version and CPU, else a fresh one. jit=True also needs the jit rates."""
+    global _cached
+    with _lock:
+        path = cache_path()
+        if _cached is None or _cached[0] != path:
+            r = _read(path, machine_key())
+            _cached = (path, r) if r is not None else None
+        if _cached is None:
+            return calibrate(jit=jit)
+        r = _cached[1]
+        if jit and not r.have_jit:
+            t0 = time.perf_counter()
+            _measure_jit(r)
+            r.seconds += time.perf_counter() - t0
+            _write(path, r)
+        return r
+
+
+def save():
+    """Write impl timings measured since the calibration was last written."""
+    with _lock:
+        if _cached is not None and id(_cached[1]) in _unsaved:
+            _unsaved.discard(id(_cached[1]))
+            _write(_cached[0], _cached[1])
+
+
+def forget():
+    """Drop this process's copy (the next rates() reads the disk again)."""
+    global _cached
+    with _lock:
+        _cached = None

@@ -1,0 +1,298 @@
+"""The forward-vs-reverse cost model: calibration cache, estimates by execution, decisions per
+signature, the residual budget and the reports. No timing is asserted (the machines are
+shared): estimates are checked against fixed rates, and measurements only for their presence."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import cost, lax
+from functrans.core.primitive import registry
+from functrans.transforms import cost_model
+
+
+def mlp(n, width, m, seed=0):
+    rng = np.random.default_rng(seed)
+    w1 = rng.standard_normal((width, n)) / np.sqrt(n)
+    w2 = rng.standard_normal((m, width)) / np.sqrt(width)
+    return lambda x: w2 @ fnp.tanh(w1 @ x)
+
+
+IMPL = 2e-6
+
+
+@pytest.fixture
+def fixed_rates(monkeypatch, tmp_path):
+    """Deterministic rates (the dataclass defaults, jit included, every impl IMPL seconds)
+    instead of measured ones, kept in a file of their own."""
+    rates = cost.Rates(key="fixed for tests", have_jit=True,
+                       impl_call={name: IMPL for name in registry})
+    path = str(tmp_path / cost.FILE_NAME)
+    monkeypatch.setattr(cost, "cache_path", lambda: path)
+    monkeypatch.setattr(cost, "_cached", (path, rates))
+    return rates
+
+
+# --- calibration ---------------------------------------------------------------------------------
+
+def test_calibration_measures_positive_rates(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNCTRANS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cost, "_cached", None)
+    r = cost.calibrate(jit=False)
+    for name in ("eager_eqn_fwd", "eager_eqn_rev", "eval_eqn", "gemm_flops", "gemm_bw",
+                 "stream_bw", "dram_bw", "transc_elem", "reduce_bw", "copy_bw"):
+        assert getattr(r, name) > 0, name
+    assert not r.have_jit and r.key == cost.machine_key()
+    assert "per equation" in str(r)
+
+
+def test_calibration_cache_written_reused_and_refreshed(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNCTRANS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cost, "_cached", None)
+    calls = []
+
+    def fake(r):                         # the measurements are replaced: only the cache logic
+        calls.append(r)
+        r.gemm_flops = 1e9 + len(calls)
+    monkeypatch.setattr(cost, "_measure_numpy", fake)
+    monkeypatch.setattr(cost, "_measure_eager", lambda r: None)
+    monkeypatch.setattr(cost, "_measure_jit", lambda r: setattr(r, "have_jit", True))
+
+    first = cost.rates()                                 # nothing on disk: measured, written
+    path = tmp_path / cost.FILE_NAME
+    assert len(calls) == 1 and path.exists()
+    on_disk = json.loads(path.read_text())
+    assert on_disk["gemm_flops"] == first.gemm_flops and on_disk["key"] == cost.machine_key()
+
+    cost.forget()                                        # a new process: read, not measured
+    again = cost.rates()
+    assert len(calls) == 1 and again.gemm_flops == first.gemm_flops
+
+    assert not again.have_jit                            # jit rates measured when first needed
+    assert cost.rates(jit=True).have_jit and json.loads(path.read_text())["have_jit"]
+
+    monkeypatch.setattr(cost, "__version__", "999.0")    # another library version: measured
+    cost.forget()
+    refreshed = cost.rates()
+    assert len(calls) == 2 and refreshed.gemm_flops != first.gemm_flops
+    assert "functrans 999.0" in json.loads(path.read_text())["key"]
+
+    path.write_text("{not json")                         # a corrupt file: measured again
+    cost.forget()
+    cost.rates()
+    assert len(calls) == 3
+
+    cost.calibrate(jit=False)                            # calibrate() always measures
+    assert len(calls) == 4
+
+
+def test_machine_key_names_versions_and_cpu():
+    key = cost.machine_key()
+    assert f"functrans {ft.__version__}" in key and "numpy" in key and "numba" in key
+
+
+# --- cost kinds ------------------------------------------------------------------------------------
+
+def test_every_primitive_has_a_known_cost_kind():
+    kinds = {name: cost_model.cost_kind(p) for name, p in registry.items()}
+    assert set(kinds.values()) <= set(cost_model.COST_KINDS)
+    assert kinds["dot_general"] == "blas"
+    assert kinds["tanh"] == "transcendental" and kinds["add"] == "elementwise"
+    assert kinds["reduce_sum"] == "reduction" and kinds["reshape"] == "view"
+    assert kinds["scan"] == kinds["cond"] == kinds["while_loop"] == "control_flow"
+    assert kinds["gather"] == kinds["scatter_add"] == "gather_scatter"
+
+
+# --- estimates -------------------------------------------------------------------------------------
+
+def test_estimates_differ_eager_and_jit(fixed_rates):
+    f, x = mlp(6, 8, 5), np.linspace(0, 1, 6)
+    eager = ft.choose_mode(f, x)
+    jitted = ft.choose_mode(f, x, jit=True)
+    assert eager.execution == "eager" and jitted.execution == "jit"
+    for e, j in ((eager.forward, jitted.forward), (eager.reverse, jitted.reverse)):
+        # the same program; eagerly each equation pays Python dispatch, compiled each step less
+        assert e.flops == j.flops
+        assert e.seconds > 5 * j.seconds
+    # the eager estimate is the set-up plus one dispatch per equation plus the work
+    fwd = eager.forward
+    assert len(fwd.terms) == len(fwd.program.eqns) + 1
+    expected = fixed_rates.eager_fixed_fwd + \
+        (fixed_rates.eager_eqn_fwd + IMPL) * len(fwd.program.eqns)
+    assert fwd.overhead_seconds == pytest.approx(expected)
+    assert fwd.seconds == pytest.approx(fwd.overhead_seconds + fwd.work_seconds)
+    # under jit: one call plus one dispatch per scheduled step (fewer steps than equations)
+    steps = cost_model.jit_steps(jitted.forward.program)
+    assert len(jitted.forward.terms) == len(steps) + 1 < len(fwd.terms)
+
+
+def test_estimate_counts_the_batched_work(fixed_rates):
+    """Forward mode over n tangents is one program whose products have n columns: its FLOPs
+    grow with n, while its number of equations does not."""
+    small = ft.choose_mode(mlp(10, 50, 2), np.ones(10), jit=True)
+    large = ft.choose_mode(mlp(400, 50, 2), np.ones(400), jit=True)
+    assert len(small.forward.program.eqns) == len(large.forward.program.eqns)
+    assert large.forward.flops > 30 * small.forward.flops
+    assert large.forward.seconds > large.reverse.seconds and large.mode == "rev"
+    tall = ft.choose_mode(mlp(2, 50, 400), np.ones(2), jit=True)
+    assert tall.mode == "fwd"
+
+
+def test_gemm_terms_say_where_their_time_comes_from(fixed_rates):
+    d = ft.choose_mode(mlp(300, 64, 3), np.ones(300), jit=True)
+    text = d.explain()
+    assert "forward mode, jit" in text and "reverse mode, jit" in text
+    assert "GEMM" in text and "GFLOP/s" in text and "kernel[" in text
+    gemms = [t for t in d.forward.terms if t.kind == "blas"]
+    assert gemms and all(t.work > 0 and t.overhead == fixed_rates.jit_step for t in gemms)
+    assert d.explain(mode="rev", top=3).count("\n") == 4      # title, header, three rows
+
+
+def test_scan_is_costed_per_iteration(fixed_rates):
+    w = np.eye(3) * 0.5
+
+    def f(xs):
+        return lax.scan(lambda h, x: (fnp.tanh(w @ h + x), None), np.zeros(3), xs)[0]
+    short = ft.choose_mode(f, np.ones((5, 3)))
+    long = ft.choose_mode(f, np.ones((50, 3)))
+    loops = [t for t in long.reverse.terms if t.kind == "control_flow"]
+    assert loops and "50 x body" in loops[0].source
+    assert long.reverse.work_seconds > 5 * short.reverse.work_seconds
+
+
+# --- the decision ----------------------------------------------------------------------------------
+
+def test_auto_decides_once_per_signature(fixed_rates, monkeypatch):
+    calls = []
+    real = cost_model.choose_mode
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("jit"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(cost_model, "choose_mode", counting)
+    f = mlp(1000, 64, 2)                  # forward mode's products are 500x larger
+    jac = ft.jacobian(f)
+    x = np.linspace(0, 1, 1000)
+    for _ in range(3):
+        J = jac(x)
+    assert calls == [False]
+    np.testing.assert_allclose(J, ft.jacfwd(f)(x), rtol=1e-10, atol=1e-14)
+    d = jac.last_decision
+    assert d.mode == "rev" and "fwd" not in d.measured and d.measured["rev"] > 0
+    assert d.ratio("rev") == pytest.approx(d.reverse.seconds / d.measured["rev"])
+    jac(x.astype(np.float32))                               # another dtype: another decision
+    assert calls == [False, False]
+    jac(x + 1.0)                                            # same signature, new values
+    assert calls == [False, False]
+    compiled = ft.jit(jac)                                  # traced by jit: costed as compiled
+    np.testing.assert_allclose(compiled(x), J, rtol=1e-10, atol=1e-14)
+    compiled(x)
+    assert calls == [False, False, True]
+    assert jac.last_decision.execution == "jit"
+    assert len(jac.decisions) == 3
+
+
+def test_residual_budget_is_flagged(fixed_rates):
+    def deep(x):
+        for _ in range(6):
+            x = fnp.sin(x)
+        return fnp.sum(x)
+    x = np.ones(500)
+    roomy = ft.choose_mode(deep, x)
+    assert roomy.reverse.residual_bytes >= 6 * 500 * 8 - 500 * 8 and not roomy.warnings
+    assert roomy.forward.residual_bytes == 0
+    tight = ft.choose_mode(deep, x, memory_budget=1000)
+    assert tight.warnings and "checkpoint" in tight.warnings[0]
+    assert "forward mode" in tight.warnings[0] and "warning:" in str(tight)
+    # neither mode fits 1000 bytes: the faster one stays chosen, with the warning
+    assert tight.mode == roomy.mode == "rev"
+    # a budget the residuals exceed but forward mode's whole program fits: forward is chosen
+    budget = roomy.reverse.residual_bytes - 1
+    if roomy.forward.peak_bytes <= budget:
+        assert ft.choose_mode(deep, x, memory_budget=budget).mode == "fwd"
+
+
+def test_residual_budget_switches_to_forward(fixed_rates):
+    """R^2 -> R^1 through a wide intermediate: reverse keeps the wide residuals, while forward
+    mode's two tangents of the intermediate are about as large; with a budget between the two,
+    forward mode is chosen and says why."""
+    v = np.linspace(0, 1, 3000)
+
+    def f(x):
+        h = fnp.sin(x[0] * v) * fnp.cos(x[1] * v)
+        h = fnp.tanh(h) * fnp.exp(-h)
+        return fnp.sum(fnp.sin(h))
+    x = np.array([0.3, 0.7])
+    roomy = ft.choose_mode(f, x, memory_budget=1 << 40)
+    res, peak = roomy.reverse.residual_bytes, roomy.forward.peak_bytes
+    assert res > 0
+    if peak < res:
+        d = ft.choose_mode(f, x, memory_budget=(peak + res) // 2)
+        assert d.mode == "fwd" and "memory budget" in d.reason and d.warnings
+
+
+def test_default_memory_budget_env(monkeypatch):
+    monkeypatch.setenv("FUNCTRANS_MEMORY_BUDGET", "12345")
+    assert cost_model.default_memory_budget() == 12345
+    monkeypatch.delenv("FUNCTRANS_MEMORY_BUDGET")
+    assert cost_model.default_memory_budget() > 1 << 20
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+def test_compare_modes_reports_estimate_measurement_and_ratio(fixed_rates):
+    f, x = mlp(30, 16, 3), np.linspace(0, 1, 30)
+    d = ft.compare_modes(f, x, repeats=2)
+    assert set(d.measured) == {"fwd", "rev"} and all(t > 0 for t in d.measured.values())
+    for mode, e in (("fwd", d.forward), ("rev", d.reverse)):
+        assert d.ratio(mode) == pytest.approx(e.seconds / d.measured[mode])
+        assert e.seconds > 0 and e.peak_bytes > 0 and e.terms and e.program is not None
+    assert d.forward.passes == 30 and d.reverse.passes == 3
+    text = str(d)
+    assert "R^30 -> R^3, eager" in text and "est/meas" in text and "measured:" in text
+    assert f"{d.ratio('fwd'):.2f}" in text
+    assert d.decision_seconds > 0
+    compiled = ft.compare_modes(f, x, repeats=2, jit=True)
+    assert compiled.execution == "jit" and "R^30 -> R^3, jit" in str(compiled)
+    unmeasured = ft.compare_modes(f, x, measure=False)
+    assert unmeasured.measured == {} and unmeasured.ratio("fwd") is None
+
+
+def test_explain_shows_kinds_and_sources(fixed_rates):
+    report = ft.explain(mlp(4, 3, 2))(np.ones(4))
+    kinds = [s.kind for s in report.steps]
+    assert "blas" in kinds and "transcendental" in kinds
+    text = str(report)
+    assert "GEMM" in text and "dense" in text
+    assert all(s.seconds >= 0 and s.source for s in report.steps)
+
+
+def test_pytree_and_multiple_arguments(fixed_rates):
+    def f(p, x):
+        return fnp.tanh(p["w"] @ x + p["b"])
+    p = {"w": np.ones((3, 4)) * 0.1, "b": np.zeros(3)}
+    x = np.ones(4)
+    d = ft.choose_mode(f, p, x)
+    assert d.n_inputs == 12 + 3 + 4 and d.n_outputs == 3 and d.mode == "rev"
+    jac = ft.jacobian(f, argnums=(0, 1))
+    J = jac(p, x)
+    ref = ft.jacfwd(f, argnums=(0, 1))(p, x)
+    np.testing.assert_allclose(J[0]["w"], ref[0]["w"], rtol=1e-12)
+    np.testing.assert_allclose(J[1], ref[1], rtol=1e-12)
+    assert jac.last_decision.n_inputs == 12 + 3 + 4
+
+
+def test_mode_argument_is_checked():
+    with pytest.raises(ValueError, match="mode must be 'auto', 'fwd' or 'rev'"):
+        ft.jacobian(lambda x: x, mode="both")
+    with pytest.raises(ValueError, match="execution must be"):
+        cost_model.estimate_terms(ft.make_jaxpr(lambda x: x * 2)(1.0), execution="gpu")
+
+
+def test_cache_file_lives_beside_the_kernel_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("FUNCTRANS_CACHE_DIR", str(tmp_path))
+    from functrans.backend import default_cache_dir
+    assert os.path.dirname(cost.cache_path()) == default_cache_dir() == str(tmp_path)
