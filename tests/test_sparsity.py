@@ -393,6 +393,18 @@ def test_sparse_jacobian_rectangular_pytrees_and_given_pattern():
         ft.jacobian(f, argnums=(0, 1), sparsity=pattern[:, 1:])(a, b)
 
 
+def test_a_given_pattern_that_misses_a_nonzero_is_refused():
+    x = np.random.default_rng(10).random(12)
+    too_thin = sp.eye(12, dtype=bool, format="csr")          # the off-diagonals are missing
+    with pytest.raises(ValueError, match="misses nonzeros"):
+        ft.jacobian(diffusion_reaction, sparsity=too_thin)(x)
+    with pytest.raises(ValueError, match="misses nonzeros"):
+        ft.hessian(lambda v: fnp.sum(v[1:] * v[:-1]), sparsity=too_thin)(x)
+    h = ft.hessian(lambda v: fnp.sum(v[1:] * v[:-1] ** 2), sparsity=laplacian_1d(12))(x)
+    np.testing.assert_allclose(
+        h.toarray(), np.asarray(ft.hessian(lambda v: fnp.sum(v[1:] * v[:-1] ** 2))(x)))
+
+
 def test_reverse_is_chosen_for_a_dense_row():
     def f(x):      # an arrowhead Jacobian: forward needs n colours, reverse 2
         return fnp.concatenate([fnp.sum(x)[None], x[1:] ** 2])

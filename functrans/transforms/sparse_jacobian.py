@@ -198,6 +198,23 @@ class _Plan:
     coloring: object
     decision: SparseDecision
     run: object                 # (x, seeds) -> compressed
+    seeds: object = None        # (colours, N or M), in the dtype the pass takes
+
+
+def _check_given_pattern(matrix, push, x0, name):
+    """A given pattern that misses a nonzero would silently drop it: compare the result with
+    one JVP in a random direction (a missed entry shows with probability 1)."""
+    from .jvp import jvp   # noqa: F401  (push is built from it)
+    v = np.random.default_rng(0).standard_normal(matrix.shape[1]).astype(x0.dtype)
+    want = np.asarray(push(x0, v))
+    got = matrix @ v
+    tol = 1e-6 if np.finfo(x0.dtype).bits >= 64 else 1e-3
+    bad = ~np.isclose(got, want, rtol=tol, atol=tol * (np.abs(want).max(initial=0.0) + 1.0))
+    if bad.any():
+        raise ValueError(f"{name}: the given sparsity pattern misses nonzeros: rows "
+                         f"{np.flatnonzero(bad)[:10].tolist()} of the result differ from a JVP "
+                         f"check. Pass a pattern that contains every nonzero of the Jacobian "
+                         f"(for every input value), or sparsity='auto' to detect it.")
 
 
 def _plan_jacobian(fun, f_flat, x0, m, pattern, mode, orderings):
@@ -259,17 +276,22 @@ def sparse_jacobian(fun, argnums=0, has_aux=False, sparsity="auto", mode="auto",
             pattern = (_sp.pattern_of(closed, in_leaves) if _is_auto(sparsity) else
                        _given_pattern(sparsity, (m, len(x0)), "jacobian"))
             pattern.sort_indices()
-            plans[key] = _plan_jacobian(fun, f_flat, x0, m, pattern, mode, orderings)
-        plan = plans[key]
+            plan = _plan_jacobian(fun, f_flat, x0, m, pattern, mode, orderings)
+            dtype = x0.dtype if plan.decision.mode == "fwd" else _out_dtype(plan, f_flat, x0)
+            plan.seeds = np.ascontiguousarray(plan.coloring.seeds().T.astype(dtype))
+            checked = _is_auto(sparsity)
+        else:
+            plan, checked = plans[key], True
         jac_fun.last_decision = plan.decision
-        seeds = np.ascontiguousarray(plan.coloring.seeds().T.astype(x0.dtype))
-        if plan.decision.mode == "rev":
-            seeds = seeds.astype(_out_dtype(plan, f_flat, x0))
-        compressed = np.asarray(plan.run(x0, seeds))
+        compressed = np.asarray(plan.run(x0, plan.seeds))
         if plan.decision.mode == "fwd":
             jac = decompress_columns(plan.pattern, plan.coloring.colors, compressed.T)
         else:
             jac = decompress_rows(plan.pattern, plan.coloring.colors, compressed)
+        if not checked:
+            from .jvp import jvp
+            _check_given_pattern(jac, lambda x, v: jvp(f_flat, (x,), (v,))[1], x0, "jacobian")
+        plans[key] = plan
         if has_aux:
             return jac, fun(*args)[1]
         return jac
@@ -326,12 +348,18 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
             decision = SparseDecision(
                 "star", f"star colouring: {col.n_colors} Hessian-vector product(s) instead of "
                         f"{n}", (n, n), pattern.nnz, None, None, ordering=col.ordering)
-            plans[key] = _Plan(pattern, col, decision, _maybe_jit(fun, compressed))
-        plan = plans[key]
+            plan = _Plan(pattern, col, decision, _maybe_jit(fun, compressed),
+                         np.ascontiguousarray(col.seeds().T.astype(x0.dtype)))
+            checked = _is_auto(sparsity)
+        else:
+            plan, checked = plans[key], True
         hess_fun.last_decision = plan.decision
-        seeds = np.ascontiguousarray(plan.coloring.seeds().T.astype(x0.dtype))
-        b = np.asarray(plan.run(x0, seeds)).T
+        b = np.asarray(plan.run(x0, plan.seeds)).T
         h = decompress_star(plan.pattern, plan.coloring.colors, b)
+        if not checked:
+            g = grad(lambda x: f_flat(x).reshape(()))
+            _check_given_pattern(h, lambda x, v: jvp(g, (x,), (v,))[1], x0, "hessian")
+        plans[key] = plan
         return (h, fun(*args)[1]) if has_aux else h
 
     hess_fun.last_decision = None
