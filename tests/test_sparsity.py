@@ -494,6 +494,9 @@ def test_chain_jacobian_matches_both_modes():
     assert min(c.size for c in plan.cuts) == 2
     text = str(ft.explain_chain(f)(x))
     assert "bracketing" in text and "pure forward" in text
+    measured = ft.explain_chain(f, measure=True, repeats=1)(x)
+    assert set(measured.measured) == {"chain", "forward", "reverse"}
+    assert "measured chain" in str(measured)
 
 
 def test_chain_plan_splits_at_the_bottleneck():
