@@ -390,6 +390,10 @@ def _emit(d, program, steps, needed, donate, name):
                 if target is None and out not in escaping:
                     target = alloc(out)
             call = f"{f}({', '.join(ins)}{', out=' + target if target else ''})"
+            if not target and _ufunc_result_dtype(s.rule.ufunc, eqn.inputs) != out.aval.dtype:
+                # scipy's special functions have no float16 loop (they return float32 or
+                # float64); the shape rule's dtype is what the program promised.
+                call = f"{call}.astype(np.{out.aval.dtype.name})"
             nm = d.fresh(out)
             lines.append(f"    {nm} = {call}{'[()]' if not out.aval.ndim else ''}")
             if target in d.ws_names:
@@ -474,6 +478,16 @@ def _emit(d, program, steps, needed, donate, name):
     if len(lines) == body_start:
         lines.append("    pass")
     return numba_time
+
+
+def _ufunc_result_dtype(ufunc, inputs):
+    """The dtype `ufunc` returns for operands of these avals (None if the probe fails)."""
+    try:
+        probe = [np.ones((), a.aval.dtype) for a in inputs]
+        with np.errstate(all="ignore"):
+            return np.asarray(ufunc(*probe)).dtype
+    except Exception:
+        return None
 
 
 def _producer_kind(steps, v):

@@ -308,6 +308,12 @@ class Planner:
             self.singles[i] = Step("ufunc", eqn, rule=rule, order=i)
             return
         if isinstance(rule, Driver):
+            if any(a.dtype in _NO_NUMBA for a in in_avals + [v.aval for v in eqn.outputs]) \
+                    and not _has_subprograms(eqn):
+                # A driver rule may call Numba code, which has no float16: the impl (what the
+                # interpreter runs) is right by definition. Loops and conds keep their rules:
+                # they compile their bodies, whose float16 equations come back here.
+                rule = Driver.impl(eqn.primitive)
             self.singles[i] = Step("driver", eqn, rule=rule, order=i)
             return
         raise LoweringError(f"jit: unknown lowering {rule!r} for the equation "
@@ -369,6 +375,14 @@ class Planner:
                 if t is not None and t is not s:
                     s.deps.add(id(t))
         return _toposort(steps), needed
+
+
+def _has_subprograms(eqn):
+    from ..core.ir import ClosedProgram, Program
+    kinds = (ClosedProgram, Program)
+    return any(isinstance(v, kinds) or (isinstance(v, (tuple, list)) and
+                                        any(isinstance(u, kinds) for u in v))
+               for v in eqn.params.values())
 
 
 def _toposort(steps):
