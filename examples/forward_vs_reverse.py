@@ -3,10 +3,14 @@
 f(x) = tanh(W2 tanh(W1 x)) with W1 (h, n) and W2 (m, h). Forward mode (jacfwd) pushes one
 tangent per input dimension, reverse mode (jacrev) pulls one cotangent per output dimension,
 so forward should win when n < m and reverse when n > m. jacobian(mode="auto") decides from
-the cost model before running; this example checks its choice against the clock.
+the cost model before running; this example checks its choice, and the model's estimated
+times, against the clock: the plot draws the estimated and the measured curves of both modes on
+the same axes, so the crossover the model predicts sits beside the one measured.
 
 All three are jit-compiled (ft.jit(ft.jacfwd(f)), ...), so the times are steady-state compiled
-code rather than Python dispatch; the eager times at one setting are printed for contrast.
+code rather than Python dispatch; the eager times at one setting are printed for contrast, with
+their estimates. Times are medians of this thread's CPU time (the calibration's clock: on a
+shared machine, other processes' load would otherwise dominate wall time).
 
     python examples/forward_vs_reverse.py [--quick] [--hidden H] [--plot PATH]
 """
@@ -33,18 +37,18 @@ def make_function(key, n, m, hidden):
 
 
 def median_time(fn, repeats):
-    """Median seconds per call; each sample loops long enough (>= 2 ms) to be above timer
+    """Median CPU seconds per call; each sample loops long enough (>= 2 ms) to be above timer
     noise, since a compiled small Jacobian takes tens of microseconds."""
     fn()
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     fn()
-    loops = max(1, int(2e-3 / max(time.perf_counter() - t0, 1e-7)))
+    loops = max(1, int(2e-3 / max(time.thread_time() - t0, 1e-7)))
     samples = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(loops):
             fn()
-        samples.append((time.perf_counter() - t0) / loops)
+        samples.append((time.thread_time() - t0) / loops)
     return float(np.median(samples))
 
 
@@ -58,7 +62,9 @@ def measure(n, m, hidden, repeats):
                                    err_msg=f"{name} Jacobian differs from jacfwd at n={n} m={m}")
     times = {name: median_time(lambda: jac(x), repeats) for name, jac in variants.items()}
     faster = "fwd" if times["fwd"] <= times["rev"] else "rev"
-    return {"n": n, "m": m, **times, "choice": auto.last_decision.mode, "faster": faster,
+    decision = auto.last_decision              # costed as compiled: auto ran under ft.jit
+    return {"n": n, "m": m, **times, "choice": decision.mode, "faster": faster,
+            "est_fwd": decision.forward.seconds, "est_rev": decision.reverse.seconds,
             "ratio": max(times["fwd"], times["rev"]) / min(times["fwd"], times["rev"]),
             "shape": jacobians["fwd"].shape}
 
@@ -66,9 +72,9 @@ def measure(n, m, hidden, repeats):
 def print_row(r):
     verdict = "yes" if r["choice"] == r["faster"] else (
         "no, within 20%" if r["ratio"] < 1.2 else "NO")
-    print(f"{r['n']:6d} {r['m']:6d} {r['fwd'] * 1e6:10.1f} {r['rev'] * 1e6:10.1f} "
-          f"{r['auto'] * 1e6:10.1f}   {r['choice']:>4s}   {r['faster']:>4s} {r['ratio']:6.1f}x"
-          f"   {verdict}")
+    print(f"{r['n']:6d} {r['m']:6d} {r['est_fwd'] * 1e6:8.1f} {r['fwd'] * 1e6:8.1f} "
+          f"{r['est_rev'] * 1e6:8.1f} {r['rev'] * 1e6:8.1f} {r['auto'] * 1e6:8.1f}   "
+          f"{r['choice']:>4s}   {r['faster']:>4s} {r['ratio']:6.1f}x   {verdict}")
 
 
 def save_plot(sweeps, fixed, hidden, path):
@@ -78,8 +84,12 @@ def save_plot(sweeps, fixed, hidden, path):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, (swept, rows) in zip(axes, sweeps.items()):
         sizes = [r[swept] for r in rows]
-        for name, style in (("fwd", "o-"), ("rev", "s-"), ("auto", "x--")):
-            ax.plot(sizes, [r[name] * 1e6 for r in rows], style, label=f"jit({name})")
+        for name, color in (("fwd", "C0"), ("rev", "C1")):
+            ax.plot(sizes, [r[name] * 1e6 for r in rows], "o-", color=color,
+                    label=f"jit({name}) measured")
+            ax.plot(sizes, [r[f"est_{name}"] * 1e6 for r in rows], "--", color=color,
+                    label=f"jit({name}) estimated")
+        ax.plot(sizes, [r["auto"] * 1e6 for r in rows], "kx", label="auto measured")
         ax.axvline(fixed, color="gray", lw=0.8, ls=":", label="n = m")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -87,10 +97,10 @@ def save_plot(sweeps, fixed, hidden, path):
         ax.set_xlabel(f"{swept} ({'inputs' if swept == 'n' else 'outputs'}), {other} = {fixed}")
         ax.set_title(f"Jacobian time vs {swept}")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("median time per Jacobian (us)")
+    axes[0].set_ylabel("time per Jacobian (us): measured median, estimated")
     axes[0].legend()
-    fig.suptitle(f"f(x) = tanh(W2 tanh(W1 x)), hidden {hidden}: forward wins for n < m, "
-                 f"reverse for n > m")
+    fig.suptitle(f"f(x) = tanh(W2 tanh(W1 x)), hidden {hidden}: estimated (dashed) and "
+                 f"measured (solid) Jacobian times")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -111,11 +121,13 @@ def main(argv=None):
     f, x = make_function(0, 256, 4, args.hidden)
     eager = {"fwd": median_time(lambda: ft.jacfwd(f)(x), repeats),
              "rev": median_time(lambda: ft.jacrev(f)(x), repeats)}
+    estimate = ft.choose_mode(f, x)
     jitted = {"fwd": ft.jit(ft.jacfwd(f)), "rev": ft.jit(ft.jacrev(f))}
     compiled = {name: median_time(lambda: j(x), repeats) for name, j in jitted.items()}
-    print(f"R^256 -> R^4, hidden {args.hidden}: eager jacfwd {eager['fwd'] * 1e3:.2f} ms, "
-          f"jacrev {eager['rev'] * 1e3:.2f} ms; jit(jacfwd) {compiled['fwd'] * 1e3:.3f} ms, "
-          f"jit(jacrev) {compiled['rev'] * 1e3:.3f} ms")
+    print(f"R^256 -> R^4, hidden {args.hidden}: eager jacfwd {eager['fwd'] * 1e3:.2f} ms "
+          f"(estimated {estimate.forward.seconds * 1e3:.2f}), jacrev {eager['rev'] * 1e3:.2f} ms "
+          f"(estimated {estimate.reverse.seconds * 1e3:.2f}); jit(jacfwd) "
+          f"{compiled['fwd'] * 1e3:.3f} ms, jit(jacrev) {compiled['rev'] * 1e3:.3f} ms")
     print("eager times are mostly Python dispatch (one vmapped pass either way); under jit the "
           "work itself shows.\n")
 
@@ -123,8 +135,9 @@ def main(argv=None):
     for swept in ("n", "m"):
         print(f"sweep of {swept}, {'m' if swept == 'n' else 'n'} = {args.fixed}, "
               f"hidden {args.hidden}; median us per Jacobian, jit-compiled")
-        print(f"{'n':>6s} {'m':>6s} {'jacfwd':>10s} {'jacrev':>10s} {'auto':>10s}   "
-              f"{'auto chose':>4s} {'faster':>4s}  ratio   auto right?")
+        print(f"{'':13s} {'jacfwd (us)':>17s} {'jacrev (us)':>17s}")
+        print(f"{'n':>6s} {'m':>6s} {'est':>8s} {'meas':>8s} {'est':>8s} {'meas':>8s} "
+              f"{'auto':>8s}   {'auto chose':>4s} {'faster':>4s}  ratio   auto right?")
         rows = []
         for size in sizes:
             n, m = (size, args.fixed) if swept == "n" else (args.fixed, size)
@@ -137,10 +150,14 @@ def main(argv=None):
     close = sum(r["choice"] != r["faster"] and r["ratio"] < 1.2 for r in everything)
     print(f"auto picked the faster mode in {right} of {len(everything)} settings"
           f"{f'; in the other {close} the two modes were within 20%' if close else ''}")
+    ratios = [r[f"est_{k}"] / r[k] for r in everything for k in ("fwd", "rev")]
+    print(f"estimate / measurement: median {np.median(ratios):.2f}, range "
+          f"{min(ratios):.2f} to {max(ratios):.2f}")
     save_plot(sweeps, args.fixed, args.hidden, args.plot)
     print(f"saved the crossover plot to {args.plot}")
     return {"eager": eager, "jit": compiled, "sweeps": sweeps, "auto_right": right,
-            "auto_close": close, "settings": len(everything)}
+            "auto_close": close, "settings": len(everything), "eager_estimate": estimate,
+            "estimate_ratios": ratios}
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                compiled chains of different length
   jit_iter                     a compiled loop's own work per iteration (calling the body's
                                compiled program, slicing, stacking)
-  fused_elem, fused_transc     seconds per element and operation inside a fused Numba kernel
-                               (arithmetic; a transcendental inlined for small arrays)
+  fused_elem, fused_transc, fused_reduce
+                               seconds per element and operation inside a fused Numba kernel
+                               (arithmetic; a transcendental inlined for small arrays; a
+                               reduction's accumulation, a chain of dependent adds)
 
 `calibrate()` measures them (about 0.2 s with warm kernels) and writes `calibration.json` beside
 the kernel cache (FUNCTRANS_CACHE_DIR); `rates()` returns the cached figures, measuring again
@@ -83,6 +85,7 @@ class Rates:
     jit_iter: float = 5e-6
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
+    fused_reduce: float = 1e-9
     impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
     have_jit: bool = False          # were the jit rates measured (else defaults)
     seconds: float = 0.0            # how long the measurement took
@@ -109,7 +112,8 @@ class Rates:
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per loop iteration; fused "
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
-            f"{self.fused_transc * 1e9:.2f} ns per inlined tanh"])
+            f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
+            f"{self.fused_reduce * 1e9:.2f} ns per reduced element"])
 
 
 def _impl_summary(table):
@@ -347,12 +351,19 @@ def _measure_jit(r):
     tiny = np.ones(4)
     one = jit(lambda x: x * 2.0)                              # one kernel: call + one step
     chains = [_chain(k) for k in (2, 8)]
-    steps = [len(jit_steps(make_jaxpr(jacfwd(f))(x))) for f, x in chains]
+    # counted as the model counts them: a view is half a step, a product also pays blas_call
+    units, blas = [], []
+    for f, x in chains:
+        steps = jit_steps(make_jaxpr(jacfwd(f))(x))
+        units.append(sum(0.5 if s.kind == "view" else 1.0 for s in steps))
+        blas.append(r.blas_call * sum(s.kind == "driver" and s.eqn.primitive.name ==
+                                      "dot_general" for s in steps))
     compiled = [jit(jacfwd(f)) for f, _ in chains]
     t_one, t_short, t_long = _interleaved(
         [lambda: one(tiny)] + [lambda c=c, x=x: c(x) for c, (_, x) in zip(compiled, chains)],
         samples=9)
-    r.jit_step = max((t_long - t_short) / max(steps[1] - steps[0], 1), 0.05 * t_one)
+    r.jit_step = max(((t_long - blas[1]) - (t_short - blas[0])) / max(units[1] - units[0], 1),
+                     0.05 * t_one)
     r.jit_call = max(t_one - r.jit_step, 0.0)
     g, h, xs = _loop()
     compiled = jit(g)
@@ -375,6 +386,10 @@ def _measure_jit(r):
         samples=7)
     r.fused_elem = max(t_mid - t_small, 1e-9) / (16 * (mid.size - small.size))
     r.fused_transc = max((t_th - t_th_small) / (thin.size - small.size) - r.fused_elem,
+                         r.fused_elem)
+    sq = jit(lambda x: fnp.sum(x * x))                 # one kernel: multiply, accumulate
+    t_small, t_mid = _interleaved([lambda: sq(small), lambda: sq(mid)], samples=7)
+    r.fused_reduce = max((t_mid - t_small) / (mid.size - small.size) - r.fused_elem,
                          r.fused_elem)
     r.have_jit = True
 

@@ -154,7 +154,9 @@ def _dot_shape(eqn):
     return b, m, k, n, copies
 
 
-def _gemm_work(r, eqn):
+def _gemm_work(r, eqn, call=False):
+    """Seconds of a matrix product (with call=True also its fixed cost: under jit nothing else
+    counts it; eagerly it is part of the impl's measured cost)."""
     b, m, k, n, copies = _dot_shape(eqn)
     itemsize = eqn.outputs[0].aval.dtype.itemsize
     flops = 2.0 * b * m * k * n
@@ -165,7 +167,7 @@ def _gemm_work(r, eqn):
     # rate grows with the smallest dimension s, as s / (s + gemm_half) of the square rate.
     rate = r.gemm_flops if smallest <= 1 else r.gemm_flops * smallest / (smallest + r.gemm_half)
     compute, memory = flops / rate, moved / bw
-    t = max(compute, memory) + max(b - 1, 0) * r.blas_call + \
+    t = max(compute, memory) + (b if call else max(b - 1, 0)) * r.blas_call + \
         copies / _bandwidth(r, 2 * copies, r.copy_bw)
     how = (f"[{b}x]{m}x{k}x{n} GEMM: {flops:.3g} FLOP at {rate / 1e9:.3g} GFLOP/s"
            if compute >= memory else
@@ -267,7 +269,7 @@ def _kernel_term(r, step):
     for m in group.members:
         names.append(m.eqn.primitive.name)
         if m.kind == "reduce" or cost_kind(m.eqn.primitive) == "reduction":
-            per_elem += r.fused_elem
+            per_elem += r.fused_reduce       # a chain of dependent adds: latency, not SIMD
         elif cost_kind(m.eqn.primitive) == "transcendental":
             per_elem += r.fused_transc
         elif cost_kind(m.eqn.primitive) != "view":
@@ -305,7 +307,10 @@ def _jit_terms(r, closed):
             continue
         if step.kind == "ufunc":
             kind = "transcendental"
-        work, how = _numpy_work(r, eqn, kind, cost, "jit")
+        if kind == "blas":
+            work, how = _gemm_work(r, eqn, call=True)
+        else:
+            work, how = _numpy_work(r, eqn, kind, cost, "jit")
         terms.append(Term(_eqn_label(eqn), kind, cost.flops, cost.bytes, r.jit_step, work, how))
     return terms
 
@@ -450,6 +455,9 @@ def _estimate(closed, passes, execution, mode, residual):
                         peak_bytes(closed), terms, closed)
 
 
+TIE = 0.05
+
+
 def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
     """Estimate both ways of building fun's full Jacobian at args, run eagerly (jit=False) or
     compiled (jit=True), and pick the faster one; reverse mode is ruled out when its residuals
@@ -463,28 +471,32 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
     n = _sizes(tree_util.tree_leaves(args))
     fwd_prog = make_jaxpr(jacfwd(fun, argnums))(*args)
     rev_prog = make_jaxpr(jacrev(fun, argnums))(*args)
-    m = sum(a.size for a in make_jaxpr(fun)(*args).out_avals)
+    # jacfwd's outputs hold one (output leaf x input leaf) block each: m * n numbers in all
+    m = sum(a.size for a in fwd_prog.out_avals) // max(n, 1) if n else \
+        sum(a.size for a in make_jaxpr(fun)(*args).out_avals)
     known = {id(c) for c in (*fwd_prog.consts, *rev_prog.consts)}
     residual = _residual_bytes(fun, args, known)
     fwd = _estimate(fwd_prog, n, execution, "fwd", 0)
     rev = _estimate(rev_prog, m, execution, "rev", residual)
-    mode = "fwd" if fwd.seconds <= rev.seconds else "rev"
+    # Within TIE of each other the estimates cannot tell the modes apart: forward mode then,
+    # which keeps no residuals (and measures slightly faster on square problems).
+    mode = "fwd" if fwd.seconds <= rev.seconds * (1 + TIE) else "rev"
     warnings = []
     if residual > budget:
         warnings.append(
             f"reverse mode keeps {residual / 2**20:.1f} MiB of residuals, over the memory "
             f"budget of {budget / 2**20:.1f} MiB: wrap layers in ft.checkpoint to recompute "
             f"them in the backward pass, or use forward mode, which keeps none")
-    faster, slower = (fwd, rev) if mode == "fwd" else (rev, fwd)
-    ratio = slower.seconds / max(faster.seconds, 1e-30)
+    ratio = max(fwd.seconds, rev.seconds) / max(min(fwd.seconds, rev.seconds), 1e-30)
+    tie = " (within 5%: forward mode keeps no residuals)" if ratio < 1 + TIE else ""
     if mode == "rev" and residual > budget and fwd.peak_bytes <= budget:
         mode = "fwd"
-        reason = (f"forward mode: reverse mode would be {1 / ratio:.2g}x faster but its "
+        reason = (f"forward mode: reverse mode would be {ratio:.2g}x faster but its "
                   f"residuals exceed the memory budget")
     elif mode == "fwd":
         reason = (f"forward mode ({execution}): {n} JVP(s) (one per input) in one batched "
                   f"program, estimated {_ms(fwd.seconds)} vs {_ms(rev.seconds)} for the {m} "
-                  f"VJP(s) of reverse mode ({ratio:.2g}x); no residuals kept")
+                  f"VJP(s) of reverse mode ({ratio:.2g}x){tie}; no residuals kept")
     else:
         reason = (f"reverse mode ({execution}): {m} VJP(s) (one per output) in one batched "
                   f"program, estimated {_ms(rev.seconds)} vs {_ms(fwd.seconds)} for the {n} "
