@@ -101,6 +101,29 @@ def test_pattern_contains_every_nonzero(name):
     run()
 
 
+# Linear primitives whose Jacobian entries are sums of ones (never cancel): the pattern must equal
+# the dense Jacobian's nonzeros exactly, at any point.
+EXACT_LINEAR = ["reduce_window_sum", "reduce_sum", "cumsum", "pad", "gather", "scatter_add",
+                "concatenate", "broadcast_in_dim", "transpose", "slice", "rev"]
+
+
+@pytest.mark.parametrize("name", EXACT_LINEAR)
+def test_linear_patterns_are_exact(name):
+    if name not in STRATEGIES:
+        pytest.skip(f"no cases for {name}")
+
+    @SETTINGS
+    @given(STRATEGIES[name])
+    def run(case):
+        nums = _float_args(case)
+        if not nums:
+            return
+        f, x = _flat_primitive(name, case, nums)
+        pattern = ft.jacobian_sparsity(f)(x)
+        np.testing.assert_array_equal(pattern.toarray(), dense_nonzeros(f, x), err_msg=name)
+    run()
+
+
 def _declared_in(module_name):
     import importlib
     from functrans.core.primitive import Primitive

@@ -27,6 +27,7 @@ import numpy as np
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
+from ..transforms import sparsity as _sparsity
 from ..backend.lowering import Driver, highest, lowest
 
 __all__ = ["reduce_window", "padtype_to_pads"]
@@ -358,6 +359,36 @@ def _declare_select_rules(prim, partner):
 
 _declare_select_rules(select_and_gather_add_p, lambda: select_and_scatter_add_p)
 _declare_select_rules(select_and_scatter_add_p, lambda: select_and_gather_add_p)
+
+
+# --- sparsity: each output depends on the operand elements of its window ------------------------
+
+def _window_pairs(operand_aval, geometry):
+    """(window, operand element) pairs: the windows of the operand's 1-based element numbers
+    (padding and dilation holes hold 0, no element)."""
+    w = windows(_sparsity.numbers(operand_aval), 0, **geometry)
+    flat = w.reshape(-1, math.prod(geometry["window_dimensions"]))
+    rows, k = np.nonzero(flat)
+    return rows, flat[rows, k] - 1, flat.shape[0]
+
+
+def _pool_sparsity(ins, out_avals, select=None, **geometry):
+    # Any element of a window may be its extremum: the whole window (a global pattern). For
+    # select_and_gather_add the selector x has a zero derivative: t's window.
+    rows, cols, n_out = _window_pairs(ins[0].aval, geometry)
+    return [_sparsity.pairs(ins[0].pattern, rows, cols, n_out)]
+
+
+def _scatter_window_sparsity(ins, out_avals, *, select, **geometry):
+    # The transpose: an operand position gathers the source of every window that holds it.
+    windows_of, positions, _ = _window_pairs(out_avals[0], geometry)
+    return [_sparsity.pairs(ins[0].pattern, positions, windows_of, out_avals[0].size)]
+
+
+for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_min_p,
+           select_and_gather_add_p):
+    _p.def_sparsity(_pool_sparsity)
+select_and_scatter_add_p.def_sparsity(_scatter_window_sparsity)
 
 
 # --- jit lowerings ---------------------------------------------------------------------------
