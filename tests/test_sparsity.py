@@ -35,6 +35,7 @@ RULE_MODULES = ["functrans.primitives.elementwise", "functrans.primitives.bits",
                 "functrans.primitives.shape", "functrans.primitives.indexing",
                 "functrans.primitives.reductions", "functrans.primitives.contraction",
                 "functrans.primitives.sorting", "functrans.primitives.control_flow",
+                "functrans.primitives.windowed",
                 "functrans.transforms.jit", "functrans.transforms.custom"]
 CONSERVATIVE_BY_DESIGN = {"custom_lin", "remat_lin"}
 
