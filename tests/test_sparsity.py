@@ -267,6 +267,23 @@ def test_while_loop_fixed_point():
     assert p.nnz == 36          # any trip count: the fixed point is dense for a cyclic shift
 
 
+def test_while_loop_saturates_after_a_bounded_number_of_rounds(monkeypatch):
+    from functrans.transforms import sparsity
+    monkeypatch.setattr(sparsity, "FIXED_POINT_ROUNDS", 1)
+
+    def f(x, y):
+        s = y[0]
+
+        def body(c):
+            i, v = c
+            return i + 1, v + s * fnp.roll(v, 1)
+        return lax.while_loop(lambda c: c[0] < 2, body, (0, x[:3]))[1]
+    p = ft.jacobian_sparsity(f, argnums=(0, 1))(np.arange(1.0, 5.0), np.array([0.5, 2.0]))
+    want = np.zeros((3, 6), bool)
+    want[:, [0, 1, 2, 4]] = True        # x[:3] and y[0]; never x[3] or y[1]
+    np.testing.assert_array_equal(p.toarray(), want)
+
+
 def test_scan_is_followed_step_by_step():
     def f(xs):
         def body(c, x):

@@ -609,7 +609,8 @@ def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_car
         size = d.aval.size // length
         pat = _sparsity.groups(d.pattern, np.arange(d.aval.size) % size, size)
         merged.append(_sparsity.Deps(d.aval.update(shape=d.aval.shape[1:]), pat))
-    carry = _sparsity.fixed_point(lambda c: run(c, merged)[:num_carry], carry, n)
+    carry = _sparsity.fixed_point(lambda c: run(c, merged)[:num_carry], carry, n,
+                                  [d.pattern for d in consts + merged])
     ys = run(carry, merged)[num_carry:]
     return carry + [_sparsity.take_rows(y, np.tile(np.arange(y.shape[0]) + 1, length))
                     for y in ys]
@@ -1164,7 +1165,8 @@ def _while_sparsity(ins, out_avals, *, cond_program, body_program, cond_nconsts,
     def step(pats):
         return _sparsity.program_deps(body_program, body_consts + [
             _sparsity.Deps(c.aval, p) for c, p in zip(carry, pats)], n)
-    return _sparsity.fixed_point(step, [c.pattern for c in carry], n)
+    return _sparsity.fixed_point(step, [c.pattern for c in carry], n,
+                                 [d.pattern for d in body_consts])
 
 
 while_loop_p.cost_kind = "control_flow"

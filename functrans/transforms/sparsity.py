@@ -370,14 +370,24 @@ def callable_deps(fun, ins, n):
     return program_deps(closed, ins, n)
 
 
-def fixed_point(step, carry, n):
-    """Iterate carry <- carry ∪ step(carry) until no pattern grows (loops' carries)."""
-    while True:
+# Rounds of a loop's fixed point before it saturates (a dependence that spreads one step per
+# iteration, as a stencil applied in a loop, would otherwise take as many rounds as elements).
+FIXED_POINT_ROUNDS = 64
+
+
+def fixed_point(step, carry, n, inflow=()):
+    """Iterate carry <- carry ∪ step(carry) until no pattern grows (loops' carries). After
+    FIXED_POINT_ROUNDS rounds, saturate: every carry element depends on everything that flows
+    into the loop (`inflow`: the patterns of its other operands) or its carry, which is a fixed
+    point because no rule makes an output depend on more than its operands do."""
+    for _ in range(FIXED_POINT_ROUNDS):
         new = step(carry)
         grown = [union([c, s], c.shape[0], n) for c, s in zip(carry, new)]
         if all(g.nnz == c.nnz for g, c in zip(grown, carry)):
             return grown
         carry = grown
+    row = any_row(list(carry) + list(inflow), n)
+    return [broadcast_rows(row, c.shape[0]) for c in carry]
 
 
 # --- public API -----------------------------------------------------------------------------------
