@@ -59,6 +59,7 @@ class KernelCache:
         self._dir = None             # resolved on first use (the env var may change in tests)
         self._disk = None
         self.numba_init_seconds = None
+        self._warned = False         # the one warning about an unusable shared cache
 
     # --- location ------------------------------------------------------------------------------
     def directory(self):
@@ -130,9 +131,16 @@ class KernelCache:
         if self.disk_enabled():
             try:
                 return self._load_from_disk(name, text, signatures)
-            except _CacheUnusable as e:
-                warnings.warn(f"functrans: kernel {name} cannot use the disk cache ({e}); "
-                              "compiling it in memory.", RuntimeWarning, stacklevel=5)
+            except (_CacheUnusable, OSError) as e:
+                # A cache shared with other users: their files (kernel sources, Numba's
+                # index, lock files) may be unreadable or unwritable to us, or a lock path may
+                # be a directory. The kernel is still compiled, in memory.
+                _sys_modules_drop(name)
+                self._warn_once(f"functrans: kernel {name} cannot use the disk cache in "
+                                f"{self._kernel_dir()} ({type(e).__name__}: {e}); compiling "
+                                "in memory. Kernels that cannot use it are recompiled in "
+                                "each process (set FUNCTRANS_CACHE_DIR to a private "
+                                "directory to keep them); this warning is shown once.")
         module = types.ModuleType(f"functrans_kernels_mem.{name}")
         exec(compile(text.replace("cache=True", "cache=False"), f"<functrans {name}>", "exec"),
              module.__dict__)
@@ -172,8 +180,20 @@ class KernelCache:
         if os.path.basename(source) != name + ".py":      # an in-memory kernel: no files
             return self._compile(disp, signatures, None)
         kdir = os.path.dirname(source)   # where it was loaded from, even if the directory moved
-        with _FileLock(os.path.join(kdir, name + ".lock")):
-            return self._compile(disp, signatures, (kdir, name))
+        try:
+            with _FileLock(os.path.join(kdir, name + ".lock")):
+                return self._compile(disp, signatures, (kdir, name))
+        except OSError as e:
+            self._warn_once(f"functrans: kernel {name} cannot use the disk cache in {kdir} "
+                            f"({type(e).__name__}: {e}); its new signatures are compiled in "
+                            "memory; this warning is shown once.")
+            _detach_disk_cache(disp)
+            return self._compile(disp, signatures, None)
+
+    def _warn_once(self, message):
+        if not self._warned:
+            self._warned = True
+            warnings.warn(message, RuntimeWarning, stacklevel=6)
 
     @staticmethod
     def _compile(disp, signatures, disk):
@@ -220,10 +240,28 @@ def _record_new_entries(disp, kdir, name):
     lock = os.path.join(kdir, name + ".lock")
 
     def save_and_record(sig, data):
-        with _FileLock(lock):
-            save(sig, data)
-            _write_manifest(kdir, name)
+        try:
+            with _FileLock(lock):
+                save(sig, data)
+                _write_manifest(kdir, name)
+        except OSError as e:
+            # Called while the driver runs (Numba compiling a new argument layout): the
+            # compiled code is fine, only keeping it failed. Stop saving this kernel.
+            KERNELS._warn_once(f"functrans: kernel {name} could not be saved in the disk "
+                               f"cache {kdir} ({type(e).__name__}: {e}); it stays in "
+                               "memory; this warning is shown once.")
+            _detach_disk_cache(disp)
     cache.save_overload = save_and_record
+
+
+def _detach_disk_cache(disp):
+    """Compile this dispatcher's further signatures without reading or writing Numba's cache."""
+    from numba.core.caching import NullCache
+    disp._cache = NullCache()
+
+
+def _sys_modules_drop(name):
+    sys.modules.pop(f"functrans_kernels.{name}", None)
 
 
 class _FileLock:
@@ -241,7 +279,11 @@ class _FileLock:
             entry = self._held.setdefault(self.path, [threading.RLock(), None, 0])
         entry[0].acquire()
         if entry[2] == 0:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except BaseException:       # another user's lock file, or a directory
+                entry[0].release()
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except BaseException:
