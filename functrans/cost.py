@@ -13,8 +13,8 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                first time the model meets the primitive, then kept on disk
   eval_eqn, eval_iter          one equation of a program evaluated eagerly (a loop body), and
                                the loop's own work per iteration (slicing, stacking)
-  eager_loop                   an eager Jacobian through a loop: the transforms' rules stage
-                               the loop's body into new programs (per loop of the program)
+  eager_loop_*                 an eager jacfwd / jacrev through a loop: the transforms' rules
+                               stage the loop's body into new programs (per loop of the program)
   gemm_flops, gemm_half, gemm_bw, blas_call
                                np.matmul: FLOP/s of a square product; the smallest dimension s
                                at which a product runs at half that (BLAS runs a product whose
@@ -69,7 +69,8 @@ class Rates:
     eager_eqn_rev: float = 5e-5
     eval_eqn: float = 4e-6
     eval_iter: float = 1e-5
-    eager_loop: float = 1e-3
+    eager_loop_fwd: float = 1e-3
+    eager_loop_rev: float = 1e-3
     gemm_flops: float = 2e10
     gemm_half: float = 16.0
     gemm_bw: float = 1e10
@@ -100,7 +101,8 @@ class Rates:
             f"  eager jacrev: {us(self.eager_fixed_rev)} + {us(self.eager_eqn_rev)} per equation",
             f"  impls on small operands: {_impl_summary(self.impl_call)}",
             f"  eager loop: {us(self.eval_iter)} per iteration + {us(self.eval_eqn)} per "
-            f"equation of the body; {us(self.eager_loop)} to transform each loop",
+            f"equation of the body; {us(self.eager_loop_fwd)} (jacfwd), "
+            f"{us(self.eager_loop_rev)} (jacrev) to transform each loop",
             f"  matmul: {self.gemm_flops / 1e9:.1f} GFLOP/s square, half that at smallest "
             f"dimension {self.gemm_half:.3g}, {gb(self.gemm_bw)} "
             f"matrix-vector, {us(self.blas_call)} per call",
@@ -331,15 +333,17 @@ def _measure_eager(r):
     per_iter = _median(lambda: eval_closed(loop, h, xs)) / LOOP_LENGTH
     in_body = len(body.eqns) * r.eval_eqn + _impls(r, body)
     r.eval_iter = max(per_iter - in_body, 0.1 * per_iter)
-    # what is left of an eager jacfwd through the loop is the staging of transformed bodies
-    program = make_jaxpr(jacfwd(g))(h, xs)
-    loops = [e for e in program.eqns if e.primitive.name == "scan"]
-    t = _median(lambda: jacfwd(g)(h, xs), samples=3, min_seconds=0)
-    known = r.eager_fixed_fwd + len(program.eqns) * r.eager_eqn_fwd + sum(
-        impl_seconds(r, e) for e in program.eqns if e.primitive.name != "scan") + sum(
-        LOOP_LENGTH * (r.eval_iter + len(e.params["body"].eqns) * r.eval_eqn +
-                       _impls(r, e.params["body"])) for e in loops)
-    r.eager_loop = max(t - known, 0.0) / max(len(loops), 1)
+    # what is left of an eager Jacobian through the loop is the staging of transformed bodies
+    for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
+        program = make_jaxpr(jac(g))(h, xs)
+        loops = [e for e in program.eqns if e.primitive.name == "scan"]
+        t = _median(lambda: jac(g)(h, xs), samples=3, min_seconds=0)
+        known = getattr(r, f"eager_fixed_{name}") + \
+            len(program.eqns) * getattr(r, f"eager_eqn_{name}") + sum(
+            impl_seconds(r, e) for e in program.eqns if e.primitive.name != "scan") + sum(
+            LOOP_LENGTH * (r.eval_iter + len(e.params["body"].eqns) * r.eval_eqn +
+                           _impls(r, e.params["body"])) for e in loops)
+        setattr(r, f"eager_loop_{name}", max(t - known, 0.0) / max(len(loops), 1))
 
 
 def _measure_jit(r):

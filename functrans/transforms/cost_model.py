@@ -103,7 +103,7 @@ def _rates(jit):
 
 
 def _size(aval):
-    return int(np.prod(aval.shape, dtype=np.int64))
+    return math.prod(aval.shape)
 
 
 def _nbytes(aval):
@@ -229,7 +229,7 @@ def _control_flow_work(r, eqn, execution):
     return times * per, f"{times} x body {per * 1e6:.3g} us{note}"
 
 
-def _eager_terms(r, closed, per_eqn, execution="eager"):
+def _eager_terms(r, closed, per_eqn, execution="eager", loop=0.0):
     """Per equation: the interpreters' dispatch plus the impl's own fixed cost (overhead), and
     the work that grows with the operands."""
     from ..cost import impl_seconds
@@ -239,8 +239,8 @@ def _eager_terms(r, closed, per_eqn, execution="eager"):
         cost = equation_cost(eqn)
         work, how = _numpy_work(r, eqn, kind, cost, execution)
         overhead = per_eqn + impl_seconds(r, eqn)
-        if kind == "control_flow" and per_eqn != r.eval_eqn:
-            overhead += r.eager_loop      # eagerly, the transforms staged its body anew
+        if kind == "control_flow":
+            overhead += loop              # eagerly, the transforms staged its body anew
         terms.append(Term(_eqn_label(eqn), kind, cost.flops, cost.bytes, overhead, work, how))
     return terms
 
@@ -336,7 +336,7 @@ def estimate_terms(closed, execution="eager", mode="fwd"):
     per = getattr(r, f"eager_eqn_{mode}")
     return [Term(f"{'jacfwd' if mode == 'fwd' else 'jacrev'} set-up", "call", 0.0, 0.0, fixed,
                  0.0, "bases, flattening, tracing set-up")] + \
-        _eager_terms(r, closed, per, execution)
+        _eager_terms(r, closed, per, execution, getattr(r, f"eager_loop_{mode}"))
 
 
 def estimated_seconds(closed, execution="eager", mode="fwd") -> float:
@@ -404,7 +404,7 @@ class ModeDecision:
     execution: str = "eager"        # how the Jacobian runs: "eager" or "jit"
     warnings: list = field(default_factory=list)    # e.g. residuals over the memory budget
     memory_budget: int = 0
-    decision_seconds: float = 0.0   # what building this decision cost
+    decision_seconds: float = 0.0   # what building this decision cost (CPU seconds)
     # mode -> median CPU seconds of the measuring thread: the clock the calibration uses, so
     # that other processes' load on a shared machine does not count (equal to wall time on an
     # idle machine with one BLAS thread)
@@ -449,7 +449,9 @@ def _residual_bytes(fun, args, known):
 
 def _estimate(closed, passes, execution, mode, residual):
     terms = estimate_terms(closed, execution, mode)
-    cost = program_cost(closed)
+    # eagerly the terms are the equations, with their costs; under jit, count the equations
+    cost = Cost(sum(t.flops for t in terms), sum(t.bytes for t in terms)) \
+        if execution == "eager" else program_cost(closed)
     return ModeEstimate(cost.flops, cost.bytes, sum(t.seconds for t in terms), residual,
                         passes, sum(t.overhead for t in terms), sum(t.work for t in terms),
                         peak_bytes(closed), terms, closed)
@@ -463,7 +465,7 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
     compiled (jit=True), and pick the faster one; reverse mode is ruled out when its residuals
     exceed memory_budget bytes (default: default_memory_budget()) and forward mode fits."""
     from .jacobians import jacfwd, jacrev
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     execution = "jit" if jit else "eager"
     budget = default_memory_budget() if memory_budget is None else int(memory_budget)
     args = tuple(tree_util.tree_map(_concrete, a) for a in args)
@@ -505,7 +507,7 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
     from ..cost import save
     save()                  # impl timings measured on the way are kept for the next process
     return ModeDecision(mode, reason, n, m, fwd, rev, {}, execution, warnings, budget,
-                        time.perf_counter() - t0)
+                        time.thread_time() - t0)
 
 
 def _ms(s):
