@@ -348,12 +348,22 @@ def test_integer_input_is_float64_and_results_are_namedtuples():
     np.testing.assert_allclose(q @ r, a)
 
 
+def _primitive_names(closed):
+    return [e.primitive.name for e in closed.eqns]
+
+
 def test_solve_is_lu_and_triangular_solves():
-    """solve stages an LU factorization and triangular solves (no explicit inverse), and its
-    reverse mode transposes triangular solves."""
+    """solve is an LU factorization and triangular solves (no explicit inverse); its linearized
+    map reuses the factors (two triangular solves, no new factorization), and reverse mode
+    transposes those solves."""
     a, b = general(np.random.default_rng(8), (3, 3)), np.ones((3, 2))
-    names = [e.primitive.name for e in ft.make_jaxpr(L.solve)(a, b).eqns]
-    assert "lu" in names and names.count("triangular_solve") == 2
+    (call,) = ft.make_jaxpr(L.solve)(a, b).eqns
+    inner = ft.make_jaxpr(lambda x, y: call.params["fun"]([x, y]))(a, b)
+    assert "lu" in _primitive_names(inner)
+    assert _primitive_names(inner).count("triangular_solve") == 2
+    _, lin = ft.linearize(L.solve, a, b)
+    names = _primitive_names(lin.program)
+    assert names.count("triangular_solve") == 2 and "lu" not in names
     _, pullback = ft.vjp(L.solve, a, b)
     ga, gb = pullback(np.ones((3, 2)))
     x = np.linalg.solve(a, b)

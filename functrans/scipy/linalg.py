@@ -202,10 +202,8 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, debug=False,
     a = _square(a, "solve")
     if assume_a in ("pos", "positive definite"):
         return cho_solve(cho_factor(a, lower=lower), b)
-    from ..lax_linalg import lu_solve as _lu_solve
     a, b, vector = _rhs(a, b, "solve")
-    lu_matrix, _, perm = lax.linalg.lu(a)
-    return _vector_back(_lu_solve(lu_matrix, perm, b), vector)
+    return _vector_back(_np_linalg._solve_square(a, b), vector)
 
 
 def eigh(a, b=None, lower=True, eigvals_only=False, overwrite_a=False, overwrite_b=False,
