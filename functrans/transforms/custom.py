@@ -158,7 +158,7 @@ custom_jvp_call_p = Primitive("custom_jvp_call", impl=lambda *a, fun, jvp: fun(l
                               jacobian="user-defined (custom_jvp rule)")
 custom_jvp_call_p.def_cost(_call_cost)
 # Custom rules differentiate the primal function: its program's pattern is theirs.
-custom_jvp_call_p.def_sparsity(lambda ins, outs, *, fun, jvp:
+custom_jvp_call_p.def_sparsity(lambda ins, outs, *, fun, **params:
                                _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
 
@@ -234,7 +234,7 @@ custom_vjp_call_p = Primitive("custom_vjp_call", impl=lambda *a, fun, fwd, bwd: 
                               shape_rule=lambda *avals, fun, fwd, bwd: _out_avals_of(fun, avals),
                               multiple_results=True, jacobian="user-defined (custom_vjp rule)")
 custom_vjp_call_p.def_cost(_call_cost)
-custom_vjp_call_p.def_sparsity(lambda ins, outs, *, fun, fwd, bwd:
+custom_vjp_call_p.def_sparsity(lambda ins, outs, *, fun, **params:
                                _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
 
@@ -340,7 +340,7 @@ checkpoint_p = Primitive("checkpoint", impl=lambda *a, fun: fun(list(a)),
                          shape_rule=_call_shape_rule, multiple_results=True,
                          jacobian="that of the checkpointed function")
 checkpoint_p.def_cost(_call_cost)
-checkpoint_p.def_sparsity(lambda ins, outs, *, fun:
+checkpoint_p.def_sparsity(lambda ins, outs, *, fun, **params:
                           _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
 

@@ -274,7 +274,7 @@ def _jit_cost(*avals, program, name):
 
 
 jit_p.def_lowering(Inline(lambda in_avals, *, program, name: program))
-jit_p.def_sparsity(lambda ins, outs, *, program, name:
+jit_p.def_sparsity(lambda ins, outs, *, program, **params:
                    _sparsity.program_deps(program, ins, ins[0].n_inputs))
 
 
