@@ -36,8 +36,9 @@ RULE_MODULES = ["functrans.primitives.elementwise", "functrans.primitives.bits",
                 "functrans.primitives.reductions", "functrans.primitives.contraction",
                 "functrans.primitives.sorting", "functrans.primitives.control_flow",
                 "functrans.primitives.windowed",
-                "functrans.transforms.jit", "functrans.transforms.custom"]
-CONSERVATIVE_BY_DESIGN = {"custom_lin", "remat_lin"}
+                "functrans.transforms.jit", "functrans.transforms.custom",
+                "functrans.transforms.checkpoint_policies"]
+CONSERVATIVE_BY_DESIGN = {"custom_lin", "remat_lin", "remat_saved"}
 
 
 def dense_nonzeros(f, x):
@@ -337,6 +338,9 @@ def test_custom_jvp_and_vjp_use_the_primal_program():
     _check_program(f, x, exact=want)
     _check_program(g, x, exact=np.eye(4, dtype=bool), jac=ft.jacrev)
     _check_program(ft.checkpoint(lambda v: fnp.exp(v) * 2.0), x, exact=np.eye(4, dtype=bool))
+    _check_program(ft.checkpoint(lambda v: fnp.sin(v[::-1]) * 2.0,
+                                 policy=ft.checkpoint_policies.nothing_saveable),
+                   x, exact=np.eye(4, dtype=bool)[::-1])
 
 
 def test_hessian_sparsity():

@@ -218,6 +218,9 @@ checkpoint_policy_p = Primitive("checkpoint_policy", impl=lambda *a, fun, policy
                                 shape_rule=_call_shape_rule, multiple_results=True,
                                 jacobian="that of the checkpointed function")
 checkpoint_policy_p.def_cost(_call_cost)
+# Checkpointing changes what is stored, not what depends on what: the function's own pattern.
+checkpoint_policy_p.def_sparsity(lambda ins, outs, *, fun, **params:
+                                 _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
 
 @checkpoint_policy_p.def_jvp
@@ -246,6 +249,8 @@ remat_saved_p = Primitive(
         lambda a: _remat_saved_impl(*a, **params), avals),
     jacobian="that of the checkpointed function (recomputed from the saved values)")
 remat_saved_p.def_cost(_call_cost)
+# A recomputed linearization (in gradient programs): counted as dense, as remat_lin is.
+remat_saved_p.def_sparsity(_sparsity.dense, exact=False)
 
 
 @remat_saved_p.def_jvp
