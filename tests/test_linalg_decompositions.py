@@ -393,3 +393,18 @@ def test_matrix_power_and_multi_dot_shapes():
     assert L.multi_dot([np.ones(3), np.ones((3, 2)), np.ones(2)]).shape == ()
     with pytest.raises(TypeError, match="integer"):
         L.matrix_power(a, 1.5)
+
+
+def test_complex_slogdet_and_det_derivatives():
+    """Complex matrices, parametrized by real and imaginary parts: the sign's derivative
+    (i im tr(A^-1 dA) sign) and logabsdet's (re tr(A^-1 dA)) against finite differences."""
+    rng = np.random.default_rng(11)
+    x, y = general(rng, (3, 3)), rng.standard_normal((3, 3))
+
+    def f(x, y):
+        sign, logabsdet = L.slogdet(lax.complex(x, y))
+        d = L.det(lax.complex(x, y))
+        return logabsdet, fnp.real(sign), fnp.imag(sign), fnp.real(d), fnp.imag(d)
+    check_grads(f, (x, y), order=1)
+    sign, logabsdet = L.slogdet(x + 1j * y)
+    np.testing.assert_allclose(sign * np.exp(logabsdet), np.linalg.det(x + 1j * y))

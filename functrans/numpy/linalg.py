@@ -367,13 +367,12 @@ def _matmul_batched(a, b):
     return lax.dot_general(a, b, (((nd - 1,), (nd - 2,)), (batch, batch)))
 
 
-def _trace_of_solve(a, da):
-    """(lu, pivots, tr(a^-1 da) per batch member)."""
+def _trace_of_solve(lu, perm, da):
+    """tr(a^-1 da) per batch member, from a's LU factors."""
     from ..lax_linalg import lu_solve
     from .shaping import diagonal
-    lu, pivots, perm = lax.linalg.lu(a)
     x = lu_solve(lu, perm, da)
-    return lu, pivots, lax.reduce_sum(diagonal(x, axis1=-2, axis2=-1), (len(shape_of(x)) - 2,))
+    return lax.reduce_sum(diagonal(x, axis1=-2, axis2=-1), (len(shape_of(x)) - 2,))
 
 
 def inv(a):
@@ -389,10 +388,9 @@ def inv(a):
     return solve(a, broadcast_to(eye(n, dtype=dtype_of(a)), shape_of(a), "linalg.inv"))
 
 
-def _lu_diagonal(a):
-    lu, pivots, _ = lax.linalg.lu(a)
+def _lu_diagonal(lu):
     from .shaping import diagonal
-    return diagonal(lu, axis1=-2, axis2=-1), pivots
+    return diagonal(lu, axis1=-2, axis2=-1)
 
 
 def det(a):
@@ -405,16 +403,19 @@ def det(a):
 
 
 def _det_value(a):
+    return _det_from_lu(*lax.linalg.lu(a)[:2])
+
+
+def _det_from_lu(lu, pivots):
     from . import reductions as red
-    d, pivots = _lu_diagonal(a)
-    return lax.mul(_lu_parity_sign(pivots, dtype_of(a)), red.prod(d, axis=-1))
+    return lax.mul(_lu_parity_sign(pivots, dtype_of(lu)), red.prod(_lu_diagonal(lu), axis=-1))
 
 
 def _det_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    out = _det_value(a)
-    _, _, tr = _trace_of_solve(a, da)
-    return out, lax.mul(out, tr)
+    lu, pivots, perm = lax.linalg.lu(a)      # one factorization for the value and the rule
+    out = _det_from_lu(lu, pivots)
+    return out, lax.mul(out, _trace_of_solve(lu, perm, da))
 
 
 def slogdet(a, *, method=None):
@@ -432,8 +433,9 @@ def slogdet(a, *, method=None):
 
 def _slogdet_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    sign, logabsdet = _slogdet_value(a)
-    _, _, tr = _trace_of_solve(a, da)
+    lu, pivots, perm = lax.linalg.lu(a)      # one factorization for the value and the rule
+    sign, logabsdet = _slogdet_from_lu(lu, pivots)
+    tr = _trace_of_solve(lu, perm, da)
     if dtype_of(a).kind == "c":
         d_log = lax.real(tr)
         d_sign = lax.mul(sign, lax.complex(np.zeros((), dtype_of(d_log))[()], lax.imag(tr)))
@@ -444,14 +446,18 @@ def _slogdet_jvp(primals, tangents):
 
 
 def _slogdet_value(a):
+    return _slogdet_from_lu(*lax.linalg.lu(a)[:2])
+
+
+def _slogdet_from_lu(lu, pivots):
     from . import reductions as red
     from .elementwise import absolute, divide, log, where
-    d, pivots = _lu_diagonal(a)
+    d = _lu_diagonal(lu)
     mag = absolute(d)
     logabsdet = red.sum(log(mag), axis=-1)
-    parity = _lu_parity_sign(pivots, dtype_of(a))
-    if dtype_of(a).kind == "c":
-        unit = where(mag == 0, np.asarray(0, dtype_of(a)), divide(d, mag))
+    parity = _lu_parity_sign(pivots, dtype_of(lu))
+    if dtype_of(lu).kind == "c":
+        unit = where(mag == 0, np.asarray(0, dtype_of(lu)), divide(d, mag))
         sign = lax.mul(parity, red.prod(unit, axis=-1))
     else:
         from .elementwise import sign as sign_of
