@@ -155,9 +155,15 @@ def cache_path():
 clock = time.thread_time
 
 
-def _median(fn, samples=5, min_seconds=2e-4):
-    """Median seconds per call over `samples` samples, each looping long enough to be above the
-    timer's resolution."""
+# Of the samples the lower quartile is kept: a machine shared with other processes slows some
+# samples by bursts; the quartile ignores them while still averaging out timer noise.
+def _quartile(samples):
+    return float(np.percentile(samples, 25))
+
+
+def _seconds(fn, samples=7, min_seconds=2e-4):
+    """Seconds per call: the lower quartile of `samples` samples, each looping long enough to be
+    above the timer's resolution."""
     fn()
     t0 = clock()
     fn()
@@ -169,11 +175,12 @@ def _median(fn, samples=5, min_seconds=2e-4):
         for _ in range(loops):
             fn()
         out.append((clock() - t0) / loops)
-    return float(np.median(out))
+    return _quartile(out)
 
 
 def _interleaved(fns, samples=7):
-    """Median seconds of each function, sampled in turn so that drifting load hits all alike."""
+    """Seconds of each function (lower quartile), sampled in turn so that drifting load hits all
+    alike."""
     for fn in fns:
         fn()
     out = [[] for _ in fns]
@@ -182,7 +189,7 @@ def _interleaved(fns, samples=7):
             t0 = clock()
             fn()
             out[i].append(clock() - t0)
-    return [float(np.median(o)) for o in out]
+    return [_quartile(o) for o in out]
 
 
 def _fit(points):
@@ -232,11 +239,11 @@ def _blas_single_threaded():
         os.cpu_count() == 1
 
 
-def _blas_time(fn, samples=5):
+def _blas_time(fn, samples=7):
     """Seconds of a matrix product: this thread's CPU time when BLAS runs on it alone, else the
     best wall time (several BLAS threads: this thread's CPU time would not see the others)."""
     if _blas_single_threaded():
-        return _median(fn, samples)
+        return _seconds(fn, samples)
     fn()
     best = float("inf")
     for _ in range(samples):
@@ -248,26 +255,26 @@ def _blas_time(fn, samples=5):
 
 def _measure_numpy(r):
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((160, 160))
-    r.gemm_flops = 2 * 160 ** 3 / _blas_time(lambda: a @ a)
-    thin = rng.standard_normal((160, 4))
-    rate = 2 * 160 * 160 * 4 / _blas_time(lambda: a @ thin)
+    a = rng.standard_normal((256, 256))
+    r.gemm_flops = 2 * 256 ** 3 / _blas_time(lambda: a @ a)
+    thin = rng.standard_normal((256, 4))
+    rate = 2 * 256 * 256 * 4 / _blas_time(lambda: a @ thin)
     r.gemm_half = float(np.clip(4 * (r.gemm_flops / rate - 1), 0.5, 1000))
     m, v = rng.standard_normal((400, 400)), rng.standard_normal(400)
     r.gemm_bw = 8 * (400 * 400 + 800) / _blas_time(lambda: m @ v)
     s = rng.standard_normal((4, 4))
-    r.blas_call = _median(lambda: s @ s)
+    r.blas_call = _seconds(lambda: s @ s)
     big = rng.standard_normal(100_000)
     out = np.empty_like(big)
-    r.stream_bw = 3 * big.nbytes / _median(lambda: np.multiply(big, big, out=out))
+    r.stream_bw = 3 * big.nbytes / _seconds(lambda: np.multiply(big, big, out=out))
     large, other = np.full(4_000_000, 1.5), np.full(4_000_000, 0.5)
-    r.dram_bw = 3 * large.nbytes / _median(lambda: np.multiply(large, other), samples=3)
+    r.dram_bw = 3 * large.nbytes / _seconds(lambda: np.multiply(large, other), samples=3)
     tiny = np.ones(4)
-    r.np_call = _median(lambda: np.multiply(tiny, tiny))
-    r.transc_elem = _median(lambda: np.tanh(big, out=out)) / big.size
+    r.np_call = _seconds(lambda: np.multiply(tiny, tiny))
+    r.transc_elem = _seconds(lambda: np.tanh(big, out=out)) / big.size
     sq = big.reshape(250, 400)
-    r.copy_bw = 2 * sq.nbytes / _median(lambda: np.ascontiguousarray(sq.T))
-    r.reduce_bw = big.nbytes / _median(lambda: np.sum(big))
+    r.copy_bw = 2 * sq.nbytes / _seconds(lambda: np.ascontiguousarray(sq.T))
+    r.reduce_bw = big.nbytes / _seconds(lambda: np.sum(big))
 
 
 SMALL_OPERANDS = 4096      # elements: an impl timed on operands this small shows its fixed cost
@@ -300,7 +307,7 @@ def _time_impl(eqn):
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _median(lambda: eqn.primitive.impl(*args, **eqn.params), samples=5,
+            return _seconds(lambda: eqn.primitive.impl(*args, **eqn.params), samples=5,
                            min_seconds=1e-4)
     except Exception:       # operands of ones may be invalid (indices): keep the default
         return None
@@ -325,19 +332,19 @@ def _measure_eager(r):
         setattr(r, f"eager_eqn_{name}", per)
     f, x = _chain(4)
     closed = make_jaxpr(f)(x)
-    t = _median(lambda: eval_closed(closed, x))
+    t = _seconds(lambda: eval_closed(closed, x))
     r.eval_eqn = max(t - _impls(r, closed), 0.1 * t) / len(closed.eqns)
     g, h, xs = _loop()
     loop = make_jaxpr(g)(h, xs)
     body = [e for e in loop.eqns if e.primitive.name == "scan"][0].params["body"]
-    per_iter = _median(lambda: eval_closed(loop, h, xs)) / LOOP_LENGTH
+    per_iter = _seconds(lambda: eval_closed(loop, h, xs)) / LOOP_LENGTH
     in_body = len(body.eqns) * r.eval_eqn + _impls(r, body)
     r.eval_iter = max(per_iter - in_body, 0.1 * per_iter)
     # what is left of an eager Jacobian through the loop is the staging of transformed bodies
     for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
         program = make_jaxpr(jac(g))(h, xs)
         loops = [e for e in program.eqns if e.primitive.name == "scan"]
-        t = _median(lambda: jac(g)(h, xs), samples=3, min_seconds=0)
+        t = _seconds(lambda: jac(g)(h, xs), samples=3, min_seconds=0)
         known = getattr(r, f"eager_fixed_{name}") + \
             len(program.eqns) * getattr(r, f"eager_eqn_{name}") + sum(
             impl_seconds(r, e) for e in program.eqns if e.primitive.name != "scan") + sum(
@@ -373,7 +380,7 @@ def _measure_jit(r):
     compiled = jit(g)
     scan_eqn = [e for e in make_jaxpr(g)(h, xs).eqns if e.primitive.name == "scan"][0]
     body_steps = len(jit_steps(scan_eqn.params["body"]))
-    per_iter = _median(lambda: compiled(h, xs)) / LOOP_LENGTH
+    per_iter = _seconds(lambda: compiled(h, xs)) / LOOP_LENGTH
     r.jit_iter = max(per_iter - body_steps * r.jit_step, 0.1 * per_iter)
 
     def poly(x):                                     # one kernel of 16 operations
