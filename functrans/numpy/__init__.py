@@ -27,6 +27,9 @@ from .linalg import dot, inner, matmul, outer, tensordot, vdot  # noqa: F401
 from .reductions import *  # noqa: F401,F403
 from .shaping import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
+from .extras import *  # noqa: F401,F403
+from .statistics import *  # noqa: F401,F403
+from .polynomial import *  # noqa: F401,F403
 
 # Scalar types double as dtype names, as in numpy: fnp.float32, x.astype(fnp.int32).
 bool_ = _np.bool_

@@ -27,8 +27,7 @@ def einsum(subscripts, *operands, dtype=None, optimize=None):
     from .reductions import sum as sum_
     from .shaping import diagonal
     if not isinstance(subscripts, str):
-        raise TypeError("fnp.einsum: only the string form of subscripts is supported, e.g. "
-                        "einsum('ij,jk->ik', a, b)")
+        subscripts, operands = _from_operand_lists((subscripts,) + operands)
     if not operands:
         raise ValueError("fnp.einsum: needs at least one operand")
     ops = [asarray(x, "einsum") for x in operands]
@@ -90,6 +89,39 @@ def einsum(subscripts, *operands, dtype=None, optimize=None):
         labels = labels + missing
     perm = tuple(labels.index(c) for c in output)
     return lax.transpose(x, perm) if perm != tuple(range(len(perm))) else x
+
+
+def _from_operand_lists(args):
+    """numpy's other form, einsum(a, [0, 1], b, [1, 2], [0, 2]): operands each followed by a
+    list of integer labels (or Ellipsis), then optionally the output's list. Returns the
+    equivalent subscripts string and the operands."""
+    pairs, output = list(args), None
+    if len(pairs) % 2 == 1:
+        output = pairs.pop()
+    operands, terms = pairs[0::2], pairs[1::2]
+
+    def letters(sublist):
+        out = []
+        for label in sublist:
+            if label is Ellipsis:
+                out.append("...")
+                continue
+            try:
+                k = int(label)
+            except (TypeError, ValueError):
+                raise TypeError(f"fnp.einsum: subscript lists hold integers in [0, 52) or "
+                                f"Ellipsis, got {label!r}") from None
+            if not 0 <= k < len(_LETTERS):
+                raise ValueError(f"fnp.einsum: subscript {k} is out of range [0, 52)")
+            out.append(_LETTERS[k])
+        return "".join(out)
+    if any(isinstance(t, str) or not hasattr(t, "__iter__") for t in terms):
+        raise TypeError("fnp.einsum: give subscripts as a string ('ij,jk->ik', a, b) or as "
+                        "lists after each operand (a, [0, 1], b, [1, 2])")
+    subscripts = ",".join(letters(t) for t in terms)
+    if output is not None:
+        subscripts += "->" + letters(output)
+    return subscripts, tuple(operands)
 
 
 def _parse(subscripts, shapes):

@@ -21,8 +21,8 @@ _NORMS = (None, "backward", "ortho", "forward")
 
 
 def _fnp():
-    from .. import numpy as fnp
-    return fnp
+    from ._raw import raw       # fnp's functions, without the user-facing result wrapper
+    return raw
 
 
 def _complex(x, name):
