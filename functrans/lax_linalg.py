@@ -11,8 +11,6 @@ import numpy as np
 from .core.trace import get_aval
 from .primitives import linalg as _p
 from .primitives.elementwise import add, mul
-from .primitives.shape import broadcast_in_dim, broadcasted_iota
-from .primitives.sorting import sort_key_val
 
 __all__ = ["cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "eig", "expm",
            "lu_pivots_to_permutation", "lu_solve"]
@@ -146,20 +144,6 @@ def lu_pivots_to_permutation(pivots, permutation_size):
 
 # --- solves from an LU factorization -----------------------------------------------------------
 
-def _take_rows(b, perm):
-    """b[..., perm, :] for b [..., m, k] and perm [..., m]: a gather, exact for any values."""
-    from .numpy.indexing import take_along_axis
-    aval = get_aval(b)
-    idx = broadcast_in_dim(perm, aval.shape, tuple(range(aval.ndim - 1)))
-    return take_along_axis(b, idx, axis=aval.ndim - 2)
-
-
-def _inverse_permutation(perm):
-    aval = get_aval(perm)
-    iota = broadcasted_iota(aval.dtype, aval.shape, aval.ndim - 1)
-    return sort_key_val(perm, iota, dimension=aval.ndim - 1)[1]
-
-
 def lu_solve(lu_matrix, permutation, b, trans=0):
     """x with a x = b (trans=0), a^T x = b (1) or a^H x = b (2), from lu(a)'s packed factors
     and permutation; b [..., m, k] with a's batch dims."""
@@ -168,7 +152,7 @@ def lu_solve(lu_matrix, permutation, b, trans=0):
     solve = _p.triangular_solve_p.bind
     flags = dict(left_side=True, transpose_a=False, conjugate_a=False)
     if trans == 0:       # L U x = b[perm]
-        y = solve(lu_matrix, _take_rows(b, permutation), lower=True, unit_diagonal=True,
+        y = solve(lu_matrix, _p.permute_rows(b, permutation), lower=True, unit_diagonal=True,
                   **flags)
         return solve(lu_matrix, y, lower=False, unit_diagonal=False, **flags)
     conjugate = trans == 2 and get_aval(lu_matrix).dtype.kind == "c"
@@ -176,7 +160,7 @@ def lu_solve(lu_matrix, permutation, b, trans=0):
     # a^T = U^T L^T P: solve U^T z = b, L^T w = z, then x = P^T w (x[perm] = w).
     z = solve(lu_matrix, b, lower=False, unit_diagonal=False, **flags)
     w = solve(lu_matrix, z, lower=True, unit_diagonal=True, **flags)
-    return _take_rows(w, _inverse_permutation(permutation))
+    return _p.permute_rows(w, permutation, inverse=True)
 
 
 def _lu_solve_matrix(a, b):

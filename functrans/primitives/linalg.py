@@ -462,7 +462,7 @@ def _lu_jvp(primals, tangents):
     aval = get_aval(lu)
     m, n = aval.shape[-2:]
     k = min(m, n)
-    pt = _mm(permutation_matrix(perm, aval.dtype), t)        # rows of dA in pivot order
+    pt = permute_rows(t, perm)                                # rows of dA in pivot order
     square = _block(lu, 0, k, 0, k)
 
     def core(d1):
@@ -507,6 +507,68 @@ def _lu_cost(a):
     k = min(m, n)
     return _batched_cost(a.shape[:-2], m * n * k - (m + n) * k * k / 2 + k ** 3 / 3, [a],
                          _lu_rule(a))
+
+
+# --- permute_rows: applying an LU permutation -------------------------------------------------------
+
+def _permute_rows_rule(x, perm, *, inverse):
+    if x.ndim < 2 or perm.ndim != x.ndim - 1 or perm.shape != x.shape[:-1] or \
+            perm.dtype.kind not in "iu":
+        raise TypeError(f"permute_rows: needs x [..., m, k] and an integer permutation [..., m] "
+                        f"with x's batch dims, got {x.str_short()} and {perm.str_short()}")
+    return x.strip_weak()
+
+
+def _permute_rows_impl(x, perm, *, inverse):
+    x, perm = np.asarray(x), np.asarray(perm)
+    _permute_rows_rule(aval_of_value(x), aval_of_value(perm), inverse=inverse)
+    index = np.broadcast_to(perm[..., None], x.shape)
+    if not inverse:
+        return np.take_along_axis(x, index, axis=-2)           # out[i] = x[perm[i]]
+    out = np.empty_like(x)
+    np.put_along_axis(out, index, x, axis=-2)                   # out[perm[i]] = x[i]
+    return out
+
+
+permute_rows_p = Primitive("permute_rows", impl=_permute_rows_impl,
+                           shape_rule=_permute_rows_rule,
+                           jacobian="permutation (of the rows of x); zero in perm")
+permute_rows_p.def_lowering(impl_call(permute_rows_p))
+permute_rows_p.def_sparsity(_sparsity_per_matrix, exact=False)
+
+
+@permute_rows_p.def_jvp
+def _permute_rows_jvp(primals, tangents, *, inverse):
+    (x, perm), (t, _) = primals, tangents
+    out = permute_rows_p.bind(x, perm, inverse=inverse)
+    return out, Zero.like(out) if isinstance(t, Zero) else permute_rows_p.bind(t, perm,
+                                                                              inverse=inverse)
+
+
+@permute_rows_p.def_transpose
+def _permute_rows_transpose(ct, x, perm, *, inverse):
+    if is_undefined(perm):
+        raise ValueError("permute_rows is linear in x only: its transpose needs the permutation")
+    if isinstance(ct, Zero):
+        return [Zero(x.aval), None]
+    # A permutation's transpose is its inverse.
+    return [permute_rows_p.bind(ct, perm, inverse=not inverse), None]
+
+
+@permute_rows_p.def_batch
+def _permute_rows_batch(args, dims, *, inverse):
+    x, perm = _batch_first(args, dims)
+    return permute_rows_p.bind(x, perm, inverse=inverse), 0
+
+
+@permute_rows_p.def_cost
+def _permute_rows_cost(x, perm, *, inverse):
+    return Cost(0.0, 2 * x.size * x.dtype.itemsize + perm.size * perm.dtype.itemsize)
+
+
+def permute_rows(x, perm, inverse=False):
+    """x[..., perm, :] (or, with inverse, the rows put back: out[..., perm, :] = x)."""
+    return permute_rows_p.bind(x, perm, inverse=bool(inverse))
 
 
 # --- qr -----------------------------------------------------------------------------------------

@@ -131,6 +131,30 @@ def _lu(draw):
     return Case((a,), reference=_lu_ref)
 
 
+# --- permute_rows -------------------------------------------------------------------------------
+
+def _permute_rows_ref(x, perm, *, inverse):
+    out = np.empty_like(x)
+    for idx in np.ndindex(*perm.shape[:-1]):
+        for i, p in enumerate(perm[idx]):
+            if inverse:
+                out[idx + (p,)] = x[idx + (i,)]
+            else:
+                out[idx + (i,)] = x[idx + (p,)]
+    return out
+
+
+@st.composite
+def _permute_rows(draw):
+    rng, dtype, batch = _rng(draw), draw(DTYPES), _batch(draw)
+    m, k = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    x = _normal(rng, batch + (m, k), dtype).astype(dtype)
+    perm = np.stack([rng.permutation(m) for _ in np.ndindex(*batch)]).reshape(batch + (m,))
+    # Batching perturbs integer operands not at all: the permutation stays a permutation.
+    return Case((x, perm.astype(np.int32)), params=dict(inverse=draw(st.booleans())),
+                reference=_permute_rows_ref, diff_argnums=(0,))
+
+
 # --- qr -----------------------------------------------------------------------------------------
 
 def _qr_ref(a, *, full_matrices):
@@ -273,6 +297,7 @@ STRATEGIES = {
     "cholesky": _cholesky(),
     "triangular_solve": _triangular_solve(),
     "lu": _lu(),
+    "permute_rows": _permute_rows(),
     "qr": _qr(),
     "eigh": _eigh(),
     "svd": _svd(),
