@@ -30,8 +30,11 @@ Reproducibility
   block of the cipher).
 
 Dtypes
-  As in JAX, samplers default to float32 and int32 (not numpy's float64 and int64); pass
-  dtype= for others. Keys are integers, so derivatives never flow into them; samplers are
+  As in JAX with 64-bit types enabled, samplers default to float64 and int64 (bits to
+  uint64); pass dtype= for others. key/split/fold_in/bits/uniform/bernoulli/randint/gumbel/
+  categorical give JAX's numbers bit for bit; normal and truncated_normal compute JAX's formula
+  (sqrt(2)·erfinv(u)) with scipy's erfinv, which agrees with XLA's to the last bit or two;
+  permutation and choice shuffle differently from JAX (same distribution, other numbers). Keys are integers, so derivatives never flow into them; samplers are
   differentiable in their floating-point parameters (minval/maxval of uniform, the bounds of
   truncated_normal), as the reparameterization trick needs.
 """
@@ -51,8 +54,9 @@ __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal", "b
 
 KEY_DTYPE = dtypes.uint32
 _UINT_OF_BITS = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
+_SIGNED_OF_BITS = {32: dtypes.int32, 64: dtypes.int64}
 _FLOATS = (dtypes.float16, dtypes.float32, dtypes.float64)
-_INDEX_DTYPE = dtypes.int32
+_INDEX_DTYPE = dtypes.int64
 
 # Threefry-2x32's rotation distances, used by rounds 1-4 and 5-8 in turn, and the key-schedule
 # parity constant it inherits from the Threefish cipher (Salmon et al.).
@@ -193,7 +197,7 @@ def fold_in(key, data):
 
 # --- random bits and uniform floats --------------------------------------------------------------
 
-def bits(key, shape=(), dtype=np.uint32):
+def bits(key, shape=(), dtype=np.uint64):
     """Uniformly random bits: an array of `shape` of an unsigned dtype (8, 16, 32 or 64 bits).
 
     64-bit elements take both words of their block (high, low); narrower ones the exclusive or
@@ -250,8 +254,8 @@ def _unit_interval(key, shape, dtype):
     return lax.mul(lax.convert_element_type(mantissa, dtype), 2.0 ** -info.nmant)
 
 
-def uniform(key, shape=(), dtype=np.float32, minval=0.0, maxval=1.0):
-    """Uniform floats in [minval, maxval) (default dtype float32). minval and maxval broadcast
+def uniform(key, shape=(), dtype=np.float64, minval=0.0, maxval=1.0):
+    """Uniform floats in [minval, maxval) (default dtype float64). minval and maxval broadcast
     to `shape`, and the sample is differentiable in them (x = minval + u·(maxval - minval)).
 
     u takes the values k·2**-p (p = 23 for float32, 52 for float64). Where rounding in the
@@ -266,31 +270,29 @@ def uniform(key, shape=(), dtype=np.float32, minval=0.0, maxval=1.0):
     return lax.max(minval, lax.min(out, nextafter(maxval, minval)))
 
 
-def normal(key, shape=(), dtype=np.float32):
-    """Standard normal samples (default dtype float32), by the Box-Muller transform: element i
-    takes two uniform numbers u1, u2 (the uniform sample of shape (*shape, 2) at i) and gives
-    sqrt(-2 log(1 - u1))·cos(2π u2)."""
+def normal(key, shape=(), dtype=np.float64):
+    """Standard normal samples (default dtype float64) by inverting the normal CDF, as JAX
+    does: sqrt(2)·erfinv(u) for u uniform in (-1, 1)."""
     shape = _shape("normal", shape)
     dtype = _float_dtype("normal", dtype)
     _key_words("normal", key)
-    pairs = _unit_interval(key, shape + (2,), dtype)
-    u1, u2 = (lax.index_in_dim(pairs, i, axis=len(shape), keepdims=False) for i in (0, 1))
-    radius = lax.sqrt(lax.mul(-2.0, lax.log(lax.sub(1.0, u1))))   # 1 - u1 is in (0, 1]
-    return lax.mul(radius, lax.cos(lax.mul(2 * math.pi, u2)))
+    lowest = np.nextafter(np.asarray(-1.0, dtype), np.asarray(0.0, dtype))
+    u = uniform(key, shape, dtype, minval=lowest, maxval=1.0)
+    return lax.mul(math.sqrt(2.0), lax.erf_inv(u))
 
 
 def _param_dtype(value):
     """The float dtype a sampler computes in: its parameter's if that is a strongly typed float
-    (an array), else float32."""
+    (an array), else float64."""
     if dtypes.is_python_scalar(value):
-        return dtypes.float32
+        return dtypes.float64
     aval = get_aval(value if isinstance(value, Tracer) else np.asarray(value))
-    return aval.dtype if aval.dtype in _FLOATS and not aval.weak_type else dtypes.float32
+    return aval.dtype if aval.dtype in _FLOATS and not aval.weak_type else dtypes.float64
 
 
 def bernoulli(key, p=0.5, shape=None):
     """Booleans that are True with probability p (p broadcasts to `shape`; shape defaults to
-    p's shape). Computed as uniform(key, shape, dtype) < p, in p's float dtype (float32 for a
+    p's shape). Computed as uniform(key, shape, dtype) < p, in p's float dtype (float64 for a
     Python float)."""
     dtype = _param_dtype(p)
     pshape = get_aval(_as_dtype(p, dtype)).shape
@@ -299,8 +301,8 @@ def bernoulli(key, p=0.5, shape=None):
     return lax.lt(uniform(key, shape, dtype), p)
 
 
-def gumbel(key, shape=(), dtype=np.float32):
-    """Standard Gumbel samples -log(-log(u)), u uniform in [tiny, 1) (default dtype float32)."""
+def gumbel(key, shape=(), dtype=np.float64):
+    """Standard Gumbel samples -log(-log(u)), u uniform in [tiny, 1) (default dtype float64)."""
     shape = _shape("gumbel", shape)
     dtype = _float_dtype("gumbel", dtype)
     u = uniform(key, shape, dtype, minval=np.finfo(dtype).tiny, maxval=1.0)
@@ -334,34 +336,50 @@ def _int_bound(name, what, value, dtype):
     return values, above
 
 
-def randint(key, shape, minval, maxval, dtype=np.int32):
-    """Integers uniform in [minval, maxval) (default dtype int32); minval and maxval broadcast
+def randint(key, shape, minval, maxval, dtype=np.int64):
+    """Integers uniform in [minval, maxval) (default dtype int64); minval and maxval broadcast
     to `shape` and are clipped into dtype's range (a maxval past the range's end includes its
     largest value). Where maxval <= minval the result is minval.
 
-    Each element reduces a 64-bit random number modulo the span, so the bias is at most
-    span / 2**64."""
+    JAX's algorithm, so the numbers are JAX's: two words of random bits of the dtype's width
+    (from the two halves of split(key)), hi and lo, give the offset
+    ((hi mod span)·(2**width mod span) + lo mod span) mod span, a bias of at most
+    span / 2**width."""
     shape = _shape("randint", shape)
     dtype = dtypes.canonicalize(dtype)
     if dtype.kind not in "iu":
         raise TypeError(f"random.randint: dtype must be an integer dtype, got {dtype.name}")
+    # Narrow dtypes draw 32-bit words, as JAX does (so int8 and int32 give the same numbers).
+    width = max(dtype.itemsize * 8, 32)
+    unsigned = _UINT_OF_BITS[width]
     minval, _ = _int_bound("randint", "minval", minval, dtype)
     maxval, above = _int_bound("randint", "maxval", maxval, dtype)
-    u64 = dtypes.uint64
     minval = _broadcast_param("randint", "minval", minval, dtype, shape)
     maxval = _broadcast_param("randint", "maxval", maxval, dtype, shape)
-    above = _broadcast_param("randint", "maxval", above, u64, shape)
-    # Spans are computed in uint64 with wrapping: the difference of two sign-extended values
-    # modulo 2**64 is the true difference whenever maxval > minval.
-    low = lax.convert_element_type(minval, u64)
-    span = lax.sub(lax.convert_element_type(maxval, u64), low)
-    span = lax.add(span, above)
-    span = lax.select_n(lax.gt(maxval, minval), lax.full_like(span, 1), span)
-    raw = bits(key, shape, u64)
-    # A span of 0 here means 2**64 (the whole range of a 64-bit dtype): take the bits as they are.
-    whole = lax.eq(span, 0)
-    offset = lax.select_n(whole, lax.rem(raw, lax.max(span, lax.full_like(span, 1))), raw)
-    return lax.convert_element_type(lax.add(low, offset), dtype)
+    above = _broadcast_param("randint", "maxval", above, dtypes.bool_, shape)
+    wide_min, wide_max = (lax.convert_element_type(v, _SIGNED_OF_BITS[width] if dtype.kind == "i"
+                                                   else unsigned) for v in (minval, maxval))
+    k1, k2 = split(key, 2)
+    higher, lower = bits(k1, shape, unsigned), bits(k2, shape, unsigned)
+    # maxval - minval modulo 2**width is the true span whenever maxval > minval.
+    span = lax.sub(lax.convert_element_type(wide_max, unsigned),
+                   lax.convert_element_type(wide_min, unsigned))
+    span = lax.select_n(lax.le(maxval, minval), span, lax.full_like(span, 1))
+    # A maxval past the dtype's range includes its largest value: one more in the span.
+    span = lax.select_n(lax.bitwise_and(above, lax.gt(maxval, minval)), span,
+                        lax.add(span, lax.full_like(span, 1)))
+    half = np.asarray(2 ** (width // 2), unsigned)
+    multiplier = _rem(lax.full_like(span, half), span)
+    multiplier = _rem(lax.mul(multiplier, multiplier), span)
+    offset = lax.add(lax.mul(_rem(higher, span), multiplier), _rem(lower, span))
+    offset = _rem(offset, span)
+    return lax.add(minval, lax.convert_element_type(offset, dtype))
+
+
+def _rem(x, span):
+    """x mod span, where a span of 0 (the whole 2**width range, wrapped) leaves x as it is."""
+    safe = lax.max(span, lax.full_like(span, 1))
+    return lax.select_n(lax.eq(span, lax.full_like(span, 0)), lax.rem(x, safe), x)
 
 
 def _move_axis(x, src, dst):
@@ -523,25 +541,8 @@ def categorical(key, logits, axis=-1, shape=None):
 
 # --- truncated normal ----------------------------------------------------------------------------
 
-def _erfinv(y):
-    """The inverse of erf on (-1, 1), with lax operations: Winitzki's closed-form approximation
-    (relative error below 2e-3) refined by three Newton steps on erf(x) = y. At y = ±1 it gives
-    ±inf."""
-    a = 0.147
-    log_term = lax.log1p(lax.neg(lax.mul(y, y)))             # log(1 - y²)
-    first = lax.add(2 / (math.pi * a), lax.mul(log_term, 0.5))
-    inner = lax.sub(lax.mul(first, first), lax.div(log_term, a))
-    x = lax.mul(lax.sign(y), lax.sqrt(lax.sub(lax.sqrt(inner), first)))
-    for _ in range(3):
-        slope = lax.mul(2 / math.sqrt(math.pi), lax.exp(lax.neg(lax.mul(x, x))))
-        step = lax.div(lax.sub(lax.erf(x), y), slope)
-        # Where erf's slope underflows (|x| large, or infinite) the step is not finite: keep x.
-        x = lax.select_n(lax.is_finite(step), x, lax.sub(x, step))
-    return x
-
-
-def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
-    """Standard normal samples conditioned on lower < x < upper (default dtype float32), by
+def truncated_normal(key, lower, upper, shape=None, dtype=np.float64):
+    """Standard normal samples conditioned on lower < x < upper (default dtype float64), by
     inverting the normal CDF: x = sqrt(2)·erfinv(u), u uniform between erf(lower/sqrt(2)) and
     erf(upper/sqrt(2)). lower and upper broadcast to `shape` (default: their broadcast shape)."""
     dtype = _float_dtype("truncated_normal", dtype)
@@ -553,7 +554,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
     root2 = math.sqrt(2.0)
     low, high = lax.erf(lax.div(lower, root2)), lax.erf(lax.div(upper, root2))
     u = uniform(key, shape, dtype, minval=low, maxval=high)
-    x = lax.mul(root2, _erfinv(u))
+    x = lax.mul(root2, lax.erf_inv(u))
     # Rounding can leave x at (or past) a bound: keep it strictly inside.
     inside_low = nextafter(lower, np.asarray(np.inf, dtype))
     inside_high = nextafter(upper, np.asarray(-np.inf, dtype))

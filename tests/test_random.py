@@ -125,30 +125,79 @@ def test_bad_keys_are_named_in_errors():
 
 # --- JAX's numbers -------------------------------------------------------------------------------
 
-def test_same_numbers_as_jax():
+@pytest.fixture
+def jax_x64():
+    """JAX with 64-bit types, functrans's reference, restored afterwards."""
     jax = pytest.importorskip("jax")
-    jr = pytest.importorskip("jax.random")
-    jnp = pytest.importorskip("jax.numpy")
     if not jax.config.jax_threefry_partitionable:
         pytest.skip("this JAX uses the older, non-partitionable threefry layout")
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield jax
+    jax.config.update("jax_enable_x64", previous)
+
+
+def test_same_numbers_as_jax(jax_x64):
+    import jax.numpy as jnp
+    import jax.random as jr
     key, jkey = random.key(42), jr.PRNGKey(42)
-    np.testing.assert_array_equal(random.split(key, 5), np.asarray(jr.split(jkey, 5)))
-    np.testing.assert_array_equal(random.fold_in(key, 7), np.asarray(jr.fold_in(jkey, 7)))
-    np.testing.assert_array_equal(random.bits(key, (3, 4)), np.asarray(jr.bits(jkey, (3, 4))))
-    np.testing.assert_array_equal(random.bits(key, (5,), np.uint8),
-                                  np.asarray(jr.bits(jkey, (5,), jnp.uint8)))
-    np.testing.assert_array_equal(random.uniform(key, (100,), minval=-3.0, maxval=5.0),
-                                  np.asarray(jr.uniform(jkey, (100,), minval=-3.0, maxval=5.0)))
-    np.testing.assert_array_equal(random.bernoulli(key, 0.3, (100,)),
-                                  np.asarray(jr.bernoulli(jkey, 0.3, (100,))))
+    same = np.testing.assert_array_equal
+    same(random.split(key, 5), np.asarray(jr.split(jkey, 5)))
+    same(random.fold_in(key, 7), np.asarray(jr.fold_in(jkey, 7)))
+    for dtype in (None, np.uint8, np.uint16, np.uint32, np.uint64):
+        ours = random.bits(key, (3, 4)) if dtype is None else random.bits(key, (3, 4), dtype)
+        theirs = np.asarray(jr.bits(jkey, (3, 4)) if dtype is None else
+                            jr.bits(jkey, (3, 4), dtype))
+        same(ours, theirs)
+        assert ours.dtype == theirs.dtype
+    for dtype in (None, np.float32, np.float64):
+        kw = {} if dtype is None else {"dtype": dtype}
+        ours = random.uniform(key, (100,), minval=-3.0, maxval=5.0, **kw)
+        theirs = np.asarray(jr.uniform(jkey, (100,), minval=-3.0, maxval=5.0, **kw))
+        same(ours, theirs)
+        assert ours.dtype == theirs.dtype
+        # gumbel: -log(-log(u)) of the same u; XLA's float32 log may differ in the last bit
+        np.testing.assert_allclose(random.gumbel(key, (20,), **kw),
+                                   np.asarray(jr.gumbel(jkey, (20,), **kw)),
+                                   rtol=8 * np.finfo(dtype or np.float64).eps,
+                                   atol=4 * np.finfo(dtype or np.float64).eps)
+        # normal/truncated_normal: JAX's formula, scipy's erfinv (XLA's differs in the last bits)
+        np.testing.assert_allclose(random.normal(key, (200,), **kw),
+                                   np.asarray(jr.normal(jkey, (200,), **kw)),
+                                   rtol=16 * np.finfo(dtype or np.float64).eps, atol=0)
+        np.testing.assert_allclose(random.truncated_normal(key, -1.5, 2.0, (50,), **kw),
+                                   np.asarray(jr.truncated_normal(jkey, -1.5, 2.0, (50,), **kw)),
+                                   rtol=16 * np.finfo(dtype or np.float64).eps, atol=0)
+    same(random.bernoulli(key, 0.3, (100,)), np.asarray(jr.bernoulli(jkey, 0.3, (100,))))
+    for dtype in (None, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64):
+        kw = {} if dtype is None else {"dtype": dtype}
+        for lo, hi in ((0, 100), (-5, 7), (3, 3), (9, 2), (0, 2 ** 7)):
+            if dtype is not None and np.dtype(dtype).kind == "u" and lo < 0:
+                continue
+            ours = random.randint(key, (40,), lo, hi, **kw)
+            theirs = np.asarray(jr.randint(jkey, (40,), lo, hi, **kw))
+            same(ours, theirs)
+            assert ours.dtype == theirs.dtype
     logits = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
-    np.testing.assert_array_equal(random.categorical(key, logits, shape=(3, 4)),
-                                  np.asarray(jr.categorical(jkey, logits, shape=(3, 4))))
-    with jax.enable_x64():
-        np.testing.assert_array_equal(random.uniform(key, (50,), np.float64),
-                                      np.asarray(jr.uniform(jr.PRNGKey(42), (50,), jnp.float64)))
-        np.testing.assert_array_equal(random.key(2 ** 40 + 5),
-                                      np.asarray(jr.key_data(jr.PRNGKey(2 ** 40 + 5))))
+    same(random.categorical(key, logits, shape=(3, 4)),
+         np.asarray(jr.categorical(jkey, logits, shape=(3, 4))))
+    same(random.key(2 ** 40 + 5), np.asarray(jr.key_data(jr.PRNGKey(2 ** 40 + 5))))
+
+
+def test_default_dtypes_are_jax_x64s():
+    key = random.key(0)
+    assert random.uniform(key).dtype == np.float64
+    assert random.normal(key, (2,)).dtype == np.float64
+    assert random.gumbel(key).dtype == np.float64
+    assert random.truncated_normal(key, -1.0, 1.0).dtype == np.float64
+    assert random.randint(key, (2,), 0, 5).dtype == np.int64
+    assert random.bits(key).dtype == np.uint64
+    assert random.permutation(key, 5).dtype == np.int64
+    assert random.choice(key, 5, (2,)).dtype == np.int64
+    assert random.categorical(key, np.zeros(3)).dtype == np.int64
+    # Explicit dtypes are kept.
+    assert random.normal(key, (2,), np.float32).dtype == np.float32
+    assert random.randint(key, (2,), 0, 5, np.int32).dtype == np.int32
 
 
 # --- distributions -------------------------------------------------------------------------------
@@ -163,7 +212,7 @@ def _z(sample_mean, mean, var, n):
 
 def test_uniform_range_dtype_and_moments():
     u = random.uniform(random.key(0), (N,))
-    assert u.dtype == np.float32 and u.shape == (N,)
+    assert u.dtype == np.float64 and u.shape == (N,)
     assert u.min() >= 0 and u.max() < 1
     assert _z(u.mean(), 0.5, 1 / 12, N) < 5
     assert _z(((u - 0.5) ** 2).mean(), 1 / 12, 1 / 180, N) < 5      # var of (u-1/2)^2 is 1/180
@@ -221,7 +270,7 @@ def test_bernoulli_frequencies():
 
 def test_randint_is_uniform_over_its_range():
     r = random.randint(random.key(0), (N,), 3, 10)
-    assert r.dtype == np.int32 and r.min() == 3 and r.max() == 9
+    assert r.dtype == np.int64 and r.min() == 3 and r.max() == 9
     counts = np.bincount(r - 3, minlength=7)
     assert scipy.stats.chisquare(counts).pvalue > 1e-4
     r = random.randint(random.key(1), (N,), -5, 5, np.int8)
@@ -253,7 +302,7 @@ def test_randint_with_traced_bounds():
 
 def test_permutation_is_a_uniform_permutation():
     perm = random.permutation(random.key(0), 10)
-    assert perm.dtype == np.int32 and sorted(perm.tolist()) == list(range(10))
+    assert perm.dtype == np.int64 and sorted(perm.tolist()) == list(range(10))
     # All 6 permutations of 3 elements, over 6000 keys, appear equally often.
     keys = random.split(random.key(1), 6000)
     perms = ft.vmap(lambda k: random.permutation(k, 3))(keys)
@@ -277,7 +326,7 @@ def test_permutation_of_an_array_along_an_axis():
 
 def test_choice_with_and_without_replacement():
     c = random.choice(random.key(0), 5, (N,))
-    assert c.dtype == np.int32 and c.shape == (N,)
+    assert c.dtype == np.int64 and c.shape == (N,)
     assert scipy.stats.chisquare(np.bincount(c, minlength=5)).pvalue > 1e-4
     d = random.choice(random.key(1), 10, (10,), replace=False)
     assert sorted(d.tolist()) == list(range(10))
@@ -310,7 +359,7 @@ def test_choice_with_probabilities():
 def test_categorical_frequencies_follow_softmax():
     logits = np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], np.float32))
     draws = random.categorical(random.key(0), logits, shape=(N // 2, 2))
-    assert draws.dtype == np.int32 and draws.shape == (N // 2, 2)
+    assert draws.dtype == np.int64 and draws.shape == (N // 2, 2)
     for row in range(2):
         freq = np.bincount(draws[:, row], minlength=3) / (N // 2)
         np.testing.assert_allclose(freq, np.exp(logits[row]), atol=5 * 0.5 / math.sqrt(N // 2))
@@ -332,18 +381,18 @@ def test_truncated_normal_bounds_and_distribution():
     t = random.truncated_normal(random.key(0), -1.0, 2.0, (N,), np.float64)
     assert t.min() > -1 and t.max() < 2
     assert scipy.stats.kstest(t, scipy.stats.truncnorm(-1, 2).cdf).pvalue > 1e-4
-    t32 = random.truncated_normal(random.key(1), -2.0, 2.0, (N,))
+    t32 = random.truncated_normal(random.key(1), -2.0, 2.0, (N,), np.float32)
     assert t32.dtype == np.float32 and t32.min() > -2 and t32.max() < 2
     assert _z(t32.var(), scipy.stats.truncnorm(-2, 2).var(), 2, N) < 5
     lower = np.array([-1.0, 0.0])
     assert random.truncated_normal(random.key(2), lower, 1.0).shape == (2,)
 
 
-def test_erfinv_helper_against_scipy():
-    y = np.linspace(-0.9999, 0.9999, 1001)
-    np.testing.assert_allclose(random._erfinv(y), scipy.special.erfinv(y), rtol=1e-11)
-    np.testing.assert_allclose(random._erfinv(y.astype(np.float32)), scipy.special.erfinv(y),
-                               rtol=5e-4)
+def test_normal_is_standard_normal():
+    for dtype in (np.float32, np.float64):
+        z = random.normal(random.key(3), (N,), dtype)
+        assert z.dtype == dtype and np.all(np.isfinite(z))
+        assert scipy.stats.kstest(z.astype(np.float64), "norm").pvalue > 1e-4
 
 
 def test_bits_dtypes():
