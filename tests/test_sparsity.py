@@ -35,7 +35,7 @@ RULE_MODULES = ["functrans.primitives.elementwise", "functrans.primitives.bits",
                 "functrans.primitives.shape", "functrans.primitives.indexing",
                 "functrans.primitives.reductions", "functrans.primitives.contraction",
                 "functrans.primitives.sorting", "functrans.primitives.control_flow",
-                "functrans.primitives.windowed",
+                "functrans.primitives.windowed", "functrans.primitives.convolution",
                 "functrans.transforms.jit", "functrans.transforms.custom",
                 "functrans.transforms.checkpoint_policies"]
 CONSERVATIVE_BY_DESIGN = {"custom_lin", "remat_lin", "remat_saved"}
@@ -123,6 +123,25 @@ def test_linear_patterns_are_exact(name):
         f, x = _flat_primitive(name, case, nums)
         pattern = ft.jacobian_sparsity(f)(x)
         np.testing.assert_array_equal(pattern.toarray(), dense_nonzeros(f, x), err_msg=name)
+    run()
+
+
+@pytest.mark.parametrize("name", ["dot_general", "conv_general_dilated", "mul", "reduce_prod"])
+def test_bilinear_patterns_are_exact_at_generic_points(name):
+    if name not in STRATEGIES:
+        pytest.skip(f"no cases for {name}")
+
+    @SETTINGS
+    @given(STRATEGIES[name])
+    def run(case):
+        nums = _float_args(case)
+        if not nums:
+            return
+        f, x = _flat_primitive(name, case, nums)
+        # nonzero, generic values: no entry of the Jacobian vanishes by accident
+        x = np.abs(x) + np.random.default_rng(0).uniform(0.5, 1.5, x.shape)
+        np.testing.assert_array_equal(ft.jacobian_sparsity(f)(x).toarray(),
+                                      dense_nonzeros(f, x), err_msg=name)
     run()
 
 

@@ -29,6 +29,7 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
+from ..transforms import sparsity as _sparsity
 from .windowed import dilated_size, padded, padtype_to_pads, transposed_geometry, \
     window_out_size
 from ..backend.lowering import Driver
@@ -418,6 +419,48 @@ def _conv_cost(lhs, rhs, **p):
     # A multiply and an add per (output element, input feature of its group, kernel tap).
     moved = (lhs.size + rhs.size) * lhs.dtype.itemsize + out.size * out.dtype.itemsize
     return Cost(2.0 * out.size * cg * math.prod(ks), moved)
+
+
+@conv_general_dilated_p.def_sparsity
+def _conv_sparsity(ins, out_avals, **p):
+    """out[n, o, s] depends on the input elements of its window in o's group (not on padding or
+    dilation holes), and on the kernel entries w[o, k] that meet them. The windows come from the
+    impl itself: convolving the input's element numbers with one-hot kernels (one per group and
+    window position) copies each window's numbers into the output (im2col on numbers)."""
+    lhs, rhs = ins
+    dn = p["dimension_numbers"]
+    x = _sparsity.numbers(lhs.aval).transpose(dn.lhs_spec)          # canonical (N, C, S...)
+    w_shape = tuple(rhs.aval.shape[i] for i in dn.rhs_spec)           # canonical (O, Cg, K...)
+    out = out_avals[0]
+    q = p["feature_group_count"] * p["batch_group_count"]
+    taps, oq = math.prod(w_shape[1:]), w_shape[0] // q
+    if out.size * taps > _sparsity.MAX_LOCAL_NNZ:
+        return _sparsity.dense(ins, out_avals)
+    one_hot = np.zeros((q * taps, taps), np.int64)
+    one_hot[np.arange(q * taps), np.arange(q * taps) % taps] = 1
+    windows_of = conv_canonical(x, one_hot.reshape((q * taps,) + w_shape[1:]),
+                                p["window_strides"], p["padding"], p["lhs_dilation"],
+                                p["rhs_dilation"], p["feature_group_count"],
+                                p["batch_group_count"])                # (Nb, Q * taps, *S')
+    nb, out_sp = windows_of.shape[0], windows_of.shape[2:]
+    windows_of = windows_of.reshape((nb, q, 1, taps, -1))             # (Nb, Q, 1, taps, S')
+    canonical_out = tuple(out.shape[i] for i in dn.out_spec)          # (Nb, O, *S')
+    out_ids = np.arange(out.size).reshape(out.shape).transpose(dn.out_spec)
+    out_ids = out_ids.reshape(nb, q, oq, 1, -1)                       # (Nb, Q, Oq, 1, S')
+    w_ids = np.arange(rhs.aval.size).reshape(rhs.aval.shape).transpose(dn.rhs_spec)
+    w_ids = w_ids.reshape(1, q, oq, taps, 1) + lhs.aval.size          # (1, Q, Oq, taps, 1)
+    full = (nb, q, oq, taps, math.prod(out_sp))
+    assert canonical_out == (nb, q * oq) + tuple(out_sp)
+    hit = np.broadcast_to(windows_of > 0, full)
+    rows = np.broadcast_to(out_ids, full)[hit]
+    cols = []
+    if lhs.pattern.nnz:
+        cols.append((rows, np.broadcast_to(windows_of - 1, full)[hit]))
+    if rhs.pattern.nnz:
+        cols.append((rows, np.broadcast_to(w_ids, full)[hit]))
+    stacked = _sparsity.stack([lhs.pattern, rhs.pattern], lhs.n_inputs)
+    return [_sparsity.pairs(stacked, np.concatenate([r for r, _ in cols]),
+                            np.concatenate([c for _, c in cols]), out.size)]
 
 
 from . import _conv_kernels  # noqa: E402  (the jit lowering: Numba kernels + BLAS)
