@@ -408,3 +408,49 @@ def test_complex_slogdet_and_det_derivatives():
     check_grads(f, (x, y), order=1)
     sign, logabsdet = L.slogdet(x + 1j * y)
     np.testing.assert_allclose(sign * np.exp(logabsdet), np.linalg.det(x + 1j * y))
+
+
+COMPLEX_CASES = {
+    # each: (shape of B, f(B) -> tuple of complex or real values, gauge-invariant)
+    "cholesky": ((3, 3), lambda b: L.cholesky(b @ fnp.conj(b.T) + 2 * fnp.eye(3))),
+    "eigh": ((3, 3), lambda b: (lambda w, v: (w, fnp.abs(v) ** 2))(
+        *L.eigh(b + fnp.conj(b.T)))),
+    # (u * s^2) @ vh pairs each left vector's phase with its right vector's: it checks the
+    # complex gauge term of the rule, which |u|^2 and |vh|^2 cannot see.
+    "svd": ((4, 3), lambda b: (lambda u, s, vh: (s, fnp.abs(u) ** 2, fnp.abs(vh) ** 2,
+                                                 (u * s ** 2) @ vh))(
+        *L.svd(b, full_matrices=False))),
+    "svd_wide": ((2, 4), lambda b: (lambda u, s, vh: (s, fnp.abs(u) ** 2, fnp.abs(vh) ** 2,
+                                                      (u * s ** 2) @ vh))(
+        *L.svd(b, full_matrices=False))),
+    "qr": ((4, 3), lambda b: tuple(L.qr(b))),
+    "solve_inv": ((3, 3), lambda b: (L.solve(b + 3 * fnp.eye(3), fnp.ones((3, 2))),
+                                     L.inv(b + 3 * fnp.eye(3)))),
+    "pinv": ((4, 3), L.pinv),
+    "expm": ((3, 3), lambda b: fsl_expm(0.5 * b)),
+    "triangular_solve": ((3, 3), lambda b: lax.linalg.triangular_solve(
+        b + 3 * fnp.eye(3), fnp.conj(b.T), left_side=True, lower=True, transpose_a=True,
+        conjugate_a=True)),
+}
+
+
+def fsl_expm(x):
+    import functrans.scipy.linalg as fsl
+    return fsl.expm(x)
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_CASES))
+def test_complex_derivatives(name):
+    """Complex operands, parametrized by their real and imaginary parts: forward mode against
+    finite differences and reverse mode by the dot-product test, on real and imaginary parts
+    of gauge-invariant outputs."""
+    shape, f = COMPLEX_CASES[name]
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal(shape), rng.standard_normal(shape)
+
+    def parts(x, y):
+        out = f(lax.complex(x, y))
+        leaves = tree_util.tree_leaves(out)
+        return tuple(p for o in leaves for p in ((fnp.real(o), fnp.imag(o))
+                                                 if fnp.iscomplexobj(o) else (o,)))
+    check_grads(parts, (x, y), order=1)
