@@ -25,7 +25,9 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                on large fresh ones (memory-bound, page faults included), and its
                                fixed cost
   transc_elem                  seconds per element of a numpy transcendental (np.tanh)
-  copy_bw, reduce_bw           bytes/s of a transposed copy and of np.sum
+  copy_bw, reduce_bw, reduce_row
+                               bytes/s of a transposed copy and of np.sum, and np.sum's cost per
+                               output element (large when the reduced axis is short)
   jit_call, jit_step           a compiled Jacobian: fixed cost per call, and per step of its
                                driver (one Numba kernel or numpy/BLAS call), fitted on three
                                compiled chains of different length
@@ -35,6 +37,8 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                seconds per element and operation inside a fused Numba kernel
                                (arithmetic; a transcendental inlined for small arrays; a
                                reduction's accumulation, a chain of dependent adds)
+  fused_row                    per pass of a kernel's innermost loop (its start-up: a short
+                               innermost axis neither vectorizes nor amortizes it)
 
 `calibrate()` measures them (about 0.2 s with warm kernels) and writes `calibration.json` beside
 the kernel cache (FUNCTRANS_CACHE_DIR); `rates()` returns the cached figures, measuring again
@@ -81,12 +85,14 @@ class Rates:
     transc_elem: float = 5e-9
     copy_bw: float = 3e9
     reduce_bw: float = 8e9
+    reduce_row: float = 2e-8
     jit_call: float = 5e-6
     jit_step: float = 1e-6
     jit_iter: float = 5e-6
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
+    fused_row: float = 2e-9
     impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
     have_jit: bool = False          # were the jit rates measured (else defaults)
     seconds: float = 0.0            # how long the measurement took
@@ -109,13 +115,14 @@ class Rates:
             f"  numpy: {gb(self.stream_bw)} elementwise in cache, {gb(self.dram_bw)} on large "
             f"arrays, {us(self.np_call)} per call, "
             f"{self.transc_elem * 1e9:.2f} ns per tanh, {gb(self.copy_bw)} transposed copy, "
-            f"{gb(self.reduce_bw)} sum",
+            f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row",
             f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per loop iteration; fused "
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
-            f"{self.fused_reduce * 1e9:.2f} ns per reduced element"])
+            f"{self.fused_reduce * 1e9:.2f} ns per reduced element, "
+            f"{self.fused_row * 1e9:.2f} ns per innermost loop"])
 
 
 def _impl_summary(table):
@@ -275,6 +282,9 @@ def _measure_numpy(r):
     sq = big.reshape(250, 400)
     r.copy_bw = 2 * sq.nbytes / _seconds(lambda: np.ascontiguousarray(sq.T))
     r.reduce_bw = big.nbytes / _seconds(lambda: np.sum(big))
+    pairs = big.reshape(-1, 2)
+    r.reduce_row = max(_seconds(lambda: np.sum(pairs, axis=1)) - big.nbytes / r.reduce_bw,
+                       0.0) / pairs.shape[0]
 
 
 SMALL_OPERANDS = 4096      # elements: an impl timed on operands this small shows its fixed cost
@@ -398,6 +408,10 @@ def _measure_jit(r):
     r.fused_elem = max(t_mid - t_small, 1e-9) / (16 * (mid.size - small.size))
     r.fused_transc = max((t_th - t_th_small) / (thin.size - small.size) - r.fused_elem,
                          r.fused_elem)
+    axpy = jit(lambda x: x * 1.5 + 0.5)                # the same elements in rows of 2
+    flat, rows = np.linspace(0.0, 1.0, 20_000), np.linspace(0.0, 1.0, 20_000).reshape(-1, 2)
+    t_flat, t_rows = _interleaved([lambda: axpy(flat), lambda: axpy(rows)], samples=7)
+    r.fused_row = max((t_rows - t_flat) / rows.shape[0], 0.0)
     sq = jit(lambda x: fnp.sum(x * x))                 # one kernel: multiply, accumulate
     t_small, t_mid = _interleaved([lambda: sq(small), lambda: sq(mid)], samples=7)
     r.fused_reduce = max((t_mid - t_small) / (mid.size - small.size) - r.fused_elem,

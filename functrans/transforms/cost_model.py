@@ -188,7 +188,9 @@ def _numpy_work(r, eqn, kind, cost, execution):
     if kind == "elementwise":
         return _stream(r, cost.bytes)
     if kind == "reduction":
-        return _stream(r, sum(_nbytes(a.aval) for a in eqn.inputs), r.reduce_bw)
+        t, how = _stream(r, sum(_nbytes(a.aval) for a in eqn.inputs), r.reduce_bw)
+        rows = sum(_size(v.aval) for v in eqn.outputs)      # numpy's cost per output element
+        return t + rows * r.reduce_row, f"{how} + {rows} rows"
     if kind == "view":
         if eqn.primitive.name in ("broadcast_in_dim", "concatenate", "pad"):
             # a fresh array written once: count the write twice (page faults, then the copy)
@@ -279,10 +281,12 @@ def _kernel_term(r, step):
                if isinstance(rd.source, Var) and id(rd.source) not in produced}
     moved = sum(_nbytes(v.aval) for v in sources.values()) + \
         sum(_nbytes(v.aval) for v in group.outputs)
-    compute = elems * per_elem
+    inner = group.shape[-1] if group.shape else 1
+    passes = elems // max(inner, 1)           # starts of the innermost loop
+    compute = elems * per_elem + passes * r.fused_row
     memory, how = _stream(r, moved)
     if compute >= memory:
-        how = f"{elems} elements x {per_elem * 1e9:.2g} ns"
+        how = f"{elems} elements x {per_elem * 1e9:.2g} ns + {passes} rows"
     cost = sum((equation_cost(m.eqn) for m in group.members), Cost(0.0, 0.0))
     label = f"kernel[{', '.join(names)}] over {tuple(group.shape)}"
     return Term(label, "fused", cost.flops, cost.bytes, r.jit_step, max(compute, memory), how)
