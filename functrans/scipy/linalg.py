@@ -278,9 +278,13 @@ def qr(a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_fini
     return (r,) if mode == "r" else (q, r)
 
 
-def polar(a, side="right"):
+def polar(a, side="right", *, method="qdwh", eps=None, max_iterations=None):
     """(u, p): a = u p (side='right') or a = p u ('left'), u with orthonormal columns (or rows)
-    and p Hermitian positive semidefinite, from the SVD."""
+    and p Hermitian positive semidefinite. Computed from the SVD whichever method is named
+    (JAX's 'qdwh' iteration converges to the same factors); eps and max_iterations, which tune
+    that iteration, are accepted and unused."""
+    if method not in ("qdwh", "svd"):
+        raise ValueError(f"fsl.polar: method must be 'qdwh' or 'svd', got {method!r}")
     if side not in ("right", "left"):
         raise ValueError(f"fsl.polar: side must be 'right' or 'left', got {side!r}")
     from ..numpy.elementwise import multiply
