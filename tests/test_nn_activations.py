@@ -117,7 +117,8 @@ def test_activation_matches_reference(name):
 
 
 def test_every_activation_is_in_the_table():
-    missing = sorted(set(nn.__all__) - set(TABLE))
+    from test_nn_activations_extra import TESTED     # issue 12's additions are tested there
+    missing = sorted(set(nn.__all__) - set(TABLE) - TESTED)
     assert not missing, f"no test entry for {missing}"
 
 
