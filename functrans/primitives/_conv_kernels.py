@@ -1,8 +1,185 @@
-"""jit lowering of conv_general_dilated (functrans/primitives/convolution.py)."""
+"""jit lowering of conv_general_dilated (functrans/primitives/convolution.py): Numba kernels.
+
+Two strategies, measured on the shapes of a small CNN's step (benchmarks/bench_cnn.py and
+docs/convolutions.md have the numbers):
+
+  im2col + BLAS  a Numba kernel copies each window's elements into one row of a column matrix
+                 (dilation, padding and strides resolved by index arithmetic: no padded copy),
+                 then one np.matmul per group multiplies it with the kernel matrix.
+  direct         a Numba loop nest accumulates each output element from the operand.
+
+On every convolution of the digits CNN's training step (forward and both transposes, 1->16 to
+32->32 features, float32 and float64) im2col + BLAS was 2-8x faster than the direct loops (the
+table is in docs/convolutions.md), so the lowering uses im2col + BLAS; the direct kernel stays
+for that benchmark (ConvCall(..., strategy="direct")). Operands
+of up to three spatial axes are handled by the kernels, viewed as three spatial axes (unit axes
+added); more spatial axes, or integer and complex dtypes, call the numpy impl.
+"""
+import math
+
+import numpy as np
+
 from ..backend.lowering import _impl_caller
+
+_KERNELS = {}
+
+
+def _kernels():
+    """The Numba kernels, compiled on first use (and cached on disk by Numba)."""
+    if _KERNELS:
+        return _KERNELS
+    import numba
+
+    # Both kernels read the operand channels-last, x (N, H, W, D, C), and the kernel as
+    # (KH, KW, KD, Cg, O): the innermost loops then run over contiguous channels.
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def im2col(x, cols, st, lo, ld, rd, ks, osp, b, g):
+        n, h, w, d, c = x.shape
+        nb, cg = n // b, c // g
+        for q in range(b * g):
+            bi, gi = q // g, q % g
+            for m in range(nb):
+                src = bi * nb + m
+                for oh in range(osp[0]):
+                    for ow in range(osp[1]):
+                        for od in range(osp[2]):
+                            row = ((m * osp[0] + oh) * osp[1] + ow) * osp[2] + od
+                            col = 0
+                            for kh in range(ks[0]):
+                                ph = oh * st[0] + kh * rd[0] - lo[0]
+                                ih = ph // ld[0]
+                                okh = ph >= 0 and ph - ih * ld[0] == 0 and ih < h
+                                for kw in range(ks[1]):
+                                    pw = ow * st[1] + kw * rd[1] - lo[1]
+                                    iw = pw // ld[1]
+                                    okw = okh and pw >= 0 and pw - iw * ld[1] == 0 and iw < w
+                                    for kd in range(ks[2]):
+                                        pd = od * st[2] + kd * rd[2] - lo[2]
+                                        idd = pd // ld[2]
+                                        if okw and pd >= 0 and pd - idd * ld[2] == 0 and \
+                                                idd < d:
+                                            for ci in range(cg):
+                                                cols[q, row, col + ci] = x[src, ih, iw, idd,
+                                                                           gi * cg + ci]
+                                        else:
+                                            for ci in range(cg):
+                                                cols[q, row, col + ci] = 0
+                                        col += cg
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def direct(x, wt, out, st, lo, ld, rd, b, g):
+        # out (Nb, OH, OW, OD, O): for each operand element a window reads, an axpy over the
+        # output features (contiguous in both wt and out).
+        n, h, w, d, c = x.shape
+        k0, k1, k2, cg, o = wt.shape
+        nb = n // b
+        q_all = b * g
+        oq = o // q_all
+        out[...] = 0
+        for m in range(out.shape[0]):
+            for oh in range(out.shape[1]):
+                for ow in range(out.shape[2]):
+                    for od in range(out.shape[3]):
+                        for kh in range(k0):
+                            ph = oh * st[0] + kh * rd[0] - lo[0]
+                            ih = ph // ld[0]
+                            if ph < 0 or ph - ih * ld[0] != 0 or ih >= h:
+                                continue
+                            for kw in range(k1):
+                                pw = ow * st[1] + kw * rd[1] - lo[1]
+                                iw = pw // ld[1]
+                                if pw < 0 or pw - iw * ld[1] != 0 or iw >= w:
+                                    continue
+                                for kd in range(k2):
+                                    pd = od * st[2] + kd * rd[2] - lo[2]
+                                    idd = pd // ld[2]
+                                    if pd < 0 or pd - idd * ld[2] != 0 or idd >= d:
+                                        continue
+                                    for q in range(q_all):
+                                        bi, gi = q // g, q % g
+                                        src = bi * nb + m
+                                        for ci in range(cg):
+                                            v = x[src, ih, iw, idd, gi * cg + ci]
+                                            for f in range(q * oq, (q + 1) * oq):
+                                                out[m, oh, ow, od, f] += v * wt[kh, kw, kd, ci, f]
+
+    _KERNELS.update(im2col=im2col, direct=direct)
+    return _KERNELS
+
+
+def _three(v, fill):
+    v = tuple(int(e) for e in v)
+    return np.array(v + (fill,) * (3 - len(v)), np.int64)
+
+
+class ConvCall:
+    """A compiled convolution of fixed shapes and parameters, called by the jit driver."""
+
+    def __init__(self, lhs_aval, rhs_aval, out_aval, params, strategy=None):
+        dn = params["dimension_numbers"]
+        self.lhs_spec, self.rhs_spec = dn.lhs_spec, dn.rhs_spec
+        self.out_perm = tuple(int(i) for i in np.argsort(dn.out_spec))
+        x_shape = tuple(lhs_aval.shape[d] for d in dn.lhs_spec)
+        w_shape = tuple(rhs_aval.shape[d] for d in dn.rhs_spec)
+        nsp = len(x_shape) - 2
+        # Channels-last views: x (N, spatial..., C), w (spatial..., Cg, O), unit axes to 3-d.
+        self.x_perm = (dn.lhs_spec[0],) + tuple(dn.lhs_spec[2:]) + (dn.lhs_spec[1],)
+        self.w_perm = tuple(dn.rhs_spec[2:]) + (dn.rhs_spec[1], dn.rhs_spec[0])
+        self.x3 = (x_shape[0],) + x_shape[2:] + (1,) * (3 - nsp) + (x_shape[1],)
+        self.w3 = w_shape[2:] + (1,) * (3 - nsp) + (w_shape[1], w_shape[0])
+        self.g, self.b = params["feature_group_count"], params["batch_group_count"]
+        self.st = _three(params["window_strides"], 1)
+        self.lo = _three([lo for lo, _ in params["padding"]], 0)
+        self.ld = _three(params["lhs_dilation"], 1)
+        self.rd = _three(params["rhs_dilation"], 1)
+        self.ks = _three(w_shape[2:], 1)
+        canon_out = tuple(out_aval.shape[d] for d in dn.out_spec)
+        self.osp = _three(canon_out[2:], 1)
+        self.nsp = nsp
+        self.canon_out = canon_out
+        self.dtype = out_aval.dtype
+        q = self.g * self.b
+        o, cg = w_shape[:2]
+        self.q, self.oq, self.cg = q, o // q, cg
+        self.nb = x_shape[0] // self.b
+        self.rows = self.nb * math.prod(canon_out[2:])
+        self.depth = cg * math.prod(w_shape[2:])
+        self.strategy = strategy or "im2col"
+
+    def __call__(self, lhs, rhs):
+        x = lhs.transpose(self.x_perm).reshape(self.x3)
+        w = rhs.transpose(self.w_perm)
+        k = _kernels()
+        # The result, channels-last: (Nb, spatial..., O); then the output layout's view.
+        if self.strategy == "direct":
+            out = np.empty((self.nb,) + tuple(self.osp) + (self.oq * self.q,), self.dtype)
+            k["direct"](x, np.ascontiguousarray(w).reshape(self.w3), out, self.st, self.lo,
+                        self.ld, self.rd, self.b, self.g)
+            res = out.reshape((self.nb,) + self.canon_out[2:] + (self.canon_out[1],))
+        else:
+            cols = np.empty((self.q, self.rows, self.depth), self.dtype)
+            k["im2col"](x, cols, self.st, self.lo, self.ld, self.rd, self.ks, self.osp,
+                        self.b, self.g)
+            # Kernel matrix per group: rows (taps, in-feature), columns the group's outputs.
+            wm = w.reshape(self.depth, self.q, self.oq).transpose(1, 0, 2)
+            res = np.matmul(cols, wm)                      # (Q, rows, Oq)
+            if self.q == 1:
+                res = res.reshape((self.nb,) + self.canon_out[2:] + (self.canon_out[1],))
+            else:
+                res = res.reshape((self.q, self.nb) + self.canon_out[2:] + (self.oq,))
+                res = res.transpose((1,) + tuple(range(2, 2 + self.nsp)) + (0, 2 + self.nsp))
+                res = res.reshape((self.nb,) + self.canon_out[2:] + (self.canon_out[1],))
+        canon = res.transpose((0, 1 + self.nsp) + tuple(range(1, 1 + self.nsp)))
+        return canon.transpose(self.out_perm)
 
 
 def emit_conv(ctx, args, **params):
     from .convolution import conv_general_dilated_p
-    f = ctx.bind_global(_impl_caller(conv_general_dilated_p.impl, params), "conv")
+    lhs, rhs = ctx.in_avals
+    nsp = lhs.ndim - 2
+    if nsp > 3 or ctx.out_aval.dtype.kind != "f" or lhs.dtype != ctx.out_aval.dtype or \
+            ctx.out_aval.size == 0 or lhs.size == 0 or rhs.size == 0:
+        f = ctx.bind_global(_impl_caller(conv_general_dilated_p.impl, params), "conv")
+    else:
+        f = ctx.bind_global(ConvCall(lhs, rhs, ctx.out_aval, params), "conv")
     return f"{f}({', '.join(args)})"
