@@ -1,7 +1,7 @@
 """Data-parallel scaling: the 784-512-512-10 MLP step (float32, SGD) with a global batch of 512,
 on 1 and 2 MPI processes, one BLAS thread each; and the gradient allreduce alone.
 
-    python benchmarks/bench_distributed.py [--steps 30] [--rounds 3]
+    python benchmarks/bench_distributed.py [--steps 30] [--rounds 5]
 
 The driver starts `mpiexec -n P python bench_distributed.py --worker` for P = 1 and 2 and
 prints one table. Each worker times, after compiling:
@@ -9,7 +9,7 @@ prints one table. Each worker times, after compiling:
             gradients (one MPI Allreduce of 2.7 MB), SGD update
   compute   the same step without the pmean (local work only)
   allreduce MPI Allreduce of a buffer of the parameters' size, and of 8 bytes (latency)
-Medians over steps; the best of `rounds` rounds (the machine is shared: the least disturbed
+Medians over steps; the best of `rounds` rounds (default 5) (the machine is shared: the least disturbed
 round is the most faithful one). Throughput = global batch / step time.
 """
 import argparse
@@ -106,7 +106,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     if args.worker:
         return worker(args.steps, args.rounds)
@@ -130,7 +130,46 @@ def main():
     print()
     print(f"replicas equal after a step: {two.get('replicas_equal')}")
     print(f"loopback allreduce bandwidth (N=2: bytes / (t - 2 latency)): {bw / 1e9:.2f} GB/s")
+    print()
+    # t_c: one process's step on the whole global batch (its allreduce is a no-op).
+    print(scaling_table(min(base["step_s"], base["compute_s"]), base["bytes"],
+                        two["latency_s"], bw))
     print(json.dumps({"rows": rows}))
+
+
+# Networks for the model: (name, bandwidth in bytes/s, latency per message in s).
+NETWORKS = [("this machine, loopback (measured)", None, None),
+            ("10 Gb Ethernet", 1.25e9, 20e-6),
+            ("25 Gb Ethernet", 3.1e9, 15e-6),
+            ("100 Gb InfiniBand", 12.5e9, 2e-6)]
+
+
+def ring_allreduce_s(n, nbytes, bandwidth, latency):
+    """Ring allreduce: 2(N-1) steps, each moving nbytes/N and paying one latency."""
+    if n == 1:
+        return 0.0
+    return 2 * (n - 1) / n * nbytes / bandwidth + 2 * (n - 1) * latency
+
+
+def scaling_table(compute_s, nbytes, loop_latency, loop_bandwidth, ns=(1, 2, 4, 8, 16, 32, 64)):
+    """Modelled speedup t_c / (t_c / N + allreduce(N)) of a step whose compute t_c (one
+    process, whole global batch) divides evenly, with no overlap of compute and allreduce."""
+    lines = [f"Model: step(N) = {compute_s * 1e3:.1f} ms / N + 2(N-1)/N x {nbytes / 1e6:.2f} MB / "
+             "bandwidth + 2(N-1) x latency; speedup = step(1) / step(N)", "",
+             "| network | " + " | ".join(f"N={n}" for n in ns) + " | N where efficiency < 50% |",
+             "|---|" + "---|" * (len(ns) + 1)]
+    for name, bw, lat in NETWORKS:
+        bw = bw or loop_bandwidth
+        lat = lat or loop_latency
+        cells, half = [], None
+        for n in range(1, 4097):
+            t = compute_s / n + ring_allreduce_s(n, nbytes, bw, lat)
+            if half is None and compute_s / t / n < 0.5:
+                half = n
+            if n in ns:
+                cells.append(f"{compute_s / t:.2f}x")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {half} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
