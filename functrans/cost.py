@@ -31,8 +31,9 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
   jit_call, jit_step           a compiled Jacobian: fixed cost per call, and per step of its
                                driver (one Numba kernel or numpy/BLAS call), fitted on three
                                compiled chains of different length
-  jit_iter                     a compiled loop's own work per iteration (calling the body's
-                               compiled program, slicing, stacking)
+  jit_iter, jit_loop_step      a loop under jit: run by Python calling the body's compiled
+                               program, its own cost per iteration (slicing, stacking); run as
+                               one njit function (backend/loops.py), the cost per body step
   fused_elem, fused_transc, fused_reduce
                                seconds per element and operation inside a fused Numba kernel
                                (arithmetic; a transcendental inlined for small arrays; a
@@ -89,6 +90,7 @@ class Rates:
     jit_call: float = 5e-6
     jit_step: float = 1e-6
     jit_iter: float = 5e-6
+    jit_loop_step: float = 2e-7
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
@@ -118,7 +120,8 @@ class Rates:
             f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row",
             f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
-            f"{us(self.jit_iter)} per loop iteration; fused "
+            f"{us(self.jit_iter)} per Python loop iteration, {us(self.jit_loop_step)} per "
+            f"step of a compiled loop; fused "
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
             f"{self.fused_reduce * 1e9:.2f} ns per reduced element, "
@@ -386,12 +389,19 @@ def _measure_jit(r):
     r.jit_step = max(((t_long - blas[1]) - (t_short - blas[0])) / max(units[1] - units[0], 1),
                      0.05 * t_one)
     r.jit_call = max(t_one - r.jit_step, 0.0)
+    from .transforms.cost_model import _jit_terms, compiled_loop
     g, h, xs = _loop()
     compiled = jit(g)
     scan_eqn = [e for e in make_jaxpr(g)(h, xs).eqns if e.primitive.name == "scan"][0]
-    body_steps = len(jit_steps(scan_eqn.params["body"]))
+    terms = _jit_terms(r, scan_eqn.params["body"])
     per_iter = _seconds(lambda: compiled(h, xs)) / LOOP_LENGTH
-    r.jit_iter = max(per_iter - body_steps * r.jit_step, 0.1 * per_iter)
+    work = sum(t.work for t in terms)
+    if compiled_loop(scan_eqn):
+        units = sum(0.5 if t.kind == "view" else 1.0 for t in terms)
+        r.jit_loop_step = max(per_iter - work, 0.1 * per_iter) / max(units, 1.0)
+    else:
+        steps = sum(t.overhead for t in terms)
+        r.jit_iter = max(per_iter - work - steps, 0.1 * per_iter)
 
     def poly(x):                                     # one kernel of 16 operations
         for c in (1.5, 0.5, 0.25, 2.0, 0.75, 1.25, 0.125, 3.0):

@@ -220,15 +220,50 @@ def _control_flow_work(r, eqn, execution):
         bodies, times = [max(p["branches"], key=lambda b: len(b.eqns))], 1
     else:
         return _stream(r, equation_cost(eqn).bytes)
-    per = r.jit_iter if execution == "jit" else r.eval_iter
+    compiled = execution == "jit" and compiled_loop(eqn)
+    per = 0.0 if compiled else r.jit_iter if execution == "jit" else r.eval_iter
     for body in bodies:
-        if execution == "jit":
+        if compiled:        # one njit function: no Python between the body's steps
+            per += sum(t.work + r.jit_loop_step * (0.5 if t.kind == "view" else 1.0)
+                       for t in _jit_terms(r, body))
+        elif execution == "jit":
             per += sum(t.seconds for t in _jit_terms(r, body))
         else:
             per += sum(t.seconds for t in _eager_terms(r, body, per_eqn=r.eval_eqn,
                                                        execution=execution))
     note = "" if name != "while_loop" else " (trip count unknown: one iteration)"
+    if execution == "jit":
+        note += ", compiled loop" if compiled else ", Python loop over the compiled body"
     return times * per, f"{times} x body {per * 1e6:.3g} us{note}"
+
+
+def compiled_loop(eqn):
+    """Will jit run this scan / while_loop as one njit function (functrans.backend.loops), or
+    as a Python loop calling the body's compiled program? Asked of the loop generator itself
+    (it generates source only; nothing is compiled)."""
+    try:
+        from ..backend.loops import LoopSource, Unsupported
+    except ImportError:         # a backend without compiled loops
+        return False
+    if any(a.aval.dtype == np.float16 for a in eqn.inputs):
+        return False
+    src = LoopSource()
+    names = [f"a{i}" for i in range(len(eqn.inputs))]
+    src.c_names.update(n for n, a in zip(names, eqn.inputs) if a.aval.ndim)
+    p = eqn.params
+    try:
+        if eqn.primitive.name == "scan":
+            src.scan(dict(body=p["body"], length=p["length"], reverse=p["reverse"],
+                          num_consts=p["num_consts"], num_carry=p["num_carry"]), names, 1)
+        elif eqn.primitive.name == "while_loop":
+            src.while_loop(p, names, 1)
+        else:
+            return False
+    except Unsupported:
+        return False
+    except Exception:           # anything else the generator meets: it would fall back too
+        return False
+    return True
 
 
 def _eager_terms(r, closed, per_eqn, execution="eager", loop=0.0):
