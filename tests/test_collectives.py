@@ -300,3 +300,19 @@ def test_jit_with_unbatched_operands_per_member_results_are_an_error():
     # With a batched operand the same function works.
     out = ft.vmap(lambda v: g(v), axis_name="i")(np.zeros(3, np.int32))
     assert out.tolist() == [0, 1, 2]
+
+
+def test_a_jitted_function_under_named_and_unnamed_inner_vmaps():
+    """The same jitted program batched once by an unnamed vmap inside vmap(axis_name="i") and
+    once by vmap(axis_name="i") inside an unnamed one: two different programs."""
+    x = _x((3, 3, 2), seed=11)
+    g = ft.jit(lambda v: lax.psum(v, "i"))
+    outer = ft.vmap(lambda rows: ft.vmap(g)(rows), axis_name="i")
+    inner = ft.vmap(lambda rows: ft.vmap(g, axis_name="i")(rows))
+    for _ in range(2):
+        close(outer(x), np.broadcast_to(x.sum(0), x.shape))
+        close(inner(x), np.broadcast_to(x.sum(1, keepdims=True), x.shape))
+    loop = ft.vmap(lambda rows: ft.vmap(
+        lambda v: lax.fori_loop(0, 2, lambda i, c: lax.pmean(c, "i") + 1.0, v))(rows),
+        axis_name="i")
+    close(loop(x), np.broadcast_to(x.mean(0) + 2.0, x.shape))

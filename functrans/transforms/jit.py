@@ -254,7 +254,10 @@ def _batch_program(program, dims, size):
                 in_avals.append(a.update(shape=shape))
         closed = stage(flat, in_avals)
         return closed, box[0]
-    return _cached(program, ("batch", dims, size), build)
+    # A vmap with axis_name batching this call makes the batch trace take its name (collectives
+    # over it reduce): a different program from an unnamed batching of the same call.
+    from .vmap import inherited_axis_name
+    return _cached(program, ("batch", dims, size, inherited_axis_name()), build)
 
 
 @jit_p.def_batch

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import tree_util
 from ..core.errors import FunctransError
-from ..core.trace import Trace, Tracer, get_aval, new_main
+from ..core.trace import Trace, Tracer, current_stack_depth, get_aval, new_main
 from .batching import bdim_at, moveaxis
 
 
@@ -39,9 +39,9 @@ class AxisData:
 
 
 class _Inherit(threading.local):
-    # (axis name, size, level) of a named vmap whose batching rule is running: a batch trace
-    # that the rule starts for a sub-program (jit, loops, custom_jvp) batches the same axis,
-    # so it takes the name (collectives in the sub-program then reduce over it).
+    # (axis name, size, stack depth) of a named vmap whose batching rule is running: a batch
+    # trace that the rule starts for a sub-program (jit, loops, custom_jvp) batches the same
+    # axis, so it takes the name (collectives in the sub-program then reduce over it).
     pending = None
 
 
@@ -116,21 +116,29 @@ class BatchTrace(Trace):
             vals = [bdim_at(vals[0], None, self.axis_size, 0)] + vals[1:]
             dims = [0] + dims[1:]
         saved = _inherit.pending
-        _inherit.pending = (name, self.axis_size, self.main.level)
+        # Traces already on the stack (an inner vmap whose primitive came down to this one)
+        # are not the rule's: only one it starts from here on can take the name.
+        _inherit.pending = (name, self.axis_size, current_stack_depth())
         try:
             return self._batch(primitive, vals, dims, params)
         finally:
             _inherit.pending = saved
 
 
+def inherited_axis_name():
+    """The axis name a batch trace started now would take (see _Inherit), or None: part of the
+    cache key of programs batched by rules (jit's)."""
+    return None if _inherit.pending is None else _inherit.pending[0]
+
+
 def _take_inherited_name(main):
     """Name `main` after the pending named axis if it is the first batch trace started above
     that axis's trace, for the same size (see _Inherit)."""
     from ..core.trace import _state
-    name, size, level = _inherit.pending
-    if main.level <= level or main.global_data != size:
+    name, size, depth = _inherit.pending
+    if main.level < depth or main.global_data != size:
         return
-    if any(m.trace_type is BatchTrace for m in _state.stack[level + 1:main.level]):
+    if any(m.trace_type is BatchTrace for m in _state.stack[depth:main.level]):
         return
     main.global_data = AxisData(size, name)
 
