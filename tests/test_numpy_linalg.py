@@ -144,6 +144,70 @@ def _norm_ref(x, **kw):
         return np.linalg.norm(x, **kw)
 
 
+# --- solves and decompositions: well-conditioned matrices of every LAPACK-able dtype --------------
+
+LAPACK_DTYPES = [np.dtype(t) for t in (np.int32, np.int64, np.float32, np.float64,
+                                       np.complex128)]
+
+
+def _conditioned(x, spd=False):
+    """x made far from singular (a dominant diagonal), or positive definite, keeping its dtype
+    (integers stay integers: the functions convert them to float64, as numpy does)."""
+    n = x.shape[-1]
+    if spd:
+        x = x @ np.conj(np.swapaxes(x, -1, -2))
+    return (x + (4 * n + 4) * np.eye(n, dtype=x.dtype)).astype(x.dtype)
+
+
+@st.composite
+def square_calls(draw, spd=False, kwargs=st.just({})):
+    n = draw(st.integers(1, 4))
+    batch = draw(st.sampled_from([(), (), (2,), (1, 2)]))
+    x = draw(shaped(batch + (n, n), LAPACK_DTYPES, lo=-3, hi=3))
+    return Call((_conditioned(x, spd),), draw(kwargs))
+
+
+@st.composite
+def rectangular_calls(draw, kwargs=st.just({})):
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    batch = draw(st.sampled_from([(), (2,)]))
+    x = draw(shaped(batch + (m, n), LAPACK_DTYPES, lo=-3, hi=3))
+    k = min(m, n)
+    x = x.copy()
+    x[..., :k, :k] += (4 * k + 4) * np.eye(k, dtype=x.dtype)    # full rank, well separated
+    return Call((x,), draw(kwargs))
+
+
+@st.composite
+def solve_calls(draw):
+    n = draw(st.integers(1, 4))
+    batch = draw(st.sampled_from([(), (2,)]))
+    a = _conditioned(draw(shaped(batch + (n, n), LAPACK_DTYPES, lo=-3, hi=3)))
+    # b: a vector, a matrix broadcast against a's batch, or a batch of its own
+    own_batch = (3, 1, n, 2) if not batch else (1,) + batch + (n, 2)
+    b_shape = draw(st.sampled_from([(n,), (n, 2), batch + (n, 1), own_batch]))
+    return Call((a, draw(shaped(b_shape, [a.dtype], lo=-3, hi=3))))
+
+
+def _inexact(a):
+    """a in the floating dtype functrans computes integer and boolean input in (JAX's rule, from
+    functrans's own dtype table), so that numpy's reference runs in the same precision."""
+    from functrans.core import dtypes
+    if a.dtype.kind in "fc":
+        return a
+    to_inexact = getattr(dtypes, "to_inexact", None)
+    return a.astype(to_inexact(a.dtype, False) if to_inexact else np.float64)
+
+
+def _on_inexact(np_fun):
+    return lambda *args, **kw: np_fun(*map(_inexact, args), **kw)
+
+
+def _eig_values(a):
+    w = np.linalg.eig(_inexact(a))[0]   # numpy's eigenvector path: the eigenvalues functrans returns
+    return w.astype(np.result_type(w.dtype, np.complex64))
+
+
 TABLE = {
     "matmul": Entry(fnp.matmul, np.matmul, matmul_calls()),
     "dot": Entry(fnp.dot, np.dot, dot_calls()),
@@ -153,6 +217,36 @@ TABLE = {
     "tensordot": Entry(fnp.tensordot, np.tensordot, tensordot_calls()),
     "einsum": Entry(fnp.einsum, np.einsum, einsum_calls(), examples=200),
     "linalg.norm": Entry(fnp.linalg.norm, _norm_ref, norm_calls()),
+    "linalg.inv": Entry(fnp.linalg.inv, _on_inexact(np.linalg.inv), square_calls(), exact_eager=False),
+    "linalg.det": Entry(fnp.linalg.det, _on_inexact(np.linalg.det), square_calls(), exact_eager=False),
+    "linalg.slogdet": Entry(lambda a: tuple(fnp.linalg.slogdet(a)),
+                            lambda a: tuple(np.linalg.slogdet(_inexact(a))), square_calls(),
+                            exact_eager=False),
+    "linalg.solve": Entry(fnp.linalg.solve, _on_inexact(np.linalg.solve), solve_calls(), exact_eager=False),
+    "linalg.cholesky": Entry(fnp.linalg.cholesky, _on_inexact(np.linalg.cholesky),
+                             square_calls(spd=True, kwargs=st.sampled_from(
+                                 [{}, {"upper": True}]))),
+    "linalg.eigh": Entry(lambda a, **k: tuple(fnp.linalg.eigh(a, **k)),
+                         lambda a, **k: tuple(np.linalg.eigh(_inexact(a), **k)),
+                         square_calls(spd=True, kwargs=st.sampled_from([{}, {"UPLO": "U"}]))),
+    "linalg.eigvalsh": Entry(fnp.linalg.eigvalsh, _on_inexact(np.linalg.eigvalsh), square_calls(spd=True)),
+    "linalg.eigvals": Entry(fnp.linalg.eigvals, _eig_values, square_calls()),
+    "linalg.svd": Entry(lambda a, **k: tuple(fnp.linalg.svd(a, **k)),
+                        lambda a, **k: tuple(np.linalg.svd(_inexact(a), **k)),
+                        rectangular_calls(kwargs=st.sampled_from(
+                            [{}, {"full_matrices": False}]))),
+    "linalg.svdvals": Entry(fnp.linalg.svdvals, _on_inexact(np.linalg.svdvals), rectangular_calls()),
+    "linalg.qr": Entry(lambda a, **k: tuple(fnp.linalg.qr(a, **k)),
+                       lambda a, **k: tuple(np.linalg.qr(_inexact(a), **k)),
+                       rectangular_calls(kwargs=st.sampled_from(
+                           [{}, {"mode": "complete"}]))),
+    "linalg.pinv": Entry(fnp.linalg.pinv, _on_inexact(np.linalg.pinv), rectangular_calls(),
+                         exact_eager=False),
+    "linalg.matrix_rank": Entry(fnp.linalg.matrix_rank, np.linalg.matrix_rank,
+                                rectangular_calls()),
+    "linalg.matrix_power": Entry(fnp.linalg.matrix_power, np.linalg.matrix_power,
+                                 square_calls(kwargs=st.sampled_from(
+                                     [{"n": 0}, {"n": 2}, {"n": 3}])), exact_eager=False),
 }
 
 
