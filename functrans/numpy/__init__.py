@@ -30,6 +30,7 @@ from .sorting import *  # noqa: F401,F403
 from .extras import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
 from .polynomial import *  # noqa: F401,F403
+from .convolve import *  # noqa: F401,F403
 
 # Scalar types double as dtype names, as in numpy: fnp.float32, x.astype(fnp.int32).
 bool_ = _np.bool_
