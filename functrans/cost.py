@@ -338,7 +338,7 @@ def _measure_eager(r):
         # impls cost themselves is measured per primitive and taken out
         chains = [_chain(k) for k in (0, 1, 3)]
         programs = [make_jaxpr(jac(f))(x) for f, x in chains]
-        times = _interleaved([lambda f=f, x=x: jac(f)(x) for f, x in chains], samples=7)
+        times = _interleaved([lambda f=f, x=x: jac(f)(x) for f, x in chains], samples=11)
         points = [(len(p.eqns), t - _impls(r, p)) for p, t in zip(programs, times)]
         fixed, per = _fit(points)
         setattr(r, f"eager_fixed_{name}", fixed)
@@ -397,6 +397,7 @@ def _measure_jit(r):
     per_iter = _seconds(lambda: compiled(h, xs)) / LOOP_LENGTH
     work = sum(t.work for t in terms)
     if compiled_loop(scan_eqn):
+        work -= r.blas_call * sum(t.kind == "blas" for t in terms)
         units = sum(0.5 if t.kind == "view" else 1.0 for t in terms)
         r.jit_loop_step = max(per_iter - work, 0.1 * per_iter) / max(units, 1.0)
     else:

@@ -161,6 +161,12 @@ def test_scan_is_costed_per_iteration(fixed_rates):
     loops = [t for t in long.reverse.terms if t.kind == "control_flow"]
     assert loops and "50 x body" in loops[0].source
     assert long.reverse.work_seconds > 5 * short.reverse.work_seconds
+    # under jit the loop is costed as the backend will run it (one njit loop, or Python's)
+    compiled = ft.choose_mode(f, np.ones((50, 3)), jit=True)
+    loops = [t for t in compiled.reverse.terms if t.kind == "control_flow"]
+    assert loops and "50 x body" in loops[0].source and "loop" in loops[0].source.split(",")[-1]
+    scan_eqn = [e for e in compiled.reverse.program.eqns if e.primitive.name == "scan"][0]
+    assert cost_model.compiled_loop(scan_eqn) in (True, False)
 
 
 # --- the decision ----------------------------------------------------------------------------------

@@ -223,8 +223,10 @@ def _control_flow_work(r, eqn, execution):
     compiled = execution == "jit" and compiled_loop(eqn)
     per = 0.0 if compiled else r.jit_iter if execution == "jit" else r.eval_iter
     for body in bodies:
-        if compiled:        # one njit function: no Python between the body's steps
-            per += sum(t.work + r.jit_loop_step * (0.5 if t.kind == "view" else 1.0)
+        if compiled:        # one njit function: no Python between the body's steps, and
+            # its products call BLAS directly (without numpy's call overhead)
+            per += sum(t.work - (r.blas_call if t.kind == "blas" else 0.0) +
+                       r.jit_loop_step * (0.5 if t.kind == "view" else 1.0)
                        for t in _jit_terms(r, body))
         elif execution == "jit":
             per += sum(t.seconds for t in _jit_terms(r, body))
