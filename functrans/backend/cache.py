@@ -108,10 +108,11 @@ class KernelCache:
             self.numba_init_seconds = time.perf_counter() - t0
         return self.numba_init_seconds
 
-    def kernel(self, body, signatures=()):
-        """The compiled kernel for `body` (a `def kernel(...)` source), compiled for each given
-        signature (tuples of Numba types) now. Returns (dispatcher, CompileEvent)."""
-        text = f"{HEADER}@njit({KERNEL_FLAGS})\n{body}"
+    def kernel(self, body, signatures=(), flags=KERNEL_FLAGS):
+        """The compiled kernel for `body` (a `def kernel(...)` source, possibly followed by
+        the functions it calls), compiled for each given signature (tuples of Numba types)
+        now. Returns (dispatcher, CompileEvent)."""
+        text = f"{HEADER}@njit({flags})\n{body}"
         digest = hashlib.sha256(text.encode()).hexdigest()[:24]
         name = f"k_{digest}"
         with self._lock:

@@ -20,6 +20,7 @@ import numpy as np
 from numba import types as nbt
 from numba.np.numpy_support import from_dtype
 
+from ..core.array import writeable_input
 from ..core.ir import Literal, Var
 from .cache import KERNELS
 from .flatten import LoweringError, describe_eqn, flatten
@@ -111,6 +112,7 @@ class _Driver:
                 c = np.asarray(c, dtype=v.aval.dtype)[()]
             else:
                 c = np.ascontiguousarray(c)
+                c = writeable_input(c)      # a read-only functrans Array: see there
                 self.c_layout.add(v)
             self.names[v] = self.bind_global(c, "c")
 
@@ -519,6 +521,21 @@ class _EmitCtx:
         if self.out_buffer is None and self._alloc is not None:
             self.out_buffer = self._alloc()
         return self.out_buffer
+
+    @property
+    def stats(self):
+        return self._d.stats
+
+    def record(self, event, source):
+        """A compiled module (a loop) this step calls: counted in the stats, shown by
+        lower().as_text()."""
+        self._d.stats.kernels.append(event)
+        if not any(n == event.name for n, _ in self._d.kernel_sources):
+            self._d.kernel_sources.append((event.name, source))
+
+    def note(self, text):
+        """A remark shown by lower().as_text() (why a loop stays a Python loop)."""
+        self._d.kernel_sources.append(("note", text))
 
     def subprogram(self, closed):
         """The name of a compiled callable for a sub-program (a ClosedProgram): what control-flow

@@ -255,6 +255,11 @@ def _program_cost(closed):
 # function with a real `for`/`while`/`if`, calling its body compiled once as its own Executable
 # (so compile time does not grow with the trip count). Bound as a global of the driver.
 
+def compile_loop(ctx, kind, args, params):
+    from ..backend.loops import compile_loop as compile_
+    return compile_(ctx, kind, args, params)
+
+
 def _executable(program):
     from ..transforms.jit import executable_for
     return executable_for(program)
@@ -627,6 +632,12 @@ scan_p.cost_kind = "control_flow"     # the cost model times its body, length ti
 @scan_p.def_lowering
 @Driver
 def _scan_lowering(ctx, args, *, body, length, reverse, num_consts, num_carry, unroll):
+    # One njit function running every iteration (functrans/backend/loops.py); a Python loop
+    # over the body's compiled driver when the body has primitives it cannot compile.
+    fast = compile_loop(ctx, "scan", args, dict(body=body, length=length, reverse=reverse,
+                                                num_consts=num_consts, num_carry=num_carry))
+    if fast is not None:
+        return fast
     # unroll does not change the driver loop: each iteration's cost is the body's call.
     names = [f"a{i}" for i in range(len(args))]
     c, k, x = _split(names, num_consts, num_carry)
@@ -1181,6 +1192,11 @@ def _while_cost(*avals, cond_program, body_program, **params):
 @while_loop_p.def_lowering
 @Driver
 def _while_lowering(ctx, args, *, cond_program, body_program, cond_nconsts, body_nconsts):
+    fast = compile_loop(ctx, "while_loop", args, dict(
+        cond_program=cond_program, body_program=body_program, cond_nconsts=cond_nconsts,
+        body_nconsts=body_nconsts))
+    if fast is not None:
+        return fast
     names = [f"a{i}" for i in range(len(args))]
     cc, bc, k = _split(names, cond_nconsts, body_nconsts)
     lines = [f"def while_loop({', '.join(names)}):"] + _contiguous(names, ctx.in_avals, 4)
