@@ -33,6 +33,7 @@ average them with pmean; do not differentiate through a pmean of the loss expect
 pmax/pmin are not linear. JAX gives them no derivative; functrans gives them the JVP that
 reduce_max has (the tangent shared equally among the members that attain the extreme).
 """
+import functools
 import threading
 from contextlib import contextmanager
 
@@ -218,12 +219,7 @@ def _invariant_impl(name, args, axis_name, params):
 def _driver_emit(prim):
     """jit lowering: the driver calls the MPI runtime on the operands' buffers."""
     def emit(ctx, args, **params):
-        impl = prim.impl
-
-        def call(*xs):
-            out = impl(*xs, **params)
-            return out
-        f = ctx.bind_global(call, f"mpi_{prim.name}")
+        f = ctx.bind_global(functools.partial(prim.impl, **params), f"mpi_{prim.name}")
         return f"{f}({', '.join(args)})"
     return emit
 
