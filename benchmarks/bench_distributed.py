@@ -88,7 +88,6 @@ def worker(steps, rounds):
 
 
 def run(nproc, steps, rounds):
-    from functrans.distributed import launched_by_mpi  # noqa: F401  (import check)
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     if not os.path.exists(mpiexec):
         mpiexec = "mpiexec"

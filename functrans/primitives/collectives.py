@@ -40,10 +40,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..backend.lowering import Driver
-from ..core.aval import ShapedArray, aval_of_value
+from ..core.aval import ShapedArray
 from ..core.ir import ClosedProgram, Program
 from ..core.primitive import Cost, Primitive, Zero, is_undefined, tangent_aval
-from ..core.trace import Tracer, find_top_main, get_aval
+from ..core.trace import find_top_main, get_aval
 from ..transforms import sparsity as _sparsity
 from ..transforms.vmap import AxisData
 
