@@ -23,15 +23,19 @@ UNARY = {
     "ndtr": REAL, "ndtri": UNIT, "log_ndtr": REAL, "expit": REAL, "logit": UNIT, "entr": POS,
     "i0e": REAL, "i1e": REAL, "i0": REAL, "i1": REAL, "gamma": POS, "loggamma": POS,
     "factorial": POS,
+    "erfcx": REAL, "dawsn": REAL, "exp1": POS, "expi": POS, "spence": POS,
 }
 BINARY = {
     "betaln": (POS, POS[::-1]), "beta": (POS, POS[::-1]), "xlogy": (REAL, POS),
     "xlog1py": (REAL, UNIT), "rel_entr": (POS, POS[::-1]), "kl_div": (POS, POS[::-1]),
     "poch": (POS, UNIT), "boxcox": (POS, REAL / 3), "boxcox1p": (UNIT, REAL / 3),
+    "owens_t": (REAL, REAL[::-1] / 2),
 }
 SHAPE_PARAM = {     # differentiable in the last argument only
     "gammainc": (POS, POS[::-1]), "gammaincc": (POS, POS[::-1]),
     "betainc": (POS, POS[::-1], UNIT),
+    "expn": (np.floor(POS), POS[::-1]), "zeta": (POS + 1.5, POS[::-1]),
+    "hyp1f1": (UNIT + 0.5, POS, REAL / 2), "hyp2f1": (UNIT, UNIT + 0.2, POS, UNIT - 0.5),
 }
 
 
@@ -69,8 +73,27 @@ def test_shape_parameter_functions(name):
     small = tuple(a.ravel()[:5] for a in args)
     last = len(args) - 1
     check_transforms(f, *small, argnums=(last,))
-    with pytest.raises(ValueError, match="no derivative with respect to a"):
+    with pytest.raises(ValueError, match="no derivative with respect to"):
         ft.grad(lambda a: fnp.sum(f(a, *small[1:])))(small[0])
+
+
+def test_pairs_bessel_and_bernoulli():
+    x = np.array([-2.0, -0.3, 0.0, 0.7, 3.0])
+    for got, want in zip(fs.fresnel(x), ss.fresnel(x)):
+        assert_close(got, want, rtol=1e-12)
+    for got, want in zip(fs.sici(x[x != 0]), ss.sici(x[x != 0])):
+        assert_close(got, want, rtol=1e-12)
+    check_transforms(lambda x: fnp.stack(fs.fresnel(x)), x)
+    check_transforms(lambda x: fnp.stack(fs.sici(x)), x[x != 0])
+    # Si'(0) = 1 (sin(x)/x taken at its limit)
+    assert_close(ft.grad(lambda v: fs.sici(v)[0])(0.0), np.float64(1.0))
+    z = np.array([0.3, 1.2, 4.5])
+    assert_close(fs.bessel_jn(z, v=3), np.stack([ss.jv(k, z) for k in range(4)]), rtol=1e-12)
+    check_transforms(lambda z: fs.bessel_jn(z, v=2), z)
+    assert_close(fs.zeta(np.array([2.0, 3.5])), ss.zeta([2.0, 3.5]), rtol=1e-12)
+    assert_close(fs.bernoulli(6), ss.bernoulli(6))
+    # spence'(1) = -1 (the limit of log(x) / (1 - x))
+    assert_close(ft.grad(fs.spence)(1.0), np.float64(-1.0))
 
 
 def test_polygamma():
@@ -163,7 +186,7 @@ def test_matches_jax_dtypes_and_values():
     import jax.scipy.special as js
     for name in sorted(UNARY):
         for x in (UNARY[name], UNARY[name].astype(np.float32), np.array([1, 2, 3])):
-            if name in ("ndtr", "ndtri", "log_ndtr") and x.dtype.kind == "i":
+            if name in ("ndtr", "ndtri", "log_ndtr", "spence") and x.dtype.kind == "i":
                 with pytest.raises(TypeError):
                     js.__dict__[name](x)
                 with pytest.raises(TypeError, match=f"{name} requires a float32 or float64"):

@@ -22,7 +22,7 @@ import numpy as np
 from ..core.primitive import Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import Ufunc, impl_call
-from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, _declare, _derivative_jvp, _keep_dtype,
+from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, _declare, eq, _derivative_jvp, _keep_dtype,
                           _quiet, _scipy_special, _unary, abs, add, div, lt, exp, log, log1p,
                           mul, neg, select_n, sign, sub)
 
@@ -206,3 +206,202 @@ regularized_incomplete_beta_p = _declare(
 regularized_incomplete_beta_p.def_lowering(Ufunc("scipy.special:betainc"))
 _shape_param_jvp(regularized_incomplete_beta_p, "regularized_incomplete_beta", 2,
                  ("a", "b", "x"), _beta_density)
+
+
+# --- more scipy.special functions (issue 12): smooth in x, shape parameters held constant --------
+
+def _unary_special(name, scipy_name, derivative, doc, flops=60):
+    """A unary primitive computed by scipy.special.<scipy_name>, with f'(x) = derivative(x, y)."""
+    prim = _special(name, scipy_name, flops=flops)
+    _derivative_jvp(prim, derivative)
+    fn = _unary(prim)
+    fn.__doc__ = doc
+    return prim, fn
+
+
+def _ones_like(x):
+    aval = get_aval(x)
+    return _broadcast_to(np.ones((), aval.dtype)[()], aval.shape)
+
+
+def _safe_divide(num, x, at_zero):
+    """num / x, with the value at_zero where x == 0 (no 0/0 in either branch)."""
+    zero = eq(x, 0)
+    aval = get_aval(x)
+    safe = select_n(zero, x, _ones_like(x))
+    return select_n(zero, div(num, safe), _broadcast_to(np.asarray(at_zero, aval.dtype)[()],
+                                                        aval.shape))
+
+
+erfcx_p, erfcx = _unary_special(
+    "erfcx", "erfcx", lambda x, y: sub(mul(mul(2, x), y), 2 / _SQRT_PI),
+    "The scaled complementary error function exp(x^2) erfc(x) (jax.lax has no primitive; "
+    "jax.scipy.special.erfcx).")
+dawsn_p, dawsn = _unary_special(
+    "dawsn", "dawsn", lambda x, y: sub(1, mul(mul(2, x), y)),
+    "Dawson's integral exp(-x^2) int_0^x exp(t^2) dt.")
+exp1_p, exp1 = _unary_special(
+    "exp1", "exp1", lambda x, y: neg(div(exp(neg(x)), x)),
+    "The exponential integral E1(x) = int_x^inf exp(-t)/t dt.")
+expi_p, expi = _unary_special(
+    "expi", "expi", lambda x, y: div(exp(x), x),
+    "The exponential integral Ei(x) = -PV int_-x^inf exp(-t)/t dt.")
+# scipy's spence(z) = int_1^z log(t) / (1 - t) dt: the derivative log(z)/(1-z) is -1 at z = 1
+spence_p, spence = _unary_special(
+    "spence", "spence", lambda x, y: _spence_derivative(x),
+    "Spence's function (the dilogarithm Li2(1 - z)), for z >= 0.")
+
+
+def _spence_derivative(x):
+    one = eq(x, 1)
+    safe = select_n(one, x, _broadcast_to(np.asarray(2.0, get_aval(x).dtype)[()],
+                                           get_aval(x).shape))
+    d = div(log(safe), sub(1, safe))
+    return select_n(one, d, _broadcast_to(np.asarray(-1.0, get_aval(x).dtype)[()],
+                                          get_aval(x).shape))
+
+
+def _fresnel_part(k):
+    def call(x):
+        import scipy.special
+        out = np.asarray(scipy.special.fresnel(x)[k])
+        d = np.asarray(x).dtype
+        return (out if out.dtype == d else out.astype(d))[()]
+    return call
+
+
+def _sici_part(k):
+    def call(x):
+        import scipy.special
+        out = np.asarray(scipy.special.sici(x)[k])
+        d = np.asarray(x).dtype
+        return (out if out.dtype == d else out.astype(d))[()]
+    return call
+
+
+def _declare_callable(name, fn, derivative, doc, flops=80):
+    prim = _declare(name, _quiet(fn), 1, kinds=REAL_FLOAT_KINDS, flops=flops)
+    prim.def_lowering(impl_call(prim))
+    _derivative_jvp(prim, derivative)
+    f = _unary(prim)
+    f.__doc__ = doc
+    return prim, f
+
+
+_HALF_PI = math.pi / 2
+fresnel_sin_p, fresnel_sin = _declare_callable(
+    "fresnel_sin", _fresnel_part(0), lambda x, y: _sin(mul(_HALF_PI, mul(x, x))),
+    "The Fresnel integral S(x) = int_0^x sin(pi t^2 / 2) dt.")
+fresnel_cos_p, fresnel_cos = _declare_callable(
+    "fresnel_cos", _fresnel_part(1), lambda x, y: _cos(mul(_HALF_PI, mul(x, x))),
+    "The Fresnel integral C(x) = int_0^x cos(pi t^2 / 2) dt.")
+sine_integral_p, sine_integral = _declare_callable(
+    "sine_integral", _sici_part(0), lambda x, y: _safe_divide(_sin(x), x, 1.0),
+    "The sine integral Si(x) = int_0^x sin(t)/t dt.")
+cosine_integral_p, cosine_integral = _declare_callable(
+    "cosine_integral", _sici_part(1), lambda x, y: div(_cos(x), x),
+    "The cosine integral Ci(x) = gamma + log x + int_0^x (cos t - 1)/t dt, for x > 0.")
+
+
+def _sin(x):
+    from .elementwise import sin
+    return sin(x)
+
+
+def _cos(x):
+    from .elementwise import cos
+    return cos(x)
+
+
+def expn(n, x):
+    """The generalized exponential integral E_n(x) = int_1^inf exp(-x t) / t^n dt; n holds
+    non-negative integers (in x's dtype)."""
+    return _bind_nary(expn_p, n, x)
+
+
+def zeta(x, q):
+    """The Hurwitz zeta function sum_k (k + q)^-x (jax.lax.zeta); differentiable in q."""
+    return _bind_nary(zeta_p, x, q)
+
+
+def hyp1f1(a, b, x):
+    """Kummer's confluent hypergeometric function 1F1(a; b; x); differentiable in x."""
+    return _bind_nary(hyp1f1_p, a, b, x)
+
+
+def hyp2f1(a, b, c, x):
+    """The Gauss hypergeometric function 2F1(a, b; c; x) for |x| < 1; differentiable in x."""
+    return _bind_nary(hyp2f1_p, a, b, c, x)
+
+
+def owens_t(h, a):
+    """Owen's T function T(h, a) = 1/(2 pi) int_0^a exp(-h^2 (1 + t^2) / 2) / (1 + t^2) dt."""
+    return _bind_nary(owens_t_p, h, a)
+
+
+def bessel_jv(v, z):
+    """The Bessel function of the first kind J_v(z) of real order v; differentiable in z."""
+    return _bind_nary(bessel_jv_p, v, z)
+
+
+def _declare_nary(name, scipy_name, nargs, flops=300):
+    prim = _declare(name, _quiet(_scipy_nary(scipy_name)), nargs, kinds=REAL_FLOAT_KINDS,
+                    flops=flops)
+    prim.def_lowering(impl_call(prim))
+    return prim
+
+
+def _expn_dx(n, x):
+    # E_n' = -E_{n-1} for n >= 1; E_0(x) = exp(-x)/x has E_0' = -exp(-x)(x + 1)/x^2
+    e0 = neg(div(mul(exp(neg(x)), add(x, 1)), mul(x, x)))
+    lower = neg(expn(select_n(lt(n, 1), sub(n, 1), _ones_like(n)), x))
+    return select_n(lt(n, 1), lower, e0)
+
+
+expn_p = _declare_nary("expn", "expn", 2)
+_shape_param_jvp(expn_p, "expn", 1, ("n", "x"), _expn_dx)
+
+zeta_p = _declare_nary("zeta", "zeta", 2)
+_shape_param_jvp(zeta_p, "zeta", 1, ("x", "q"), lambda x, q: neg(mul(x, zeta(add(x, 1), q))))
+
+hyp1f1_p = _declare_nary("hyp1f1", "hyp1f1", 3)
+_shape_param_jvp(hyp1f1_p, "hyp1f1", 2, ("a", "b", "x"),
+                 lambda a, b, x: mul(div(a, b), hyp1f1(add(a, 1), add(b, 1), x)))
+
+hyp2f1_p = _declare_nary("hyp2f1", "hyp2f1", 4)
+_shape_param_jvp(hyp2f1_p, "hyp2f1", 3, ("a", "b", "c", "x"),
+                 lambda a, b, c, x: mul(div(mul(a, b), c),
+                                        hyp2f1(add(a, 1), add(b, 1), add(c, 1), x)))
+
+bessel_jv_p = _declare_nary("bessel_jv", "jv", 2)
+_shape_param_jvp(bessel_jv_p, "bessel_jv", 1, ("v", "z"),
+                 lambda v, z: mul(0.5, sub(bessel_jv(sub(v, 1), z), bessel_jv(add(v, 1), z))))
+
+owens_t_p = _declare_nary("owens_t", "owens_t", 2)
+
+
+@owens_t_p.def_jvp
+def _owens_t_jvp(primals, tangents):
+    # dT/dh = -phi(h) erf(a h / sqrt 2) / 2;  dT/da = exp(-h^2 (1 + a^2) / 2) / (2 pi (1 + a^2))
+    from .elementwise import erf
+    (h, a), (th, ta) = primals, tangents
+    out = owens_t(h, a)
+    t = Zero(tangent_aval(get_aval(out)))
+    if not isinstance(th, Zero):
+        phi = mul(1 / _SQRT_2PI, exp(mul(-0.5, mul(h, h))))
+        t = _add_tangent(t, mul(th, mul(-0.5, mul(phi, erf(mul(mul(a, h),
+                                                                    1 / math.sqrt(2)))))))
+    if not isinstance(ta, Zero):
+        one_a2 = add(1, mul(a, a))
+        t = _add_tangent(t, mul(ta, div(exp(mul(-0.5, mul(mul(h, h), one_a2))),
+                                        mul(2 * math.pi, one_a2))))
+    return out, t
+
+
+def _add_tangent(a, b):
+    return b if isinstance(a, Zero) else add(a, b)
+
+
+__all__ += ["erfcx", "dawsn", "exp1", "expi", "spence", "fresnel_sin", "fresnel_cos",
+            "sine_integral", "cosine_integral", "expn", "zeta", "hyp1f1", "hyp2f1", "owens_t",
+            "bessel_jv"]

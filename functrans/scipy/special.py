@@ -21,7 +21,9 @@ __all__ = ["logsumexp", "gammaln", "loggamma", "gamma", "gammasgn", "digamma", "
            "beta", "betaln", "betainc", "gammainc", "gammaincc", "factorial", "poch", "comb",
            "erf", "erfc", "erfinv", "ndtr", "ndtri", "log_ndtr", "expit", "logit", "xlogy",
            "xlog1py", "entr", "kl_div", "rel_entr", "i0", "i0e", "i1", "i1e", "multigammaln",
-           "softmax", "log_softmax", "boxcox", "boxcox1p"]
+           "softmax", "log_softmax", "boxcox", "boxcox1p", "erfcx", "dawsn", "exp1", "expi",
+           "expn", "spence", "fresnel", "sici", "zeta", "hyp1f1", "hyp2f1", "owens_t",
+           "bessel_jn", "bernoulli"]
 
 _LOG_PI = math.log(math.pi)
 
@@ -398,3 +400,93 @@ def log_softmax(x, axis=None):
     return fnp.subtract(x, logsumexp(x, axis=axes, keepdims=True))
 
 
+# --- integrals, zeta, hypergeometric and Bessel functions -------------------------------------
+
+def erfcx(x):
+    """exp(x^2) erfc(x), without overflow for large x (scipy.special.erfcx)."""
+    return lax.erfcx(_float(x, "erfcx"))
+
+
+def dawsn(x):
+    """Dawson's integral exp(-x^2) int_0^x exp(t^2) dt (scipy.special.dawsn)."""
+    return lax.dawsn(_float(x, "dawsn"))
+
+
+def exp1(x):
+    """The exponential integral E1(x) (scipy.special.exp1)."""
+    return lax.exp1(_float(x, "exp1"))
+
+
+def expi(x):
+    """The exponential integral Ei(x) (scipy.special.expi)."""
+    return lax.expi(_float(x, "expi"))
+
+
+def expn(n, x):
+    """The generalized exponential integral E_n(x) (scipy.special.expn); n holds integers and
+    is not differentiable."""
+    n, x = _floats("expn", n, x)
+    return lax.expn(n, x)
+
+
+def spence(x):
+    """Spence's function int_1^x log(t) / (1 - t) dt for x >= 0 (scipy.special.spence)."""
+    return lax.spence(_strict_float(x, "spence"))
+
+
+def fresnel(x):
+    """The Fresnel integrals (S(x), C(x)) (scipy.special.fresnel)."""
+    x = _float(x, "fresnel")
+    return lax.fresnel_sin(x), lax.fresnel_cos(x)
+
+
+def sici(x):
+    """The sine and cosine integrals (Si(x), Ci(x)) (scipy.special.sici); for x < 0, Ci is
+    the real part Ci(|x|), as scipy and JAX."""
+    x = _float(x, "sici")
+    return lax.sine_integral(x), lax.cosine_integral(fnp.abs(x))
+
+
+def zeta(x, q=None):
+    """The Hurwitz zeta function sum_k (k + q)^-x (the Riemann zeta for q=None)
+    (scipy.special.zeta); differentiable in q."""
+    if q is None:
+        q = 1.0
+    x, q = _floats("zeta", x, q)
+    return lax.zeta(x, q)
+
+
+def hyp1f1(a, b, x):
+    """Kummer's confluent hypergeometric function 1F1(a; b; x) (scipy.special.hyp1f1);
+    differentiable in x."""
+    a, b, x = _floats("hyp1f1", a, b, x)
+    return lax.hyp1f1(a, b, x)
+
+
+def hyp2f1(a, b, c, x):
+    """The Gauss hypergeometric function 2F1(a, b; c; x) (scipy.special.hyp2f1);
+    differentiable in x."""
+    a, b, c, x = _floats("hyp2f1", a, b, c, x)
+    return lax.hyp2f1(a, b, c, x)
+
+
+def owens_t(h, a):
+    """Owen's T function (scipy.special.owens_t), differentiable in h and a."""
+    h, a = _floats("owens_t", h, a)
+    return lax.owens_t(h, a)
+
+
+def bessel_jn(z, *, v=0, n_iter=50):
+    """J_0(z), ..., J_v(z) stacked along a new first axis (jax.scipy.special.bessel_jn);
+    differentiable in z. n_iter is accepted for JAX's signature (scipy computes these)."""
+    import operator
+    v = operator.index(v)
+    z = _float(z, "bessel_jn")
+    return fnp.stack([lax.bessel_jv(_const(k, z), z) for k in range(v + 1)])
+
+
+def bernoulli(n):
+    """The Bernoulli numbers B_0 ... B_n (float64; a constant, n static)."""
+    import operator
+    import scipy.special
+    return np.asarray(scipy.special.bernoulli(operator.index(n)), np.float64)

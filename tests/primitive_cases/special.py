@@ -114,3 +114,45 @@ STRATEGIES = {
         _pointwise(lambda a, b, x: mpmath.betainc(a, b, 0, x, regularized=True),
                    _scipy("betainc")), diff_argnums=(2,), batch_argnums=(2,)),
 }
+
+
+def _owens_t(h, a):
+    f = lambda t: mpmath.exp(-h * h * (1 + t * t) / 2) / (1 + t * t)  # noqa: E731
+    return mpmath.quad(f, [0, a]) / (2 * mpmath.pi)
+
+
+STRATEGIES.update({
+    "erfcx": _case([(-2.0, 4.0)], _pointwise(lambda x: mpmath.exp(x * x) * mpmath.erfc(x),
+                                             _scipy("erfcx"))),
+    "dawsn": _case([(-3.0, 3.0)], _pointwise(
+        lambda x: mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-x * x) * mpmath.erfi(x),
+        _scipy("dawsn"))),
+    "exp1": _case([(0.1, 5.0)], _pointwise(lambda x: mpmath.e1(x), _scipy("exp1"))),
+    "expi": _case([(0.1, 4.0)], _pointwise(lambda x: mpmath.ei(x), _scipy("expi"))),
+    "spence": _case([(0.1, 3.0)], _pointwise(lambda z: mpmath.polylog(2, 1 - mpmath.mpf(z)),
+                                             _scipy("spence"))),
+    "fresnel_sin": _case([(-3.0, 3.0)], _pointwise(lambda x: mpmath.fresnels(x),
+                                                   lambda x: _scipy("fresnel")(x)[0])),
+    "fresnel_cos": _case([(-3.0, 3.0)], _pointwise(lambda x: mpmath.fresnelc(x),
+                                                   lambda x: _scipy("fresnel")(x)[1])),
+    "sine_integral": _case([(-5.0, 5.0)], _pointwise(lambda x: mpmath.si(x),
+                                                     lambda x: _scipy("sici")(x)[0])),
+    "cosine_integral": _case([(0.1, 5.0)], _pointwise(lambda x: mpmath.ci(x),
+                                                      lambda x: _scipy("sici")(x)[1])),
+    "expn": _case([(0, 3), (0.2, 4.0)], _pointwise(lambda n, x: mpmath.expint(int(n), x),
+                                                   _scipy("expn")),
+                  diff_argnums=(1,), batch_argnums=(1,), integer_args=(0,)),
+    "zeta": _case([(1.5, 4.0), (0.5, 3.0)], _pointwise(lambda x, q: mpmath.zeta(x, q),
+                                                       _scipy("zeta")),
+                  diff_argnums=(1,), batch_argnums=(1,)),
+    "hyp1f1": _case([(0.5, 2.0), (0.5, 2.0), (-2.0, 2.0)],
+                    _pointwise(lambda a, b, x: mpmath.hyp1f1(a, b, x), _scipy("hyp1f1")),
+                    diff_argnums=(2,), batch_argnums=(2,)),
+    "hyp2f1": _case([(0.5, 2.0), (0.5, 2.0), (0.5, 2.0), (-0.8, 0.8)],
+                    _pointwise(lambda a, b, c, x: mpmath.hyp2f1(a, b, c, x), _scipy("hyp2f1")),
+                    diff_argnums=(3,), batch_argnums=(3,)),
+    "owens_t": _case([(-3.0, 3.0), (-2.0, 2.0)], _pointwise(_owens_t, _scipy("owens_t"))),
+    "bessel_jv": _case([(0.0, 3.0), (0.1, 6.0)], _pointwise(lambda v, z: mpmath.besselj(v, z),
+                                                            _scipy("jv")),
+                       diff_argnums=(1,), batch_argnums=(1,)),
+})
