@@ -13,7 +13,7 @@ from .primitives import linalg as _p
 from .primitives.elementwise import add, mul
 
 __all__ = ["cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "eig", "expm",
-           "lu_pivots_to_permutation", "lu_solve"]
+           "expm_frechet", "lu_pivots_to_permutation", "lu_solve", "solve_sylvester", "sqrtm"]
 
 
 def _static_bool(name, arg, value):
@@ -126,6 +126,16 @@ def expm(x):
 def expm_frechet(a, e):
     """The Frechet derivative L(a, e) of expm at a in the direction e."""
     return _p.expm_frechet_p.bind(a, e)
+
+
+def solve_sylvester(a, b, c):
+    """x with a x + x b = c (Bartels-Stewart, scipy's); linear in c."""
+    return _p.solve_sylvester_p.bind(a, b, c)
+
+
+def sqrtm(x):
+    """The principal matrix square root, complex (its derivative solves a Sylvester equation)."""
+    return _p.sqrtm_p.bind(x)
 
 
 def lu_pivots_to_permutation(pivots, permutation_size):

@@ -946,3 +946,119 @@ def _expm_frechet_batch(args, dims):
 def _expm_frechet_cost(a, e):
     n = a.shape[-1]
     return _batched_cost(a.shape[:-2], 60 * n ** 3, [a, e], [e])
+
+
+# --- solve_sylvester and sqrtm ---------------------------------------------------------------------
+
+def _sylvester_rule(a, b, c):
+    for name, x in (("a", a), ("b", b)):
+        _check_matrix("solve_sylvester", x, square=True, what=f"matrix {name}")
+    _check_matrix("solve_sylvester", c, what="right-hand side c")
+    if not a.dtype == b.dtype == c.dtype:
+        raise TypeError(f"solve_sylvester requires a, b and c of one dtype, got {a.str_short()}, "
+                        f"{b.str_short()} and {c.str_short()}")
+    if not a.shape[:-2] == b.shape[:-2] == c.shape[:-2] or \
+            c.shape[-2:] != (a.shape[-1], b.shape[-1]):
+        raise ValueError(f"solve_sylvester: c must be [..., n, m] for a [..., n, n] and "
+                         f"b [..., m, m] with equal batch dims, got {a.str_short()}, "
+                         f"{b.str_short()} and {c.str_short()}")
+    return c.strip_weak()
+
+
+def _sylvester_one(a, b, c):
+    from scipy.linalg import solve_sylvester
+    if c.size == 0:
+        return [c.copy()]
+    return [solve_sylvester(a, b, c)]
+
+
+def _sylvester_impl(a, b, c):
+    a, b, c = np.asarray(a), np.asarray(b), np.asarray(c)
+    out = _sylvester_rule(aval_of_value(a), aval_of_value(b), aval_of_value(c))
+    return _matrices(_sylvester_one)([out], a, b, c)[0]
+
+
+solve_sylvester_p = _declare("solve_sylvester", _sylvester_impl, _sylvester_rule,
+                             multiple_results=False,
+                             jacobian="dense in c (linear: x with a x + x b = c); dense in a, b")
+
+
+@solve_sylvester_p.def_jvp
+def _sylvester_jvp(primals, tangents):
+    (a, b, c), (da, db, dc) = primals, tangents
+    x = solve_sylvester_p.bind(a, b, c)
+    # a dx + dx b = dc - da x - x db
+    rhs = None
+    for term in (dc, None if isinstance(da, Zero) else neg(_mm(da, x)),
+                 None if isinstance(db, Zero) else neg(_mm(x, db))):
+        if term is None or isinstance(term, Zero):
+            continue
+        rhs = term if rhs is None else add(rhs, term)
+    if rhs is None:
+        return x, Zero.like(x)
+    return x, solve_sylvester_p.bind(a, b, rhs)
+
+
+@solve_sylvester_p.def_transpose
+def _sylvester_transpose(ct, a, b, c):
+    if is_undefined(a) or is_undefined(b):
+        raise ValueError("solve_sylvester is linear in c only: its transpose needs a and b")
+    if isinstance(ct, Zero):
+        return [None, None, Zero(c.aval)]
+    # <y, S_{a,b}(c)> = <S_{a^T,b^T}(y), c> (the bilinear pairing, complex too).
+    return [None, None, solve_sylvester_p.bind(_swap(a), _swap(b), ct)]
+
+
+@solve_sylvester_p.def_batch
+def _sylvester_batch(args, dims):
+    return solve_sylvester_p.bind(*_batch_first(args, dims)), 0
+
+
+@solve_sylvester_p.def_cost
+def _sylvester_cost(a, b, c):
+    n, m = a.shape[-1], b.shape[-1]
+    return _batched_cost(a.shape[:-2], 10 * (n ** 3 + m ** 3) + 2 * n * m * (n + m), [a, b, c],
+                         [c])
+
+
+def _sqrtm_rule(a):
+    _check_matrix("sqrtm", a, square=True)
+    return ShapedArray(a.shape, complex_dtype(a.dtype))
+
+
+def _sqrtm_one(a):
+    from scipy.linalg import sqrtm
+    if a.shape[-1] == 0:
+        return [a.astype(complex_dtype(a.dtype))]
+    # The complex Schur form: the principal square root of any matrix without eigenvalues on
+    # the closed negative real axis (complex output always, as JAX).
+    return [sqrtm(a.astype(complex_dtype(a.dtype)))]
+
+
+def _sqrtm_impl(a):
+    a = np.asarray(a)
+    return _matrices(_sqrtm_one)([_sqrtm_rule(aval_of_value(a))], a)[0]
+
+
+sqrtm_p = _declare("sqrtm", _sqrtm_impl, _sqrtm_rule, multiple_results=False,
+                   jacobian="dense")
+
+
+@sqrtm_p.def_jvp
+def _sqrtm_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    x = sqrtm_p.bind(a)
+    if isinstance(t, Zero):
+        return x, Zero.like(x)
+    # x x = a  =>  x dx + dx x = da: a Sylvester equation (singular where x has eigenvalues
+    # summing to zero, e.g. a singular a: no derivative there).
+    return x, solve_sylvester_p.bind(x, x, _as_dtype(t, get_aval(x).dtype))
+
+
+sqrtm_p.def_batch(_unary_batch(sqrtm_p))
+
+
+@sqrtm_p.def_cost
+def _sqrtm_cost(a):
+    n = a.shape[-1]
+    return _batched_cost(a.shape[:-2], 28 * n ** 3, [a], [_sqrtm_rule(a)])

@@ -14,7 +14,7 @@ from ..numpy._promotion import asarray, dtype_of, eager, promote, shape_of
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu_factor", "lu_solve",
            "lu", "expm", "expm_frechet", "det", "inv", "solve", "eigh", "block_diag", "svd",
-           "qr", "polar", "toeplitz", "hankel", "circulant"]
+           "qr", "polar", "toeplitz", "hankel", "circulant", "solve_sylvester", "sqrtm"]
 
 
 def _square(a, name):
@@ -343,3 +343,22 @@ def circulant(c):
     c = _vector(c, "circulant")
     n = shape_of(c)[0]
     return _from_values(c, (np.arange(n)[:, None] - np.arange(n)[None, :]) % n)
+
+
+def solve_sylvester(A, B, C, *, method="schur", tol=1e-8):
+    """x with A x + x B = C (Bartels-Stewart through scipy, whichever method is named). Linear
+    in C; its derivative solves another Sylvester equation."""
+    if method not in ("schur", "eigen"):
+        raise ValueError(f"fsl.solve_sylvester: method must be 'schur' or 'eigen', got "
+                         f"{method!r}")
+    A = _square(A, "solve_sylvester")
+    B = _square(B, "solve_sylvester")
+    C = _np_linalg._matrix("scipy.linalg.solve_sylvester", C)
+    A, B, C = promote(A, B, C)
+    return lax.linalg.solve_sylvester(A, B, C)
+
+
+def sqrtm(A, blocksize=1):
+    """The principal square root X (X @ X = A), complex as in JAX. Its derivative solves
+    X dX + dX X = dA, which has no solution where A is singular."""
+    return lax.linalg.sqrtm(_square(A, "sqrtm"))

@@ -293,6 +293,48 @@ def _expm_frechet(draw):
     return Case((a, e), reference=_frechet_ref)
 
 
+# --- solve_sylvester, sqrtm -----------------------------------------------------------------------
+
+def _sylvester_ref(a, b, c):
+    """The Sylvester equation as one linear system: (I kron a + b^T kron I) vec(x) = vec(c)."""
+    def one(a, b, c):
+        n, m = a.shape[0], b.shape[0]
+        big = np.kron(np.eye(m), a) + np.kron(b.T, np.eye(n))
+        x = np.linalg.solve(big, c.reshape(-1, order="F"))
+        return [x.reshape((n, m), order="F")]
+    return _per_matrix(one, a, b, c)[0]
+
+
+@st.composite
+def _solve_sylvester(draw):
+    rng, dtype, batch = _rng(draw), draw(DTYPES), _batch(draw)
+    n, m = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    # a and b with eigenvalues near +3: a's and -b's spectra stay far apart.
+    a = (0.3 * _normal(rng, batch + (n, n), dtype) + 3 * np.eye(n)).astype(dtype)
+    b = (0.3 * _normal(rng, batch + (m, m), dtype) + 3 * np.eye(m)).astype(dtype)
+    c = _normal(rng, batch + (n, m), dtype).astype(dtype)
+    return Case((a, b, c), reference=_sylvester_ref)
+
+
+def _sqrtm_ref(a):
+    def one(m):
+        # the principal root from the eigendecomposition (a is diagonalizable with positive
+        # eigenvalues by construction)
+        w, v = np.linalg.eig(m.astype(np.complex128))
+        return [(v * np.sqrt(w)) @ np.linalg.inv(v)]
+    return _per_matrix(one, a)[0]
+
+
+@st.composite
+def _sqrtm(draw):
+    rng, dtype, batch = _rng(draw), draw(DTYPES), _batch(draw)
+    n = draw(st.integers(1, 3))
+    a = (0.3 * _normal(rng, batch + (n, n), dtype) + 3 * np.eye(n)).astype(dtype)
+    # Complex output: the harness's real-valued derivative checks do not apply (the tests in
+    # test_scipy_linalg.py check sqrtm's derivatives through real and imaginary parts).
+    return Case((a,), reference=_sqrtm_ref, diff_argnums=())
+
+
 STRATEGIES = {
     "cholesky": _cholesky(),
     "triangular_solve": _triangular_solve(),
@@ -304,4 +346,6 @@ STRATEGIES = {
     "eig": _eig(),
     "expm": _expm(),
     "expm_frechet": _expm_frechet(),
+    "solve_sylvester": _solve_sylvester(),
+    "sqrtm": _sqrtm(),
 }
