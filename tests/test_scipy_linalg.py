@@ -95,6 +95,16 @@ CASES = [
     Case("sqrtm", lambda a: (lambda x: (x.real, x.imag))(fsl.sqrtm(a)),
          lambda r: (spd(r, 3) + 0.3 * r.standard_normal((3, 3)),),
          lambda a: (lambda x: (x.real, x.imag))(sla.sqrtm(a.astype(complex)))),
+    Case("companion", fsl.companion, lambda r: (r.standard_normal(4) + np.array([3, 0, 0, 0]),),
+         sla.companion),
+    Case("fiedler", fsl.fiedler, lambda r: (np.arange(4.0) + 0.1 * r.standard_normal(4),),
+         sla.fiedler),
+    Case("leslie", fsl.leslie, lambda r: (r.standard_normal(3), r.standard_normal(2)),
+         sla.leslie),
+    Case("convolution_matrix_same", lambda a: fsl.convolution_matrix(a, 5, "same"),
+         lambda r: (r.standard_normal(3),), lambda a: sla.convolution_matrix(a, 5, "same")),
+    Case("convolution_matrix_valid", lambda a: fsl.convolution_matrix(a, 2, "valid"),
+         lambda r: (r.standard_normal(4),), lambda a: sla.convolution_matrix(a, 2, "valid")),
     Case("block_diag", lambda a, b, c: fsl.block_diag(a, b, c),
          lambda r: (r.standard_normal((2, 3)), r.standard_normal(2), r.standard_normal((1, 1))),
          sla.block_diag),
@@ -162,3 +172,14 @@ def test_errors_name_the_function():
         fsl.block_diag(np.ones((2, 2, 2)))
     with pytest.raises(NotImplementedError, match="type"):
         fsl.eigh(np.eye(2), np.eye(2), type=2)
+
+
+def test_constant_special_matrices():
+    for n in (1, 2, 4):
+        np.testing.assert_array_equal(fsl.hilbert(n), sla.hilbert(n))
+        np.testing.assert_allclose(fsl.invhilbert(n) @ fsl.hilbert(n), np.eye(n), atol=1e-9)
+        np.testing.assert_array_equal(fsl.hadamard(n), sla.hadamard(n))
+        np.testing.assert_allclose(fsl.dft(n, scale="sqrtn"), sla.dft(n, scale="sqrtn"))
+        np.testing.assert_allclose(fsl.helmert(n + 1, full=True), sla.helmert(n + 1, True))
+    with pytest.raises(NotImplementedError, match="exact"):
+        fsl.invhilbert(3, exact=True)

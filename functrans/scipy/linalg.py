@@ -14,7 +14,9 @@ from ..numpy._promotion import asarray, dtype_of, eager, promote, shape_of
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu_factor", "lu_solve",
            "lu", "expm", "expm_frechet", "det", "inv", "solve", "eigh", "block_diag", "svd",
-           "qr", "polar", "toeplitz", "hankel", "circulant", "solve_sylvester", "sqrtm"]
+           "qr", "polar", "toeplitz", "hankel", "circulant", "solve_sylvester", "sqrtm",
+           "companion", "fiedler", "leslie", "convolution_matrix", "hilbert", "invhilbert",
+           "hadamard", "dft", "helmert"]
 
 
 def _square(a, name):
@@ -362,3 +364,110 @@ def sqrtm(A, blocksize=1):
     """The principal square root X (X @ X = A), complex as in JAX. Its derivative solves
     X dX + dX X = dA, which has no solution where A is singular."""
     return lax.linalg.sqrtm(_square(A, "sqrtm"))
+
+
+# --- special matrices ------------------------------------------------------------------------------
+# Those of static sizes only (hilbert, invhilbert, hadamard, dft, helmert) are constants: scipy
+# builds them. Those of array arguments are built from the arguments, so they differentiate.
+
+def companion(a):
+    """The companion matrix of the polynomial with coefficients a (highest power first): first
+    row -a[1:] / a[0], ones below the diagonal."""
+    from ..numpy.elementwise import divide, negative
+    from ..numpy.shaping import concatenate, expand_dims
+    a = _np_linalg._inexact_operand(_vector(a, "companion"), "scipy.linalg.companion")
+    n = shape_of(a)[0]
+    if n < 2:
+        raise ValueError("fsl.companion: the length of a must be at least 2")
+    first = expand_dims(divide(negative(a[1:]), a[0]), 0)
+    below = np.eye(n - 2, n - 1, dtype=dtype_of(a))
+    return concatenate([first, below], axis=0)
+
+
+def fiedler(a):
+    """The symmetric matrix |a[i] - a[j]|."""
+    from ..numpy.elementwise import absolute, subtract
+    a = _vector(a, "fiedler")
+    return absolute(subtract(lax.expand_dims(a, (1,)), lax.expand_dims(a, (0,))))
+
+
+def leslie(f, s):
+    """The Leslie matrix: fecundities f in the first row, survival rates s below the
+    diagonal."""
+    from ..numpy.shaping import concatenate, expand_dims
+    f, s = _vector(f, "leslie"), _vector(s, "leslie")
+    f, s = promote(f, s)
+    n = shape_of(f)[0]
+    if shape_of(s)[0] != n - 1:
+        raise ValueError(f"fsl.leslie: s must have length len(f) - 1 = {n - 1}, got "
+                         f"{shape_of(s)[0]}")
+    dtype = dtype_of(f) if dtype_of(f).kind in "fc" else np.dtype(np.float64)
+    f, s = lax.convert_element_type(f, dtype), lax.convert_element_type(s, dtype)
+    below = concatenate([_diag_of(s), np.zeros((n - 1, 1), dtype)], axis=1)
+    return concatenate([expand_dims(f, 0), below], axis=0)
+
+
+def _diag_of(v):
+    from ..primitives.linalg import _diag_matrix
+    return _diag_matrix(v)
+
+
+def convolution_matrix(a, n, mode="full"):
+    """The matrix A with A @ v = numpy.convolve(a, v, mode) for v of length n."""
+    if mode not in ("full", "same", "valid"):
+        raise ValueError(f"fsl.convolution_matrix: mode must be 'full', 'same' or 'valid', got "
+                         f"{mode!r}")
+    a = _vector(a, "convolution_matrix")
+    m = shape_of(a)[0]
+    n = int(n)
+    if m == 0 or n <= 0:
+        raise ValueError("fsl.convolution_matrix: a must be non-empty and n positive")
+    from ..numpy.shaping import concatenate
+    zero = np.zeros(1, dtype_of(a))
+    # full[i, j] = a[i - j] where 0 <= i - j < m (row i of the full convolution)
+    rows = m + n - 1
+    vals = concatenate([a, zero])
+    index = np.arange(rows)[:, None] - np.arange(n)[None, :]
+    index = np.where((index >= 0) & (index < m), index, m)
+    full = _from_values(vals, index)
+    if mode == "full":
+        return full
+    if mode == "same":
+        size, start = max(m, n), (min(m, n) - 1) // 2
+    else:
+        size, start = max(m, n) - min(m, n) + 1, min(m, n) - 1
+    return full[start:start + size]
+
+
+def hilbert(n):
+    """The n x n Hilbert matrix 1 / (i + j + 1)."""
+    import scipy.linalg as sla
+    return sla.hilbert(n)
+
+
+def invhilbert(n, exact=False):
+    """The inverse of the n x n Hilbert matrix (float64; exact=True is not supported)."""
+    import scipy.linalg as sla
+    if exact:
+        raise NotImplementedError("fsl.invhilbert: exact=True (Python integers) is not "
+                                  "supported; use exact=False")
+    return sla.invhilbert(n)
+
+
+def hadamard(n, dtype=int):
+    """The n x n Hadamard matrix (n a power of 2)."""
+    import scipy.linalg as sla
+    return sla.hadamard(n, dtype=dtype)
+
+
+def dft(n, scale=None, *, dtype=None):
+    """The n x n discrete Fourier transform matrix (scale None, 'n' or 'sqrtn')."""
+    import scipy.linalg as sla
+    out = sla.dft(n, scale=scale)
+    return out if dtype is None else out.astype(dtype)
+
+
+def helmert(n, full=False):
+    """The Helmert matrix of order n (without its first row unless full)."""
+    import scipy.linalg as sla
+    return sla.helmert(n, full=full)
