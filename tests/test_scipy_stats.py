@@ -76,6 +76,36 @@ def test_other_values():
     _close(fs.multivariate_normal.logpdf(x, mu, 2.0), mvn.logpdf(x, mu, 2.0), "mvn scalar")
 
 
+def test_more_distributions_and_statistics():
+    _close(fs.betabinom.logpmf(K, 5, 2.0, 3.0), S.betabinom.logpmf(K, 5, 2, 3), "betabinom")
+    _close(fs.gennorm.logpdf(X, 1.5), S.gennorm.logpdf(X, 1.5), "gennorm.logpdf")
+    _close(fs.gennorm.cdf(X, 1.5), S.gennorm.cdf(X, 1.5), "gennorm.cdf")
+    counts = np.array([[1.0, 2, 3], [0, 0, 6], [1, 1, 3]])
+    p = np.array([0.2, 0.3, 0.5])
+    _close(fs.multinomial.logpmf(counts, 6, p), S.multinomial.logpmf(counts, 6, p),
+           "multinomial")
+    _close(fs.vonmises.logpdf(X[np.abs(X) < 3], 2.0), S.vonmises.logpdf(X[np.abs(X) < 3], 2.0),
+           "vonmises")
+    _close(fs.wrapcauchy.logpdf(np.abs(X), 0.4), S.wrapcauchy.logpdf(np.abs(X), 0.4),
+           "wrapcauchy")
+    a = np.array([[3, 1, 4, 1, 5], [9, 2, 6, 5, 3], [5, 8, 9, 7, 9]], dtype=float)
+    _close(fs.sem(a), S.sem(a), "sem")
+    _close(fs.sem(a, axis=None, ddof=0), S.sem(a, axis=None, ddof=0), "sem all")
+    m = fs.mode(a, axis=1)
+    want = S.mode(a, axis=1)
+    _close(m.mode, want.mode, "mode")
+    assert np.array_equal(m.count, want.count)
+    for method in ("average", "min", "max", "dense", "ordinal"):
+        _close(fs.rankdata(a, method, axis=1), S.rankdata(a, method, axis=1), method)
+        _close(fs.rankdata(a, method), S.rankdata(a, method), method)
+        _close(ft.jit(lambda v: fs.rankdata(v, method))(a), S.rankdata(a, method), method)
+    xs = X[np.abs(X) > 0.2]
+    check_transforms(lambda x, b: fs.gennorm.logpdf(x, b), xs, POS[:len(xs)] + 1)
+    check_transforms(lambda k: fs.vonmises.logpdf(X[np.abs(X) < 3], k), np.array(2.0))
+    check_transforms(lambda p: fs.multinomial.logpmf(counts[:2], 6, p), p)   # rows summing to 6
+    check_transforms(lambda a, b: fs.betabinom.logpmf(K[:5], 5, a, b), POS[:5], POS[1:])
+
+
 def test_support_and_quantile_edges():
     assert fs.gamma.logpdf(-1.0, 2.0) == -np.inf and fs.gamma.pdf(-1.0, 2.0) == 0
     assert fs.expon.logpdf(-0.5) == -np.inf and fs.uniform.logpdf(1.5) == -np.inf

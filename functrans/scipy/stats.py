@@ -24,7 +24,8 @@ from . import special as sp
 
 __all__ = ["norm", "multivariate_normal", "bernoulli", "binom", "poisson", "gamma", "beta",
            "dirichlet", "expon", "laplace", "logistic", "cauchy", "t", "uniform", "truncnorm",
-           "chi2", "geom", "pareto", "gumbel_r", "gumbel_l", "nbinom"]
+           "chi2", "geom", "pareto", "gumbel_r", "gumbel_l", "nbinom", "betabinom", "gennorm",
+           "multinomial", "vonmises", "wrapcauchy", "sem", "mode", "rankdata"]
 
 _LOG_2PI = math.log(2 * math.pi)
 _LOG_PI = math.log(math.pi)
@@ -635,3 +636,176 @@ def _gumbel(sign, name):
 
 gumbel_r = _gumbel(1, "gumbel_r")
 gumbel_l = _gumbel(-1, "gumbel_l")
+
+
+# --- more distributions -----------------------------------------------------------------------
+
+def _betabinom_logpmf(k, n, a, b, loc=0):
+    k, n, a, b, loc = _args("betabinom.logpmf", k, n, a, b, loc)
+    y = fnp.subtract(k, loc)
+    inside = fnp.logical_and(fnp.greater_equal(y, 0), fnp.less_equal(y, n))
+    safe = _where(inside, y, _c(0, y))
+    comb = fnp.subtract(sp.gammaln(fnp.add(n, 1)),
+                        fnp.add(sp.gammaln(fnp.add(safe, 1)),
+                                sp.gammaln(fnp.add(fnp.subtract(n, safe), 1))))
+    logp = fnp.add(comb, fnp.subtract(sp.betaln(fnp.add(safe, a),
+                                                fnp.add(fnp.subtract(n, safe), b)),
+                                      sp.betaln(a, b)))
+    return _where(inside, logp, _neg_inf(logp))
+
+
+betabinom = _module("betabinom", "The beta-binomial distribution "
+                    "(jax.scipy.stats.betabinom).",
+                    logpmf=_betabinom_logpmf, pmf=_from_log(_betabinom_logpmf))
+
+
+def _gennorm_logpdf(x, beta):
+    x, beta = _args("gennorm.logpdf", x, beta)
+    return fnp.subtract(fnp.subtract(fnp.log(fnp.divide(beta, 2)),
+                                     sp.gammaln(fnp.divide(_c(1, beta), beta))),
+                        fnp.power(fnp.abs(x), beta))
+
+
+def _gennorm_cdf(x, beta):
+    x, beta = _args("gennorm.cdf", x, beta)
+    half = _c(0.5, x)
+    tail = sp.gammainc(fnp.divide(_c(1, beta), beta), fnp.power(fnp.abs(x), beta))
+    return fnp.add(half, fnp.multiply(fnp.multiply(half, fnp.sign(x)), tail))
+
+
+gennorm = _module("gennorm", "The generalized normal distribution with shape beta "
+                  "(jax.scipy.stats.gennorm).",
+                  logpdf=_gennorm_logpdf, pdf=_from_log(_gennorm_logpdf), cdf=_gennorm_cdf)
+
+
+def _multinomial_logpmf(x, n, p):
+    x, = _args("multinomial.logpmf", x)
+    p, = _args("multinomial.logpmf", p)
+    n = fnp.asarray(n, dtype=dtype_of(x))
+    logp = fnp.add(fnp.subtract(sp.gammaln(fnp.add(n, 1)),
+                                fnp.sum(sp.gammaln(fnp.add(x, 1)), axis=-1)),
+                   fnp.sum(sp.xlogy(x, p), axis=-1))
+    ok = fnp.logical_and(fnp.equal(fnp.sum(x, axis=-1), n), fnp.all(fnp.greater_equal(x, 0),
+                                                                    axis=-1))
+    return _where(ok, logp, _neg_inf(logp))
+
+
+multinomial = _module("multinomial", "The multinomial distribution: counts x (..., k), n "
+                      "trials, probabilities p (k,) (jax.scipy.stats.multinomial).",
+                      logpmf=_multinomial_logpmf, pmf=_from_log(_multinomial_logpmf))
+
+
+def _vonmises_logpdf(x, kappa):
+    x, kappa = _args("vonmises.logpdf", x, kappa)
+    # log I0(kappa) = log i0e(kappa) + |kappa|: no overflow for large concentrations
+    log_norm = fnp.add(fnp.add(fnp.log(sp.i0e(kappa)), fnp.abs(kappa)), _c(_LOG_2PI, x))
+    logp = fnp.subtract(fnp.multiply(kappa, fnp.cos(x)), log_norm)
+    return _where(fnp.less_equal(fnp.abs(x), _c(math.pi, x)), logp, _neg_inf(logp))
+
+
+vonmises = _module("vonmises", "The von Mises distribution on [-pi, pi] "
+                   "(jax.scipy.stats.vonmises).",
+                   logpdf=_vonmises_logpdf, pdf=_from_log(_vonmises_logpdf))
+
+
+def _wrapcauchy_logpdf(x, c):
+    x, c = _args("wrapcauchy.logpdf", x, c)
+    c2 = fnp.square(c)
+    logp = fnp.subtract(fnp.log1p(fnp.negative(c2)),
+                        fnp.add(_c(_LOG_2PI, x),
+                                fnp.log(fnp.subtract(fnp.add(_c(1, c), c2),
+                                                     fnp.multiply(fnp.multiply(2, c),
+                                                                  fnp.cos(x))))))
+    inside = fnp.logical_and(fnp.logical_and(fnp.greater_equal(x, 0),
+                                             fnp.less_equal(x, _c(2 * math.pi, x))),
+                             fnp.logical_and(fnp.greater(c, 0), fnp.less(c, 1)))
+    return _where(inside, logp, _neg_inf(logp))
+
+
+wrapcauchy = _module("wrapcauchy", "The wrapped Cauchy distribution on [0, 2 pi] "
+                     "(jax.scipy.stats.wrapcauchy).",
+                     logpdf=_wrapcauchy_logpdf, pdf=_from_log(_wrapcauchy_logpdf))
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+def sem(a, axis=0, ddof=1, nan_policy="propagate", *, keepdims=False):
+    """The standard error of the mean: std(a, ddof) / sqrt(n) (jax.scipy.stats.sem)."""
+    if nan_policy not in ("propagate", "omit"):
+        raise ValueError(f"stats.sem: nan_policy must be 'propagate' or 'omit', got "
+                         f"{nan_policy!r}")
+    a = fnp.asarray(asarray(a))
+    if axis is None:
+        a, axis = fnp.ravel(a), 0
+    if nan_policy == "omit":
+        n = fnp.sum(fnp.logical_not(fnp.isnan(a)), axis=axis, keepdims=keepdims)
+        sd = fnp.nanstd(a, axis=axis, ddof=ddof, keepdims=keepdims)
+    else:
+        n = fnp.shape(a)[axis]
+        sd = fnp.std(a, axis=axis, ddof=ddof, keepdims=keepdims)
+    return fnp.divide(sd, fnp.sqrt(n))
+
+
+class ModeResult(tuple):
+    """(mode, count), with attribute access, as scipy.stats.mode returns."""
+
+    def __new__(cls, mode, count):
+        return super().__new__(cls, (mode, count))
+
+    mode = property(lambda self: self[0])
+    count = property(lambda self: self[1])
+
+
+def mode(a, axis=0, nan_policy="propagate", keepdims=False):
+    """The most frequent value along axis (the smallest among ties) and its count
+    (jax.scipy.stats.mode); compares all pairs, so it traces with static shapes."""
+    if nan_policy != "propagate":
+        raise NotImplementedError("stats.mode: only nan_policy='propagate' is supported")
+    a = fnp.asarray(asarray(a))
+    if axis is None:
+        a, axis = fnp.ravel(a), 0
+    x = fnp.moveaxis(a, axis, -1)
+    counts = fnp.sum(fnp.equal(fnp.expand_dims(x, -1), fnp.expand_dims(x, -2)), axis=-1)
+    best = fnp.max(counts, axis=-1, keepdims=True)
+    # among the most frequent values, the smallest
+    big = np.inf if dtype_of(x).kind == "f" else np.iinfo(dtype_of(x)).max
+    candidates = fnp.where(fnp.equal(counts, best), x, big)
+    value = fnp.min(candidates, axis=-1)
+    count = fnp.squeeze(best, -1)
+    if keepdims:
+        value, count = fnp.expand_dims(value, axis), fnp.expand_dims(count, axis)
+    return ModeResult(value, count)
+
+
+def rankdata(a, method="average", *, axis=None, nan_policy="propagate"):
+    """Ranks of the data (float64), 1-based, ties by method 'average', 'min', 'max', 'dense'
+    or 'ordinal' (jax.scipy.stats.rankdata); pairwise comparisons, no sort."""
+    if method not in ("average", "min", "max", "dense", "ordinal"):
+        raise ValueError(f"stats.rankdata: unknown method {method!r}")
+    if nan_policy != "propagate":
+        raise NotImplementedError("stats.rankdata: only nan_policy='propagate' is supported")
+    a = fnp.asarray(asarray(a))
+    if axis is None:
+        a, axis = fnp.ravel(a), 0
+    x = fnp.moveaxis(a, axis, -1)
+    xi, xj = fnp.expand_dims(x, -1), fnp.expand_dims(x, -2)      # element i vs element j
+    less = fnp.sum(fnp.less(xj, xi), axis=-1)
+    equal = fnp.sum(fnp.equal(xj, xi), axis=-1)
+    if method == "average":
+        ranks = fnp.add(less, fnp.divide(fnp.add(equal, 1), 2.0))
+    elif method == "min":
+        ranks = fnp.add(less, 1)
+    elif method == "max":
+        ranks = fnp.add(less, equal)
+    elif method == "ordinal":
+        n = fnp.shape(x)[-1]
+        before = np.tril(np.ones((n, n), bool), -1)          # j < i
+        ranks = fnp.add(fnp.add(less, fnp.sum(fnp.logical_and(fnp.equal(xj, xi), before),
+                                              axis=-1)), 1)
+    else:   # dense: distinct values below, each counted once (1 / its multiplicity)
+        mult = fnp.sum(fnp.equal(xj, xi), axis=-1)
+        ranks = fnp.add(fnp.round(fnp.sum(fnp.where(fnp.less(xj, xi),
+                                                     1.0 / fnp.expand_dims(mult, -2), 0.0),
+                                          axis=-1)), 1)
+    # float64 for every method, as JAX (scipy gives integers except for 'average')
+    return fnp.moveaxis(fnp.asarray(ranks, dtype=np.float64), -1, axis)
