@@ -13,7 +13,8 @@ from .primitives import linalg as _p
 from .primitives.elementwise import add, mul
 
 __all__ = ["cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "eig", "expm",
-           "expm_frechet", "lu_pivots_to_permutation", "lu_solve", "solve_sylvester", "sqrtm"]
+           "expm_frechet", "lu_pivots_to_permutation", "lu_solve", "solve_sylvester", "sqrtm",
+           "schur", "hessenberg"]
 
 
 def _static_bool(name, arg, value):
@@ -136,6 +137,20 @@ def solve_sylvester(a, b, c):
 def sqrtm(x):
     """The principal matrix square root, complex (its derivative solves a Sylvester equation)."""
     return _p.sqrtm_p.bind(x)
+
+
+def schur(x, *, compute_schur_vectors=True, output="real"):
+    """(t, z) with x = z t z^H: t quasi-upper triangular ('real') or upper triangular
+    ('complex'), z unitary; t alone if not compute_schur_vectors. Not differentiable."""
+    if output not in ("real", "complex"):
+        raise ValueError(f"lax.linalg.schur: output must be 'real' or 'complex', got {output!r}")
+    t, z = _p.schur_p.bind(x, output=output)
+    return (t, z) if compute_schur_vectors else t
+
+
+def hessenberg(x):
+    """(h, q) with x = q h q^H, h upper Hessenberg. Not differentiable."""
+    return tuple(_p.hessenberg_p.bind(x))
 
 
 def lu_pivots_to_permutation(pivots, permutation_size):

@@ -105,6 +105,17 @@ CASES = [
          lambda r: (r.standard_normal(3),), lambda a: sla.convolution_matrix(a, 5, "same")),
     Case("convolution_matrix_valid", lambda a: fsl.convolution_matrix(a, 2, "valid"),
          lambda r: (r.standard_normal(4),), lambda a: sla.convolution_matrix(a, 2, "valid")),
+    Case("schur", fsl.schur, lambda r: (r.standard_normal((4, 4)),), sla.schur,
+         differentiable=False),
+    Case("schur_complex", lambda a: fsl.schur(a, output="complex"),
+         lambda r: (r.standard_normal((3, 3)),), lambda a: sla.schur(a, output="complex"),
+         differentiable=False),
+    Case("hessenberg", lambda a: fsl.hessenberg(a, calc_q=True),
+         lambda r: (r.standard_normal((4, 4)),), lambda a: sla.hessenberg(a, calc_q=True),
+         differentiable=False),
+    Case("eigh_tridiagonal", lambda d, e: fsl.eigh_tridiagonal(d, e, eigvals_only=True),
+         lambda r: (np.arange(4.0) * 2 + 0.1 * r.standard_normal(4), 0.3 * r.standard_normal(3)),
+         lambda d, e: sla.eigh_tridiagonal(d, e, eigvals_only=True), order=2),
     Case("block_diag", lambda a, b, c: fsl.block_diag(a, b, c),
          lambda r: (r.standard_normal((2, 3)), r.standard_normal(2), r.standard_normal((1, 1))),
          sla.block_diag),
@@ -183,3 +194,11 @@ def test_constant_special_matrices():
         np.testing.assert_allclose(fsl.helmert(n + 1, full=True), sla.helmert(n + 1, True))
     with pytest.raises(NotImplementedError, match="exact"):
         fsl.invhilbert(3, exact=True)
+
+
+def test_schur_is_not_differentiable():
+    a = np.random.default_rng(5).standard_normal((3, 3))
+    with pytest.raises(Exception, match="schur is not differentiable"):
+        ft.grad(lambda x: ft.numpy.sum(fsl.schur(x)[0]))(a)
+    with pytest.raises(Exception, match="hessenberg is not differentiable"):
+        ft.jvp(lambda x: fsl.hessenberg(x), (a,), (a,))

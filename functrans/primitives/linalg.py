@@ -1062,3 +1062,72 @@ sqrtm_p.def_batch(_unary_batch(sqrtm_p))
 def _sqrtm_cost(a):
     n = a.shape[-1]
     return _batched_cost(a.shape[:-2], 28 * n ** 3, [a], [_sqrtm_rule(a)])
+
+
+# --- schur and hessenberg: factorizations without derivatives -------------------------------------
+
+def _schur_rule(a, *, output):
+    _check_matrix("schur", a, square=True)
+    dtype = complex_dtype(a.dtype) if output == "complex" else a.dtype
+    return [ShapedArray(a.shape, dtype)] * 2
+
+
+def _schur_one(output):
+    def run(a):
+        from scipy.linalg import schur
+        if a.shape[-1] == 0:
+            return [a, a]
+        return list(schur(a, output=output, check_finite=False))
+    return run
+
+
+def _schur_impl(a, *, output):
+    a = np.asarray(a)
+    return _matrices(_schur_one(output))(_schur_rule(aval_of_value(a), output=output), a)
+
+
+schur_p = _declare("schur", _schur_impl, _schur_rule,
+                   jacobian="none: not differentiable (the Schur form's ordering and 2x2 "
+                            "blocks are not smooth functions of the matrix)")
+schur_p.not_differentiable = (
+    "lax.linalg.schur is not differentiable (as in JAX): the Schur vectors and the order of "
+    "the diagonal are not smooth functions of the matrix. Differentiate eigvals, eigh or expm "
+    "instead, or apply stop_gradient to the input")
+schur_p.def_batch(_unary_batch(schur_p))
+
+
+@schur_p.def_cost
+def _schur_cost(a, *, output):
+    n = a.shape[-1]
+    return _batched_cost(a.shape[:-2], 25 * n ** 3, [a], _schur_rule(a, output=output))
+
+
+def _hessenberg_rule(a):
+    _check_matrix("hessenberg", a, square=True)
+    return [a.strip_weak()] * 2
+
+
+def _hessenberg_one(a):
+    from scipy.linalg import hessenberg
+    if a.shape[-1] == 0:
+        return [a, a]
+    return list(hessenberg(a, calc_q=True, check_finite=False))
+
+
+def _hessenberg_impl(a):
+    a = np.asarray(a)
+    return _matrices(_hessenberg_one)(_hessenberg_rule(aval_of_value(a)), a)
+
+
+hessenberg_p = _declare("hessenberg", _hessenberg_impl, _hessenberg_rule,
+                        jacobian="none: not differentiable (Householder reflector choices)")
+hessenberg_p.not_differentiable = (
+    "lax.linalg.hessenberg is not differentiable in functrans: apply stop_gradient to its "
+    "input, or differentiate the quantity you need through eigvals/eigh/expm")
+hessenberg_p.def_batch(_unary_batch(hessenberg_p))
+
+
+@hessenberg_p.def_cost
+def _hessenberg_cost(a):
+    n = a.shape[-1]
+    return _batched_cost(a.shape[:-2], 14 * n ** 3 / 3, [a], _hessenberg_rule(a))

@@ -16,7 +16,7 @@ __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu_factor
            "lu", "expm", "expm_frechet", "det", "inv", "solve", "eigh", "block_diag", "svd",
            "qr", "polar", "toeplitz", "hankel", "circulant", "solve_sylvester", "sqrtm",
            "companion", "fiedler", "leslie", "convolution_matrix", "hilbert", "invhilbert",
-           "hadamard", "dft", "helmert"]
+           "hadamard", "dft", "helmert", "schur", "hessenberg", "eigh_tridiagonal"]
 
 
 def _square(a, name):
@@ -471,3 +471,42 @@ def helmert(n, full=False):
     """The Helmert matrix of order n (without its first row unless full)."""
     import scipy.linalg as sla
     return sla.helmert(n, full=full)
+
+
+def schur(a, output="real"):
+    """(T, Z) with a = Z T Z^H (real: T quasi-upper triangular; complex: upper triangular).
+    Not differentiable (as in JAX)."""
+    a = _square(a, "schur")
+    if output not in ("real", "r", "complex", "c"):
+        raise ValueError(f"fsl.schur: output must be 'real' or 'complex', got {output!r}")
+    return lax.linalg.schur(a, output="complex" if output in ("complex", "c") else "real")
+
+
+def hessenberg(a, *, calc_q=False, overwrite_a=False, check_finite=True):
+    """The upper Hessenberg form H of a (and Q with a = Q H Q^H if calc_q). Not
+    differentiable."""
+    h, q = lax.linalg.hessenberg(_square(a, "hessenberg"))
+    return (h, q) if calc_q else h
+
+
+def eigh_tridiagonal(d, e, *, eigvals_only=False, select="a", select_range=None, tol=None,
+                     key=None):
+    """Eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal d and
+    off-diagonal e, and its eigenvectors unless eigvals_only; differentiable through eigh."""
+    from ..numpy.elementwise import add
+    from ..primitives.linalg import _diag_matrix
+    if select != "a" or select_range is not None:
+        raise NotImplementedError("fsl.eigh_tridiagonal: only select='a' (all eigenvalues) is "
+                                  "supported")
+    d = _np_linalg._inexact_operand(_vector(d, "eigh_tridiagonal"), "eigh_tridiagonal")
+    e = _np_linalg._inexact_operand(_vector(e, "eigh_tridiagonal"), "eigh_tridiagonal")
+    d, e = promote(d, e)
+    n = shape_of(d)[0]
+    if shape_of(e)[0] != n - 1:
+        raise ValueError(f"fsl.eigh_tridiagonal: e must have length len(d) - 1 = {n - 1}, got "
+                         f"{shape_of(e)[0]}")
+    zero = np.zeros((), dtype_of(e))[()]
+    off = lax.pad(_diag_matrix(e), zero, ((0, 1, 0), (1, 0, 0)))     # e on the superdiagonal
+    t = add(add(_diag_matrix(d), off), _np_linalg._adjoint(off))
+    v, w = lax.linalg.eigh(t)
+    return w if eigvals_only else (w, v)

@@ -335,6 +335,32 @@ def _sqrtm(draw):
     return Case((a,), reference=_sqrtm_ref, diff_argnums=())
 
 
+# --- schur, hessenberg (not differentiable) --------------------------------------------------------
+
+def _schur_ref(a, *, output):
+    return _per_matrix(lambda m: list(sla.schur(m, output=output)), a)
+
+
+@st.composite
+def _schur(draw):
+    rng, dtype, batch = _rng(draw), draw(DTYPES), _batch(draw)
+    n = draw(st.integers(1, 4))
+    a = _normal(rng, batch + (n, n), dtype).astype(dtype)
+    return Case((a,), params=dict(output=draw(st.sampled_from(["real", "complex"]))),
+                reference=_schur_ref)
+
+
+def _hessenberg_ref(a):
+    return _per_matrix(lambda m: list(sla.hessenberg(m, calc_q=True)), a)
+
+
+@st.composite
+def _hessenberg(draw):
+    rng, dtype, batch = _rng(draw), draw(DTYPES), _batch(draw)
+    n = draw(st.integers(1, 4))
+    return Case((_normal(rng, batch + (n, n), dtype).astype(dtype),), reference=_hessenberg_ref)
+
+
 STRATEGIES = {
     "cholesky": _cholesky(),
     "triangular_solve": _triangular_solve(),
@@ -348,4 +374,6 @@ STRATEGIES = {
     "expm_frechet": _expm_frechet(),
     "solve_sylvester": _solve_sylvester(),
     "sqrtm": _sqrtm(),
+    "schur": _schur(),
+    "hessenberg": _hessenberg(),
 }
