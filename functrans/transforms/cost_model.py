@@ -166,6 +166,8 @@ def _gemm_work(r, eqn, call=False):
     # BLAS is memory-bound when a dimension is 1 (matrix-vector, outer product); otherwise its
     # rate grows with the smallest dimension s, as s / (s + gemm_half) of the square rate.
     rate = r.gemm_flops if smallest <= 1 else r.gemm_flops * smallest / (smallest + r.gemm_half)
+    if itemsize == 4:       # calibrated in float64; single precision fills twice the SIMD lanes
+        rate *= 2.0
     compute, memory = flops / rate, moved / bw
     t = max(compute, memory) + (b if call else max(b - 1, 0)) * r.blas_call + \
         copies / _bandwidth(r, 2 * copies, r.copy_bw)
