@@ -6,7 +6,7 @@ jit program is (fusion.plan), and each step becomes a Numba statement instead of
 Python driver:
 
     kernel    a call of the fused loop nest, defined in the same module (Numba links it in);
-              its outputs are allocated per iteration (np.empty: tens of nanoseconds)
+              its outputs are buffers allocated once per call (see LoopSource.alloc)
     scalar    a typed scalar expression
     ufunc     numpy's ufunc as Numba implements it (numpy ufuncs only)
     reduce    a one-member loop-nest kernel
@@ -53,11 +53,22 @@ class LoopSource:
         self.extra = []          # (name, value, aval): constants of bodies, passed as arguments
         self._n = 0
         self._planners = []
+        self.prologue = []
+        self.fresh_bufs = set()  # names of prologue buffers (written in place each iteration)
         self.c_names = set()     # names known to hold C-contiguous arrays
 
     def fresh(self, prefix="v"):
         self._n += 1
         return f"{prefix}{self._n}"
+
+    def alloc(self, name, shape, dtype):
+        """A buffer allocated once per call, in the function's prologue, and rewritten every
+        iteration (an allocation per iteration cost more than the work on small arrays).
+        Safe because each buffer has one writer, run once per iteration of its innermost
+        loop, and values that outlive an iteration (carries, stacked ys) are copied out."""
+        self.prologue.append(f"    {name} = np.empty({tuple(shape)}, {dtype})")
+        self.c_names.add(name)
+        self.fresh_bufs.add(name)
 
     def emit(self, ind, line):
         self.lines.append("    " * ind + line)
@@ -100,7 +111,7 @@ class LoopSource:
 
     def filled(self, shape, value, dtype, ind):
         y = self.fresh("y")
-        self.emit(ind, f"{y} = np.empty({tuple(shape)}, {dtype})")
+        self.alloc(y, shape, dtype)
         self.emit(ind, f"{self.fill(len(shape))}({y}, {value})")
         self.c_names.add(y)
         return y
@@ -108,7 +119,7 @@ class LoopSource:
     def module_text(self, header_params):
         """The loop module's body (the cache prepends the imports and the loop's decorator)."""
         head = f"def kernel({', '.join(header_params)}):"
-        parts = ["\n".join([head] + self.lines) + "\n"]
+        parts = ["\n".join([head] + self.prologue + self.lines) + "\n"]
         for h in self.helpers:
             parts.append(f"@njit({KERNEL_FLAGS})\n{h}")
         return "\n\n".join(parts)
@@ -235,7 +246,7 @@ class LoopSource:
         outs = []
         for v in spec.outputs:
             name = self.fresh("y")
-            self.emit(ind, f"{name} = np.empty({tuple(v.aval.shape)}, {_dtype(v.aval)})")
+            self.alloc(name, v.aval.shape, _dtype(v.aval))
             self.c_names.add(name)
             env[v] = name
             outs.append(name)
@@ -292,6 +303,12 @@ class LoopSource:
         m, k, n = size(lhs, lfree), size(lhs, lc), size(rhs, rfree)
         x = self._matrix(ins[0], lhs, list(lfree) + list(lc), (m, k))
         y = self._matrix(ins[1], rhs, list(rc) + list(rfree), (k, n))
+        if out.ndim == 2 and tuple(out.shape) == (m, n):
+            buf = self.fresh("y")
+            self.alloc(buf, out.shape, _dtype(out))
+            self.emit(ind, f"np.dot({x}, {y}, {buf})")     # BLAS writes the buffer
+            env[eqn.outputs[0]] = buf
+            return
         expr = f"np.dot({x}, {y})"
         if out.ndim == 0:
             expr = f"{scalar_ctor(out.dtype)}({expr}[0, 0])"
@@ -303,15 +320,21 @@ class LoopSource:
         x, *starts = ins
         xa = eqn.inputs[0].aval
         sizes = eqn.params["slice_sizes"]
+        if xa.ndim == 0:
+            raise Unsupported("dynamic_slice of a scalar")
+        # Trailing axes taken whole are not sliced: x[b:b + m] of a C array stays C (BLAS
+        # reads it in place); slicing them too would make Numba copy it for np.dot.
+        keep = len(sizes)
+        while keep > 1 and sizes[keep - 1] == xa.shape[keep - 1]:
+            keep -= 1
         parts = []
-        for s, n, m in zip(starts, xa.shape, sizes):
+        for s, n, m in list(zip(starts, xa.shape, sizes))[:keep]:
             b = self.fresh("b")
             # XLA's rule: the start moves into range so that the slice fits
             self.emit(ind, f"{b} = min(max(int({s}), 0), {n - m})")
             parts.append(f"{b}:{b} + {m}")
-        if xa.ndim == 0:
-            raise Unsupported("dynamic_slice of a scalar")
-        return self.assign(env, eqn.outputs[0], f"{x}[{', '.join(parts)}]", ind)
+        return self.assign(env, eqn.outputs[0], f"{x}[{', '.join(parts)}]", ind,
+                           c=keep == 1 and x in self.c_names)
 
     def dynamic_update_slice(self, eqn, ins, env, ind):
         x, u, *starts = ins
@@ -324,7 +347,7 @@ class LoopSource:
             self.emit(ind, f"{b} = min(max(int({s}), 0), {n - m})")
             parts.append(f"{b}, 1")
         out = self.fresh("y")
-        self.emit(ind, f"{out} = np.empty({tuple(xa.shape)}, {_dtype(xa)})")
+        self.alloc(out, xa.shape, _dtype(xa))
         self.emit(ind, f"{self.put(xa.ndim)}({out}, {x}, {', '.join('0, 1' for _ in xa.shape)})")
         self.emit(ind, f"{self.put(xa.ndim)}({out}, {u}, {', '.join(parts)})")
         self.c_names.add(out)
@@ -343,7 +366,7 @@ class LoopSource:
     def concatenate(self, eqn, ins, env, ind):
         out, axis = eqn.outputs[0].aval, eqn.params["dimension"]
         y = self.fresh("y")
-        self.emit(ind, f"{y} = np.empty({tuple(out.shape)}, {_dtype(out)})")
+        self.alloc(y, out.shape, _dtype(out))
         at = 0
         for n, a in zip(ins, eqn.inputs):
             offsets = ", ".join(f"{at if d == axis else 0}, 1" for d in range(out.ndim))
@@ -351,6 +374,36 @@ class LoopSource:
             at += a.aval.shape[axis]
         self.c_names.add(y)
         env[eqn.outputs[0]] = y
+
+    def init_carries(self, ks, inits, avals, ind):
+        for k, a, aval in zip(ks, inits, avals):
+            if aval.ndim:
+                self.alloc(k, aval.shape, _dtype(aval))
+                self.fresh_bufs.discard(k)
+                self.emit(ind, f"{self.put(aval.ndim)}({k}, {a}, {self.zeros(aval.ndim)})")
+            else:
+                self.emit(ind, f"{k} = {scalar_ctor(aval.dtype)}({a})")
+
+    def update_carries(self, ks, results, avals, ind):
+        """The carries' buffers take the iteration's results. A result that is not a buffer
+        written this iteration (another carry, a view of one, an operand) is copied first:
+        updating the carries one by one in place would read an overwritten carry."""
+        staged = []
+        for k, r, aval in zip(ks, results, avals):
+            if aval.ndim and r != k and r not in self.fresh_bufs:
+                t = self.fresh("t")
+                self.emit(ind, f"{t} = np.ascontiguousarray({r}).copy()")
+                r = t
+            staged.append(r)
+        for k, r, aval in zip(ks, staged, avals):
+            if not aval.ndim:
+                self.emit(ind, f"{k} = {scalar_ctor(aval.dtype)}({r})")
+            elif r != k:
+                self.emit(ind, f"{self.put(aval.ndim)}({k}, {r}, {self.zeros(aval.ndim)})")
+
+    @staticmethod
+    def zeros(rank):
+        return ", ".join("0, 1" for _ in range(rank))
 
     def carry(self, name, aval):
         """A value kept across iterations or branches: one type on every path (C-contiguous
@@ -387,10 +440,7 @@ class LoopSource:
         k_avals = body.out_avals[:nk]
         y_avals = body.out_avals[nk:]
         ks = [self.fresh("k") for _ in carry]
-        for k, a, aval in zip(ks, carry, k_avals):
-            self.emit(ind, f"{k} = {self.carry(a, aval)}")
-            if aval.ndim:
-                self.c_names.add(k)
+        self.init_carries(ks, carry, k_avals, ind)
         stacks = [self.fresh("s") for _ in y_avals]
         for s, a in zip(stacks, y_avals):
             self.emit(ind, f"{s} = np.empty({(length,) + tuple(a.shape)}, {_dtype(a)})")
@@ -407,8 +457,7 @@ class LoopSource:
                 self.c_names.add(name)     # a leading-axis slice of a C array
             x_in.append(name)
         res = self.closed(body, list(consts) + ks + x_in, ind + 1)
-        for k, r, a in zip(ks, res[:nk], k_avals):
-            self.emit(ind + 1, f"{k} = {self.carry(r, a)}")
+        self.update_carries(ks, res[:nk], k_avals, ind + 1)
         for s, r, a in zip(stacks, res[nk:], y_avals):
             if a.ndim:
                 self.emit(ind + 1, f"{self.put(a.ndim)}({s}[{i}], {r}, "
@@ -425,17 +474,13 @@ class LoopSource:
         cc, bc, carry = ins[:cn], ins[cn:cn + bn], ins[cn + bn:]
         k_avals = bp.out_avals
         ks = [self.fresh("k") for _ in carry]
-        for k, a, aval in zip(ks, carry, k_avals):
-            self.emit(ind, f"{k} = {self.carry(a, aval)}")
-            if aval.ndim:
-                self.c_names.add(k)
+        self.init_carries(ks, carry, k_avals, ind)
         self.emit(ind, "while True:")
         (pred,) = self.closed(cp, list(cc) + ks, ind + 1)
         self.emit(ind + 1, f"if not {pred}:")
         self.emit(ind + 2, "break")
         res = self.closed(bp, list(bc) + ks, ind + 1)
-        for k, r, a in zip(ks, res, k_avals):
-            self.emit(ind + 1, f"{k} = {self.carry(r, a)}")
+        self.update_carries(ks, res, k_avals, ind + 1)
         return ks
 
 
