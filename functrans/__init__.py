@@ -3,6 +3,7 @@ __version__ = "0.1.0"
 
 from . import lax, tree, tree_util  # noqa: E402
 from .config import config, debug_nans_context as debug_nans  # noqa: E402,F401
+from .core.array import Array  # noqa: E402,F401
 from .core.aval import ShapedArray  # noqa: E402
 from .core.ir import ClosedProgram, Program  # noqa: E402
 from .core.primitive import registry as primitive_registry  # noqa: E402

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import errors
 from ..config import config as _config
+from .array import Array, plain, to_array
 from .aval import ShapedArray, aval_of_value
 
 
@@ -69,8 +70,14 @@ class EvalTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, values, params):
-        out = primitive.impl(*values, **params)
-        outs = out if primitive.multiple_results else [out]
+        out = primitive.impl(*[plain(v) for v in values], **params)
+        # Results reach the user as read-only Arrays (JAX's semantics; see core/array.py).
+        if primitive.multiple_results:
+            outs = [to_array(o) if isinstance(o, np.ndarray) else o for o in out]
+        elif type(out) is Array and not out.flags.writeable:
+            outs = [out]
+        else:
+            outs = [to_array(out) if isinstance(out, np.ndarray) else out]
         if _config.debug_nans or _config.debug_infs:
             from ..debug import check_primitive_outputs
             check_primitive_outputs(primitive, outs)

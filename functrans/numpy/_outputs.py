@@ -5,6 +5,8 @@ fnp.fft) by a thin wrapper. Internal calls between fnp modules use the unwrapped
 so only the user's outermost call pays for it. The wrapper:
   - checks eager results for NaNs/infs when functrans.config's debug_nans/debug_infs is on,
     naming the function and the user's line (traced results are checked by the primitives);
+  - returns eager numpy results as read-only functrans Arrays (core/array.py: JAX's
+    immutability, .at, in-place operators that rebind), leaving traced results alone.
 """
 import functools
 import types
@@ -12,6 +14,7 @@ import types
 import numpy as np
 
 from ..config import config as _config
+from ..core.array import Array, plain, wrap_tree
 
 __all__ = []
 
@@ -24,10 +27,16 @@ def _check(name, out):
 def _wrap(fn, name):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        # Arrays go in as plain read-only views: numpy's fast paths (and fnp's) test for
+        # exactly np.ndarray, and a subclass costs extra inside every ufunc call.
+        for a in args:
+            if type(a) is Array:
+                args = tuple([plain(a) for a in args])
+                break
         out = fn(*args, **kwargs)
         if _config.debug_nans or _config.debug_infs:
             _check(name, out)
-        return out
+        return wrap_tree(out)
     wrapper.__wrapped_fnp__ = fn
     return wrapper
 

@@ -24,6 +24,7 @@ from .. import lax
 from ..core import dtypes
 from ..core.errors import ConcretizationTypeError
 from ..core.trace import Tracer
+from . import _at_modes
 from ._promotion import (asarray, broadcast_shapes, broadcast_to, cast, concrete, dtype_of,
                          eager, shape_of)
 
@@ -415,29 +416,46 @@ class _IndexUpdateRef:
     def __repr__(self):
         return f"_IndexUpdateRef({self.array!r}, {self.index!r})"
 
-    def get(self, mode=None):
-        return getitem(self.array, self.index, mode=mode)
+    # mode: None (static out-of-bounds indices raise IndexError; traced ones are clamped for
+    # get and dropped for updates), "fill"/"drop", "clip"/"promise_in_bounds": see _at_modes.
+    # indices_are_sorted / unique_indices are JAX's performance hints, accepted and unused.
+    def get(self, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
+        return _at_modes.get(self.array, self.index, mode, fill_value)
 
-    def set(self, values, mode=None):
-        return update(self.array, self.index, values, "set", mode)
+    def set(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return _at_modes.update(self.array, self.index, values, "set", mode)
 
-    def add(self, values, mode=None):
-        return update(self.array, self.index, values, "add", mode)
+    def add(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return _at_modes.update(self.array, self.index, values, "add", mode)
 
-    def subtract(self, values, mode=None):
+    def subtract(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
         from .elementwise import negative
-        return update(self.array, self.index, negative(values), "add", mode)
+        return _at_modes.update(self.array, self.index, negative(values), "add", mode)
 
-    def multiply(self, values, mode=None):
-        return update(self.array, self.index, values, "multiply", mode)
+    def multiply(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return _at_modes.update(self.array, self.index, values, "multiply", mode)
 
     mul = multiply
 
-    def min(self, values, mode=None):
-        return update(self.array, self.index, values, "min", mode)
+    def divide(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        from .elementwise import reciprocal
+        return _at_modes.update(self.array, self.index, reciprocal(values), "multiply", mode)
 
-    def max(self, values, mode=None):
-        return update(self.array, self.index, values, "max", mode)
+    def power(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        from .elementwise import power
+        current = _at_modes.get(self.array, self.index, mode, None)
+        return _at_modes.update(self.array, self.index, power(current, values), "set", mode)
+
+    def min(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return _at_modes.update(self.array, self.index, values, "min", mode)
+
+    def max(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return _at_modes.update(self.array, self.index, values, "max", mode)
+
+    def apply(self, func, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with func (a unary function of arrays) applied at x[idx]; a position named k
+        times gets func applied k times, as in JAX."""
+        return _at_modes.apply(self.array, self.index, func, mode)
 
 
 # --- functions ------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from ..config import config as _config
 from ..backend import KERNELS, compile_program, install_lowerings
 from ..backend.lowering import Inline
 from ..core import dtypes
+from ..core.array import Array, wrap_outputs, writeable_input
 from ..core.aval import aval_of_value
 from ..core.ir import ClosedProgram, Program
 from ..core.primitive import Cost, Primitive, Zero, is_undefined, tangent_aval
@@ -68,7 +69,7 @@ def _program_name(program):
 
 
 def _jit_impl(*args, program, name):
-    outs = list(executable_for(program)(*args))
+    outs = list(executable_for(program)(*map(writeable_input, args)))
     if _config.debug_nans or _config.debug_infs:
         from ..debug import check_jit_outputs, rerun_program
         check_jit_outputs(outs, name, lambda: rerun_program(program, args))
@@ -316,8 +317,9 @@ def _specialize(args, leaves, entry, name):
     types, shapes and dtypes with straight-line code, runs the executable and builds the output
     pytree, or returns _MISS. This is jit's dispatch fast path (a few µs); None if the arguments
     hold containers it does not inline (then the general path serves them)."""
-    lines, checks, names = [], [], []
-    g = {"_MISS": _MISS, "_nd": np.ndarray, "_ex": entry.executable, "_eager": is_eager}
+    lines, checks, names, arrays = [], [], [], []
+    g = {"_MISS": _MISS, "_nd": np.ndarray, "_ex": entry.executable, "_eager": is_eager,
+         "_nds": (np.ndarray, Array), "_wi": writeable_input, "_wo": wrap_outputs}
 
     def const(obj):
         nm = f"_g{len(g)}"
@@ -348,9 +350,12 @@ def _specialize(args, leaves, entry, name):
         nm = f"a{len(names)}"
         names.append(nm)
         lines.append(f"    {nm} = {expr}")
-        if t is np.ndarray:
-            checks.append(f"type({nm}) is _nd and {nm}.shape == {x.shape!r} and "
+        if t is np.ndarray or t is Array:
+            # functrans's own results (read-only Arrays) go in as writeable plain views, so
+            # that compiled kernels have one signature for both kinds.
+            checks.append(f"type({nm}) in _nds and {nm}.shape == {x.shape!r} and "
                           f"{nm}.dtype is {const(x.dtype)}")
+            arrays.append(nm)
         elif t in _PY_SCALARS or isinstance(x, np.generic):
             checks.append(f"type({nm}) is {const(t)}")
         else:
@@ -381,7 +386,8 @@ def _specialize(args, leaves, entry, name):
     # those before anything runs.
     cond = " and ".join(checks) if checks else "True"
     src += [f"    if not ({cond}) or not _eager():", "        return _MISS"]
-    src += [f"    o = _ex({', '.join(names)})", f"    return {out_expr}"]
+    call_args = ", ".join(f"_wi({n})" if n in arrays else n for n in names)
+    src += [f"    o = _wo(_ex({call_args}))", f"    return {out_expr}"]
     ns = {}
     exec(compile("\n".join(src) + "\n", f"<functrans dispatch {name}>", "exec"), g, ns)
     return ns["fast"]
@@ -516,7 +522,7 @@ class JitFunction:
                     if fast is not None:
                         self._fast_entries.insert(0, fast)
                         del self._fast_entries[8:]
-            outs = entry.executable(*leaves)
+            outs = wrap_outputs(entry.executable(*map(writeable_input, leaves)))
             if _config.debug_nans or _config.debug_infs:
                 # As JAX does: on a NaN in the outputs, run the function again op by op.
                 from ..debug import check_jit_outputs
