@@ -137,6 +137,10 @@ CASES = [
                                                {"axis": 0}, None, False),
     ("trim_zeros", (np.array([0, 0, 1, 2, 0]),), {}, None, False),
     ("lexsort", ((I, I % 3),), {}, None, True),
+    ("put", (A, [0, 5, -1, 13], [9.0, 8.0]), {"inplace": False},
+     lambda a, i, v, inplace: _np_put(a, i, v), True),
+    ("place", (A, A > 0, [7.0, 8.0, 9.0]), {"inplace": False},
+     lambda a, m, v, inplace: _np_place(a, m, v), True),
     ("gcd", (np.array([12, 18]), 8), {}, None, False),
     ("cumulative_sum", (V,), {"include_initial": True}, None, True),
     ("cumulative_prod", (A,), {"axis": 1}, None, True),
@@ -172,6 +176,18 @@ CASES = [
     ("max", (np.round(Z),), {"axis": 1}, None, True),
     ("min", (np.round(Z),), {"axis": 0, "keepdims": True}, None, True),
 ]
+def _np_put(a, ind, v):
+    out = a.copy()
+    np.put(out, ind, v, mode="wrap")
+    return out
+
+
+def _np_place(a, mask, vals):
+    out = a.copy()
+    np.place(out, mask, vals)
+    return out
+
+
 NAN = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [2.0, 5.0, -1.0]])
 for _name in ("nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin",
               "nancumsum", "nancumprod", "nanmedian"):
@@ -217,6 +233,28 @@ def test_matches_numpy(name, args, kwargs, ref, traceable):
         traced = ft.jit(f)(*[args[i] for i in arrays])
         for g, w in zip(_leaves(traced), _leaves(want)):
             assert_close(g, w, rtol=1e-10, atol=1e-12, dtype=exact_dtype, what=f"{name} jit")
+
+
+def test_histogram2d_and_dd():
+    rng = np.random.default_rng(4)
+    x, y, w = rng.standard_normal(40), rng.standard_normal(40), rng.uniform(size=40)
+    for kwargs in ({"bins": (3, 4)}, {"bins": 3, "range": [(-1, 1), (-2, 2)], "weights": w,
+                                      "density": True}):
+        got = fnp.histogram2d(x, y, **kwargs)
+        want = np.histogram2d(x, y, **kwargs)
+        for g, v in zip(got, want):
+            assert_close(g, v, rtol=1e-12, dtype=False)
+    s = rng.standard_normal((30, 3))
+    got = ft.jit(lambda s: fnp.histogramdd(s, bins=(2, 3, 2)))(s)
+    want = np.histogramdd(s, bins=(2, 3, 2))
+    assert_close(got[0], want[0])
+    for g, v in zip(got[1], want[1]):
+        assert_close(g, v, rtol=1e-12)
+    # the counts are linear in the weights: the gradient of a weighted bin is its indicator
+    g = ft.grad(lambda w: fnp.histogram2d(x, y, bins=2, weights=w)[0][0, 0])(w)
+    h = np.histogram2d(x, y, bins=2)[1:]
+    inside = (x <= h[0][1]) & (y <= h[1][1])
+    assert_close(g, inside.astype(float))
 
 
 def test_integer_result_dtypes_follow_jax():

@@ -52,8 +52,6 @@ OMITTED = {
         "array_repr": "printing is numpy's", "array_str": "printing is numpy's",
         "packbits": "bit packing: not provided", "unpackbits": "bit packing: not provided",
         "bitwise_count": "population count: not provided",
-        "place": "in-place update (JAX raises too); use fnp.where",
-        "put": "in-place update (JAX raises too); use x.at[...].set",
         "mask_indices": "takes a mask function of arrays: use fnp.nonzero on the mask",
         "einsum_path": "einsum contracts left to right; no path optimizer",
         "ComplexWarning": "a warning class", "bfloat16": "dtype not supported by numpy/Numba",
@@ -70,6 +68,17 @@ OMITTED = {
         "uint4": "sub-byte integers not supported", "object_": "object arrays not supported",
         "flexible": "string/void dtypes not supported", "character":
         "string dtypes not supported",
+    },
+    "jax.scipy.special": {
+        "wofz": "complex Faddeeva function: complex-valued special functions not provided",
+        "sph_harm_y": "spherical harmonics: not provided",
+    },
+    "jax.scipy.stats": {
+        "gaussian_kde": "a kernel density estimator class: not provided (write the sum of "
+                        "norm.pdf terms)",
+    },
+    "jax.scipy.stats.poisson": {
+        "entropy": "an infinite series: not provided",
     },
     "jax.nn": {
         "get_scaled_dot_general_config": "microscaled (MX) quantized matmul: accelerator-only",

@@ -33,7 +33,7 @@ __all__ = [
     "apply_along_axis", "apply_over_axes", "vectorize", "bartlett", "blackman", "hamming",
     "hanning", "kaiser", "extract", "compress", "put_along_axis", "trim_zeros", "lexsort",
     "gcd", "lcm", "cumulative_sum", "cumulative_prod", "intersect1d", "union1d", "setdiff1d",
-    "setxor1d", "iterable", "isdtype",
+    "setxor1d", "iterable", "isdtype", "put", "place",
 ]
 
 
@@ -904,6 +904,48 @@ def put_along_axis(arr, indices, values, axis, inplace=True, mode=None):
         return out
     from .indexing import update
     return update(arr, tuple(grids), vals, "set")
+
+
+def put(a, ind, v, mode=None, *, inplace=True):
+    """a with the flat positions ind set to v (cycled); mode 'clip' or 'wrap' (None: 'wrap'
+    for traced indices, as JAX's fill); JAX's form: inplace=False."""
+    fnp = _fnp()
+    if inplace:
+        raise ValueError("fnp.put: arrays are immutable; pass inplace=False and use the "
+                         "returned array")
+    a = _arr(a, "put")
+    flat = fnp.ravel(a)
+    n = shape_of(flat)[0]
+    ind = fnp.ravel(_arr(ind, "put"))
+    if mode in (None, "wrap"):
+        ind = fnp.remainder(ind, n)
+    elif mode == "clip":
+        ind = fnp.clip(ind, 0, n - 1)
+    else:
+        raise ValueError(f"fnp.put: mode must be None, 'wrap' or 'clip', got {mode!r}")
+    v = fnp.ravel(fnp.asarray(_arr(v, "put"), dtype=dtype_of(a)))
+    k = shape_of(ind)[0]
+    v = fnp.take(v, np.arange(k) % builtins.max(shape_of(v)[0], 1)) if k else v[:0]
+    return fnp.reshape(put_along_axis(flat, ind, v, 0, inplace=False), shape_of(a))
+
+
+def place(arr, mask, vals, *, inplace=True):
+    """arr with the positions where mask is true filled by vals, cycled in order (JAX's form:
+    inplace=False)."""
+    fnp = _fnp()
+    if inplace:
+        raise ValueError("fnp.place: arrays are immutable; pass inplace=False and use the "
+                         "returned array")
+    arr = _arr(arr, "place")
+    mask = fnp.asarray(_arr(mask, "place"), dtype=bool)
+    vals = fnp.ravel(fnp.asarray(_arr(vals, "place"), dtype=dtype_of(arr)))
+    m = shape_of(vals)[0]
+    if m == 0:
+        return arr
+    # the i-th true position takes vals[i % m]
+    order = fnp.remainder(fnp.cumsum(fnp.asarray(fnp.ravel(mask), dtype=np.int64)) - 1, m)
+    fill = fnp.reshape(fnp.take(vals, order), shape_of(arr))
+    return fnp.where(mask, fill, arr)
 
 
 def insert(arr, obj, values, axis=None):

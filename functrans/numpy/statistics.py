@@ -13,7 +13,7 @@ from ._promotion import canonical_axes, dtype_of, shape_of
 __all__ = ["average", "median", "quantile", "percentile", "ptp", "cov", "corrcoef", "nansum",
            "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin", "nanargmax",
            "nanargmin", "nancumsum", "nancumprod", "nanmedian", "nanquantile",
-           "nanpercentile"]
+           "nanpercentile", "histogramdd", "histogram2d"]
 
 
 def _fnp():
@@ -331,3 +331,54 @@ def nancumprod(a, axis=None, dtype=None, out=None):
     """cumprod treating nans as 1."""
     return _fnp().cumprod(_nan_to(a, 1), axis=axis, dtype=dtype)
 
+
+def histogramdd(sample, bins=10, range=None, weights=None, density=None):
+    """(counts, [edges per dimension]) of an (n, d) sample: each dimension binned as
+    fnp.histogram does (last bin closed); float64 counts, differentiable in weights."""
+    from .extras import histogram_bin_edges, searchsorted
+    fnp = _fnp()
+    sample = _arr(sample)
+    if len(shape_of(sample)) == 1:
+        sample = sample[:, None]
+    n, d = shape_of(sample)
+    bins_list = list(bins) if isinstance(bins, (list, tuple)) else [bins] * d
+    ranges = list(range) if range is not None else [None] * d
+    edges = [histogram_bin_edges(sample[:, k], bins_list[k], ranges[k]) for k in _range(d)]
+    sizes = [shape_of(e)[0] - 1 for e in edges]
+    flat = None
+    valid = None
+    for k in _range(d):
+        col = sample[:, k]
+        idx = searchsorted(edges[k], col, side="right")
+        idx = fnp.where(fnp.equal(col, edges[k][-1]), sizes[k], idx) - 1    # bin, -1/size: out
+        ok = fnp.logical_and(fnp.greater_equal(idx, 0), fnp.less(idx, sizes[k]))
+        valid = ok if valid is None else fnp.logical_and(valid, ok)
+        flat = idx if flat is None else fnp.add(fnp.multiply(flat, sizes[k]), idx)
+    total = int(np.prod(sizes))
+    w = fnp.ones((n,), np.float64) if weights is None else _inexact(_arr(weights))
+    w = fnp.where(valid, w, fnp.zeros((), dtype_of(w)))
+    onehot = fnp.equal(fnp.expand_dims(flat, -1), np.arange(total))
+    counts = fnp.sum(fnp.where(onehot, fnp.expand_dims(w, -1), fnp.zeros((), dtype_of(w))),
+                     axis=0)
+    counts = fnp.reshape(counts, tuple(sizes))
+    if density:
+        vol = None
+        for k in _range(d):
+            width = fnp.subtract(edges[k][1:], edges[k][:-1])
+            shape = [1] * d
+            shape[k] = -1
+            width = fnp.reshape(width, shape)
+            vol = width if vol is None else fnp.multiply(vol, width)
+        counts = fnp.divide(fnp.divide(counts, vol), fnp.sum(counts))
+    return counts, edges
+
+
+_range = range
+
+
+def histogram2d(x, y, bins=10, range=None, weights=None, density=None):
+    """(counts, x edges, y edges) of the points (x, y), as numpy.histogram2d."""
+    fnp = _fnp()
+    counts, edges = histogramdd(fnp.stack([_arr(x), _arr(y)], axis=1), bins, range, weights,
+                                density)
+    return counts, edges[0], edges[1]
