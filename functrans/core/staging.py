@@ -12,7 +12,7 @@ import numpy as np
 from . import dtypes
 from .aval import ShapedArray, aval_of_value
 from .ir import ClosedProgram, Eqn, Literal, Program, Var
-from .trace import Trace, Tracer, new_main, user_frame_summary
+from .trace import Trace, Tracer, format_where, new_main, user_frame_location
 
 
 class StagingTracer(Tracer):
@@ -26,9 +26,12 @@ class StagingTracer(Tracer):
         self.source = source      # the traced argument it derives from, if any
 
     def _origin_str(self):
-        if self.source and self.source not in self.origin:
-            return f"{self.origin}, {self.source}"
-        return self.origin
+        origin = self.origin
+        if type(origin) is tuple:        # (primitive name, (file, line)): formatted on demand
+            origin = f"the output of `{origin[0]}` at {format_where(origin[1])}"
+        if self.source and self.source not in origin:
+            return f"{origin}, {self.source}"
+        return origin
 
 
 class ProgramBuilder:
@@ -82,12 +85,19 @@ class StagingTrace(Trace):
         return StagingTracer(self, aval, Var(aval), origin, origin)
 
     def process_primitive(self, primitive, tracers, params):
-        out_avals = primitive.out_avals(*(t.aval for t in tracers), **params)
-        where = user_frame_summary()
-        origin = f"the output of `{primitive.name}` at {where}"
-        source = next((t.source for t in tracers if t.source), "")
+        out_avals = primitive.out_avals(*[t.aval for t in tracers], **params)
+        # Where the user applied it, kept as (file, line) and formatted only when an error or
+        # debug_nans asks (formatting on every staged equation was a hot-path cost).
+        where = user_frame_location()
+        origin = (primitive.name, where)
+        source = ""
+        for t in tracers:
+            if t.source:
+                source = t.source
+                break
         outs = [StagingTracer(self, a, Var(a), origin, source) for a in out_avals]
-        eqn = Eqn(primitive, tuple(t.atom for t in tracers), tuple(o.atom for o in outs), params)
+        eqn = Eqn(primitive, tuple([t.atom for t in tracers]), tuple([o.atom for o in outs]),
+                  params)
         _EQN_SOURCES[eqn] = where
         self.builder.eqns.append(eqn)
         return outs
@@ -100,7 +110,7 @@ _EQN_SOURCES = weakref.WeakKeyDictionary()
 
 def equation_source(eqn) -> str:
     """file:line of the user code that staged `eqn`, or "" if unknown."""
-    return _EQN_SOURCES.get(eqn, "")
+    return format_where(_EQN_SOURCES.get(eqn))
 
 
 def stage(flat_fun, in_avals, origins=None, dynamic=True):

@@ -23,13 +23,22 @@ from .aval import ShapedArray, aval_of_value
 
 
 class MainTrace:
-    __slots__ = ("level", "trace_type", "global_data", "alive")
+    __slots__ = ("level", "trace_type", "global_data", "alive", "_trace")
 
     def __init__(self, level, trace_type, global_data):
         self.level = level
         self.trace_type = trace_type
         self.global_data = global_data
         self.alive = True
+        self._trace = None
+
+    def trace(self):
+        """This level's Trace object, made once (bind runs on the hot path of every transform:
+        one allocation fewer per primitive application)."""
+        t = self._trace
+        if t is None:
+            t = self._trace = self.trace_type(self)
+        return t
 
     def __repr__(self):
         return f"MainTrace({self.level}, {self.trace_type.__name__})"
@@ -91,6 +100,7 @@ class _TraceState(threading.local):
 
 
 _state = _TraceState()
+_EVAL_TRACE = EvalTrace(_state.stack[0])     # stateless: one object serves every thread
 
 
 @contextmanager
@@ -139,10 +149,22 @@ def find_top_main(args) -> MainTrace:
 
 
 def bind(primitive, *args, **params):
-    main = find_top_main(args)
-    trace = main.trace_type(main)
-    tracers = [trace.full_raise(a) for a in args]
-    outs = trace.process_primitive(primitive, tracers, params)
+    # The hot path of every transform: find_top_main and full_raise inlined (same checks).
+    main = _state.dynamic
+    for x in args:
+        if isinstance(x, Tracer):
+            m = x._trace.main
+            if not m.alive:
+                raise _leak_error(x)
+            if m.level > main.level:
+                main = m
+    if main.level == 0:
+        outs = _EVAL_TRACE.process_primitive(primitive, args, params)
+    else:
+        trace = main.trace()
+        tracers = [a if isinstance(a, Tracer) and a._trace.main is main else trace.full_raise(a)
+                   for a in args]
+        outs = trace.process_primitive(primitive, tracers, params)
     return outs if primitive.multiple_results else outs[0]
 
 
@@ -289,16 +311,37 @@ def current_stack_depth() -> int:
 
 def user_frame_summary() -> str:
     """file:line of the innermost frame outside functrans: where a traced value was made."""
-    frame = sys._getframe(2)
-    while frame is not None and _is_library_file(frame.f_code.co_filename):
+    return format_where(_user_frame_location(sys._getframe(2)))
+
+
+def user_frame_location():
+    """(file, line) of the innermost frame outside functrans, or None: the cheap form of
+    user_frame_summary for the staging hot path (format it with format_where)."""
+    return _user_frame_location(sys._getframe(2))
+
+
+def format_where(where) -> str:
+    return "" if where is None else f"{where[0]}:{where[1]}"
+
+
+def _user_frame_location(frame):
+    library = _library_codes
+    while frame is not None:
+        code = frame.f_code
+        known = library.get(code)
+        if known is None:
+            if len(library) > 50000:        # code made at run time (exec): keep the map small
+                library.clear()
+            known = library[code] = _is_library_file(code.co_filename)
+        if not known:
+            return (code.co_filename, frame.f_lineno)
         frame = frame.f_back
-    if frame is None:
-        return ""
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return None
 
 
 _LIBRARY_DIR = __file__.rsplit("core", 1)[0]
 _library_files = {}
+_library_codes = {}     # code object -> in the library? (one dict lookup per frame walked)
 
 
 def _is_library_file(filename: str) -> bool:

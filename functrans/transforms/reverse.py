@@ -5,6 +5,7 @@ from .. import tree_util
 from ..core import dtypes
 from ..core.primitive import FLOAT0, tangent_aval
 from ..core.trace import get_aval
+from . import replay
 from .ad_util import check_inexact_inputs, lower_value
 from .holomorphic import check_holomorphic_inputs, check_outputs
 from .jvp import _split_aux
@@ -61,8 +62,10 @@ class VJPFunction:
                              f"function's output, {self.out_tree}; got {tree}")
         flat = [_checked_cotangent(ct, a, i) for i, (ct, a) in
                 enumerate(zip(flat, self.out_avals))]
-        cts = transpose_program(self.program, flat)
-        return tree_util.tree_unflatten(self.in_tree, cts)
+        return tree_util.tree_unflatten(self.in_tree, self._transpose(flat))
+
+    def _transpose(self, flat_cts):
+        return transpose_program(self.program, flat_cts)
 
     def __repr__(self):
         return f"<vjp function of {self.program.in_avals} -> {self.out_avals}>"
@@ -81,6 +84,33 @@ def vjp(fun, *primals, has_aux=False):
     out = tree_util.tree_unflatten(out_tree, primals_out)
     if has_aux:
         return out, vjp_fn, tree_util.tree_map(lambda x: lower_value(x, main), aux_box[0])
+    return out, vjp_fn
+
+
+class _ReplayedVJPFunction(VJPFunction):
+    """The VJP of a call recorded by the replay fast path (see replay.py): `program` is the
+    ReplayedVJP that evaluates the cached gradient program, or derives it the ordinary way."""
+
+    def _transpose(self, flat_cts):
+        return self.program(flat_cts)
+
+
+def _vjp_for_grad(fun, primals, has_aux):
+    """vjp for grad and value_and_grad: the replay fast path at top level on concrete values
+    (same values; see replay.py), the ordinary vjp otherwise."""
+    flat, in_tree = tree_util.tree_flatten(primals)
+    if not replay.applicable(flat):
+        return vjp(fun, *primals, has_aux=has_aux)
+    out_tree_box, aux_box = [], ([] if has_aux else None)
+    rec, outs, out_atoms, main = replay.record(
+        _flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat)
+    out_tree = out_tree_box[0]
+    out_avals = [get_aval(o) for o in outs]
+    vjp_fn = _ReplayedVJPFunction(replay.ReplayedVJP(rec, out_atoms, out_avals), in_tree,
+                                  out_tree, out_avals)
+    out = tree_util.tree_unflatten(out_tree, outs)
+    if has_aux:
+        return out, vjp_fn, tree_util.tree_map(lambda x: replay.lower_aux(x, main), aux_box[0])
     return out, vjp_fn
 
 
@@ -113,7 +143,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
                 full[i] = a
             return fun(*full, **kwargs)
 
-        res = vjp(partial_fun, *diff_args, has_aux=has_aux)
+        res = _vjp_for_grad(partial_fun, diff_args, has_aux)
         out, vjp_fn = res[0], res[1]
         leaves = tree_util.tree_leaves(out)
         aval = get_aval(leaves[0]) if len(leaves) == 1 else None

@@ -1,0 +1,258 @@
+"""Un-jitted transforms and jit's first call (issue 17): functrans against autograd and JAX
+(un-jitted) in the same run, when they are installed. Medians of repeats; ratios are
+functrans / reference (< 1 means functrans is faster).
+
+    python benchmarks/bench_eager.py              # all tables
+    python benchmarks/bench_eager.py eager        # value_and_grad, HVP, vmap(grad) only
+    python benchmarks/bench_eager.py jit          # jit first call / import (fresh processes)
+
+This machine is shared (2 cores, other jobs running): expect 10-30% noise between runs; the
+ratios, measured interleaved in one process, are the stable part.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+# Small matrices: one BLAS thread (see shared/NUMBA-FACTS.md). Set before numpy loads BLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlp  # noqa: E402
+
+SIZES = [((64, 32, 32, 10), 32), ((64, 128, 128, 10), 128), ((784, 512, 512, 10), 256)]
+
+
+def median_time(fn, repeats, min_time=0.3):
+    fn()
+    times = []
+    t_start = time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - t_start < min_time and len(times) < 200):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _optional(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+def _fmt_row(label, times, base_key="functrans"):
+    base = times.get(base_key)
+    cells = []
+    for k, t in times.items():
+        if t is None:
+            cells.append("—")
+        elif k == base_key:
+            cells.append(f"{t * 1e3:.2f} ms")
+        else:
+            cells.append(f"{t * 1e3:.2f} ms ({base / t:.2f}x)")
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def bench_value_and_grad(repeats):
+    import functrans as ft
+    import functrans.numpy as fnp
+    ag = _optional("autograd")
+    jax = _optional("jax")
+    names = ["functrans", "autograd", "jax (no jit)"]
+    print("\n| un-jitted value_and_grad (ratio = functrans / column) | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for sizes, batch in SIZES:
+        params = mlp.init_params(sizes)
+        x, y = mlp.make_batch(sizes, batch)
+        times = {}
+        loss, _ = mlp.make_step(fnp, ft.grad)
+        f = ft.value_and_grad(loss)
+        times["functrans"] = median_time(lambda: f(params, x, y), repeats)
+        if ag is not None:
+            import autograd.numpy as anp
+            aloss, _ = mlp.make_step(anp, ag.grad)
+            af = ag.value_and_grad(aloss)
+            times["autograd"] = median_time(lambda: af(params, x, y), repeats)
+        else:
+            times["autograd"] = None
+        if jax is not None:
+            import jax.numpy as jnp
+            jloss, _ = mlp.make_step(jnp, jax.grad)
+            jf = jax.value_and_grad(jloss)
+            jp = jax.tree_util.tree_map(jnp.asarray, params)
+            jx, jy = jnp.asarray(x), jnp.asarray(y)
+            times["jax (no jit)"] = median_time(
+                lambda: jax.block_until_ready(jf(jp, jx, jy)), repeats)
+        else:
+            times["jax (no jit)"] = None
+        print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
+
+
+def _flat_loss(np_mod, sizes):
+    """The MLP loss of one flat parameter vector (autograd's hessian_vector_product takes an
+    array, not a pytree): slices reshaped into the layers' weights and biases."""
+    loss, _ = mlp.make_step(np_mod, None)
+    shapes = [s for m, n in zip(sizes[:-1], sizes[1:]) for s in ((m, n), (n,))]
+
+    def flat_loss(theta, x, y):
+        params, k = [], 0
+        for i in range(0, len(shapes), 2):
+            (m, n), _ = shapes[i], shapes[i + 1]
+            w = np_mod.reshape(theta[k:k + m * n], (m, n))
+            k += m * n
+            b = theta[k:k + n]
+            k += n
+            params.append((w, b))
+        return loss(params, x, y)
+    return flat_loss
+
+
+def bench_hvp(repeats):
+    import functrans as ft
+    import functrans.numpy as fnp
+    ag = _optional("autograd")
+    names = ["functrans jvp(grad)", "autograd hessian_vector_product"]
+    print("\n| un-jitted Hessian-vector product (ratio = functrans / column) | "
+          + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for sizes, batch in SIZES[:2]:
+        theta = np.concatenate([np.ravel(a) for wb in mlp.init_params(sizes) for a in wb])
+        v = np.random.default_rng(5).standard_normal(theta.shape).astype(np.float32)
+        x, y = mlp.make_batch(sizes, batch)
+        g = ft.grad(_flat_loss(fnp, sizes))
+        hvp = lambda: ft.jvp(lambda p: g(p, x, y), (theta,), (v,))[1]  # noqa: E731
+        times = {"functrans": median_time(hvp, repeats)}
+        if ag is not None:
+            import autograd.numpy as anp
+            ahvp = ag.hessian_vector_product(_flat_loss(anp, sizes))
+            times["autograd"] = median_time(lambda: ahvp(theta, x, y, v), repeats)
+            np.testing.assert_allclose(np.asarray(hvp()), ahvp(theta, x, y, v),
+                                       rtol=2e-3, atol=2e-4)
+        else:
+            times["autograd"] = None
+        print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
+
+
+def bench_vmap_grad(repeats):
+    import functrans as ft
+    import functrans.numpy as fnp
+    jax = _optional("jax")
+    names = ["functrans vmap(grad)", "jax vmap(grad), no jit"]
+    print("\n| un-jitted per-example gradients (ratio = functrans / column) | "
+          + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for sizes, batch in SIZES[:2]:
+        params = mlp.init_params(sizes)
+        x, y = mlp.make_batch(sizes, batch)
+        loss, _ = mlp.make_step(fnp, ft.grad)
+        # Per-example: the loss of one example (rows of length 1).
+        one = lambda p, xi, yi: loss(p, xi[None], yi[None])  # noqa: E731
+        f = ft.vmap(ft.grad(one), in_axes=(None, 0, 0))
+        times = {"functrans": median_time(lambda: f(params, x, y), repeats)}
+        if jax is not None:
+            import jax.numpy as jnp
+            jloss, _ = mlp.make_step(jnp, jax.grad)
+            jone = lambda p, xi, yi: jloss(p, xi[None], yi[None])  # noqa: E731
+            jf = jax.vmap(jax.grad(jone), in_axes=(None, 0, 0))
+            jp = jax.tree_util.tree_map(jnp.asarray, params)
+            times["jax"] = median_time(lambda: jax.block_until_ready(jf(jp, x, y)), repeats)
+        else:
+            times["jax"] = None
+        print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
+
+
+# --- jit's first call, in fresh processes ------------------------------------------------------
+
+_FIRST_CALL = r"""
+import os, sys, time
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+t0 = time.perf_counter()
+import {mod} as lib
+import {np_mod} as np_mod
+t_import = time.perf_counter() - t0
+sys.path.insert(0, {bench_dir!r})
+import mlp
+sizes, batch = (64, 32, 32, 10), 32
+params = mlp.init_params(sizes)
+x, y = mlp.make_batch(sizes, batch)
+_, step = mlp.make_step(np_mod, lib.grad)
+f = lib.jit(step)
+t0 = time.perf_counter()
+out = f(params, x, y)
+{block}
+t_first = time.perf_counter() - t0
+t0 = time.perf_counter()
+out = f(params, x, y)
+{block}
+t_second = time.perf_counter() - t0
+print(t_import, t_first, t_second)
+"""
+
+
+def _run_first_call(mod, np_mod, block, env):
+    code = _FIRST_CALL.format(mod=mod, np_mod=np_mod, block=block,
+                              bench_dir=os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return [float(v) for v in out.stdout.split()[-3:]]
+
+
+def bench_jit_first_call(repeats=3):
+    env = dict(os.environ)
+    rows = {"first call, empty cache": [], "first call, warm disk cache": [],
+            "second call": [], "import": []}
+    jrows = {k: [] for k in rows}
+    have_jax = _optional("jax") is not None
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as d:
+            env["FUNCTRANS_CACHE_DIR"] = d
+            imp, first, second = _run_first_call("functrans", "functrans.numpy", "", env)
+            rows["first call, empty cache"].append(first)
+            rows["import"].append(imp)
+            imp, first, second = _run_first_call("functrans", "functrans.numpy", "", env)
+            rows["first call, warm disk cache"].append(first)
+            rows["second call"].append(second)
+            rows["import"].append(imp)
+        if have_jax:
+            jenv = dict(os.environ)
+            with tempfile.TemporaryDirectory() as d:
+                jenv["JAX_COMPILATION_CACHE_DIR"] = d
+                jenv["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+                jenv["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+                block = "import jax; jax.block_until_ready(out)"
+                imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
+                jrows["first call, empty cache"].append(first)
+                jrows["import"].append(imp)
+                imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
+                jrows["first call, warm disk cache"].append(first)
+                jrows["second call"].append(second)
+                jrows["import"].append(imp)
+    print("\n| jit, small MLP step (64-32-32-10, batch 32), fresh process | functrans | jax.jit |")
+    print("|---|---|---|")
+    for k in rows:
+        ft_t = float(np.median(rows[k]))
+        j = f"{np.median(jrows[k]):.3f} s ({ft_t / np.median(jrows[k]):.2f}x)" if have_jax \
+            else "—"
+        print(f"| {k} | {ft_t:.3f} s | {j} |")
+
+
+def main(argv):
+    what = argv[1] if len(argv) > 1 else "all"
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}; medians; float32")
+    if what in ("all", "eager"):
+        bench_value_and_grad(repeats=15)
+        bench_hvp(repeats=15)
+        bench_vmap_grad(repeats=7)
+    if what in ("all", "jit"):
+        bench_jit_first_call()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,394 @@
+"""Replay: un-jitted grad without re-deriving the gradient program on every call.
+
+Deriving a gradient (JVP rules staging the linear program, then transposing it) costs several
+primitive applications per primitive of the function. Most training loops call grad on the same
+computation again and again. The replay path runs the user's function on every call, as always
+(Python side effects, closures and control flow on values behave exactly as without it), but
+under a cheap RecordTrace that only evaluates each primitive with numpy and records it. The
+recorded program P is the computation this call performed, and its structure (primitives,
+parameters, wiring, shapes, dtypes, Python scalar literals) is the cache key:
+
+  - first sight of a structure: differentiate P at this call's values the ordinary way
+    (linearize + transpose of P, exactly what grad does on the function itself);
+  - second sight: stage the gradient of P once, as a program of (inputs, P's constants,
+    output cotangents), and keep it;
+  - afterwards: evaluate that staged gradient program with numpy.
+
+Python control flow on values under grad keeps working: a branch taken differently records a
+different P, hence another key. Nothing is keyed on the function's identity, so lambdas made per
+call and closures over rebound globals are safe: P's constants are read on each call.
+
+Values differ from the ordinary path in one respect only, and not in their numbers: a value
+whose tangent is symbolically zero (x > 0, floor(x)) is a traced value here where the ordinary
+path already returns a concrete array. Conversions that consult a derivative (float(), .item(),
+__array__) are answered exactly by asking the JVP of the recorded prefix.
+
+`fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
+"""
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..config import config as _config
+from ..core import dtypes
+from ..core.errors import FunctransError
+from ..core.ir import Eqn, Literal, Program, Var
+from ..core.primitive import Zero, tangent_aval
+from ..core.staging import eval_program, stage
+from ..core.trace import Trace, Tracer, _state, get_aval, new_main
+
+__all__ = ["fast_paths", "fast_paths_enabled", "cache_info", "clear_cache"]
+
+_settings = {"replay": True}
+_MAX_ENTRIES = 256
+
+
+@contextmanager
+def fast_paths(enabled=True):
+    """Turn the un-jitted gradient fast path (program replay) on or off inside the block."""
+    old = _settings["replay"]
+    _settings["replay"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _settings["replay"] = old
+
+
+def fast_paths_enabled() -> bool:
+    return _settings["replay"]
+
+
+class _Cache:
+    """structure key -> None (seen once) or the staged gradient program (or _FAILED)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries = OrderedDict()
+        self.hits = self.misses = self.builds = 0
+
+
+_cache = _Cache()
+_FAILED = object()
+
+
+def cache_info():
+    """(hits, misses, gradient programs built, entries) of the replay cache."""
+    return _cache.hits, _cache.misses, _cache.builds, len(_cache.entries)
+
+
+def clear_cache():
+    with _cache.lock:
+        _cache.entries.clear()
+        _cache.hits = _cache.misses = _cache.builds = 0
+
+
+def applicable(flat_primals) -> bool:
+    """The replay path serves top-level calls on concrete values (inside another transform the
+    ordinary path composes with it) and stays off under debug_nans/infs, whose reports name
+    the user's line of each primitive."""
+    return (_settings["replay"] and len(_state.stack) == 1 and _state.dynamic.level == 0
+            and not (_config.debug_nans or _config.debug_infs)
+            and not any(isinstance(x, Tracer) for x in flat_primals))
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+class RecordTracer(Tracer):
+    __slots__ = ("aval", "value", "atom", "ref", "dep")
+
+    def __init__(self, trace, aval, value, atom, ref, dep):
+        self._trace = trace
+        self.aval = aval
+        self.value = value        # the concrete value (computed as the program is recorded)
+        self.atom = atom          # its Var or Literal in the recorded program
+        self.ref = ref            # its name in the structure key
+        self.dep = dep            # depends on a differentiated input?
+
+    def concrete_value(self):
+        return self.value
+
+    def carries_derivative(self):
+        if not self.dep or self.aval.dtype.kind not in "fc":
+            return False
+        return self._trace.main.global_data.carries_derivative(self)
+
+
+class Recorder:
+    def __init__(self, values):
+        self.values = values
+        self.eqns = []
+        self.key = []
+        self.keep = []                # objects whose id() is in the key: kept alive
+        self.invars = [Var(get_aval(v)) for v in values]
+        self.constvars, self.consts, self.const_ids = [], [], {}
+        self.var_values = list(values)    # by variable number: inputs, then eqn outputs
+
+    def carries_derivative(self, tracer):
+        """Exactly what the ordinary path's JVP tracer would say: is the tangent of this value
+        symbolically nonzero? (The JVP of the recorded prefix answers; rare: float() and
+        friends on differentiated values.)"""
+        from .jvp import jvp_flat
+        prefix = Program(tuple(self.constvars), tuple(self.invars), tuple(self.eqns),
+                         (tracer.atom,))
+        tangents = [np.zeros(np.shape(v), tangent_aval(get_aval(v)).dtype)
+                    if get_aval(v).dtype.kind in "fc" else Zero(tangent_aval(get_aval(v)))
+                    for v in self.values]
+        consts = list(self.consts)
+        _, touts, _ = jvp_flat(lambda xs: eval_program(prefix, consts, xs), list(self.values),
+                               tangents)
+        return type(touts[0]) is not Zero
+
+
+class RecordTrace(Trace):
+    __slots__ = ()
+
+    def pure(self, value):
+        rec = self.main.global_data
+        if dtypes.is_python_scalar(value):
+            # Python scalars stay Python scalars (weak types), and their values are in the key.
+            lit = Literal(value)
+            lit.value = value
+            # repr tells 0.0 from -0.0 (equal, and equally hashed, as floats).
+            return RecordTracer(self, lit.aval, value, lit, ("l", type(value), repr(value)),
+                                False)
+        k = rec.const_ids.get(id(value))
+        if k is None:
+            aval = get_aval(value)
+            k = rec.const_ids[id(value)] = len(rec.consts)
+            rec.consts.append(value)
+            rec.constvars.append(Var(aval))
+            rec.key.append(("c", aval))
+        var = rec.constvars[k]
+        return RecordTracer(self, var.aval, value, var, ("c", k), False)
+
+    def lift(self, tracer):
+        raise FunctransError("internal error: the replay trace is always the lowest transform")
+
+    def process_primitive(self, primitive, tracers, params):
+        rec = self.main.global_data
+        out = primitive.bind(*[t.value for t in tracers], **params)
+        outs = out if primitive.multiple_results else [out]
+        if getattr(primitive, "effectful", False) and not outs:
+            # A host side effect (debug.print) happens here, once, as on the ordinary path; it
+            # has nothing to differentiate, and the recorded program must not repeat it.
+            return []
+        dep = False
+        for t in tracers:
+            if t.dep:
+                dep = True
+                break
+        result = []
+        values = rec.var_values
+        for o in outs:
+            var = Var(get_aval(o))
+            result.append(RecordTracer(self, var.aval, o, var, len(values), dep))
+            values.append(o)
+        rec.eqns.append(Eqn(primitive, tuple([t.atom for t in tracers]),
+                            tuple([r.atom for r in result]), params))
+        rec.key.append((primitive, _params_key(params, rec.keep),
+                        tuple([t.ref for t in tracers]),
+                        tuple([r.aval for r in result])))
+        return result
+
+
+class _Ident:
+    """A key part equal only to itself (unhashable or array-valued parameters)."""
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Ident and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
+def _params_key(v, keep):
+    t = type(v)
+    if t is dict:
+        return tuple((k, _params_key(x, keep)) for k, x in sorted(v.items()))
+    if t is tuple or t is list:
+        return (t, tuple(_params_key(x, keep) for x in v))
+    if v is None or t in (bool, int, float, complex, str, np.dtype) or isinstance(v, type):
+        return (t, v)
+    if isinstance(v, (np.ndarray, np.generic)):
+        keep.append(v)
+        return _Ident(v)
+    try:
+        hash(v)
+    except TypeError:
+        keep.append(v)
+        return _Ident(v)
+    return (t, v)
+
+
+def record(flat_fun, values):
+    """Run flat_fun on recording tracers over `values`: (recorder, output values, output
+    atoms, main); the recorder's key is complete once the outputs are added to it."""
+    rec = Recorder(values)
+    with new_main(RecordTrace, rec) as main:
+        trace = RecordTrace(main)
+        ins = [RecordTracer(trace, var.aval, v, var, i, True)
+               for i, (var, v) in enumerate(zip(rec.invars, values))]
+        outs = [trace.full_raise(o) for o in flat_fun(ins)]
+        rec.key.append(("out", tuple([o.ref for o in outs])))
+    return rec, [o.value for o in outs], [o.atom for o in outs], main
+
+
+def lower_aux(x, main):
+    """An auxiliary output's recorded values as concrete values."""
+    if isinstance(x, RecordTracer) and x._trace.main is main:
+        return x.value
+    return x
+
+
+# --- differentiating the recorded program ---------------------------------------------------
+
+class _GradientProgram:
+    """The staged u ↦ Jᵀu of a recorded structure: a program of (inputs, constants, the
+    recorded values it reuses, u); `saved` numbers those recorded values."""
+    __slots__ = ("program", "consts", "saved")
+
+    def __init__(self, program, consts, saved):
+        self.program, self.consts, self.saved = program, consts, saved
+
+
+def _gradient_program(program, n_in, n_const, ct_avals):
+    """Stage u ↦ Jᵀu of the recorded program, then let it read the forward values the call
+    already computed instead of recomputing them."""
+    from .linearize import linearize_flat
+    from .transpose import transpose_program
+
+    def flat_fun(flat):
+        ins, consts, cts = flat[:n_in], flat[n_in:n_in + n_const], flat[n_in + n_const:]
+        _, lin, _ = linearize_flat(lambda xs: eval_program(program, consts, xs), list(ins))
+        return transpose_program(lin, list(cts))
+
+    closed = stage(flat_fun, [v.aval for v in program.invars] +
+                   [v.aval for v in program.constvars] + list(ct_avals))
+    return _reuse_forward(closed, program, n_in, n_const)
+
+
+def _literal_key(lit):
+    return ("l", lit.aval.dtype, lit.aval.weak_type, repr(np.asarray(lit.value).item()))
+
+
+def _reuse_forward(closed, recorded, n_in, n_const):
+    """Drop the staged equations that recompute a recorded equation (same primitive, same
+    parameters, same inputs: the JVP rules re-apply each primal primitive), reading the
+    recorded value instead; then drop what no output needs."""
+    prog = closed.program
+    number = {v: i for i, v in enumerate(recorded.invars)}
+    for e in recorded.eqns:
+        for v in e.outputs:
+            number[v] = len(number)
+    index = {}
+    for e in recorded.eqns:
+        refs = tuple(_literal_key(a) if type(a) is Literal else a for a in e.inputs)
+        index.setdefault((e.primitive, _params_key(e.params, []), refs), e.outputs)
+    to_rec = dict(zip(prog.invars[:n_in + n_const],
+                      list(recorded.invars) + list(recorded.constvars)))
+    kept = []
+    for e in prog.eqns:
+        refs = []
+        for a in e.inputs:
+            r = _literal_key(a) if type(a) is Literal else to_rec.get(a)
+            if r is None:
+                break
+            refs.append(r)
+        else:
+            outs = index.get((e.primitive, _params_key(e.params, []), tuple(refs)))
+            if outs is not None and len(outs) == len(e.outputs) and all(
+                    o.aval.shape == r.aval.shape and o.aval.dtype == r.aval.dtype
+                    for o, r in zip(e.outputs, outs)):
+                to_rec.update(zip(e.outputs, outs))
+                continue
+        kept.append(e)
+    # Recorded values the remaining equations (or the outputs) read become inputs.
+    direct = set(prog.invars)
+    saved_in, saved = {}, []
+
+    def atom(a):
+        if type(a) is Literal or a in direct or a not in to_rec:
+            return a
+        if a not in saved_in:
+            saved_in[a] = Var(a.aval)
+            saved.append(number[to_rec[a]])
+        return saved_in[a]
+
+    kept = [Eqn(e.primitive, tuple(atom(a) for a in e.inputs), e.outputs, e.params)
+            for e in kept]
+    outvars = tuple(atom(a) for a in prog.outvars)
+    live = {a for a in outvars if type(a) is Var}
+    needed = []
+    for e in reversed(kept):
+        if getattr(e.primitive, "effectful", False) or any(o in live for o in e.outputs):
+            needed.append(e)
+            live.update(a for a in e.inputs if type(a) is Var)
+    needed.reverse()
+    n_direct = n_in + n_const
+    invars = prog.invars[:n_direct] + tuple(saved_in.values()) + prog.invars[n_direct:]
+    program = Program(prog.constvars, invars, tuple(needed), outvars)
+    return _GradientProgram(program, closed.consts, tuple(saved))
+
+
+class ReplayedVJP:
+    """Jᵀu for one recorded call: the cached gradient program, or the ordinary linear program
+    of the recorded computation when this structure has not been seen before."""
+
+    def __init__(self, rec, outvars, out_avals):
+        self.rec = rec
+        self.program = Program(tuple(rec.constvars), tuple(rec.invars), tuple(rec.eqns),
+                               tuple(outvars))
+        self.out_avals = out_avals
+        self.key = (tuple(v.aval for v in rec.invars), tuple(rec.key))
+
+    def __call__(self, cts):
+        ct_avals = [tangent_aval(a) for a in self.out_avals]
+        key = (self.key, tuple(ct_avals))
+        entries = _cache.entries
+        with _cache.lock:
+            seen = key in entries
+            entry = entries.get(key)
+            if seen:
+                entries.move_to_end(key)
+            else:
+                entries[key] = None
+                while len(entries) > _MAX_ENTRIES:
+                    entries.popitem(last=False)
+        if seen and entry is None:
+            entry = self._build(key, ct_avals)
+        if entry is not None and entry is not _FAILED:
+            _cache.hits += 1
+            rec = self.rec
+            values = rec.var_values
+            return eval_program(entry.program, entry.consts,
+                                list(rec.values) + list(rec.consts) +
+                                [values[i] for i in entry.saved] + list(cts))
+        _cache.misses += 1
+        return self._ordinary(cts)
+
+    def _build(self, key, ct_avals):
+        rec = self.rec
+        try:
+            closed = _gradient_program(self.program, len(rec.values), len(rec.consts),
+                                       ct_avals)
+        except Exception:   # noqa: BLE001 -- a rule that needs concrete values: stay ordinary
+            closed = _FAILED
+        with _cache.lock:
+            if key in _cache.entries:
+                _cache.entries[key] = closed
+            _cache.builds += 1
+        return closed
+
+    def _ordinary(self, cts):
+        from .linearize import linearize_flat
+        from .transpose import transpose_program
+        consts = list(self.rec.consts)
+        _, lin, _ = linearize_flat(lambda xs: eval_program(self.program, consts, xs),
+                                   list(self.rec.values))
+        return transpose_program(lin, list(cts))

@@ -1,0 +1,235 @@
+"""The un-jitted fast paths (functrans/transforms/replay.py) never change results: every
+transform runs on a set of programs with the fast path on and off, three calls each (first
+sight of a structure, building its gradient program, reusing it), and the results must be
+identical, bit for bit, dtypes included. Values are also checked against finite differences or
+closed forms, so that both paths being wrong the same way would fail too."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import tree_util
+from functrans.core.dtypes import float0
+from functrans.core.errors import FunctransError
+from functrans.transforms import replay
+
+
+def _leaves(x):
+    return [np.asarray(v) for v in tree_util.tree_leaves(x)]
+
+
+def assert_identical(a, b):
+    la, lb = tree_util.tree_leaves(a), tree_util.tree_leaves(b)
+    assert tree_util.tree_structure(a) == tree_util.tree_structure(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb):
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+def both_ways(run, calls=3):
+    """run() with the fast path off, then `calls` times with it on: all identical."""
+    with replay.fast_paths(False):
+        ref = run()
+    with replay.fast_paths(True):
+        for _ in range(calls):
+            assert_identical(run(), ref)
+    return ref
+
+
+rng = np.random.default_rng(0)
+
+
+def mlp_params(dtype):
+    return {"layers": [(rng.standard_normal((5, 4)).astype(dtype), np.zeros(4, dtype)),
+                       (rng.standard_normal((4, 3)).astype(dtype), np.ones(3, dtype))],
+            "scale": np.asarray(1.5, dtype)}
+
+
+def mlp_loss(p, x, y):
+    h = x
+    for w, b in p["layers"]:
+        h = fnp.tanh(h @ w + b)
+    return p["scale"] * fnp.mean((h - y) ** 2)
+
+
+def branchy(x):
+    # Python control flow on values under grad: the branch depends on the data.
+    if fnp.sum(x) > 0:
+        return fnp.sum(fnp.sin(x) * x)
+    return fnp.sum(fnp.exp(x))
+
+
+def loopy(x):
+    # A data-dependent number of iterations.
+    n = 0
+    while float(fnp.max(fnp.abs(fnp.floor(x)))) > 0.5 and n < 10:
+        x = x * 0.5
+        n += 1
+    return fnp.sum(x ** 3)
+
+
+def with_int_arg(x, k):
+    return fnp.sum(x ** 2) * k + k
+
+
+def fd_grad(f, x, eps=1e-6):
+    x = np.asarray(x, np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        g[i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grad_of_pytree_mlp(dtype):
+    p = mlp_params(dtype)
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    y = rng.standard_normal((6, 3)).astype(dtype)
+    g = both_ways(lambda: ft.grad(mlp_loss)(p, x, y))
+    both_ways(lambda: ft.value_and_grad(mlp_loss, argnums=(0, 1))(p, x, y))
+    # Against finite differences in float64, on the first weight.
+    p64 = tree_util.tree_map(lambda a: np.asarray(a, np.float64), p)
+
+    def f_w0(w):
+        q = {"layers": [(w, p64["layers"][0][1]), p64["layers"][1]], "scale": p64["scale"]}
+        return float(mlp_loss(q, x.astype(np.float64), y.astype(np.float64)))
+    tol = 1e-6 if dtype == np.float64 else 2e-3
+    np.testing.assert_allclose(g["layers"][0][0], fd_grad(f_w0, p64["layers"][0][0]),
+                               rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_python_control_flow_on_values(sign):
+    x = sign * np.abs(rng.standard_normal(4)) + sign * 0.1
+    g = both_ways(lambda: ft.grad(branchy)(x))
+    want = np.sin(x) + x * np.cos(x) if sign > 0 else np.exp(x)
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    # Alternating branches through one grad function: each call takes its own branch.
+    gb = ft.grad(branchy)
+    for s in (1.0, -1.0, 1.0, -1.0):
+        xs = s * np.abs(x) + s * 0.1
+        with replay.fast_paths(False):
+            ref = gb(xs)
+        assert_identical(gb(xs), ref)
+
+
+def test_data_dependent_loop_and_float_of_derivative_free_value():
+    for x in (np.array([0.3, -0.2]), np.array([3.0, -2.5]), np.array([9.0, 1.0])):
+        g = both_ways(lambda: ft.grad(loopy)(x))
+        n = 0
+        xs = x.copy()
+        while np.max(np.abs(np.floor(xs))) > 0.5 and n < 10:
+            xs, n = xs * 0.5, n + 1
+        np.testing.assert_allclose(g, 3 * xs ** 2 * 0.5 ** n, rtol=1e-12)
+
+
+def test_float_of_differentiated_value_raises_on_both_paths():
+    def f(x):
+        return float(fnp.sum(x)) * x.sum()
+    for enabled in (False, True, True, True):
+        with replay.fast_paths(enabled):
+            with pytest.raises(FunctransError):
+                ft.grad(f)(np.ones(3))
+
+
+def test_closure_over_rebound_global_is_read_every_call():
+    state = {"w": np.array([1.0, 2.0, 3.0])}
+
+    def f(x):
+        return fnp.sum(x * state["w"])
+    x = np.ones(3)
+    for k in range(4):
+        state["w"] = np.array([1.0, 2.0, 3.0]) * (k + 1)
+        g = both_ways(lambda: ft.grad(f)(x), calls=2)
+        np.testing.assert_array_equal(g, state["w"])
+
+
+def test_has_aux_and_integer_arguments():
+    def f(x, k):
+        y = fnp.sin(x) * k
+        return fnp.sum(y), {"y": y, "k": k}
+    x = rng.standard_normal(3)
+    (v, aux), g = both_ways(lambda: ft.value_and_grad(f, has_aux=True)(x, 3))
+    np.testing.assert_allclose(g, 3 * np.cos(x), rtol=1e-12)
+    assert isinstance(aux["y"], np.ndarray) and aux["k"] == 3
+    g2 = both_ways(lambda: ft.grad(with_int_arg)(x, np.int64(4)))
+    np.testing.assert_allclose(g2, 8 * x, rtol=1e-12)
+    gi = both_ways(lambda: ft.grad(with_int_arg, argnums=1, allow_int=True)(x, np.int64(4)))
+    assert gi.dtype == float0 and gi.shape == ()
+
+
+def test_python_scalar_inputs_and_literals():
+    def f(x, c):
+        return fnp.maximum(x * c, 0.0) + x ** 2 - (-0.0) * x
+    both_ways(lambda: ft.grad(f)(1.5, 2.0))
+    both_ways(lambda: ft.grad(f)(-1.5, 2.0))
+    assert both_ways(lambda: ft.grad(f)(1.5, 2.0)) == pytest.approx(2.0 + 3.0)
+
+
+def test_side_effects_happen_once_per_call():
+    seen = []
+
+    def f(x):
+        ft.debug.callback(lambda v: seen.append(float(v)), fnp.sum(x))
+        return fnp.sum(x ** 2)
+    x = np.arange(3.0)
+    with replay.fast_paths(False):
+        ref = ft.grad(f)(x)
+    n_off = len(seen)
+    seen.clear()
+    with replay.fast_paths(True):
+        for _ in range(3):
+            assert_identical(ft.grad(f)(x), ref)
+    assert len(seen) == 3 * n_off and n_off >= 1
+
+
+def test_other_transforms_compose_identically():
+    p = mlp_params(np.float64)
+    x = rng.standard_normal((6, 5))
+    y = rng.standard_normal((6, 3))
+    w = rng.standard_normal(4)
+
+    def f(v):
+        return fnp.sum(fnp.sin(v) ** 2 * v)
+    both_ways(lambda: ft.vjp(f, w)[1](1.0))
+    both_ways(lambda: ft.jvp(ft.grad(f), (w,), (np.ones(4),)))
+    both_ways(lambda: ft.hessian(f)(w))
+    both_ways(lambda: ft.jacrev(ft.grad(f))(w))
+    both_ways(lambda: ft.grad(ft.grad(lambda s: f(w * s)))(0.7))
+    per_example = ft.vmap(ft.grad(mlp_loss), in_axes=(None, 0, 0))
+    g = both_ways(lambda: per_example(p, x[:, None], y[:, None]))
+    g0 = ft.grad(mlp_loss)(p, x[:1], y[:1])
+    np.testing.assert_allclose(g["layers"][0][0][0], g0["layers"][0][0], rtol=1e-12)
+    both_ways(lambda: ft.jit(ft.grad(f))(w))
+    h = ft.hessian(f)(w)
+    np.testing.assert_allclose(h, ft.jacfwd(ft.grad(f))(w), rtol=1e-10)
+    # grad inside a function being differentiated (grad of a function that calls grad).
+    both_ways(lambda: ft.grad(lambda v: fnp.sum(ft.grad(f)(v) ** 2))(w))
+
+
+def test_repeated_structure_uses_one_gradient_program():
+    replay.clear_cache()
+
+    def f(x):
+        return fnp.sum(fnp.tanh(x) * x)
+    x = rng.standard_normal(5)
+    for k in range(5):
+        ft.grad(f)(x + k)
+    hits, misses, builds, entries = replay.cache_info()
+    assert (misses, builds, entries) == (1, 1, 1) and hits == 4
+    # A new shape is a new structure.
+    ft.grad(f)(np.ones(6))
+    assert replay.cache_info()[1] == 2
+
+
+def test_errors_are_the_same_with_the_fast_path():
+    def not_scalar(x):
+        return x * 2.0
+    for enabled in (False, True):
+        with replay.fast_paths(enabled):
+            with pytest.raises(TypeError, match="scalar output"):
+                ft.grad(not_scalar)(np.ones(3))
