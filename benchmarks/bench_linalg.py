@@ -35,7 +35,7 @@ def median_time(fn, repeats):
     return float(np.median(times))
 
 
-# --- the workloads, written once per library -------------------------------------------------------
+# --- the workloads, written once per library ------------------------------------------------------
 
 def workloads(n, rng):
     a = rng.standard_normal((n, n)) + 3 * np.sqrt(n) * np.eye(n)

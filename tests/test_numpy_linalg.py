@@ -204,7 +204,8 @@ def _on_inexact(np_fun):
 
 
 def _eig_values(a):
-    w = np.linalg.eig(_inexact(a))[0]   # numpy's eigenvector path: the eigenvalues functrans returns
+    # numpy's eigenvector path gives the eigenvalues functrans returns
+    w = np.linalg.eig(_inexact(a))[0]
     return w.astype(np.result_type(w.dtype, np.complex64))
 
 
@@ -217,25 +218,30 @@ TABLE = {
     "tensordot": Entry(fnp.tensordot, np.tensordot, tensordot_calls()),
     "einsum": Entry(fnp.einsum, np.einsum, einsum_calls(), examples=200),
     "linalg.norm": Entry(fnp.linalg.norm, _norm_ref, norm_calls()),
-    "linalg.inv": Entry(fnp.linalg.inv, _on_inexact(np.linalg.inv), square_calls(), exact_eager=False),
-    "linalg.det": Entry(fnp.linalg.det, _on_inexact(np.linalg.det), square_calls(), exact_eager=False),
+    "linalg.inv": Entry(fnp.linalg.inv, _on_inexact(np.linalg.inv), square_calls(),
+                        exact_eager=False),
+    "linalg.det": Entry(fnp.linalg.det, _on_inexact(np.linalg.det), square_calls(),
+                        exact_eager=False),
     "linalg.slogdet": Entry(lambda a: tuple(fnp.linalg.slogdet(a)),
                             lambda a: tuple(np.linalg.slogdet(_inexact(a))), square_calls(),
                             exact_eager=False),
-    "linalg.solve": Entry(fnp.linalg.solve, _on_inexact(np.linalg.solve), solve_calls(), exact_eager=False),
+    "linalg.solve": Entry(fnp.linalg.solve, _on_inexact(np.linalg.solve), solve_calls(),
+                          exact_eager=False),
     "linalg.cholesky": Entry(fnp.linalg.cholesky, _on_inexact(np.linalg.cholesky),
                              square_calls(spd=True, kwargs=st.sampled_from(
                                  [{}, {"upper": True}]))),
     "linalg.eigh": Entry(lambda a, **k: tuple(fnp.linalg.eigh(a, **k)),
                          lambda a, **k: tuple(np.linalg.eigh(_inexact(a), **k)),
                          square_calls(spd=True, kwargs=st.sampled_from([{}, {"UPLO": "U"}]))),
-    "linalg.eigvalsh": Entry(fnp.linalg.eigvalsh, _on_inexact(np.linalg.eigvalsh), square_calls(spd=True)),
+    "linalg.eigvalsh": Entry(fnp.linalg.eigvalsh, _on_inexact(np.linalg.eigvalsh),
+                             square_calls(spd=True)),
     "linalg.eigvals": Entry(fnp.linalg.eigvals, _eig_values, square_calls()),
     "linalg.svd": Entry(lambda a, **k: tuple(fnp.linalg.svd(a, **k)),
                         lambda a, **k: tuple(np.linalg.svd(_inexact(a), **k)),
                         rectangular_calls(kwargs=st.sampled_from(
                             [{}, {"full_matrices": False}]))),
-    "linalg.svdvals": Entry(fnp.linalg.svdvals, _on_inexact(np.linalg.svdvals), rectangular_calls()),
+    "linalg.svdvals": Entry(fnp.linalg.svdvals, _on_inexact(np.linalg.svdvals),
+                            rectangular_calls()),
     "linalg.qr": Entry(lambda a, **k: tuple(fnp.linalg.qr(a, **k)),
                        lambda a, **k: tuple(np.linalg.qr(_inexact(a), **k)),
                        rectangular_calls(kwargs=st.sampled_from(

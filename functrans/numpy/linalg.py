@@ -819,7 +819,7 @@ def cond(x, p=None):
     return lax.mul(norm(x, ord=p, axis=(-2, -1)), norm(inv(x), ord=p, axis=(-2, -1)))
 
 
-# --- the array API's linalg names -------------------------------------------------------------------
+# --- the array API's linalg names -----------------------------------------------------------------
 
 def matrix_transpose(x, /):
     """x with its last two axes swapped."""

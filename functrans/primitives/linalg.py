@@ -509,7 +509,7 @@ def _lu_cost(a):
                          _lu_rule(a))
 
 
-# --- permute_rows: applying an LU permutation -------------------------------------------------------
+# --- permute_rows: applying an LU permutation -----------------------------------------------------
 
 def _permute_rows_rule(x, perm, *, inverse):
     if x.ndim < 2 or perm.ndim != x.ndim - 1 or perm.shape != x.shape[:-1] or \
@@ -948,7 +948,7 @@ def _expm_frechet_cost(a, e):
     return _batched_cost(a.shape[:-2], 60 * n ** 3, [a, e], [e])
 
 
-# --- solve_sylvester and sqrtm ---------------------------------------------------------------------
+# --- solve_sylvester and sqrtm --------------------------------------------------------------------
 
 def _sylvester_rule(a, b, c):
     for name, x in (("a", a), ("b", b)):

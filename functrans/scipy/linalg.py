@@ -366,7 +366,7 @@ def sqrtm(A, blocksize=1):
     return lax.linalg.sqrtm(_square(A, "sqrtm"))
 
 
-# --- special matrices ------------------------------------------------------------------------------
+# --- special matrices -----------------------------------------------------------------------------
 # Those of static sizes only (hilbert, invhilbert, hadamard, dft, helmert) are constants: scipy
 # builds them. Those of array arguments are built from the arguments, so they differentiate.
 

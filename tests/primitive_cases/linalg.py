@@ -335,7 +335,7 @@ def _sqrtm(draw):
     return Case((a,), reference=_sqrtm_ref, diff_argnums=())
 
 
-# --- schur, hessenberg (not differentiable) --------------------------------------------------------
+# --- schur, hessenberg (not differentiable) -------------------------------------------------------
 
 def _schur_ref(a, *, output):
     return _per_matrix(lambda m: list(sla.schur(m, output=output)), a)
