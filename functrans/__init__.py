@@ -31,6 +31,7 @@ from .transforms.sparsity import hessian_sparsity, jacobian_sparsity  # noqa: E4
 from .transforms.chain import explain_chain  # noqa: E402
 from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)
 from . import data, nn, optim, random  # noqa: E402,F401
+from . import scipy  # noqa: E402,F401  (functrans.scipy after `import functrans`, as jax.scipy)
 from . import debug  # noqa: E402,F401
 from . import test_util  # noqa: E402,F401
 from . import cost  # noqa: E402,F401  (calibrate(): this machine's rates for the cost model)
