@@ -233,3 +233,48 @@ def test_errors_are_the_same_with_the_fast_path():
         with replay.fast_paths(enabled):
             with pytest.raises(TypeError, match="scalar output"):
                 ft.grad(not_scalar)(np.ones(3))
+
+
+def test_custom_rules_control_flow_jit_and_checkpoint():
+    from functrans import lax, nn
+
+    @ft.custom_jvp
+    def log1pexp(x):
+        return fnp.log1p(fnp.exp(x))
+    log1pexp.defjvps(lambda t, ans, x: t * nn.sigmoid(x))
+
+    @ft.custom_vjp
+    def clip_gradient(x):
+        return x
+    clip_gradient.defvjp(lambda x: (x, None), lambda res, g: (fnp.clip(g, -1.0, 1.0),))
+
+    inner = ft.jit(lambda v: fnp.sin(v) * v)
+
+    def f(x):
+        a = fnp.sum(log1pexp(x * 100.0))
+        b = fnp.sum(clip_gradient(x) * np.array([5.0, 0.5, 2.0]))
+        c = lax.cond(fnp.sum(x) > 0, lambda v: fnp.sum(v ** 2), lambda v: fnp.sum(v), x)
+        d = lax.fori_loop(0, 3, lambda i, v: v * fnp.cos(v), x).sum()
+        e, _ = lax.scan(lambda carry, v: (carry * v + 1.0, None), 1.0, x)
+        g = fnp.sum(inner(x)) + fnp.sum(ft.checkpoint(lambda v: fnp.tanh(v) ** 2)(x))
+        return a + b + c + d + e + g
+
+    x = np.array([0.3, -0.2, 0.7])
+    g = both_ways(lambda: ft.grad(f)(x))
+    fd = fd_grad(lambda v: float(f(v)), x)
+    # clip_gradient clips the cotangents 5.0 and 2.0 to 1.0: 4 and 1 less than the true slope.
+    np.testing.assert_allclose(g, fd - np.array([4.0, 0.0, 1.0]), rtol=1e-6, atol=1e-6)
+
+
+def test_functions_whose_structure_never_repeats_go_back_to_the_ordinary_path():
+    from functrans import lax
+
+    def f(x):
+        # cond's branches are new lambdas on every call: every call has its own key.
+        return lax.cond(fnp.sum(x) > 0, lambda v: fnp.sum(v ** 2), lambda v: fnp.sum(v), x)
+    x = np.array([0.5, 1.0])
+    replay.clear_cache()
+    for k in range(replay.MAX_MISSES_IN_A_ROW + 5):
+        np.testing.assert_array_equal(ft.grad(f)(x), 2 * x)
+    # Recorded only until the counter gave up (each recorded call adds a key).
+    assert replay.cache_info()[3] == replay.MAX_MISSES_IN_A_ROW

@@ -26,6 +26,7 @@ __array__) are answered exactly by asking the JVP of the recorded prefix.
 `fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
 """
 import threading
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 
@@ -43,6 +44,11 @@ __all__ = ["fast_paths", "fast_paths_enabled", "cache_info", "clear_cache"]
 
 _settings = {"replay": True}
 _MAX_ENTRIES = 256
+# A grad function whose recorded structure has not repeated in this many calls in a row
+# (cond/scan bodies or jit'd lambdas made anew per call give each call its own key) goes back
+# to the ordinary path: recording would only add to its cost.
+MAX_MISSES_IN_A_ROW = 4
+REPROBE_EVERY = 64
 
 
 @contextmanager
@@ -82,6 +88,30 @@ def clear_cache():
     with _cache.lock:
         _cache.entries.clear()
         _cache.hits = _cache.misses = _cache.builds = 0
+
+
+_miss_counters = weakref.WeakKeyDictionary()
+
+
+def miss_counter(fun):
+    """[calls in a row without a reusable gradient program] for the user's function, shared
+    by every grad(fun) made of it (grad(f)(x) in a loop makes a new grad function each time)."""
+    try:
+        counter = _miss_counters.get(fun)
+        if counter is None:
+            counter = _miss_counters[fun] = [0]
+        return counter
+    except TypeError:           # not weakly referenceable: one counter per grad function
+        return [0]
+
+
+def skip_after_misses(misses) -> bool:
+    """After MAX_MISSES_IN_A_ROW calls without reuse, take the ordinary path, trying the
+    replay again every REPROBE_EVERY calls (the structure may settle after a warm-up)."""
+    if misses is None or misses[0] < MAX_MISSES_IN_A_ROW:
+        return False
+    misses[0] += 1
+    return misses[0] % REPROBE_EVERY != 0
 
 
 def applicable(flat_primals) -> bool:
@@ -340,8 +370,9 @@ class ReplayedVJP:
     """Jᵀu for one recorded call: the cached gradient program, or the ordinary linear program
     of the recorded computation when this structure has not been seen before."""
 
-    def __init__(self, rec, outvars, out_avals):
+    def __init__(self, rec, outvars, out_avals, misses=None):
         self.rec = rec
+        self.misses = misses
         self.program = Program(tuple(rec.constvars), tuple(rec.invars), tuple(rec.eqns),
                                tuple(outvars))
         self.out_avals = out_avals
@@ -362,7 +393,10 @@ class ReplayedVJP:
                     entries.popitem(last=False)
         if seen and entry is None:
             entry = self._build(key, ct_avals)
-        if entry is not None and entry is not _FAILED:
+        hit = entry is not None and entry is not _FAILED
+        if self.misses is not None:
+            self.misses[0] = 0 if hit else self.misses[0] + 1
+        if hit:
             _cache.hits += 1
             rec = self.rec
             values = rec.var_values

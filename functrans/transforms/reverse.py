@@ -95,19 +95,21 @@ class _ReplayedVJPFunction(VJPFunction):
         return self.program(flat_cts)
 
 
-def _vjp_for_grad(fun, primals, has_aux):
+def _vjp_for_grad(fun, primals, has_aux, misses=None):
     """vjp for grad and value_and_grad: the replay fast path at top level on concrete values
-    (same values; see replay.py), the ordinary vjp otherwise."""
+    (same values; see replay.py), the ordinary vjp otherwise. `misses` counts this grad
+    function's calls in a row that found no cached gradient program: a function whose
+    structure never repeats (sub-programs made anew each call) stops paying for recording."""
     flat, in_tree = tree_util.tree_flatten(primals)
-    if not replay.applicable(flat):
+    if not replay.applicable(flat) or replay.skip_after_misses(misses):
         return vjp(fun, *primals, has_aux=has_aux)
     out_tree_box, aux_box = [], ([] if has_aux else None)
     rec, outs, out_atoms, main = replay.record(
         _flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat)
     out_tree = out_tree_box[0]
     out_avals = [get_aval(o) for o in outs]
-    vjp_fn = _ReplayedVJPFunction(replay.ReplayedVJP(rec, out_atoms, out_avals), in_tree,
-                                  out_tree, out_avals)
+    vjp_fn = _ReplayedVJPFunction(replay.ReplayedVJP(rec, out_atoms, out_avals, misses),
+                                  in_tree, out_tree, out_avals)
     out = tree_util.tree_unflatten(out_tree, outs)
     if has_aux:
         return out, vjp_fn, tree_util.tree_map(lambda x: replay.lower_aux(x, main), aux_box[0])
@@ -129,6 +131,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
     With complex inputs and a real output the gradient is ∂f/∂x - i·∂f/∂y, as in JAX; a
     complex output needs holomorphic=True (complex inputs and output; the result is f'(z))."""
     name = getattr(fun, "__name__", "fun")
+    misses = replay.miss_counter(fun)
 
     def value_and_grad_fun(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args), "grad")
@@ -143,7 +146,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
                 full[i] = a
             return fun(*full, **kwargs)
 
-        res = _vjp_for_grad(partial_fun, diff_args, has_aux)
+        res = _vjp_for_grad(partial_fun, diff_args, has_aux, misses)
         out, vjp_fn = res[0], res[1]
         leaves = tree_util.tree_leaves(out)
         aval = get_aval(leaves[0]) if len(leaves) == 1 else None
