@@ -38,7 +38,7 @@ from ..core.errors import FunctransError
 from ..core.ir import Eqn, Literal, Program, Var
 from ..core.primitive import Zero, tangent_aval
 from ..core.staging import eval_program, stage
-from ..core.trace import Trace, Tracer, _state, get_aval, new_main
+from ..core.trace import _EVAL_TRACE, Trace, Tracer, _state, get_aval, new_main
 
 __all__ = ["fast_paths", "fast_paths_enabled", "cache_info", "clear_cache"]
 
@@ -237,13 +237,21 @@ class _Ident:
         return id(self.obj)
 
 
+_PLAIN = frozenset((bool, int, str, type(None), np.dtype))
+
+
 def _params_key(v, keep):
+    """A hashable stand-in for primitive parameters, equal only when they act the same."""
     t = type(v)
     if t is dict:
-        return tuple((k, _params_key(x, keep)) for k, x in sorted(v.items()))
+        return tuple([(k, _params_key(x, keep)) for k, x in sorted(v.items())])
+    if t in _PLAIN:
+        return (t, v)
     if t is tuple or t is list:
-        return (t, tuple(_params_key(x, keep) for x in v))
-    if v is None or t in (bool, int, float, complex, str, np.dtype) or isinstance(v, type):
+        return (t, tuple([_params_key(x, keep) for x in v]))
+    if t is float or t is complex:
+        return (t, repr(v))         # 0.0 and -0.0 are equal floats but not the same parameter
+    if isinstance(v, type):
         return (t, v)
     if isinstance(v, (np.ndarray, np.generic)):
         keep.append(v)
@@ -281,10 +289,48 @@ def lower_aux(x, main):
 class _GradientProgram:
     """The staged u ↦ Jᵀu of a recorded structure: a program of (inputs, constants, the
     recorded values it reuses, u); `saved` numbers those recorded values."""
-    __slots__ = ("program", "consts", "saved")
+    __slots__ = ("program", "consts", "saved", "steps", "n_slots", "out_slots", "_literals")
 
     def __init__(self, program, consts, saved):
         self.program, self.consts, self.saved = program, consts, saved
+        # A straight-line plan over numbered slots: what eval_program does, without the env
+        # dict and bind's search for the trace (the inputs are concrete values at top level).
+        slot = {}
+        for v in tuple(program.constvars) + tuple(program.invars):
+            slot[v] = len(slot)
+        literals = []
+
+        def number(a):
+            if type(a) is Literal:
+                literals.append(a.value)
+                return -len(literals)
+            return slot[a]
+        steps = []
+        for e in program.eqns:
+            ins = tuple(number(a) for a in e.inputs)
+            for v in e.outputs:
+                slot[v] = len(slot)
+            steps.append((e.primitive, ins, e.params, tuple(slot[v] for v in e.outputs),
+                          e.primitive.multiple_results))
+        self.out_slots = tuple(number(a) for a in program.outvars)
+        self.n_slots = len(slot)
+        # Literals live after the slots: a negative number -k reads literal k-1.
+        self.steps = [(p, tuple(i if i >= 0 else self.n_slots - i - 1 for i in ins), params,
+                       outs, multi) for p, ins, params, outs, multi in steps]
+        self.out_slots = tuple(i if i >= 0 else self.n_slots - i - 1 for i in self.out_slots)
+        self._literals = literals
+
+    def __call__(self, args):
+        if len(_state.stack) != 1 or any(isinstance(a, Tracer) for a in args):
+            return eval_program(self.program, self.consts, args)
+        env = [*self.consts, *args, *([None] * (self.n_slots - len(self.consts) - len(args))),
+               *self._literals]
+        process = _EVAL_TRACE.process_primitive
+        for prim, ins, params, outs, multi in self.steps:
+            res = process(prim, [env[i] for i in ins], params)
+            for i, r in zip(outs, res):
+                env[i] = r
+        return [env[i] for i in self.out_slots]
 
 
 def _gradient_program(program, n_in, n_const, ct_avals):
@@ -400,9 +446,8 @@ class ReplayedVJP:
             _cache.hits += 1
             rec = self.rec
             values = rec.var_values
-            return eval_program(entry.program, entry.consts,
-                                list(rec.values) + list(rec.consts) +
-                                [values[i] for i in entry.saved] + list(cts))
+            return entry(list(rec.values) + list(rec.consts) +
+                         [values[i] for i in entry.saved] + list(cts))
         _cache.misses += 1
         return self._ordinary(cts)
 
