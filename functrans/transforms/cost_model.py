@@ -226,10 +226,12 @@ def _control_flow_work(r, eqn, execution):
     per = 0.0 if compiled else r.jit_iter if execution == "jit" else r.eval_iter
     for body in bodies:
         if compiled:        # one njit function: no Python between the body's steps, and
-            # its products call BLAS directly (without numpy's call overhead)
+            # its products call BLAS directly (without numpy's call overhead); each iteration
+            # copies the body's results into the carry and the stacked outputs
             per += sum(t.work - (r.blas_call if t.kind == "blas" else 0.0) +
                        r.jit_loop_step * (0.5 if t.kind == "view" else 1.0)
                        for t in _jit_terms(r, body))
+            per += _stream(r, 2 * sum(_nbytes(a) for a in body.out_avals))[0]
         elif execution == "jit":
             per += sum(t.seconds for t in _jit_terms(r, body))
         else:
