@@ -289,8 +289,10 @@ def _select_and_scatter_add_impl(s, x, *, select, **geometry):
         coords.append(start + offsets[a] * geometry["window_dilation"][a])
     flat = np.ravel_multi_index(tuple(np.broadcast_to(c, idx.shape) for c in coords), grid) \
         if idx.size else np.zeros(0, np.intp)
-    acc = np.zeros(math.prod(grid), s.dtype)
-    np.add.at(acc, np.ravel(flat), np.ravel(s))
+    # bincount sums the cotangents landing on one position (in float64: exact enough for
+    # float32, and several times faster than np.add.at).
+    acc = np.bincount(np.ravel(flat), weights=np.ravel(s).astype(np.float64),
+                      minlength=math.prod(grid)).astype(s.dtype)
     # Back from the padded grid to the operand: undo the padding, skip the dilation holes.
     from .shape import _pad_impl
     unpadded = _pad_impl(acc.reshape(grid), np.zeros((), s.dtype),
