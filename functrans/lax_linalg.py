@@ -110,7 +110,10 @@ def svd(x, *, full_matrices=True, compute_uv=True, subset_by_index=None, algorit
 def eig(x, *, compute_left_eigenvectors=True, compute_right_eigenvectors=True):
     """[w, vl, vr] (those asked for) of a general square x (jax.lax.linalg.eig): complex
     eigenvalues, left eigenvectors (vl[:, j]^H x = w[j] vl[:, j]^H) and right eigenvectors
-    (x vr[:, j] = w[j] vr[:, j]), of unit norm. Only the eigenvalues are differentiable."""
+    (x vr[:, j] = w[j] vr[:, j]), of unit norm with the largest component real (LAPACK's
+    choice). All are differentiable where the eigenvalues are distinct; the eigenvectors'
+    derivatives keep that normalization (their sign is LAPACK's and may flip between calls on
+    nearby matrices)."""
     return list(_p.eig_p.bind(
         x, compute_left_eigenvectors=_static_bool("eig", "compute_left_eigenvectors",
                                                   compute_left_eigenvectors),

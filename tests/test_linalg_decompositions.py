@@ -291,12 +291,47 @@ def test_eigvals_derivative_matches_eigenvector_formula():
     np.testing.assert_allclose(ft.grad(f)(a), ft.jacfwd(f)(a), rtol=1e-9, atol=1e-10)
 
 
-def test_eig_eigenvectors_not_differentiable():
-    a = np.random.default_rng(5).standard_normal((3, 3))
-    w, v = L.eig(a)
-    np.testing.assert_allclose(a @ v, v * w, atol=1e-12)
-    with pytest.raises(NotImplementedError, match="eigvals"):
-        ft.jvp(lambda x: L.eig(x)[1], (a,), (a,))
+def _sign_aligned(v_new, v):
+    """v_new with each column's sign matched to v's (LAPACK fixes each eigenvector's norm and
+    makes its largest component real, but its sign may flip under a tiny perturbation)."""
+    cols = np.arange(v.shape[1])
+    k = np.argmax(np.abs(v), axis=0)
+    return v_new * np.sign(v_new[k, cols].real / v[k, cols].real)
+
+
+@pytest.mark.parametrize("complex_input", [False, True])
+def test_eig_eigenvector_derivatives_in_lapacks_gauge(complex_input):
+    """Left and right eigenvectors' JVP against central differences of scipy's eig (signs
+    aligned), real matrices with complex pairs and complex matrices; reverse mode by the
+    dot-product test."""
+    from functrans.test_util import check_vjp
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        a, t = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+        if complex_input:
+            a, t = a + 1j * rng.standard_normal((4, 4)), t + 1j * rng.standard_normal((4, 4))
+
+        def f(x, y):
+            return lax.linalg.eig(lax.complex(x, y) if complex_input else x)
+        outs, touts = ft.jvp(f, (a.real, a.imag), (t.real, t.imag))
+        w, vl, vr = map(np.asarray, outs)
+        eps = 1e-6
+        plus = sla.eig(a + eps * t, left=True, right=True)
+        minus = sla.eig(a - eps * t, left=True, right=True)
+        np.testing.assert_allclose(touts[0], (plus[0] - minus[0]) / (2 * eps), atol=1e-7)
+        for got, v, i in ((touts[1], vl, 1), (touts[2], vr, 2)):
+            fd = (_sign_aligned(plus[i], v) - _sign_aligned(minus[i], v)) / (2 * eps)
+            np.testing.assert_allclose(got, fd, atol=1e-7)
+
+        def parts(x, y):
+            return tuple(p for o in f(x, y) for p in (fnp.real(o), fnp.imag(o)))
+        check_vjp(parts, (a.real, a.imag))
+    # numpy.linalg.eig (right eigenvectors only) under jit and vmap
+    a = np.random.default_rng(7).standard_normal((2, 3, 3))
+    g = ft.jit(ft.vmap(ft.grad(lambda x: fnp.sum(fnp.abs(L.eig(x).eigenvectors[:, 0]) ** 4))))
+    want = np.stack([ft.grad(lambda x: fnp.sum(fnp.abs(L.eig(x).eigenvectors[:, 0]) ** 4))(m)
+                     for m in a])
+    np.testing.assert_allclose(g(a), want, rtol=1e-8, atol=1e-10)
 
 
 # --- documented limits and error messages ---------------------------------------------------------

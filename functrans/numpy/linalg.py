@@ -502,9 +502,10 @@ def eigvalsh(a, UPLO="L", *, symmetrize_input=True):
 
 
 def eig(a):
-    """(eigenvalues, eigenvectors) of general square matrices, complex (unit-norm right
-    eigenvectors). Not differentiable (eigenvector derivatives are not implemented, as in
-    JAX): use eigvals, or eigh for Hermitian matrices."""
+    """(eigenvalues, eigenvectors) of general square matrices, complex (right eigenvectors of
+    unit norm, largest component real, as LAPACK returns them). Differentiable where the
+    eigenvalues are distinct, eigenvectors included (in that normalization; JAX has only the
+    eigenvalues' derivatives)."""
     a = _matrix("eig", a, square=True)
     w, v = lax.linalg.eig(a, compute_left_eigenvectors=False)
     return EigResult(w, v)

@@ -39,9 +39,11 @@ triangular solves and products too:
   svd          the analogous formula with F_ij = 1 / (s_j^2 - s_i^2), plus the projections onto
                the complement spaces for rectangular matrices; repeated or zero singular values
                make the singular-vector derivatives inf/NaN, as in JAX.
-  eig          eigenvalues only: dw = diag(V^-1 dA V). Eigenvector derivatives of a general
-               matrix are not implemented (as in JAX): differentiating eig with eigenvectors
-               raises, naming eigvals as the differentiable alternative.
+  eig          M = V^-1 dA V (an LU solve), dw = diag(M), dV = V (F * M + diag(c)), F as for
+               eigh, c fixing LAPACK's gauge (unit norm, largest component real); left
+               eigenvectors are the right ones of A^H. (JAX has eigenvalue derivatives only.)
+               LAPACK may flip an eigenvector's sign under a tiny perturbation: the derivative
+               is that of the smooth branch through the returned vectors.
   expm         d expm(A)[E] = expm_frechet(A, E); the transpose of expm_frechet(A, .) is
                expm_frechet(A^T, .), and its derivative in A is again an expm_frechet, of the
                block matrix [[A, E], [0, A]].
@@ -801,29 +803,59 @@ def _eig_impl(a, *, compute_left_eigenvectors, compute_right_eigenvectors):
 
 
 eig_p = _declare("eig", _eig_impl, _eig_rule,
-                 jacobian="dense (eigenvalues; eigenvectors are not differentiable)")
+                 jacobian="dense (eigenvectors in LAPACK's gauge: unit norm, largest "
+                          "component real)")
 
 
 @eig_p.def_jvp
 def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eigenvectors):
     (a,), (t,) = primals, tangents
-    params = dict(compute_left_eigenvectors=compute_left_eigenvectors,
-                  compute_right_eigenvectors=compute_right_eigenvectors)
-    outs = eig_p.bind(a, **params)
+    left, right = compute_left_eigenvectors, compute_right_eigenvectors
+    # One factorization with the right eigenvectors, which every tangent needs.
+    full = eig_p.bind(a, compute_left_eigenvectors=left, compute_right_eigenvectors=True)
+    outs = full if right else full[:-1]
     if isinstance(t, Zero):
         return outs, [Zero.like(o) for o in outs]
-    if compute_left_eigenvectors or compute_right_eigenvectors:
-        raise NotImplementedError(
-            "lax.linalg.eig: derivatives of eigenvectors of a general (non-Hermitian) matrix "
-            "are not implemented (as in JAX); only eigenvalues are differentiable. Use "
-            "functrans.numpy.linalg.eigvals (or eig with compute_*_eigenvectors=False), or eigh "
-            "for Hermitian matrices")
-    w, vr = eig_p.bind(a, compute_left_eigenvectors=False, compute_right_eigenvectors=True)
+    w, vr = full[0], full[-1]
     c = get_aval(vr).dtype
-    # dw = diag(V^-1 dA V): one LU solve with V.
+    dw, dvr = _eigenvector_tangents(vr, w, _as_dtype(t, c))
+    tangents_out = [dw]
+    if left:
+        # Left eigenvectors are the right eigenvectors of a^H, for the eigenvalues conj(w).
+        tangents_out.append(_eigenvector_tangents(full[1], conj(w), _adjoint(
+            _as_dtype(t, c)))[1])
+    if right:
+        tangents_out.append(dvr)
+    return outs, tangents_out
+
+
+def _eigenvector_tangents(v, w, da):
+    """(dw, dv) for a v = v diag(w) with v's columns as LAPACK normalizes them: unit norm and
+    the component of largest modulus real. M = V^-1 dA V (an LU solve); dw = diag(M);
+    dv = V (F * M) + V diag(c), F_ij = 1/(w_j - w_i), with c fixing the gauge: re(c_j) keeps
+    |v_j| = 1, im(c_j) keeps v_j's largest component real. Repeated eigenvalues: inf/NaN."""
     from ..lax_linalg import _lu_solve_matrix
-    dw = _diag(_lu_solve_matrix(vr, _mm(_as_dtype(t, c), vr)))
-    return outs, [dw]
+    from .reductions import argmax
+    m = _lu_solve_matrix(v, _mm(da, v))
+    dw = _diag(m)
+    dv0 = _mm(v, mul(_gap_inverse(w, get_aval(v).dtype), m))
+    nd = _ndim(v)
+    along = reduce_sum(real(mul(conj(v), dv0)), (nd - 2,))            # re(v_j^H dv0_j)
+    # The largest component of each column (a primal choice) and dv0 there.
+    k = argmax(real(mul(conj(v), v)), nd - 2, np.int32)
+    pick = _column_picker(k, get_aval(v).shape, get_aval(v).dtype)
+    v_k = reduce_sum(mul(v, pick), (nd - 2,))
+    dv0_k = reduce_sum(mul(dv0, pick), (nd - 2,))
+    gauge = make_complex(neg(along), neg(div(imag(dv0_k), real(v_k))))
+    return dw, add(dv0, _scale(v, gauge, -1))
+
+
+def _column_picker(k, shape, dtype):
+    """A 0/1 matrix of `shape` [..., n, m] with a 1 at row k[..., j] of each column j."""
+    nd = len(shape)
+    rows = broadcasted_iota(np.int32, shape, nd - 2)
+    ks = broadcast_in_dim(k, shape, tuple(range(nd - 2)) + (nd - 1,))
+    return convert_element_type(eq(rows, ks), dtype)
 
 
 eig_p.def_batch(_unary_batch(eig_p))
