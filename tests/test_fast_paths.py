@@ -278,3 +278,20 @@ def test_functions_whose_structure_never_repeats_go_back_to_the_ordinary_path():
         np.testing.assert_array_equal(ft.grad(f)(x), 2 * x)
     # Recorded only until the counter gave up (each recorded call adds a key).
     assert replay.cache_info()[3] == replay.MAX_MISSES_IN_A_ROW
+
+
+def test_jvp_with_integer_inputs_outputs_and_aux():
+    def f(x, k):
+        y = fnp.sin(x) * k
+        return (fnp.sum(y), k * 2, fnp.floor(x)), {"aux": y}
+    x = rng.standard_normal(3)
+    k = np.int64(3)
+    t = (np.ones(3), np.zeros((), ft.float0) if hasattr(ft, "float0") else np.zeros((), float0))
+    p_out, t_out, aux = both_ways(lambda: ft.jvp(f, (x, k), t, has_aux=True))
+    np.testing.assert_allclose(t_out[0], 3 * np.cos(x).sum(), rtol=1e-12)
+    assert t_out[1].dtype == float0 and np.all(t_out[2] == 0)
+    np.testing.assert_allclose(aux["aux"], 3 * np.sin(x), rtol=1e-12)
+    # Hessian-vector product: forward over reverse, against the closed form.
+    v = rng.standard_normal(3)
+    hv = both_ways(lambda: ft.jvp(ft.grad(lambda z: fnp.sum(fnp.sin(z) * z)), (x,), (v,))[1])
+    np.testing.assert_allclose(hv, (2 * np.cos(x) - x * np.sin(x)) * v, rtol=1e-12)

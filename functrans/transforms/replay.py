@@ -96,10 +96,12 @@ _miss_counters = weakref.WeakKeyDictionary()
 def miss_counter(fun):
     """[calls in a row without a reusable gradient program] for the user's function, shared
     by every grad(fun) made of it (grad(f)(x) in a loop makes a new grad function each time)."""
+    # Keyed by the code: a lambda made anew on each call is still the same function.
+    owner = getattr(fun, "__code__", fun)
     try:
-        counter = _miss_counters.get(fun)
+        counter = _miss_counters.get(owner)
         if counter is None:
-            counter = _miss_counters[fun] = [0]
+            counter = _miss_counters[owner] = [0]
         return counter
     except TypeError:           # not weakly referenceable: one counter per grad function
         return [0]
@@ -264,14 +266,16 @@ def _params_key(v, keep):
     return (t, v)
 
 
-def record(flat_fun, values):
+def record(flat_fun, values, differentiated=None):
     """Run flat_fun on recording tracers over `values`: (recorder, output values, output
-    atoms, main); the recorder's key is complete once the outputs are added to it."""
+    atoms, main); the recorder's key is complete once the outputs are added to it.
+    `differentiated` says which inputs carry a nonzero tangent (all by default)."""
     rec = Recorder(values)
+    diff = [True] * len(values) if differentiated is None else list(differentiated)
     with new_main(RecordTrace, rec) as main:
         trace = RecordTrace(main)
-        ins = [RecordTracer(trace, var.aval, v, var, i, True)
-               for i, (var, v) in enumerate(zip(rec.invars, values))]
+        ins = [RecordTracer(trace, var.aval, v, var, i, d)
+               for i, (var, v, d) in enumerate(zip(rec.invars, values, diff))]
         outs = [trace.full_raise(o) for o in flat_fun(ins)]
         rec.key.append(("out", tuple([o.ref for o in outs])))
     return rec, [o.value for o in outs], [o.atom for o in outs], main
@@ -412,9 +416,13 @@ def _reuse_forward(closed, recorded, n_in, n_const):
     return _GradientProgram(program, closed.consts, tuple(saved))
 
 
-class ReplayedVJP:
-    """Jᵀu for one recorded call: the cached gradient program, or the ordinary linear program
-    of the recorded computation when this structure has not been seen before."""
+class _Replayed:
+    """A derivative of one recorded call: the cached derivative program of its structure, or
+    the ordinary derivative of the recorded computation when the structure is new.
+    Subclasses give `_extra_avals()`, `_stage(n_in, n_const, extra_avals)` and
+    `_ordinary(extra)`; `extra` are the output cotangents in reverse mode. (Forward mode was
+    measured too: recording grad inside jvp costs about what the ordinary Hessian-vector
+    product costs, so jvp keeps the ordinary path.)"""
 
     def __init__(self, rec, outvars, out_avals, misses=None):
         self.rec = rec
@@ -425,8 +433,8 @@ class ReplayedVJP:
         self.key = (tuple(v.aval for v in rec.invars), tuple(rec.key))
 
     def __call__(self, cts):
-        ct_avals = [tangent_aval(a) for a in self.out_avals]
-        key = (self.key, tuple(ct_avals))
+        ct_avals = self._extra_avals()
+        key = (type(self), self.key, tuple(ct_avals))
         entries = _cache.entries
         with _cache.lock:
             seen = key in entries
@@ -454,8 +462,7 @@ class ReplayedVJP:
     def _build(self, key, ct_avals):
         rec = self.rec
         try:
-            closed = _gradient_program(self.program, len(rec.values), len(rec.consts),
-                                       ct_avals)
+            closed = self._stage(len(rec.values), len(rec.consts), ct_avals)
         except Exception:   # noqa: BLE001 -- a rule that needs concrete values: stay ordinary
             closed = _FAILED
         with _cache.lock:
@@ -463,6 +470,17 @@ class ReplayedVJP:
                 _cache.entries[key] = closed
             _cache.builds += 1
         return closed
+
+
+
+class ReplayedVJP(_Replayed):
+    """Jᵀu for one recorded call (reverse mode: grad, value_and_grad)."""
+
+    def _extra_avals(self):
+        return [tangent_aval(a) for a in self.out_avals]
+
+    def _stage(self, n_in, n_const, ct_avals):
+        return _gradient_program(self.program, n_in, n_const, ct_avals)
 
     def _ordinary(self, cts):
         from .linearize import linearize_flat

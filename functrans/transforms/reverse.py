@@ -105,7 +105,8 @@ def _vjp_for_grad(fun, primals, has_aux, misses=None):
         return vjp(fun, *primals, has_aux=has_aux)
     out_tree_box, aux_box = [], ([] if has_aux else None)
     rec, outs, out_atoms, main = replay.record(
-        _flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat)
+        _flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat,
+        [get_aval(x).dtype.kind in "fc" for x in flat])
     out_tree = out_tree_box[0]
     out_avals = [get_aval(o) for o in outs]
     vjp_fn = _ReplayedVJPFunction(replay.ReplayedVJP(rec, out_atoms, out_avals, misses),
