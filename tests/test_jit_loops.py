@@ -182,3 +182,33 @@ def test_a_body_with_a_numpy_path_primitive_keeps_working():
         return lax.scan(lambda c, r: (c + fnp.sort(r)[0], fnp.cumsum(r)), 0.0, x)
     text = check(f, rng.standard_normal((4, 5)), compiled=False)
     assert "a Python loop" in text            # and says why
+
+
+def test_rnn_gradient_stacks_views_of_the_carry():
+    # The primal loop stacks h.reshape(1, 32) (a view of the carry) as a residual: it must be
+    # stored before the carry is updated in place. Checked against the unrolled program.
+    r = np.random.default_rng(1)
+    params = (r.standard_normal((16, 32)) * 0.3, r.standard_normal((32, 32)) * 0.2,
+              np.zeros(32), r.standard_normal((32, 4)) * 0.3)
+    xs, y = r.standard_normal((12, 16)), r.standard_normal(4)
+
+    def scanned(params, xs, y):
+        wx, wh, b, wo = params
+        h, _ = lax.scan(lambda h, x: (fnp.tanh(x @ wx + h @ wh + b), None), fnp.zeros(32), xs)
+        return fnp.sum((h @ wo - y) ** 2)
+
+    def unrolled(params, xs, y):
+        wx, wh, b, wo = params
+        h = fnp.zeros(32)
+        for t in range(xs.shape[0]):
+            h = fnp.tanh(xs[t] @ wx + h @ wh + b)
+        return fnp.sum((h @ wo - y) ** 2)
+    check(ft.grad(scanned), params, xs, y, tol=1e-9)
+    same(ft.jit(ft.grad(scanned))(params, xs, y), ft.grad(unrolled)(params, xs, y), 1e-9)
+
+
+def test_carries_swapped_and_passed_through():
+    # carries updated in place must not read an already updated carry
+    def f(a, b):
+        return lax.fori_loop(0, 5, lambda i, c: (c[1], c[0] + 1.0, c[2]), (a, b, a * 2.0))
+    check(f, np.arange(3.0), np.ones(3))

@@ -274,12 +274,22 @@ class LoopSource:
             idx = ", ".join(str(o) for _, _, o in m)
             return self.assign(env, eqn.outputs[0],
                                f"{scalar_ctor(out.dtype)}({x}[{idx}])", ind)
+        name = eqn.primitive.name
+        if out.size == xa.size and name in ("reshape", "squeeze", "broadcast_in_dim"):
+            # no data moves (a broadcast that only inserts size-1 axes is a reshape): a
+            # reshape of a contiguous array, copied into a buffer first if it is strided
+            # (Numba reshapes only contiguous arrays)
+            if x not in self.c_names:
+                buf = self.fresh("y")
+                self.alloc(buf, xa.shape, _dtype(xa))
+                self.emit(ind, f"{self.put(xa.ndim)}({buf}, {x}, {self.zeros(xa.ndim)})")
+                x = buf
+            return self.assign(env, eqn.outputs[0], f"{x}.reshape({tuple(out.shape)})", ind,
+                               c=True)
         expr = s.rule.view(x, xa, out, **eqn.params)
         if ".reshape(" in expr and x not in self.c_names:
-            # Numba reshapes only contiguous arrays
             expr = s.rule.view(f"np.ascontiguousarray({x})", xa, out, **eqn.params)
-        c = eqn.primitive.name in ("reshape", "squeeze")
-        return self.assign(env, eqn.outputs[0], expr, ind, c=c)
+        return self.assign(env, eqn.outputs[0], expr, ind)
 
     def _matrix(self, x, aval, order, shape):
         ident = list(range(aval.ndim))
@@ -457,13 +467,15 @@ class LoopSource:
                 self.c_names.add(name)     # a leading-axis slice of a C array
             x_in.append(name)
         res = self.closed(body, list(consts) + ks + x_in, ind + 1)
-        self.update_carries(ks, res[:nk], k_avals, ind + 1)
+        # ys are stored before the carries are updated in place: a y may be a view of a
+        # carry (the primal loop of a gradient stacks h.reshape(1, n) as a residual)
         for s, r, a in zip(stacks, res[nk:], y_avals):
             if a.ndim:
                 self.emit(ind + 1, f"{self.put(a.ndim)}({s}[{i}], {r}, "
                                    f"{', '.join('0, 1' for _ in a.shape)})")
             else:
                 self.emit(ind + 1, f"{s}[{i}] = {r}")
+        self.update_carries(ks, res[:nk], k_avals, ind + 1)
         if not res:
             self.emit(ind + 1, "pass")
         return ks + stacks
