@@ -150,19 +150,22 @@ class RecordTracer(Tracer):
 class Recorder:
     def __init__(self, values):
         self.values = values
-        self.eqns = []
+        self.raw_eqns = []
         self.key = []
         self.keep = []                # objects whose id() is in the key: kept alive
         self.invars = [Var(get_aval(v)) for v in values]
         self.constvars, self.consts, self.const_ids = [], [], {}
         self.var_values = list(values)    # by variable number: inputs, then eqn outputs
 
+    def eqns(self):
+        return tuple(Eqn(*e) for e in self.raw_eqns)
+
     def carries_derivative(self, tracer):
         """Exactly what the ordinary path's JVP tracer would say: is the tangent of this value
         symbolically nonzero? (The JVP of the recorded prefix answers; rare: float() and
         friends on differentiated values.)"""
         from .jvp import jvp_flat
-        prefix = Program(tuple(self.constvars), tuple(self.invars), tuple(self.eqns),
+        prefix = Program(tuple(self.constvars), tuple(self.invars), self.eqns(),
                          (tracer.atom,))
         tangents = [np.zeros(np.shape(v), tangent_aval(get_aval(v)).dtype)
                     if get_aval(v).dtype.kind in "fc" else Zero(tangent_aval(get_aval(v)))
@@ -200,8 +203,9 @@ class RecordTrace(Trace):
 
     def process_primitive(self, primitive, tracers, params):
         rec = self.main.global_data
-        out = primitive.bind(*[t.value for t in tracers], **params)
-        outs = out if primitive.multiple_results else [out]
+        # What bind would do with these concrete values (no staging is active below this
+        # trace, or bind would not have come here): the eager interpreter.
+        outs = _EVAL_TRACE.process_primitive(primitive, [t.value for t in tracers], params)
         if getattr(primitive, "effectful", False) and not outs:
             # A host side effect (debug.print) happens here, once, as on the ordinary path; it
             # has nothing to differentiate, and the recorded program must not repeat it.
@@ -217,8 +221,9 @@ class RecordTrace(Trace):
             var = Var(get_aval(o))
             result.append(RecordTracer(self, var.aval, o, var, len(values), dep))
             values.append(o)
-        rec.eqns.append(Eqn(primitive, tuple([t.atom for t in tracers]),
-                            tuple([r.atom for r in result]), params))
+        # Kept as a plain tuple: Eqn objects are made only if this structure needs deriving.
+        rec.raw_eqns.append((primitive, tuple([t.atom for t in tracers]),
+                             tuple([r.atom for r in result]), params))
         rec.key.append((primitive, _params_key(params, rec.keep),
                         tuple([t.ref for t in tracers]),
                         tuple([r.aval for r in result])))
@@ -427,10 +432,15 @@ class _Replayed:
     def __init__(self, rec, outvars, out_avals, misses=None):
         self.rec = rec
         self.misses = misses
-        self.program = Program(tuple(rec.constvars), tuple(rec.invars), tuple(rec.eqns),
-                               tuple(outvars))
+        self.outvars = tuple(outvars)
         self.out_avals = out_avals
         self.key = (tuple(v.aval for v in rec.invars), tuple(rec.key))
+
+    @property
+    def program(self):
+        """The recorded call as a Program (made when a derivative must be derived)."""
+        rec = self.rec
+        return Program(tuple(rec.constvars), tuple(rec.invars), rec.eqns(), self.outvars)
 
     def __call__(self, cts):
         ct_avals = self._extra_avals()
