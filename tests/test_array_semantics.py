@@ -88,6 +88,18 @@ def test_operators_follow_functrans_numpy_like_traced_values():
         assert type(got) is Array
     traced = ft.jit(lambda a, b: a + b)(a, b)
     assert traced.dtype == (a + b).dtype
+    # Same-dtype operands (numpy's ufunc directly) agree with fnp too, division included.
+    with np.errstate(invalid="ignore"):
+        _same_dtype_operators_agree(a, b)
+
+
+def _same_dtype_operators_agree(a, b):
+    for x in (a, b, fnp.asarray(np.array([True, False])), fnp.asarray(np.array([3, 4], np.uint8))):
+        for got, want in [(x + x, fnp.add(x, x)), (x * x, fnp.multiply(x, x)),
+                          (x / x, fnp.true_divide(x, x)), (x == x, fnp.equal(x, x)),
+                          (x >= x, fnp.greater_equal(x, x))]:
+            assert got.dtype == want.dtype and type(got) is Array
+            np.testing.assert_array_equal(got, want)      # NaN == NaN here (0/0 of bools)
 
 
 # --- .at outside transforms, with modes ---------------------------------------------------------

@@ -16,6 +16,7 @@ user's own numpy arrays are never made read-only: only the Array view of a value
 import numpy as np
 
 from . import errors
+from ..config import config as _config
 
 __all__ = ["Array", "to_array", "wrap_outputs"]
 
@@ -82,10 +83,44 @@ def _unpickle(a):
     return to_array(a)
 
 
+_raw_functions = {}
+
+
+def _raw(name):
+    """The functrans.numpy function itself, without its public wrapper (operators do the
+    wrapper's work inline: one call fewer on the hot path)."""
+    fn = _raw_functions.get(name)
+    if fn is None:
+        public = getattr(_fnp(), name)
+        fn = _raw_functions[name] = getattr(public, "__wrapped_fnp__", public)
+    return fn
+
+
+# Operators whose result dtype is the operands' when both share a numeric dtype (JAX and
+# numpy agree there): two such arrays go straight to the numpy ufunc. Division and powers are
+# not here: int32 / int32 is float32 in JAX and float64 in numpy.
+_SAME_DTYPE = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
+               "equal": np.equal, "not_equal": np.not_equal, "less": np.less,
+               "less_equal": np.less_equal, "greater": np.greater,
+               "greater_equal": np.greater_equal}
+
+
 def _operator(name, reflected=False):
+    ufunc = _SAME_DTYPE.get(name)
+
     def op(self, other):
-        fn = getattr(_fnp_module or _fnp(), name)
-        return fn(other, self) if reflected else fn(self, other)
+        a = _ndarray.view(self, _ndarray)
+        t = type(other)
+        b = _ndarray.view(other, _ndarray) if t is Array else other
+        if ufunc is not None and (t is Array or t is _ndarray) and b.dtype == a.dtype and \
+                a.dtype.kind in "iufc" and not (_config.debug_nans or _config.debug_infs):
+            return to_array(ufunc(b, a) if reflected else ufunc(a, b))
+        fn = _raw_functions.get(name) or _raw(name)
+        out = fn(b, a) if reflected else fn(a, b)
+        if _config.debug_nans or _config.debug_infs:
+            from ..debug import check_function_outputs
+            check_function_outputs(f"fnp.{name}", out)
+        return to_array(out) if isinstance(out, _ndarray) else out
     op.__name__ = f"__{'r' if reflected else ''}{name}__"
     return op
 
