@@ -1,0 +1,38 @@
+"""Helpers shared by the fnp modules composed from other fnp functions (see extras.py)."""
+import numpy as np
+
+from ..core.trace import Tracer
+from ._promotion import asarray, dtype_of
+
+
+def _fnp():
+    from ._raw import raw       # fnp's functions, without the user-facing result wrapper
+    return raw
+
+
+def _arr(x, name):
+    return _fnp().asarray(asarray(x, name))
+
+
+def _inexact(x):
+    fnp = _fnp()
+    return x if dtype_of(x).kind in "fc" else fnp.asarray(x, dtype=np.float64)
+
+
+def _is_traced(*xs):
+    return any(isinstance(x, Tracer) for x in xs)
+
+
+def _concrete(x, name, why):
+    """The numpy value of x; a traced x raises the concretization error with `why`."""
+    if isinstance(x, Tracer):
+        from ..core.errors import ConcretizationTypeError
+        raise ConcretizationTypeError(
+            f"fnp.{name} needs concrete values: {why}. Call it outside jit/vmap, or use the "
+            f"static size= argument where there is one.")
+    return np.asarray(x)
+
+def _real_dtype(x):
+    d = dtype_of(x)
+    return {np.dtype(np.complex64): np.dtype(np.float32),
+            np.dtype(np.complex128): np.dtype(np.float64)}.get(d, d)
