@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from ..backend.lowering import _impl_caller
+from .windowed import padded
 
 _KERNELS = {}
 
@@ -33,7 +34,7 @@ def _kernels():
 
     # Both kernels read the operand channels-last, x (N, H, W, D, C), and the kernel as
     # (KH, KW, KD, Cg, O): the innermost loops then run over contiguous channels.
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    @numba.njit(cache=True, nogil=True, boundscheck=False, error_model='numpy')
     def im2col(x, cols, st, lo, ld, rd, ks, osp, b, g, m_start, m_stop):
         # Rows of batch members m_start <= m < m_stop (a chunk: see ConvCall.__call__).
         n, h, w, d, c = x.shape
@@ -76,7 +77,7 @@ def _kernels():
                                                 cols[q, row, col + ci] = 0
                                         col += cg
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    @numba.njit(cache=True, nogil=True, boundscheck=False, error_model='numpy')
     def direct(x, wt, out, st, lo, ld, rd, b, g):
         # out (Nb, OH, OW, OD, O): for each operand element a window reads, an axpy over the
         # output features (contiguous in both wt and out).
@@ -160,12 +161,35 @@ class ConvCall:
         self.depth = cg * math.prod(w_shape[2:])
         self.strategy = strategy or "im2col"
         self.per_member = math.prod(canon_out[2:])
+        self.padding = tuple(tuple(p) for p in params["padding"])
+        self.lhs_dilation = tuple(params["lhs_dilation"])
+        self.rhs_dil = tuple(params["rhs_dilation"])
+        self.strides = tuple(params["window_strides"])
+        self.spans = tuple((k - 1) * d + 1 for k, d in zip(w_shape[2:], self.rhs_dil))
+        self.cols_view_shape = (self.b, self.g, self.nb) + canon_out[2:] + w_shape[2:] + \
+            (cg,)
         row_bytes = self.q * self.depth * np.dtype(self.dtype).itemsize
         self.chunk = max(1, min(self.nb, CHUNK_BYTES // max(1, row_bytes * self.per_member)))
         # The column matrix is reused from call to call (per thread: a compiled function may
         # run in several threads): a fresh multi-megabyte buffer each call costs more in page
         # faults than the copy into it (measured 7 ms against 1.5 ms on the CNN's convs).
         self._local = threading.local()
+
+    def _windows(self, x):
+        """(B, G, Nb, out spatial..., taps..., Cg) view of the windows of x (N, S..., C)."""
+        nsp, b, g = self.nsp, self.b, self.g
+        x = x.reshape(x.shape[:1 + nsp] + x.shape[-1:])      # drop the unit axes again
+        xp = padded(x, 0, ((0, 0),) + self.padding + ((0, 0),),
+                    (1,) + self.lhs_dilation + (1,))
+        v = np.lib.stride_tricks.sliding_window_view(xp, self.spans, axis=tuple(
+            range(1, 1 + nsp)))                               # (N, P..., C, spans...)
+        v = v[(slice(None),) + tuple(slice(None, None, s) for s in self.strides[:nsp])
+              + (slice(None),) + tuple(slice(None, None, d) for d in self.rhs_dil)]
+        osp = v.shape[1:1 + nsp]
+        v = v.reshape((b, self.nb) + osp + (g, self.cg) + v.shape[2 + nsp:])
+        perm = (0, 2 + nsp, 1) + tuple(range(2, 2 + nsp)) + \
+            tuple(range(4 + nsp, 4 + 2 * nsp)) + (3 + nsp,)
+        return v.transpose(perm)
 
     def __call__(self, lhs, rhs):
         # One C-level copy when the operand is not channels-last already: the kernels then
@@ -179,14 +203,12 @@ class ConvCall:
             k["direct"](x, np.ascontiguousarray(w).reshape(self.w3), out, self.st, self.lo,
                         self.ld, self.rd, self.b, self.g)
             res = out.reshape((self.nb,) + self.canon_out[2:] + (self.canon_out[1],))
-        else:
-            # Column chunks small enough to stay in cache between the copy and the product:
-            # one 4.7 MB column matrix made the pair 4x slower than its parts on the CNN.
+        elif self.strategy == "im2col-numba":
+            # Column chunks small enough to stay in cache between the copy and the product.
             cols = getattr(self._local, "cols", None)
             if cols is None:
                 cols = self._local.cols = np.empty((self.q, self.chunk * self.per_member,
                                                     self.depth), self.dtype)
-            # Kernel matrix per group: rows (taps, in-feature), columns the group's outputs.
             wm = w.reshape(self.depth, self.q, self.oq).transpose(1, 0, 2)
             res = np.empty((self.q, self.rows, self.oq), self.dtype)
             for m0 in range(0, self.nb, self.chunk):
@@ -195,6 +217,18 @@ class ConvCall:
                             self.b, self.g, m0, m1)
                 r0, r1 = m0 * self.per_member, m1 * self.per_member
                 np.matmul(cols[:, :r1 - r0], wm, out=res[:, r0:r1])
+        else:
+            # The columns by numpy: a strided window view of the padded operand, copied once
+            # (in C) into the reused column buffer; then one matmul per group.
+            cols = getattr(self._local, "cols", None)
+            if cols is None:
+                cols = self._local.cols = np.empty((self.q, self.rows, self.depth), self.dtype)
+            np.copyto(cols.reshape(self.cols_view_shape), self._windows(x))
+            # Kernel matrix per group: rows (taps, in-feature), columns the group's outputs.
+            wm = w.reshape(self.depth, self.q, self.oq).transpose(1, 0, 2)
+            res = np.matmul(cols, wm)                      # (Q, rows, Oq)
+        if self.strategy != "direct":
+            # (Q, rows, Oq) -> (Nb, spatial..., O), group-major output features.
             if self.q == 1:
                 res = res.reshape((self.nb,) + self.canon_out[2:] + (self.canon_out[1],))
             else:

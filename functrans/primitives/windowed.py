@@ -278,24 +278,20 @@ def _select_and_gather_add_impl(t, x, *, select, **geometry):
 def _select_and_scatter_add_impl(s, x, *, select, **geometry):
     s, x = np.asarray(s), np.asarray(x)
     idx = _selection(x, select, geometry)
-    grid = padded(x, 0, geometry["padding"], geometry["base_dilation"]).shape
-    # Position in the padded grid of each window's selected element, per axis.
-    offsets = np.unravel_index(idx, geometry["window_dimensions"]) if idx.size else \
-        [np.zeros(idx.shape, np.intp)] * x.ndim
-    coords = []
-    for a in range(x.ndim):
-        start = np.arange(idx.shape[a]) * geometry["window_strides"][a]
-        start = start.reshape((-1,) + (1,) * (x.ndim - 1 - a))
-        coords.append(start + offsets[a] * geometry["window_dilation"][a])
-    flat = np.ravel_multi_index(tuple(np.broadcast_to(c, idx.shape) for c in coords), grid) \
-        if idx.size else np.zeros(0, np.intp)
-    # bincount sums the cotangents landing on one position (in float64: exact enough for
-    # float32, and several times faster than np.add.at).
-    acc = np.bincount(np.ravel(flat), weights=np.ravel(s).astype(np.float64),
-                      minlength=math.prod(grid)).astype(s.dtype)
+    grid = np.zeros(padded(x, 0, geometry["padding"], geometry["base_dilation"]).shape, s.dtype)
+    # Each window position k adds, at the strided slice of the padded grid that position reads,
+    # the cotangents of the windows that selected it: one numpy add per window position.
+    for flat_k, k in enumerate(np.ndindex(*geometry["window_dimensions"])):
+        if not idx.size:
+            break
+        part = np.where(idx == flat_k, s, 0).astype(s.dtype)
+        start = [kk * d for kk, d in zip(k, geometry["window_dilation"])]
+        region = tuple(slice(b, b + (m - 1) * st + 1, st) for b, m, st in
+                       zip(start, idx.shape, geometry["window_strides"]))
+        grid[region] += part
     # Back from the padded grid to the operand: undo the padding, skip the dilation holes.
     from .shape import _pad_impl
-    unpadded = _pad_impl(acc.reshape(grid), np.zeros((), s.dtype),
+    unpadded = _pad_impl(grid, np.zeros((), s.dtype),
                          padding_config=tuple((-lo, -hi, 0) for lo, hi in geometry["padding"]))
     return np.ascontiguousarray(unpadded[tuple(slice(None, None, b)
                                                for b in geometry["base_dilation"])])
