@@ -1,19 +1,21 @@
-"""jit lowering of conv_general_dilated (functrans/primitives/convolution.py): Numba kernels.
+"""jit lowering of conv_general_dilated (functrans/primitives/convolution.py).
 
-Two strategies, measured on the shapes of a small CNN's step (benchmarks/bench_cnn.py and
-docs/convolutions.md have the numbers):
+Three strategies, measured on every convolution of the digits CNN's training step
+(benchmarks/bench_cnn.py; the table is in docs/convolutions.md):
 
-  im2col + BLAS  a Numba kernel copies each window's elements into one row of a column matrix
-                 (dilation, padding and strides resolved by index arithmetic: no padded copy),
-                 then one np.matmul per group multiplies it with the kernel matrix.
-  direct         a Numba loop nest accumulates each output element from the operand.
+  im2col (numpy)  each window's elements copied into one row of a column matrix by numpy (a
+                  strided window view of the padded operand, channels innermost, copied in C
+                  into a buffer reused from call to call), then one np.matmul (BLAS) per group.
+  im2col-numba    the same columns written by a Numba kernel (dilation, padding and strides
+                  resolved by index arithmetic, no padded copy), in cache-sized chunks.
+  direct          a Numba loop nest: for each operand element a window reads, an axpy over the
+                  output features.
 
-On every convolution of the digits CNN's training step (forward and both transposes, 1->16 to
-32->32 features, float32 and float64) im2col + BLAS was 2-8x faster than the direct loops (the
-table is in docs/convolutions.md), so the lowering uses im2col + BLAS; the direct kernel stays
-for that benchmark (ConvCall(..., strategy="direct")). Operands
-of up to three spatial axes are handled by the kernels, viewed as three spatial axes (unit axes
-added); more spatial axes, or integer and complex dtypes, call the numpy impl.
+The numpy copy + BLAS was fastest on every one of those convolutions (Numba's strided gathers
+ran 1.5-4x slower than numpy's C copy, the direct loops 2-40x slower than BLAS), so it is the
+lowering; the two Numba kernels stay for that measurement (ConvCall(..., strategy=...)).
+Operands of up to three spatial axes with a floating dtype take this path; others (more axes,
+integers, complex, empty arrays) call the numpy impl.
 """
 import math
 import threading
