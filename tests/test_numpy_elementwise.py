@@ -1,9 +1,9 @@
 """fnp's elementwise functions against numpy, eager and traced, from one table.
 
 Arguments are drawn with mixed dtypes, broadcastable shapes and weak Python scalars, so the
-table also checks NumPy 2 promotion and broadcasting. Float-only functions give float64 for
-integer and boolean inputs (numpy picks float16/float32 for narrow ones): their references
-convert such inputs to float64 first.
+table also checks promotion and broadcasting. Values are compared with numpy's; dtypes follow
+JAX (checked exactly in test_dtype_grid.py): float-only functions give float32 for integers up
+to 32 bits, where numpy gives float16/float32/float64.
 """
 import math
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+import functrans as ft
 import functrans.numpy as fnp
 from test_numpy_harness import (BOOL, COMPLEX, FLOATS, INTS, NUMERIC, REAL, Call, Entry,
                                 arrays, check_call, elements, run_entry)
@@ -256,7 +257,11 @@ def test_every_elementwise_function_is_in_the_table():
     (np.ones(3, np.float32), 2.0, np.float32),            # weak float keeps float32
     (np.ones(3, np.int8), 2, np.int8),                    # weak int keeps int8
     (np.ones(3, np.int8), 2.5, np.float64),               # int meets weak float: float64
-    (np.ones(3, np.float16), np.int32(2), np.float64),    # numpy scalars are strong
+    (np.ones(3, np.float16), np.int32(2), np.float16),    # strong int meets float: the float
+    (np.ones(3, np.int32), np.ones(3, np.float32), np.float32),   # JAX: float32 (numpy: f64)
+    (np.ones(3, np.int64), np.ones(3, np.float16), np.float16),   # JAX: float16 (numpy: f64)
+    (np.ones(3, np.uint64), np.ones(3, np.int8), np.float64),
+    (np.ones(3, np.int32), np.ones(3, np.complex64), np.complex64),
     (np.ones(3, np.uint8), np.ones(3, np.int8), np.int16),
     (np.ones(3, np.bool_), 1, np.int64),
     (np.ones(3, np.float32), 1j, np.complex64),
@@ -277,12 +282,17 @@ def test_result_type_of_traced_values_follows_numpy():
     assert fnp.result_type(np.float32, np.int16) == np.float32
 
 
-def test_float_only_functions_give_float64_for_ints():
-    x = np.arange(4, dtype=np.int8)
-    for f in (fnp.exp, fnp.sqrt, fnp.sin, fnp.log1p, fnp.reciprocal):
-        assert f(x).dtype == np.float64
-    assert fnp.true_divide(x, x + 1).dtype == np.float64
+def test_float_only_functions_give_jaxs_float_for_ints():
+    # JAX (x64): float32 for bool and integers up to 32 bits, float64 for 64-bit integers.
+    for dtype, want in ((np.int8, np.float32), (np.uint16, np.float32), (np.int32, np.float32),
+                        (np.bool_, np.float32), (np.int64, np.float64), (np.uint64, np.float64)):
+        x = np.arange(4).astype(dtype)
+        for f in (fnp.exp, fnp.sqrt, fnp.sin, fnp.log1p, fnp.reciprocal):
+            assert f(x).dtype == want, (f.__name__, dtype)
+            assert ft.jit(f)(x).dtype == want, (f.__name__, dtype)
+        assert fnp.true_divide(x, x).dtype == want
     assert fnp.exp(np.ones(2, np.float32)).dtype == np.float32
+    assert fnp.exp(2).dtype == np.float64
 
 
 def test_floor_divide_and_remainder_follow_numpy_signs():

@@ -44,10 +44,14 @@ def test_binary_operator(op):
     @given(operands(op))
     def run(ab):
         a, b = ab
+        # Eagerly these are numpy's own operators on numpy arrays (numpy's promotion); traced,
+        # functrans's (JAX's promotion: int32 + float32 is float32): equal values, and dtypes
+        # of one kind, not bit-identical results.
         with np.errstate(all="ignore"):
-            check_call(f, f, Call((a, b)), name=f"x {op} y")
+            check_call(f, f, Call((a, b)), name=f"x {op} y", exact_eager=False)
             # reflected forms: a numpy array or a Python scalar on the left of a traced value
-            check_call(lambda x: f(b, x), lambda x: f(b, x), Call((a,)), name=f"y {op} x")
+            check_call(lambda x: f(b, x), lambda x: f(b, x), Call((a,)), name=f"y {op} x",
+                       exact_eager=False)
     run()
 
 

@@ -62,21 +62,25 @@ def test_every_reduction_is_in_the_table():
     assert not missing, f"no test entry for {missing}"
 
 
-@pytest.mark.parametrize("dtype, want", [(np.int8, np.int64), (np.uint16, np.uint64),
-                                         (np.bool_, np.int64), (np.float16, np.float16),
-                                         (np.int32, np.int64), (np.float32, np.float32)])
-def test_sum_accumulator_dtypes(dtype, want):
+@pytest.mark.parametrize("dtype, want, cumulative", [
+    (np.int8, np.int64, np.int8), (np.uint16, np.uint64, np.uint16), (np.bool_, np.int64, np.int64),
+    (np.float16, np.float16, np.float16), (np.int32, np.int64, np.int32),
+    (np.float32, np.float32, np.float32)])
+def test_sum_accumulator_dtypes(dtype, want, cumulative):
+    # JAX (x64): sums widen narrow integers to 64 bits; cumsum/cumprod keep them (not numpy).
     x = np.ones((2, 3), dtype)
     check_call(fnp.sum, np.sum, Call((x,)), name="sum")
-    assert fnp.sum(x).dtype == want and fnp.cumsum(x).dtype == want
+    assert fnp.sum(x).dtype == want and fnp.cumsum(x).dtype == cumulative
+    assert fnp.cumprod(x).dtype == cumulative
 
 
 def test_mean_of_float16_and_ints():
     x16 = (np.arange(100) / 7).astype(np.float16)
     check_call(fnp.mean, np.mean, Call((x16,)), name="mean")
     check_call(fnp.var, np.var, Call((x16,)), name="var")
-    xi = np.arange(10, dtype=np.int16)
-    assert fnp.mean(xi).dtype == np.float64 and fnp.std(xi).dtype == np.float64
+    xi = np.arange(10, dtype=np.int16)    # JAX: float32 (numpy: float64)
+    assert fnp.mean(xi).dtype == np.float32 and fnp.std(xi).dtype == np.float32
+    assert fnp.mean(xi.astype(np.int64)).dtype == np.float64
 
 
 def test_nan_propagates_and_argmax_finds_first_nan():

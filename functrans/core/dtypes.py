@@ -1,9 +1,16 @@
-"""Dtypes and type promotion.
+"""Dtypes and type promotion: JAX's type lattice, with 64-bit types enabled.
 
-functrans follows NumPy 2 promotion (NEP 50): Python scalars are *weakly typed*, so they take the
-dtype of the array they meet (`x_f32 * 2.0` stays float32) unless their kind is higher
-(`x_i32 * 2.5` is float64, NumPy's default float). A traced value that came from a Python scalar
-keeps that weakness in its aval (`weak_type=True`) until it meets a strongly typed value.
+Promotion is the least upper bound in a lattice (JAX's, with jax_enable_x64=True), not NumPy's
+table. The differences users meet: an integer or boolean array combined with a float array takes
+the float's dtype (int32 + float32 is float32, int64 + float16 is float16, where NumPy widens),
+and uint64 with a signed integer gives a weakly typed float64. Python scalars are *weakly typed*:
+they take the dtype of the array they meet (`x_f32 * 2.0` stays float32) unless their kind is
+higher (`x_i32 * 2.5` is a weak float64). A traced value that came from a Python scalar keeps
+that weakness in its aval (`weak_type=True`) until it meets a strongly typed value.
+
+Float-only functions (sin, sqrt, true division, mean) turn integers into floats as JAX does:
+bool and integers of up to 32 bits give float32, 64-bit integers float64, weak ints a weak
+float64 (`to_inexact`).
 """
 import numpy as np
 
@@ -25,8 +32,6 @@ SHORT_NAMES = {bool_: "bool", int8: "i8", int16: "i16", int32: "i32", int64: "i6
                uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64",
                float16: "f16", float32: "f32", float64: "f64", complex64: "c64", complex128: "c128"}
 
-# The Python type whose weak promotion a weakly typed value of this kind mimics.
-_WEAK_PROXY = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 _PYTHON_SCALAR_DTYPE = {bool: bool_, int: int64, float: float64, complex: complex128}
 
 
@@ -68,27 +73,94 @@ def is_differentiable(dtype) -> bool:
     return is_inexact(dtype)
 
 
-def result_type(*typed) -> tuple[np.dtype, bool]:
-    """Promote (dtype, weak_type) pairs as NumPy 2 would; returns (dtype, weak_type).
+# --- JAX's type lattice ---------------------------------------------------------------------------
+# Nodes are dtypes plus the weak kinds "i*", "f*", "c*" (Python int, float and complex scalars);
+# an edge a -> b means a promotes to b. The result of promoting several types is their least
+# upper bound. Weak kinds materialize as the 64-bit type of their kind, still weakly typed.
+_LATTICE_EDGES = {
+    bool_: ["i*"],
+    "i*": [uint8, int8],
+    uint8: [uint16, int16], uint16: [uint32, int32], uint32: [uint64, int64], uint64: ["f*"],
+    int8: [int16], int16: [int32], int32: [int64], int64: ["f*"],
+    "f*": [float16, "c*"], float16: [float32], float32: [float64, complex64],
+    float64: [complex128],
+    "c*": [complex64], complex64: [complex128], complex128: [],
+}
+_WEAK_NODE = {"i": "i*", "u": "i*", "f": "f*", "c": "c*"}
+_WEAK_MATERIAL = {"i*": int64, "f*": float64, "c*": complex128}
 
-    A weak entry promotes like a Python scalar of its kind; the result is weak only if every
-    entry is weak.
-    """
+
+def _upward_closures():
+    closure = {}
+
+    def up(node):
+        if node not in closure:
+            closure[node] = {node}.union(*(up(n) for n in _LATTICE_EDGES[node]))
+        return closure[node]
+    for node in _LATTICE_EDGES:
+        up(node)
+    return closure
+
+
+_UP = _upward_closures()
+
+
+def _least_upper_bound(nodes):
+    common = set.intersection(*(_UP[n] for n in nodes))
+    # The least element of the common upper bounds: the one all the others are above.
+    return next(c for c in common if all(o in _UP[c] for o in common))
+
+
+_JOIN_CACHE = {}
+
+
+def _node(dtype, weak):
+    return _WEAK_NODE.get(dtype.kind, dtype) if weak else dtype
+
+
+def result_type(*typed) -> tuple[np.dtype, bool]:
+    """Promote (dtype, weak_type) pairs as JAX does; returns (dtype, weak_type).
+
+    A weak entry promotes as the weak kind of its dtype (a Python scalar); if every entry is
+    weak, the strong dtypes are promoted and the result is weak (weak f32 * weak f32 stays
+    f32)."""
     if not typed:
         raise ValueError("result_type needs at least one argument")
-    proxies = [(_WEAK_PROXY[d.kind] if weak else d) for d, weak in typed]
+    key = tuple(typed)
+    hit = _JOIN_CACHE.get(key)
+    if hit is not None:
+        return hit
     if all(weak for _, weak in typed):
-        # NumPy's result for Python scalars alone is its default dtype of the highest kind;
-        # keep the widest dtype actually present instead, so f32 weak * f32 weak stays f32.
-        kinds = "buifc"
-        top = max(typed, key=lambda t: (kinds.index(t[0].kind), t[0].itemsize))[0]
-        return top, True
-    return canonicalize(np.result_type(*proxies)), False
+        out = (_least_upper_bound({d for d, _ in typed}), True)
+    else:
+        top = _least_upper_bound({_node(d, w) for d, w in typed})
+        out = (_WEAK_MATERIAL[top], True) if top in _WEAK_MATERIAL else (top, False)
+    _JOIN_CACHE[key] = out
+    return out
+
+
+def promote_types(a, b) -> np.dtype:
+    """JAX's promote_types: the least upper bound of two (strong) dtypes."""
+    return result_type((canonicalize(a), False), (canonicalize(b), False))[0]
+
+
+# Float-only functions (sin, sqrt, true_divide, mean) compute integers and booleans in this
+# float dtype, as JAX does with 64-bit types on: 32-bit floats up to 32-bit integers.
+_INEXACT_OF = {bool_: float32, int8: float32, int16: float32, int32: float32, int64: float64,
+               uint8: float32, uint16: float32, uint32: float32, uint64: float64}
+
+
+def to_inexact(dtype, weak=False) -> np.dtype:
+    """The dtype a float-only function computes `dtype` in (itself if already inexact)."""
+    dtype = np.dtype(dtype)
+    if is_inexact(dtype):
+        return dtype
+    return float64 if weak and dtype.kind != "b" else _INEXACT_OF[dtype]
 
 
 def default_float(dtype=None) -> np.dtype:
     """The float dtype that an int or bool input is promoted to by float-only functions."""
-    return float64 if dtype is None or not is_inexact(dtype) else np.dtype(dtype)
+    return float64 if dtype is None else to_inexact(dtype)
 
 
 def short_name(dtype) -> str:

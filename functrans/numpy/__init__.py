@@ -4,8 +4,9 @@
 
 Every function works on numpy arrays, Python scalars and traced values. With no transform
 running and no traced argument, it calls numpy directly (numpy arrays in, numpy arrays out);
-under a transform it is built from functrans.lax, with numpy's dtype promotion (NumPy 2, weak
-Python scalars) and broadcasting. Both give the same values, shapes and dtypes.
+under a transform it is built from functrans.lax, with JAX's dtype promotion (its type lattice
+with 64-bit types, weak Python scalars) and numpy's broadcasting. Both give the same values,
+shapes and dtypes, JAX's (int32 + float32 is float32, sin of int32 is float32).
 
 Traced values behave like arrays: operators, indexing (x[...] with numpy's basic and advanced
 rules) and methods (x.sum(), x.reshape(...), x.T, ...). They are immutable: instead of
@@ -41,7 +42,7 @@ complex64, complex128 = _np.complex64, _np.complex128
 int_, uint, float_, complex_ = _np.int64, _np.uint64, _np.float64, _np.complex128
 dtype = _np.dtype
 finfo, iinfo = _np.finfo, _np.iinfo
-issubdtype, promote_types, can_cast = _np.issubdtype, _np.promote_types, _np.can_cast
+issubdtype, can_cast = _np.issubdtype, _np.can_cast
 integer, floating, inexact, complexfloating, number, signedinteger, unsignedinteger = (
     _np.integer, _np.floating, _np.inexact, _np.complexfloating, _np.number,
     _np.signedinteger, _np.unsignedinteger)
@@ -53,15 +54,26 @@ newaxis = None
 
 
 def result_type(*arrays_and_dtypes):
-    """The dtype numpy 2 promotion gives (Python scalars are weak), traced values included."""
-    from ..core.trace import Tracer
+    """The dtype JAX's promotion gives (Python scalars and weakly typed values are weak),
+    for arrays, traced values, scalars and dtypes alike."""
+    from ..core import dtypes as _dtypes
+    from ..core.trace import get_aval
 
-    def proxy(a):
-        if not isinstance(a, Tracer):
-            return a
-        # a weakly typed value promotes like a Python scalar of its kind
-        return a.dtype.type(0).item() if a.weak_type else _np.empty((), a.dtype)
-    return _np.result_type(*map(proxy, arrays_and_dtypes))
+    def typed(a):
+        if a is None or isinstance(a, (str, type, _np.dtype)):
+            return _dtypes.canonicalize(float if a is None else a), False
+        if _dtypes.is_python_scalar(a):
+            return _dtypes.python_scalar_dtype(a), True
+        aval = get_aval(a if hasattr(a, "dtype") else _np.asarray(a))
+        return aval.dtype, aval.weak_type
+    return _dtypes.result_type(*map(typed, arrays_and_dtypes))[0]
+
+
+def promote_types(type1, type2):
+    """JAX's promote_types: the least upper bound of two dtypes in its type lattice
+    (int32 and float32 give float32, where numpy gives float64)."""
+    from ..core import dtypes as _dtypes
+    return _dtypes.promote_types(type1, type2)
 
 
 _install_tracer_methods()

@@ -4,7 +4,8 @@ and axis arguments.
 fnp functions have two paths. With no staging transform active and no traced argument they call
 numpy directly (`eager(...)` is True), which is what users of plain arrays want: no dispatch
 cost. Otherwise they are built from functrans.lax, which is strict (one dtype, no broadcasting),
-so fnp first promotes dtypes as NumPy 2 does (weak Python scalars, NEP 50) and broadcasts shapes.
+so fnp first promotes dtypes as JAX does (its type lattice; weak Python scalars) and broadcasts
+shapes. The eager path converts its operands first where numpy's promotion would differ.
 Both paths must agree in value, shape and dtype; the tests check that they do.
 """
 import operator
@@ -82,7 +83,7 @@ def typed(x) -> tuple:
 
 
 def result_type(*args) -> tuple:
-    """(dtype, weak) of NumPy 2 promotion of the arguments; Python scalars are weak."""
+    """(dtype, weak) of JAX's promotion of the arguments; Python scalars are weak."""
     return dtypes.result_type(*(typed(a) for a in args))
 
 
@@ -106,18 +107,20 @@ def cast(x, dtype, weak=False):
 
 
 def promote(*args, inexact=False):
-    """The arguments converted to their common dtype (NumPy 2 rules). With inexact=True, a
-    non-float result is float64, as float-only functions (exp, sqrt, true_divide) give."""
+    """The arguments converted to their common dtype (JAX's lattice). With inexact=True, a
+    non-float result becomes the float dtype JAX's float-only functions (exp, sqrt,
+    true_divide) compute it in (dtypes.to_inexact)."""
     dtype, weak = result_type(*args)
     if inexact and not dtypes.is_inexact(dtype):
-        dtype = dtypes.float64
+        dtype = dtypes.to_inexact(dtype, weak)
     return [a if typed(a) == (dtype, weak) or (not weak and dtype_of(a) == dtype)
             else cast(a, dtype, weak) for a in args]
 
 
 def to_inexact(x):
-    """x itself if float or complex, else x as float64 (numpy's default float)."""
-    return x if dtypes.is_inexact(dtype_of(x)) else cast(x, dtypes.float64, typed(x)[1])
+    """x itself if float or complex, else x in the float dtype JAX computes it in."""
+    d, weak = typed(x)
+    return x if dtypes.is_inexact(d) else cast(x, dtypes.to_inexact(d, weak), weak)
 
 
 # --- shapes ---------------------------------------------------------------------------------------
@@ -211,14 +214,37 @@ def numpy_operand(x):
     return _checked_numpy(np.asarray(x), "fnp")
 
 
-def numpy_inexact(*args):
-    """Eager arguments for a float-only function: if their common dtype is not inexact, each
-    is converted to float64 (the traced path does the same through promote(inexact=True))."""
+def _eager_typed(x):
+    """(dtype, weak) of an eager operand, without building an aval (this is the hot path)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.dtype, False
+    return dtypes.python_scalar_dtype(x), True
+
+
+def numpy_promote(*args, inexact=False):
+    """Eager operands converted so that numpy computes in the dtype JAX's promotion gives
+    (numpy's own table widens int32 + float32 to float64; JAX gives float32). Python scalars
+    stay Python scalars, weakly typed for numpy too."""
     args = [numpy_operand(a) for a in args]
-    if np.result_type(*args).kind in "fc":
-        return args
-    return [float(a) if dtypes.is_python_scalar(a) else np.asarray(a, dtype=np.float64)
-            for a in args]
+    typed_args = [_eager_typed(a) for a in args]
+    dtype, weak = dtypes.result_type(*typed_args)
+    if inexact and not dtypes.is_inexact(dtype):
+        dtype = dtypes.to_inexact(dtype, weak)
+    if weak:
+        # Only Python scalars (and weak values) take part: compute in Python's own kind.
+        py = _PYTHON_TYPES.get(dtype)
+        return [py(a) if py is not None and dtypes.is_python_scalar(a) else
+                np.asarray(a, dtype) for a in args]
+    # Python scalars become arrays of the result dtype: numpy would make a scalar that comes
+    # first (np.clip(2, f16_array)) a strong int64 array and widen the result.
+    return [a if t == dtype and not w else np.asarray(a, dtype)
+            for a, (t, w) in zip(args, typed_args)]
+
+
+def numpy_inexact(*args):
+    """Eager arguments for a float-only function, converted as the traced path's
+    promote(inexact=True) converts them."""
+    return numpy_promote(*args, inexact=True)
 
 
 def concrete(x, name):

@@ -13,7 +13,8 @@ import numpy as np
 from .. import lax
 from ..core import dtypes
 from ._promotion import (asarray, broadcast_args, broadcast_shapes, broadcast_to, cast,
-                         dtype_of, eager, numpy_inexact, numpy_operand, promote, promote_args,
+                         dtype_of, eager, numpy_inexact, numpy_operand, numpy_promote, promote,
+                         promote_args,
                          shape_of, to_inexact)
 
 __all__ = [
@@ -50,9 +51,28 @@ def _refuse_bool(name, x):
                         "use fnp.logical_not / fnp.logical_xor, or convert with .astype(int)")
 
 
-def _bool_as_int8(*args):
-    """numpy has no boolean loop for some functions and computes them in int8: so do we."""
-    return [cast(a, dtypes.int8) for a in args] if _kind(args[0]) == "b" else list(args)
+def _bool_as_int32(*args):
+    """Arithmetic without a boolean meaning (power, //, %, shifts, square) computes booleans
+    in int32, as JAX does (numpy uses int8)."""
+    return [cast(a, dtypes.int32) for a in args] if _kind(args[0]) == "b" else list(args)
+
+
+def _numpy_bools_as_int32(np_fun):
+    """np_fun for the eager path, with boolean operands computed as JAX computes them."""
+    def fun(*args):
+        args = numpy_promote(*args)
+        if args[0].dtype.kind == "b":
+            args = [a.astype(np.int32) for a in args]
+        return np_fun(*args)
+    return fun
+
+
+def _eager_pair(x1, x2):
+    """Eager operands of a binary function in JAX's promoted dtype (two arrays of one dtype,
+    the common case, pass straight through)."""
+    if type(x1) is np.ndarray and type(x2) is np.ndarray and x1.dtype == x2.dtype:
+        return x1, x2
+    return numpy_promote(x1, x2)
 
 
 # --- families -------------------------------------------------------------------------------------
@@ -78,7 +98,7 @@ def _binary(name, np_fun, lax_fun, doc):
     """A binary function defined for every dtype lax_fun accepts, after numpy promotion."""
     def fun(x1, x2, /):
         if eager(x1, x2):
-            return np_fun(x1, x2)
+            return np_fun(*_eager_pair(x1, x2))
         return lax_fun(*promote_args(name, x1, x2))
     return _named(name, fun, doc)
 
@@ -123,7 +143,7 @@ def _signbit(x):
 
 def _floor_divide_and_mod(x1, x2):
     """numpy's floor division and Python-style remainder, for promoted and broadcast args."""
-    x1, x2 = _bool_as_int8(x1, x2)
+    x1, x2 = _bool_as_int32(x1, x2)
     kind = _kind(x1)
     if kind == "c":
         raise TypeError("fnp.floor_divide / fnp.remainder do not accept complex arguments")
@@ -156,13 +176,14 @@ def _copysign(x1, x2):
     return _select(_signbit(x2), magnitude, lax.neg(magnitude))
 
 
-floor_divide = _binary("floor_divide", np.floor_divide,
+floor_divide = _binary("floor_divide", _numpy_bools_as_int32(np.floor_divide),
                        lambda x1, x2: _floor_divide_and_mod(x1, x2)[0],
                        "x1 // x2 elementwise: the quotient rounded toward -inf, as numpy does.")
-remainder = _binary("remainder", np.remainder, lambda x1, x2: _floor_divide_and_mod(x1, x2)[1],
+remainder = _binary("remainder", _numpy_bools_as_int32(np.remainder), lambda x1, x2: _floor_divide_and_mod(x1, x2)[1],
                     "x1 % x2 elementwise, with the sign of x2 (numpy's and Python's rule).")
 mod = _named("mod", lambda x1, x2, /: remainder(x1, x2), remainder.__doc__)
-fmod = _binary("fmod", np.fmod, lambda x1, x2: lax.rem(*_bool_as_int8(x1, x2)),
+fmod = _binary("fmod", _numpy_bools_as_int32(np.fmod),
+               lambda x1, x2: lax.rem(*_bool_as_int32(x1, x2)),
                "The C remainder of x1 / x2, with the sign of x1.")
 copysign = _float_binary("copysign", np.copysign, _copysign,
                          "The magnitude of x1 with the sign of x2 (the sign of zeros included).")
@@ -198,15 +219,15 @@ def power(x1, x2, /):
     negative integer powers are an error where the exponent is known (under tracing an
     array exponent with negative entries gives unspecified values)."""
     if eager(x1, x2):
-        return np.power(x1, x2)
+        return _numpy_bools_as_int32(np.power)(x1, x2)
     x1, x2 = asarray(x1, "power"), asarray(x2, "power")
     if type(x2) is int:
         (base, _) = promote(x1, x2)
-        base, = _bool_as_int8(base)
+        base, = _bool_as_int32(base)
         if _kind(base) in "iu" and x2 < 0:
             raise ValueError("Integers to negative integer powers are not allowed.")
         return lax.integer_pow(base, x2)
-    x1, x2 = _bool_as_int8(*promote_args("power", x1, x2))
+    x1, x2 = _bool_as_int32(*promote_args("power", x1, x2))
     if _kind(x1) in "iu":
         shape = broadcast_shapes(shape_of(x1), shape_of(x2), name="power")
         return _integer_power(broadcast_to(x1, shape), broadcast_to(x2, shape))
@@ -262,10 +283,10 @@ def sign(x, /):
 
 
 def square(x, /):
-    """x * x elementwise (booleans give int8, as in numpy)."""
+    """x * x elementwise (booleans give int32, as in JAX; numpy gives int8)."""
     if eager(x):
-        return np.square(x)
-    x, = _bool_as_int8(asarray(x, "square"))
+        return _numpy_bools_as_int32(np.square)(x)
+    x, = _bool_as_int32(asarray(x, "square"))
     return lax.mul(x, x)
 
 
@@ -444,8 +465,15 @@ def _round_even(x):
     return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
 
 
-rint = _float_unary("rint", np.rint, _round_even,
-                    "Round to the nearest integer, halves to even (integers give float64).")
+def rint(x, /):
+    """Round to the nearest integer, halves to even. Integers and booleans give float64, as
+    in JAX (whose rint does not narrow them to float32 as its other float functions do)."""
+    if eager(x):
+        x = numpy_operand(x)
+        exact = np.result_type(x).kind in "biu"
+        return np.rint(np.asarray(x, np.float64) if exact else x)
+    x = asarray(x, "rint")
+    return _round_even(cast(x, dtypes.float64) if _kind(x) in "biu" else x)
 
 
 def round(a, decimals=0):
@@ -570,8 +598,8 @@ bitwise_not = bitwise_invert = invert
 def _shift(name, np_fun, build):
     def fun(x1, x2, /):
         if eager(x1, x2):
-            return np_fun(x1, x2)
-        x1, x2 = _bool_as_int8(*promote_args(name, x1, x2))
+            return _numpy_bools_as_int32(np_fun)(x1, x2)
+        x1, x2 = _bool_as_int32(*promote_args(name, x1, x2))
         if _kind(x1) not in "iu":
             raise TypeError(f"fnp.{name} requires integer or boolean arguments, got "
                             f"{dtype_of(x1).name}")
@@ -624,7 +652,7 @@ def where(condition, x=None, y=None, /):
     if x is None or y is None:
         raise ValueError("fnp.where: either both or neither of x and y should be given")
     if eager(condition, x, y):
-        return np.where(condition, x, y)
+        return np.where(condition, *numpy_promote(x, y))
     condition = _truth(asarray(condition, "where"))
     x, y = promote(asarray(x, "where"), asarray(y, "where"))
     shape = broadcast_shapes(shape_of(condition), shape_of(x), shape_of(y), name="where")
@@ -643,7 +671,9 @@ def clip(a, a_min=None, a_max=None, *, min=None, max=None):
         a = numpy_operand(a)
         if lo is None and hi is None:
             return np.array(a)
-        return np.clip(a, lo, hi)
+        a, *bounds = numpy_promote(a, *(b for b in (lo, hi) if b is not None))
+        return np.clip(a, bounds.pop(0) if lo is not None else None,
+                       bounds.pop(0) if hi is not None else None)
     # One promotion of all three (not two in a row: clip(bools, 0, int8s) is int8).
     bounds = [b for b in (lo, hi) if b is not None]
     out, *bounds = promote_args("clip", a, *bounds)
@@ -659,7 +689,7 @@ def clip(a, a_min=None, a_max=None, *, min=None, max=None):
 def real(val, /):
     """The real part (val itself for real arguments)."""
     if eager(val):
-        return np.real(val)
+        return np.real(numpy_operand(np.asarray(val) if dtypes.is_python_scalar(val) else val))
     val = asarray(val, "real")
     return lax.real(val) if _kind(val) == "c" else val
 
@@ -667,7 +697,7 @@ def real(val, /):
 def imag(val, /):
     """The imaginary part (zeros for real arguments)."""
     if eager(val):
-        return np.imag(val)
+        return np.imag(numpy_operand(np.asarray(val) if dtypes.is_python_scalar(val) else val))
     val = asarray(val, "imag")
     return lax.imag(val) if _kind(val) == "c" else broadcast_to(cast(0, dtype_of(val)),
                                                                  shape_of(val))

@@ -30,8 +30,7 @@ __all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "norm", "solv
 
 def _operands(name, a, b):
     a, b = (asarray(x, name) for x in (a, b))
-    # Python scalars take part as arrays of their default dtype (numpy converts them first).
-    a, b = (np.asarray(x) if dtypes.is_python_scalar(x) else x for x in (a, b))
+    # Python scalars stay weakly typed, as in JAX: dot(float16 array, 2.5) is float16.
     return promote(a, b)
 
 
@@ -844,7 +843,9 @@ def vecdot(x1, x2, /, *, axis=-1):
     """sum(conj(x1) * x2) along axis, the other axes broadcast."""
     from . import reductions as red
     from .elementwise import conj, multiply
-    return red.sum(multiply(conj(x1), x2), axis=axis)
+    products = multiply(conj(x1), x2)
+    # A product keeps its operands' dtype (JAX): no widening of narrow integers as sum does.
+    return red.sum(products, axis=axis, dtype=dtype_of(products))
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):

@@ -1,11 +1,12 @@
 """Reductions with numpy's axis/keepdims/dtype rules: sum, prod, mean, var, std, max, min,
 argmax, argmin, all, any, count_nonzero, cumsum, cumprod.
 
-Result dtypes follow numpy: sums and products of booleans and integers narrower than 64 bits
-accumulate in int64 (uint64 for unsigned); mean, var and std of integers are float64; the mean
-of float16 is accumulated in float32. mean/var/std use numpy's own sequence of operations, so
-both paths agree with numpy to the last bit. Empty max/min give -inf/+inf (or the integer
-extremes) under tracing, where numpy raises.
+Result dtypes follow JAX (with 64-bit types): sums and products of booleans and integers
+narrower than 64 bits accumulate in int64 (uint64 for unsigned), as in numpy; cumsum/cumprod keep
+an integer's dtype (numpy widens; booleans give int64); mean, var and std of integers are in the
+float dtype of dtypes.to_inexact (float32 up to 32-bit integers, where numpy gives float64); the
+mean of float16 is accumulated in float32. Empty max/min raise, as in numpy and JAX, unless an
+initial= value is given.
 
 mean, var and std have no separate numpy path: eagerly, their lax operations simply run on
 numpy arrays (numpy's own np.mean casts inside the summation, which can group a long sum
@@ -82,8 +83,8 @@ def _count(a, axes):
 
 
 def mean(a, axis=None, dtype=None, keepdims=False):
-    """Arithmetic mean over the given axes: sum / count. Integers give float64; float16 is
-    accumulated in float32 and rounded back, as numpy does."""
+    """Arithmetic mean over the given axes: sum / count. Integers give JAX's float dtype for
+    them (float32 up to 32 bits); float16 is accumulated in float32 and rounded back."""
     a = asarray(a, "mean")
     axes = canonical_axes(axis, len(shape_of(a)), "mean")
     in_dtype = dtype_of(a)
@@ -91,7 +92,7 @@ def mean(a, axis=None, dtype=None, keepdims=False):
     if dtype is not None:
         dtype = canonical_dtype(dtype, "mean")
     elif in_dtype.kind in "biu":
-        dtype = dtypes.float64
+        dtype = dtypes.to_inexact(in_dtype)
     elif in_dtype == dtypes.float16:
         dtype, result_dtype = dtypes.float32, dtypes.float16
     total = lax.reduce_sum(cast(a, dtype) if dtype is not None else a, axes)
@@ -109,7 +110,7 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
     if dtype is not None:
         dtype = canonical_dtype(dtype, "var")
     elif dtype_of(a).kind in "biu":
-        dtype = dtypes.float64
+        dtype = dtypes.to_inexact(dtype_of(a))
     x = cast(a, dtype) if dtype is not None else a
     count = _count(a, axes)
     mean_ = lax.div(lax.reduce_sum(x, axes), count)
@@ -228,14 +229,21 @@ argmax = _arg_reduction("argmax", np.argmax, lax.argmax)
 argmin = _arg_reduction("argmin", np.argmin, lax.argmin)
 
 
+def _cumulative_dtype(dtype, requested, name):
+    """JAX's dtype for cumsum/cumprod: the input's, except booleans (int64)."""
+    if requested is not None:
+        return canonical_dtype(requested, name)
+    return dtypes.int64 if dtype.kind == "b" else dtype
+
+
 def _cumulative(name, np_fun, lax_fun):
     def fun(a, axis=None, dtype=None):
         if eager(a):
             a = np.asarray(numpy_operand(a))
-            acc = _accumulator_dtype(a.dtype, dtype, name)
+            acc = _cumulative_dtype(a.dtype, dtype, name)
             return np_fun(a.astype(acc, copy=False), axis=axis, dtype=acc)
         a = asarray(a, name)
-        a = cast(a, _accumulator_dtype(dtype_of(a), dtype, name))
+        a = cast(a, _cumulative_dtype(dtype_of(a), dtype, name))
         if axis is None:
             a = lax.reshape(a, (int(np.prod(shape_of(a), dtype=np.int64)),))
             axis = 0

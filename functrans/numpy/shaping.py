@@ -9,7 +9,7 @@ from ..core import dtypes
 from ..core.trace import get_aval
 from ._promotion import (asarray, broadcast_shapes as _broadcast_shapes, broadcast_to as
                          _broadcast_to, canonical_axes, canonical_axis, concrete, dtype_of, eager,
-                         promote, shape_arg, shape_of)
+                         numpy_promote, promote, shape_arg, shape_of)
 
 __all__ = ["reshape", "ravel", "transpose", "matrix_transpose", "swapaxes", "moveaxis",
            "squeeze", "expand_dims", "atleast_1d", "atleast_2d", "atleast_3d", "stack", "hstack",
@@ -222,9 +222,17 @@ def _as_arrays(arrays, name):
     return promote(*(np.asarray(x) if dtypes.is_python_scalar(x) else x for x in ops))
 
 
+def _eager_common(arrays):
+    """Eager operands of a join in JAX's common dtype (numpy's own table would widen int32 and
+    float32 to float64). Python scalars count as arrays here, as in the traced path."""
+    arrays = [np.asarray(a) if dtypes.is_python_scalar(a) else a for a in arrays]
+    return numpy_promote(*arrays) if arrays else arrays
+
+
 def concatenate(arrays, axis=0, dtype=None):
     """Join arrays along an existing axis (flattened first if axis is None)."""
     if eager(arrays):
+        arrays = arrays if dtype is not None else _eager_common(arrays)
         return np.concatenate(arrays, axis=axis, dtype=dtype)
     ops = _as_arrays(arrays, "concatenate")
     if dtype is not None:
@@ -251,7 +259,7 @@ def concatenate(arrays, axis=0, dtype=None):
 def stack(arrays, axis=0):
     """Join arrays of one shape along a new axis."""
     if eager(arrays):
-        return np.stack(arrays, axis=axis)
+        return np.stack(_eager_common(arrays), axis=axis)
     ops = _as_arrays(arrays, "stack")
     shapes = {shape_of(x) for x in ops}
     if len(shapes) > 1:
@@ -264,7 +272,7 @@ def stack(arrays, axis=0):
 def hstack(tup):
     """Join along the second axis (the first for 1-D arrays)."""
     if eager(tup):
-        return np.hstack(tup)
+        return np.hstack(_eager_common(tup))
     arrs = [atleast_1d(x) for x in tup]
     return concatenate(arrs, axis=0 if len(shape_of(arrs[0])) == 1 else 1)
 
@@ -272,21 +280,21 @@ def hstack(tup):
 def vstack(tup):
     """Join along the first axis, 1-D arrays becoming rows."""
     if eager(tup):
-        return np.vstack(tup)
+        return np.vstack(_eager_common(tup))
     return concatenate([atleast_2d(x) for x in tup], axis=0)
 
 
 def dstack(tup):
     """Join along the third axis."""
     if eager(tup):
-        return np.dstack(tup)
+        return np.dstack(_eager_common(tup))
     return concatenate([atleast_3d(x) for x in tup], axis=2)
 
 
 def column_stack(tup):
     """Join 1-D arrays as columns (and 2-D arrays as they are) into a 2-D array."""
     if eager(tup):
-        return np.column_stack(tup)
+        return np.column_stack(_eager_common(tup))
     cols = []
     for x in tup:
         x = asarray(x, "column_stack")
