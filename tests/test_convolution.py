@@ -30,7 +30,7 @@ def _tol(dtype):
         dict(rtol=2e-5, atol=2e-5)
 
 
-# --- values ----------------------------------------------------------------------------------------
+# --- values ---------------------------------------------------------------------------------------
 
 def test_conv_valid_matches_scipy_correlate():
     rng = np.random.default_rng(0)
@@ -308,7 +308,7 @@ def test_convolve_under_transforms():
         fnp.convolve(np.ones(3), np.ones(0))
 
 
-# --- against JAX, where installed ------------------------------------------------------------------
+# --- against JAX, where installed -----------------------------------------------------------------
 
 def test_matches_jax_where_installed():
     jax = pytest.importorskip("jax")

@@ -345,7 +345,7 @@ def sm3(step_size, momentum=0.9):
     return init, update, get_params
 
 
-# --- utilities -------------------------------------------------------------------------------------
+# --- utilities ------------------------------------------------------------------------------------
 
 def l2_norm(tree):
     """The Euclidean norm of all leaves together."""

@@ -243,7 +243,7 @@ SumPool = _pooling_layer(lax.add, 0.0)
 AvgPool = _pooling_layer(lax.add, 0.0, _average)
 
 
-# --- layers without parameters ----------------------------------------------------------------------
+# --- layers without parameters --------------------------------------------------------------------
 
 def Flatten():
     """Reshape (batch, ...) to (batch, prod(...))."""

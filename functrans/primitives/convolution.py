@@ -4,7 +4,8 @@ conv_with_general_padding and functrans.numpy.convolve / correlate.
 In the canonical layout (lhs N,C,spatial...; rhs O,I,spatial...; out N,O,spatial...), with one
 spatial axis for brevity, and X = lhs dilated by lhs_dilation and padded by (low, high):
 
-    out[n, o, i] = sum over c < C/G, k of  X[n, g(o)*C/G + c, i*stride + k*rhs_dilation] * rhs[o, c, k]
+    out[n, o, i] = sum over c < C/G and k of
+                   X[n, g(o)*C/G + c, i*stride + k*rhs_dilation] * rhs[o, c, k]
 
 a cross-correlation (the kernel is not flipped), where g(o) = o // (O/G) is the feature group
 of output feature o (G = feature_group_count). With batch_group_count B > 1, the lhs batch is
