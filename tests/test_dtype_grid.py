@@ -96,7 +96,7 @@ JIT_CASES = [("add", ("int32", "float32")), ("add", ("bool", "float16")),
              ("add", ("uint64", "int64")), ("multiply", ("int8", "py_float")),
              ("true_divide", ("int32", "int32")), ("sin", ("int16",)), ("sqrt", ("uint8",)),
              ("mean", ("int32",)), ("sum", ("int8",)), ("cumsum", ("int8",)),
-             ("maximum", ("uint32", "int32")), ("where", ("bool", "int64")),
+             ("maximum", ("uint32", "int32")), ("minimum", ("bool", "int64")),
              ("exp", ("int64",)), ("arctan2", ("int32", "float16"))]
 
 
