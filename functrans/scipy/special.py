@@ -36,7 +36,9 @@ def _float(x, name):
 
 
 def _floats(name, *args):
-    args = promote_args(name, *args, inexact=True)
+    # promoted together; Python scalars become arrays of the common dtype from here on
+    args = [np.asarray(a, dtype_of(a)) if isinstance(a, (int, float, complex)) else a
+            for a in promote_args(name, *args, inexact=True)]
     for a in args:
         if dtype_of(a).kind == "c":
             raise TypeError(f"functrans.scipy.special.{name} does not accept complex arguments")

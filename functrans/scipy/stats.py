@@ -32,7 +32,9 @@ _LOG_PI = math.log(math.pi)
 
 
 def _args(name, *args):
-    args = promote_args(name, *args, inexact=True)
+    # promoted together; Python scalars become arrays of the common dtype from here on
+    args = [np.asarray(a, dtype_of(a)) if isinstance(a, (int, float, complex)) else a
+            for a in promote_args(name, *args, inexact=True)]
     for a in args:
         if dtype_of(a).kind == "c":
             raise TypeError(f"functrans.scipy.stats.{name} does not accept complex arguments")
