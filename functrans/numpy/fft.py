@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes
-from ._promotion import asarray, cast, dtype_of, shape_of
+from ._promotion import asarray, cast, dtype_of, eager, shape_of
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
            "rfftn", "irfftn", "hfft", "ihfft", "fftshift", "ifftshift", "fftfreq", "rfftfreq"]
@@ -146,30 +146,65 @@ def _c2r(name, a, s, axes, norm, default_all):
     return _rescale(y, math.prod(s), norm, True, name)
 
 
+def _numpy(name, a, real_input, **kwargs):
+    """Eagerly, with the default norm, numpy.fft itself (the primitive's impl calls the same
+    pocketfft routines, so values agree): None where the traced path must run instead."""
+    if kwargs.get("norm") not in (None, "backward") or not eager(a):
+        return None
+    arr = np.asarray(a)
+    if arr.dtype not in _FAST_DTYPES or (real_input and arr.dtype.kind == "c"):
+        return None
+    sizes, axes = kwargs.get("s"), kwargs.get("axes")
+    if sizes is not None and axes is not None and np.size(sizes) != np.size(axes):
+        return None      # fnp's own error message
+    named = [kwargs["axis"]] if "axis" in kwargs else list(np.atleast_1d(axes if axes is not
+                                                                     None else []))
+    if any(not -arr.ndim <= int(ax) < arr.ndim for ax in named):
+        return None      # fnp's own error message (numpy's differs between versions)
+    return getattr(np.fft, name)(arr, **kwargs)
+
+
+_FAST_DTYPES = {np.dtype(d) for d in (np.bool_, np.int8, np.int16, np.int32, np.int64,
+                                      np.uint8, np.uint16, np.uint32, np.uint64, np.float32,
+                                      np.float64, np.complex64, np.complex128)}
+
+
 def _one(n, axis):
     return (None if n is None else (n,)), (axis,)
 
 
 def fft(a, n=None, axis=-1, norm=None):
     """The one-dimensional discrete Fourier transform along axis (numpy.fft.fft)."""
+    fast = _numpy("fft", a, False, n=n, axis=axis, norm=norm)
+    if fast is not None:
+        return fast
     s, axes = _one(n, axis)
     return _c2c("fft", a, s, axes, norm, False, False)
 
 
 def ifft(a, n=None, axis=-1, norm=None):
     """The inverse of fft along axis (numpy.fft.ifft)."""
+    fast = _numpy("ifft", a, False, n=n, axis=axis, norm=norm)
+    if fast is not None:
+        return fast
     s, axes = _one(n, axis)
     return _c2c("ifft", a, s, axes, norm, True, False)
 
 
 def rfft(a, n=None, axis=-1, norm=None):
     """The fft of a real input, keeping the n//2 + 1 non-negative frequencies (numpy.fft.rfft)."""
+    fast = _numpy("rfft", a, True, n=n, axis=axis, norm=norm)
+    if fast is not None:
+        return fast
     s, axes = _one(n, axis)
     return _r2c("rfft", a, s, axes, norm, False)
 
 
 def irfft(a, n=None, axis=-1, norm=None):
     """The inverse of rfft: a real signal of length n (default 2 (m - 1)) (numpy.fft.irfft)."""
+    fast = _numpy("irfft", a, False, n=n, axis=axis, norm=norm)
+    if fast is not None:
+        return fast
     s, axes = _one(n, axis)
     return _c2r("irfft", a, s, axes, norm, False)
 
@@ -195,41 +230,65 @@ def ihfft(a, n=None, axis=-1, norm=None):
 
 def fftn(a, s=None, axes=None, norm=None):
     """The n-dimensional discrete Fourier transform (numpy.fft.fftn)."""
+    fast = _numpy("fftn", a, False, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _c2c("fftn", a, s, axes, norm, False, True)
 
 
 def ifftn(a, s=None, axes=None, norm=None):
     """The inverse of fftn (numpy.fft.ifftn)."""
+    fast = _numpy("ifftn", a, False, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _c2c("ifftn", a, s, axes, norm, True, True)
 
 
 def rfftn(a, s=None, axes=None, norm=None):
     """fftn of a real input; the last axis keeps its non-negative frequencies (numpy.fft.rfftn)."""
+    fast = _numpy("rfftn", a, True, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _r2c("rfftn", a, s, axes, norm, True)
 
 
 def irfftn(a, s=None, axes=None, norm=None):
     """The inverse of rfftn (numpy.fft.irfftn)."""
+    fast = _numpy("irfftn", a, False, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _c2r("irfftn", a, s, axes, norm, True)
 
 
 def fft2(a, s=None, axes=(-2, -1), norm=None):
     """fftn over two axes (numpy.fft.fft2)."""
+    fast = _numpy("fft2", a, False, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _c2c("fft2", a, s, axes, norm, False, True)
 
 
 def ifft2(a, s=None, axes=(-2, -1), norm=None):
     """ifftn over two axes (numpy.fft.ifft2)."""
+    fast = _numpy("ifft2", a, False, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _c2c("ifft2", a, s, axes, norm, True, True)
 
 
 def rfft2(a, s=None, axes=(-2, -1), norm=None):
     """rfftn over two axes (numpy.fft.rfft2)."""
+    fast = _numpy("rfft2", a, True, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _r2c("rfft2", a, s, axes, norm, True)
 
 
 def irfft2(a, s=None, axes=(-2, -1), norm=None):
     """irfftn over two axes (numpy.fft.irfft2)."""
+    fast = _numpy("irfft2", a, False, s=s, axes=axes, norm=norm)
+    if fast is not None:
+        return fast
     return _c2r("irfft2", a, s, axes, norm, True)
 
 
