@@ -11,8 +11,8 @@ numpy.fft computes it (from the jit driver too); float32/complex64 stay single p
 The transform is linear, so its JVP applies it to the tangent. Transposes are with respect to
 the real pairing Re(sum(x * y)) used throughout (functrans/primitives/elementwise.py):
   fft, ifft    the DFT matrix is symmetric: each is its own transpose.
-  rfft         y = R x with R the first n//2+1 rows of F; the transpose is Re(R^T ct):
-               zero-pad ct's last axis to n, take a full fft, keep the real part.
+  rfft         y = R x with R the first n//2+1 rows of F; the transpose is Re(R^T ct): an
+               irfft of conj(ct) with weights 1/2 strictly inside (0, n/2), times the size.
   irfft        y_j = (1/N) sum_k w_k Re(x_k exp(+2 pi i j.k/n)) with w = 1 at frequencies 0 and
                n/2 (whose imaginary parts irfft ignores) and 2 between, so the cotangent of x
                is w * ifft(ct) restricted to the kept frequencies (real at 0 and n/2: the
@@ -111,18 +111,24 @@ def _fft_jvp(primals, tangents, *, fft_type, fft_lengths):
 
 @fft_p.def_transpose
 def _fft_transpose(ct, x, *, fft_type, fft_lengths):
-    from .elementwise import convert_element_type, mul, real
-    from .shape import pad, slice as lax_slice
+    from .elementwise import conj, convert_element_type, mul
+    from .shape import slice as lax_slice
     if isinstance(ct, Zero):
         return [Zero(x.aval)]
     if fft_type in ("fft", "ifft"):
         return [fft_p.bind(ct, fft_type=fft_type, fft_lengths=fft_lengths)]
     aval = get_aval(ct)
     if fft_type == "rfft":
-        n = fft_lengths[-1]
-        config = [(0, 0, 0)] * (aval.ndim - 1) + [(0, n - aval.shape[-1], 0)]
-        full = pad(ct, np.zeros((), aval.dtype)[()], config)
-        return [real(fft_p.bind(full, fft_type="fft", fft_lengths=fft_lengths))]
+        # Re(R^T ct)_j = Re(sum_k conj(ct_k) exp(+2 pi i j.k/n)) over the kept half: an irfft
+        # of conj(ct), with the weights 1/2 that undo irfft's doubling of the frequencies
+        # strictly between 0 and n/2, times the number of points (half a complex fft's work).
+        n, m = fft_lengths[-1], fft_lengths[-1] // 2 + 1
+        weights = np.full(m, 0.5, aval.dtype)       # complex, as ct
+        weights[0] = 1.0
+        if n % 2 == 0:
+            weights[-1] = 1.0
+        halved = mul(conj(ct), _broadcast_last(weights * math.prod(fft_lengths), aval.shape))
+        return [fft_p.bind(halved, fft_type="irfft", fft_lengths=fft_lengths)]
     # irfft
     n, m = fft_lengths[-1], fft_lengths[-1] // 2 + 1
     spectrum = fft_p.bind(convert_element_type(ct, x.aval.dtype), fft_type="ifft",
