@@ -455,7 +455,7 @@ class LoopSource:
         for s, a in zip(stacks, y_avals):
             self.emit(ind, f"{s} = np.empty({(length,) + tuple(a.shape)}, {_dtype(a)})")
         i = self.fresh("i")
-        order = f"range({length} - 1, -1, -1)" if params["reverse"] else f"range({length})"
+        order = f"range({length - 1}, -1, -1)" if params["reverse"] else f"range({length})"
         self.emit(ind, f"for {i} in {order}:")
         x_in = []
         x_avals = body.in_avals[nc + nk:]
@@ -563,5 +563,5 @@ def compile_loop(ctx, kind, args, params):
               f"    return ({''.join(x + ', ' for x in fix)})\n")
     exec(compile(fn_src, f"<functrans {kind}_njit>", "exec"), scope)
     wrapper = scope[f"{kind}_njit"]
-    wrapper.source = fn_src
+    wrapper.source = fn_src + "\n# the compiled loop\n" + text     # what runs, for inspection
     return f"{ctx.bind_global(wrapper, kind + '_njit')}({', '.join(args)})"
