@@ -212,3 +212,24 @@ def test_carries_swapped_and_passed_through():
     def f(a, b):
         return lax.fori_loop(0, 5, lambda i, c: (c[1], c[0] + 1.0, c[2]), (a, b, a * 2.0))
     check(f, np.arange(3.0), np.ones(3))
+
+
+def test_loop_code_is_cached_on_disk_for_new_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, functrans as ft, functrans.lax as lax, functrans.numpy as fnp\n"
+        "f = ft.jit(lambda w, xs: lax.scan(lambda h, x: (fnp.tanh(h @ w + x), fnp.sum(h)),"
+        " fnp.zeros(4), xs))\n"
+        "s = f.lower(np.eye(4) * 0.5, np.ones((20, 4))).stats\n"
+        "print(sorted(k.how for k in s.kernels))\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, FUNCTRANS_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, timeout=300) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr
+    first, second = (r.stdout.strip().splitlines()[-1] for r in runs)
+    assert "compiled" in first and "compiled" not in second and "disk" in second, \
+        (first, second)
