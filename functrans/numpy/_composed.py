@@ -1,6 +1,7 @@
 """Helpers shared by the fnp modules composed from other fnp functions (see extras.py)."""
 import numpy as np
 
+from ..core import dtypes
 from ..core.trace import Tracer
 from ._promotion import asarray, dtype_of
 
@@ -15,8 +16,10 @@ def _arr(x, name):
 
 
 def _inexact(x):
+    """x in JAX's float dtype for it (float32 for integers up to 32 bits, float64 above)."""
     fnp = _fnp()
-    return x if dtype_of(x).kind in "fc" else fnp.asarray(x, dtype=np.float64)
+    return x if dtype_of(x).kind in "fc" else fnp.asarray(x, dtype=dtypes.to_inexact(
+        dtype_of(x)))
 
 
 def _is_traced(*xs):

@@ -21,8 +21,20 @@ __all__ = []
 
 def eager(*args) -> bool:
     """True when numpy can compute the result directly: nothing is being staged and no argument
-    (nor an element of a list/tuple argument) is a traced value."""
-    return is_eager() and not _any_tracer(args)
+    (nor an element of a list/tuple argument) is a traced value. A numpy argument of a dtype
+    functrans does not support (float128, strings) raises here, as JAX's functions do, before
+    numpy could compute something the traced path cannot."""
+    return is_eager() and _all_concrete(args)
+
+
+def _all_concrete(values) -> bool:
+    for v in values:
+        if isinstance(v, (np.ndarray, np.generic)):
+            if v.dtype not in dtypes.SUPPORTED:
+                dtypes.canonicalize(v.dtype)        # raises TypeError naming the dtype
+        elif isinstance(v, Tracer) or (type(v) in (list, tuple) and not _all_concrete(v)):
+            return False
+    return True
 
 
 def _any_tracer(values) -> bool:

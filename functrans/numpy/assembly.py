@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core.trace import Tracer
 from ._composed import _fnp, _arr, _is_traced, _concrete, _real_dtype
-from ._promotion import canonical_axis, dtype_of, shape_of
+from ._promotion import asarray, canonical_axis, dtype_of, promote, shape_of
 
 __all__ = ["append", "cross", "dsplit", "hsplit", "vsplit", "kron", "meshgrid", "partition",
            "argpartition", "real_if_close", "rollaxis", "rot90", "row_stack", "select",
@@ -22,6 +22,8 @@ __all__ = ["append", "cross", "dsplit", "hsplit", "vsplit", "kron", "meshgrid", 
 def append(arr, values, axis=None):
     """arr with values appended (flattened when axis is None)."""
     fnp = _fnp()
+    # Promoted first, so a Python scalar stays weakly typed (JAX): append(c64, 2.5) is c64.
+    arr, values = promote(asarray(arr, "append"), asarray(values, "append"))
     arr, values = _arr(arr, "append"), _arr(values, "append")
     if axis is None:
         return fnp.concatenate([fnp.ravel(arr), fnp.ravel(values)])
@@ -113,6 +115,7 @@ def rot90(m, k=1, axes=(0, 1)):
 def kron(a, b):
     """The Kronecker product: blocks a[i, j] * b."""
     fnp = _fnp()
+    a, b = promote(asarray(a, "kron"), asarray(b, "kron"))     # Python scalars stay weak
     a, b = _arr(a, "kron"), _arr(b, "kron")
     nd = builtins.max(len(shape_of(a)), len(shape_of(b)))
     a = fnp.reshape(a, (1,) * (nd - len(shape_of(a))) + shape_of(a))

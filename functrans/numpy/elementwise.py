@@ -61,8 +61,8 @@ def _numpy_bools_as_int32(np_fun):
     """np_fun for the eager path, with boolean operands computed as JAX computes them."""
     def fun(*args):
         args = numpy_promote(*args)
-        if args[0].dtype.kind == "b":
-            args = [a.astype(np.int32) for a in args]
+        if np.result_type(args[0]).kind == "b":
+            args = [np.asarray(a, np.int32) for a in args]
         return np_fun(*args)
     return fun
 
@@ -219,11 +219,16 @@ def power(x1, x2, /):
     negative integer powers are an error where the exponent is known (under tracing an
     array exponent with negative entries gives unspecified values)."""
     if eager(x1, x2):
+        if type(x2) is int:         # the exponent does not promote the base (see below)
+            base = numpy_operand(x1)
+            return np.power(np.asarray(base, np.int32) if np.result_type(base).kind == "b"
+                            else base, x2)
         return _numpy_bools_as_int32(np.power)(x1, x2)
     x1, x2 = asarray(x1, "power"), asarray(x2, "power")
     if type(x2) is int:
-        (base, _) = promote(x1, x2)
-        base, = _bool_as_int32(base)
+        # A Python int exponent does not take part in promotion (JAX): the base keeps its
+        # dtype, booleans computing in int32.
+        base, = _bool_as_int32(x1)
         if _kind(base) in "iu" and x2 < 0:
             raise ValueError("Integers to negative integer powers are not allowed.")
         return lax.integer_pow(base, x2)

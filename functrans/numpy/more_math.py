@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..core import dtypes
 from .. import lax
 from ._composed import _fnp, _arr, _inexact, _concrete
 from ._promotion import dtype_of, eager, promote_args
@@ -20,7 +21,9 @@ __all__ = ["angle", "fabs", "logaddexp2", "nan_to_num", "sinc", "heaviside", "fl
 def angle(z, deg=False):
     """The argument of complex z (arctan2(imag, real)); 0 or pi for real z."""
     fnp = _fnp()
-    z = _inexact(_arr(z, "angle"))
+    z = _arr(z, "angle")
+    # JAX computes the angle of integers in float64 (not float32 as its other float functions)
+    z = z if dtype_of(z).kind in "fc" else fnp.asarray(z, dtype=np.float64)
     out = fnp.arctan2(fnp.imag(z), fnp.real(z)) if dtype_of(z).kind == "c" else \
         fnp.arctan2(fnp.zeros_like(z), z)
     return fnp.degrees(out) if deg else out
@@ -87,11 +90,11 @@ def heaviside(x1, x2):
 
 
 def float_power(x1, x2):
-    """x1 ** x2 computed in float64 (complex128 for complex inputs)."""
+    """x1 ** x2 computed in the inexact promoted dtype (JAX's float_power; numpy always uses
+    float64 or complex128)."""
     fnp = _fnp()
     x1, x2 = promote_args("float_power", x1, x2, inexact=True)
-    d = np.complex128 if dtype_of(x1).kind == "c" else np.float64
-    return fnp.power(fnp.asarray(x1, dtype=d), fnp.asarray(x2, dtype=d))
+    return fnp.power(x1, x2)
 
 
 def ldexp(x1, x2):
@@ -172,7 +175,9 @@ def _integer_pair(name, np_fun, x1, x2):
     b = _concrete(x2, name, "Euclid's algorithm runs a value-dependent number of steps")
     if np.result_type(a, b).kind not in "biu":
         raise TypeError(f"fnp.{name} requires integer arguments")
-    return np_fun(a, b)
+    from ._promotion import numpy_promote
+    return np_fun(*numpy_promote(x1 if dtypes.is_python_scalar(x1) else a,
+                                 x2 if dtypes.is_python_scalar(x2) else b))
 
 
 def sort_complex(a):
@@ -180,7 +185,8 @@ def sort_complex(a):
     fnp = _fnp()
     a = _arr(a, "sort_complex")
     d = dtype_of(a)
-    out_dtype = d if d.kind == "c" else (np.complex64 if d == np.float32 else np.complex128)
+    # JAX's complex dtype for it: complex64 up to float32 (and 32-bit integers), else complex128
+    out_dtype = dtypes.promote_types(dtypes.to_inexact(d), dtypes.complex64)
     a = fnp.asarray(a, dtype=out_dtype)
     order = lexsort((fnp.imag(a), fnp.real(a)))
     return fnp.take(a, order)

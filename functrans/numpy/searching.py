@@ -8,6 +8,7 @@ import operator
 
 import numpy as np
 
+from ..core import dtypes
 from .. import lax
 from ..core.trace import Tracer
 from ._composed import _fnp, _arr, _inexact, _concrete
@@ -60,8 +61,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     x, xp, fp = _arr(x, "interp"), _arr(xp, "interp"), _arr(fp, "interp")
     if len(shape_of(xp)) != 1 or shape_of(xp) != shape_of(fp):
         raise ValueError("fnp.interp: xp and fp must be 1-d sequences of the same length")
-    d = np.result_type(np.float64 if dtype_of(x).kind in "biu" else dtype_of(x),
-                       dtype_of(xp) if dtype_of(xp).kind in "fc" else np.float64)
+    d = dtypes.promote_types(dtypes.to_inexact(dtype_of(x)), dtypes.to_inexact(dtype_of(xp)))
     x, xp = fnp.asarray(x, dtype=d), fnp.asarray(xp, dtype=d)
     fp = _inexact(fp)
     if period is not None:
@@ -91,7 +91,11 @@ def interp(x, xp, fp, left=None, right=None, period=None):
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """The integral of y by the trapezoidal rule along axis (sample points x or spacing dx)."""
     fnp = _fnp()
-    y = _inexact(_arr(y, "trapezoid"))
+    y = _arr(y, "trapezoid")
+    if x is not None:       # y and x promoted together (JAX): bool y with int64 x is float64
+        common = dtypes.promote_types(dtype_of(y), dtype_of(_arr(x, "trapezoid")))
+        y = fnp.asarray(y, dtype=dtypes.to_inexact(common))
+    y = _inexact(y)
     axis = canonical_axis(axis, len(shape_of(y)), "trapezoid")
     m = shape_of(y)[axis]
     y_lo = fnp.take(y, np.arange(0, builtins.max(m - 1, 0)), axis=axis)
@@ -121,7 +125,7 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):
         raise NotImplementedError("fnp.histogram: string bin rules are not supported; give "
                                   "a number of bins or the edges")
     bins = operator.index(bins)
-    d = np.float64 if dtype_of(a).kind in "biu" else dtype_of(a)
+    d = dtypes.to_inexact(dtype_of(a))
     if range is None:
         lo = fnp.asarray(fnp.min(a), dtype=d)
         hi = fnp.asarray(fnp.max(a), dtype=d)

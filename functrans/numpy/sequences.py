@@ -80,7 +80,9 @@ def unwrap(p, discont=None, axis=-1, period=2 * math.pi):
     """p with jumps larger than max(discont, period/2) between neighbours removed by adding
     multiples of period."""
     fnp = _fnp()
-    p = _inexact(_arr(p, "unwrap"))
+    p = _arr(p, "unwrap")
+    # JAX unwraps integers in float64 (not float32 as its other float functions)
+    p = p if dtype_of(p).kind in "fc" else fnp.asarray(p, dtype=np.float64)
     axis = canonical_axis(axis, len(shape_of(p)), "unwrap")
     d = diff(p, axis=axis)
     half = period / 2
@@ -103,7 +105,9 @@ def vecdot(x1, x2, /, *, axis=-1):
     x1, x2 = _arr(x1, "vecdot"), _arr(x2, "vecdot")
     if dtype_of(x1).kind == "c":
         x1 = fnp.conj(x1)
-    return fnp.sum(fnp.multiply(x1, x2), axis=axis)
+    products = fnp.multiply(x1, x2)
+    # A product keeps its operands' dtype (JAX): no widening of narrow integers as sum does.
+    return fnp.sum(products, axis=axis, dtype=dtype_of(products))
 
 
 def matvec(x1, x2, /):

@@ -8,7 +8,8 @@ identity (and count only non-nan elements for means), so nans get zero gradient.
 """
 import numpy as np
 
-from ._promotion import canonical_axes, dtype_of, shape_of
+from ..core import dtypes
+from ._promotion import canonical_axes, dtype_of, promote, shape_of
 
 __all__ = ["average", "median", "quantile", "percentile", "ptp", "cov", "corrcoef", "nansum",
            "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin", "nanargmax",
@@ -26,7 +27,9 @@ def _arr(x):
 
 
 def _inexact(x):
-    return x if dtype_of(x).kind in "fc" else _fnp().asarray(x, dtype=np.float64)
+    """x in JAX's float dtype for it (float32 for integers up to 32 bits, float64 above)."""
+    return x if dtype_of(x).kind in "fc" else _fnp().asarray(x, dtype=dtypes.to_inexact(
+        dtype_of(x)))
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
@@ -169,11 +172,13 @@ def ptp(a, axis=None, out=None, keepdims=False):
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None):
     """The covariance matrix of the variables (rows, or columns with rowvar=False)."""
     fnp = _fnp()
-    m = _inexact(fnp.atleast_2d(_arr(m)))
+    m = fnp.atleast_2d(_arr(m))
+    if y is not None:       # promoted together first, as JAX does: complex64 with int64 stays c64
+        m, y = promote(m, fnp.atleast_2d(_arr(y)), inexact=True)
+    m = _inexact(m)
     if not rowvar and shape_of(m)[0] != 1:
         m = fnp.transpose(m)
     if y is not None:
-        y = _inexact(fnp.atleast_2d(_arr(y)))
         if not rowvar and shape_of(y)[0] != 1:
             y = fnp.transpose(y)
         m = fnp.concatenate([m, y], axis=0)
