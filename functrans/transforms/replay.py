@@ -34,7 +34,6 @@ import numpy as np
 
 from ..config import config as _config
 from ..core import dtypes
-from ..core.errors import FunctransError
 from ..core.ir import Eqn, Literal, Program, Var
 from ..core.primitive import Zero, tangent_aval
 from ..core.staging import eval_program, stage
@@ -117,12 +116,23 @@ def skip_after_misses(misses) -> bool:
 
 
 def applicable(flat_primals) -> bool:
-    """The replay path serves top-level calls on concrete values (inside another transform the
-    ordinary path composes with it) and stays off under debug_nans/infs, whose reports name
-    the user's line of each primitive."""
-    return (_settings["replay"] and len(_state.stack) == 1 and _state.dynamic.level == 0
-            and not (_config.debug_nans or _config.debug_infs)
-            and not any(isinstance(x, Tracer) for x in flat_primals))
+    """The replay path serves calls on concrete values, at top level or inside another replay
+    (grad inside a function that jvp or grad records: the inner gradient program is then
+    recorded by the outer replay). Inside any other transform the ordinary path composes with
+    it. It stays off under debug_nans/infs, whose reports name the user's line of each
+    primitive."""
+    if not _settings["replay"] or _state.dynamic.level != 0 or \
+            _config.debug_nans or _config.debug_infs:
+        return False
+    stack = _state.stack
+    for m in stack[1:]:
+        if m.trace_type is not RecordTrace:
+            return False
+    top = stack[-1]
+    for x in flat_primals:
+        if isinstance(x, Tracer) and x._trace.main is not top:
+            return False
+    return True
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -181,7 +191,7 @@ class RecordTrace(Trace):
 
     def pure(self, value):
         rec = self.main.global_data
-        if dtypes.is_python_scalar(value):
+        if not isinstance(value, Tracer) and dtypes.is_python_scalar(value):
             # Python scalars stay Python scalars (weak types), and their values are in the key.
             lit = Literal(value)
             lit.value = value
@@ -198,14 +208,19 @@ class RecordTrace(Trace):
         var = rec.constvars[k]
         return RecordTracer(self, var.aval, value, var, ("c", k), False)
 
-    def lift(self, tracer):
-        raise FunctransError("internal error: the replay trace is always the lowest transform")
+    # A value recorded by an enclosing replay (a nested grad's closure) is a constant here.
+    lift = pure
 
     def process_primitive(self, primitive, tracers, params):
         rec = self.main.global_data
-        # What bind would do with these concrete values (no staging is active below this
-        # trace, or bind would not have come here): the eager interpreter.
-        outs = _EVAL_TRACE.process_primitive(primitive, [t.value for t in tracers], params)
+        values = [t.value for t in tracers]
+        if self.main.level == 1:
+            # What bind would do with these concrete values (no staging is active below this
+            # trace, or bind would not have come here): the eager interpreter.
+            outs = _EVAL_TRACE.process_primitive(primitive, values, params)
+        else:       # inside an enclosing replay, whose recording tracers these values are
+            out = primitive.bind(*values, **params)
+            outs = out if primitive.multiple_results else [out]
         if getattr(primitive, "effectful", False) and not outs:
             # A host side effect (debug.print) happens here, once, as on the ordinary path; it
             # has nothing to differentiate, and the recorded program must not repeat it.
@@ -421,13 +436,30 @@ def _reuse_forward(closed, recorded, n_in, n_const):
     return _GradientProgram(program, closed.consts, tuple(saved))
 
 
+def _tangent_program(program, n_in, n_const, t_avals):
+    """Stage the JVP (inputs, constants, tangents) ↦ output tangents of the recorded program,
+    reading the forward values the call already computed. A float0 tangent (integer input) is
+    a symbolic zero, as jvp makes it."""
+    from .ad_util import instantiate
+    from .jvp import jvp_flat
+
+    def flat_fun(flat):
+        ins, consts, ts = flat[:n_in], flat[n_in:n_in + n_const], flat[n_in + n_const:]
+        ts = [Zero(a) if a.dtype == dtypes.float0 else t for t, a in zip(ts, t_avals)]
+        _, touts, _ = jvp_flat(lambda xs: eval_program(program, consts, xs), list(ins), ts)
+        return [instantiate(t) for t in touts]
+
+    closed = stage(flat_fun, [v.aval for v in program.invars] +
+                   [v.aval for v in program.constvars] + list(t_avals))
+    return _reuse_forward(closed, program, n_in, n_const)
+
+
 class _Replayed:
     """A derivative of one recorded call: the cached derivative program of its structure, or
     the ordinary derivative of the recorded computation when the structure is new.
     Subclasses give `_extra_avals()`, `_stage(n_in, n_const, extra_avals)` and
-    `_ordinary(extra)`; `extra` are the output cotangents in reverse mode. (Forward mode was
-    measured too: recording grad inside jvp costs about what the ordinary Hessian-vector
-    product costs, so jvp keeps the ordinary path.)"""
+    `_ordinary(extra)`; `extra` are the output cotangents (reverse mode) or the input
+    tangents (forward mode)."""
 
     def __init__(self, rec, outvars, out_avals, misses=None):
         self.rec = rec
@@ -499,3 +531,60 @@ class ReplayedVJP(_Replayed):
         _, lin, _ = linearize_flat(lambda xs: eval_program(self.program, consts, xs),
                                    list(self.rec.values))
         return transpose_program(lin, list(cts))
+
+
+class ReplayedJVP(_Replayed):
+    """J·v for one recorded call (forward mode: jvp, and so Hessian-vector products)."""
+
+    def __init__(self, rec, outvars, out_avals, tangents, misses=None):
+        super().__init__(rec, outvars, out_avals, misses)
+        self.tangent_avals = [t.aval if type(t) is Zero else tangent_aval(get_aval(t))
+                              for t in tangents]
+
+    def _extra_avals(self):
+        return self.tangent_avals
+
+    def _stage(self, n_in, n_const, t_avals):
+        return _tangent_program(self.program, n_in, n_const, t_avals)
+
+    def __call__(self, tangents):
+        # Symbolic zeros travel as float0 zeros of the staged program's inputs.
+        return super().__call__([np.zeros(t.aval.shape, dtypes.float0) if type(t) is Zero
+                                 else t for t in tangents])
+
+    def _ordinary(self, tangents):
+        from .ad_util import instantiate
+        from .jvp import jvp_flat
+        consts = list(self.rec.consts)
+        ts = [Zero(a) if a.dtype == dtypes.float0 else t
+              for t, a in zip(tangents, self.tangent_avals)]
+        _, touts, _ = jvp_flat(lambda xs: eval_program(self.program, consts, xs),
+                               list(self.rec.values), ts)
+        return [instantiate(t) for t in touts]
+
+
+def jvp(fun, in_tree, flat_primals, flat_tangents, has_aux, misses):
+    """jvp(fun, primals, tangents) by recording fun and replaying its tangent program (the
+    arguments were checked by transforms.jvp)."""
+    from .. import tree_util
+    from .jvp import _split_aux
+    out_tree, aux_box = [], []
+
+    def flat_fun(ins):
+        out = fun(*tree_util.tree_unflatten(in_tree, ins))
+        if has_aux:
+            out, aux = _split_aux(out, "jvp")
+            aux_box.append(aux)
+        leaves, tree = tree_util.tree_flatten(out)
+        out_tree.append(tree)
+        return leaves
+
+    rec, outs, out_atoms, main = record(flat_fun, flat_primals,
+                                        [type(t) is not Zero for t in flat_tangents])
+    replayed = ReplayedJVP(rec, out_atoms, [get_aval(o) for o in outs], flat_tangents, misses)
+    t_out = replayed(flat_tangents)
+    p_out = tree_util.tree_unflatten(out_tree[0], outs)
+    t_out = tree_util.tree_unflatten(out_tree[0], t_out)
+    if has_aux:
+        return p_out, t_out, tree_util.tree_map(lambda x: lower_aux(x, main), aux_box[0])
+    return p_out, t_out
