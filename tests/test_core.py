@@ -88,11 +88,14 @@ def test_type_checker_rejects_bad_programs():
         check_program(Program((), (a,), (), (bad,)))
 
 
-def test_weak_types_follow_numpy2_promotion():
+def test_weak_types_follow_jax_promotion():
     assert dtypes.result_type((dtypes.float32, False), (dtypes.float64, True)) == \
         (dtypes.float32, False)
+    # JAX's lattice: an int array meeting a Python float gives a *weak* float64.
     assert dtypes.result_type((dtypes.int32, False), (dtypes.float64, True)) == \
-        (dtypes.float64, False)
+        (dtypes.float64, True)
+    assert dtypes.result_type((dtypes.int32, False), (dtypes.float32, False)) == \
+        (dtypes.float32, False)
     assert dtypes.result_type((dtypes.int8, False), (dtypes.int64, True)) == (dtypes.int8, False)
     assert dtypes.result_type((dtypes.float64, True), (dtypes.int64, True)) == \
         (dtypes.float64, True)

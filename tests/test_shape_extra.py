@@ -256,7 +256,8 @@ def test_helpers_and_lax_functions():
     assert lax.expand_dims(x, (0, -1)).shape == (1, 2, 3, 1)
     assert lax.broadcast(x, (4,)).shape == (4, 2, 3)
     f = lax.full((2, 2), 1.5, np.float32)
-    assert f.dtype == np.float32 and f.shape == (2, 2) and f.flags.writeable
+    # Eager results are immutable Arrays (JAX's semantics), hence not writeable.
+    assert f.dtype == np.float32 and f.shape == (2, 2) and not f.flags.writeable
     np.testing.assert_array_equal(lax.full_like(x, 3), np.full((2, 3), 3.0))
     np.testing.assert_array_equal(lax.iota(np.int32, 4), np.arange(4, dtype=np.int32))
     np.testing.assert_array_equal(lax.broadcasted_iota(np.int64, (2, 3), -1),
