@@ -1,0 +1,25 @@
+"""Options functrans does not support raise a clear error naming the function and the option
+(never a silent wrong result)."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import nn
+
+X = np.arange(6.0).reshape(2, 3)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: fnp.max(X, out=np.empty(3)), "fnp.max: the out argument"),
+    (lambda: fnp.quantile(X, 0.5, out=np.empty(())), "fnp.quantile: out="),
+    (lambda: fnp.nanquantile(X, 0.5, out=np.empty(())), "fnp.nanquantile: out="),
+    (lambda: fnp.ravel_multi_index((np.array([1]), np.array([2])), (2, 3), order="F"),
+     "order='C'"),
+    (lambda: nn.standardize(X, where=X > 1), "nn.standardize: where="),
+    (lambda: ft.linear_transpose(lambda x: 2 * x, 1.0, reduce_axes=("i",)),
+     "reduce_axes"),
+])
+def test_unsupported_option_names_function_and_option(call, message):
+    with pytest.raises(NotImplementedError, match=message):
+        call()
