@@ -16,7 +16,8 @@ user's own numpy arrays are never made read-only: only the Array view of a value
 import numpy as np
 
 from . import errors
-from ..config import config as _config
+from .config import config as _config
+from .value_checks import check_function_outputs
 
 __all__ = ["Array", "to_array", "wrap_outputs"]
 
@@ -25,23 +26,34 @@ _nd_getitem = np.ndarray.__getitem__
 _nd_setitem = np.ndarray.__setitem__
 
 
-_fnp_module = None
-_tracer_type = None
+# functrans.numpy and the Tracer class sit above this module: they hand what Arrays need (the
+# namespace operators dispatch to, staged indexing, `.at`) to it when they are imported
+# (numpy/_tracer_methods.install, core/trace.py), so that the core never imports upward.
+_numpy = None
+_getitem = None
+_index_update_helper = None
+_tracer_type = ()
 
 
-def _fnp():
-    global _fnp_module
-    if _fnp_module is None:
-        import functrans.numpy as fnp
-        _fnp_module = fnp
-    return _fnp_module
+def install_numpy_api(namespace, getitem, index_update_helper):
+    global _numpy, _getitem, _index_update_helper
+    _numpy, _getitem, _index_update_helper = namespace, getitem, index_update_helper
+
+
+def register_tracer_type(tracer_type):
+    global _tracer_type
+    _tracer_type = tracer_type
+
+
+def numpy_api():
+    """The functrans.numpy namespace (installed by functrans.numpy when it is imported)."""
+    if _numpy is None:
+        raise ImportError("functrans.numpy has not been imported: import functrans (which "
+                          "imports it) before computing with functrans arrays")
+    return _numpy
 
 
 def _has_tracer(idx):
-    global _tracer_type
-    if _tracer_type is None:
-        from .trace import Tracer
-        _tracer_type = Tracer
     if isinstance(idx, _tracer_type):
         return True
     return type(idx) is tuple and any(isinstance(i, _tracer_type) for i in idx)
@@ -61,14 +73,12 @@ class Array(np.ndarray):
 
     def __getitem__(self, index):
         if _has_tracer(index):
-            from ..numpy.indexing import getitem
-            return getitem(self, index)
+            return _getitem(self, index)
         return _nd_getitem(self, index)
 
     @property
     def at(self):
-        from ..numpy.indexing import _IndexUpdateHelper
-        return _IndexUpdateHelper(self)
+        return _index_update_helper(self)
 
     def block_until_ready(self):
         """JAX's asynchronous-dispatch barrier: functrans computes eagerly, so a no-op."""
@@ -91,7 +101,7 @@ def _raw(name):
     wrapper's work inline: one call fewer on the hot path)."""
     fn = _raw_functions.get(name)
     if fn is None:
-        public = getattr(_fnp(), name)
+        public = getattr(numpy_api(), name)
         fn = _raw_functions[name] = getattr(public, "__wrapped_fnp__", public)
     return fn
 
@@ -118,7 +128,6 @@ def _operator(name, reflected=False):
         fn = _raw_functions.get(name) or _raw(name)
         out = fn(b, a) if reflected else fn(a, b)
         if _config.debug_nans or _config.debug_infs:
-            from ..debug import check_function_outputs
             check_function_outputs(f"fnp.{name}", out)
         return to_array(out) if isinstance(out, _ndarray) else out
     op.__name__ = f"__{'r' if reflected else ''}{name}__"
@@ -131,7 +140,7 @@ def _inplace(name, dunder):
     def op(self, other):
         if self.flags.writeable:
             return nd_inplace(self, other)
-        return getattr(_fnp(), name)(self, other)      # rebind: a new array, as in JAX
+        return getattr(numpy_api(), name)(self, other)      # rebind: a new array, as in JAX
     op.__name__ = dunder
     return op
 
@@ -149,10 +158,10 @@ for _d, _n in _BINARY.items():
     setattr(Array, f"__i{_d}__", _inplace(_n, f"__i{_d}__"))
 for _d, _n in _COMPARE.items():
     setattr(Array, f"__{_d}__", _operator(_n))
-Array.__neg__ = lambda self: _fnp().negative(self)
-Array.__pos__ = lambda self: _fnp().positive(self)
-Array.__abs__ = lambda self: _fnp().absolute(self)
-Array.__invert__ = lambda self: _fnp().invert(self)
+Array.__neg__ = lambda self: numpy_api().negative(self)
+Array.__pos__ = lambda self: numpy_api().positive(self)
+Array.__abs__ = lambda self: numpy_api().absolute(self)
+Array.__invert__ = lambda self: numpy_api().invert(self)
 Array.__hash__ = None
 
 

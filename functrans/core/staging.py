@@ -5,14 +5,14 @@ values from outside (numpy arrays, or tracers of enclosing transforms) become co
 scalars become inline literals.
 """
 import inspect
-import weakref
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, pytree
 from .aval import ShapedArray, aval_of_value
 from .ir import ClosedProgram, Eqn, Literal, Program, Var
-from .trace import Trace, Tracer, format_where, new_main, user_frame_location
+from .source_info import format_where, record_equation_source, user_frame_location
+from .trace import Trace, Tracer, new_main
 
 
 class StagingTracer(Tracer):
@@ -98,19 +98,9 @@ class StagingTrace(Trace):
         outs = [StagingTracer(self, a, Var(a), origin, source) for a in out_avals]
         eqn = Eqn(primitive, tuple([t.atom for t in tracers]), tuple([o.atom for o in outs]),
                   params)
-        _EQN_SOURCES[eqn] = where
+        record_equation_source(eqn, where)
         self.builder.eqns.append(eqn)
         return outs
-
-
-# The user's source line of each staged equation (for debug_nans' op-by-op rerun of a jit
-# call); weak keys, so entries die with their programs.
-_EQN_SOURCES = weakref.WeakKeyDictionary()
-
-
-def equation_source(eqn) -> str:
-    """file:line of the user code that staged `eqn`, or "" if unknown."""
-    return format_where(_EQN_SOURCES.get(eqn))
 
 
 def stage(flat_fun, in_avals, origins=None, dynamic=True):
@@ -226,19 +216,18 @@ def trace_to_program(fun, args, kwargs=None, static_argnums=(), dynamic=True):
     """Trace fun(*args, **kwargs) with abstract array arguments. Returns
     (closed_program, out_treedef, in_treedef): the program's inputs are the flat leaves of the
     non-static positional args followed by the kwargs."""
-    from .. import tree_util
     kwargs = kwargs or {}
     static = split_static(args, static_argnums, getattr(fun, "__name__", "function"))
     dyn_args = tuple(a for i, a in enumerate(args) if i not in static)
-    leaves, in_tree = tree_util.tree_flatten((dyn_args, kwargs))
+    leaves, in_tree = pytree.tree_flatten((dyn_args, kwargs))
     in_avals = [abstractify(x) for x in leaves]
     dyn_positions = [i for i in range(len(args)) if i not in static]
     paths = []
     for argnum, a in zip(dyn_positions, dyn_args):
-        sub = tree_util.tree_leaves(a)
+        sub = pytree.tree_leaves(a)
         paths += [(argnum, "" if len(sub) == 1 else f"[leaf {k}]") for k in range(len(sub))]
     for k, v in sorted(kwargs.items()):
-        paths += [(k, "")] * len(tree_util.tree_leaves(v))
+        paths += [(k, "")] * len(pytree.tree_leaves(v))
     origins = []
     for (argnum, path) in paths:
         if isinstance(argnum, str):
@@ -248,11 +237,11 @@ def trace_to_program(fun, args, kwargs=None, static_argnums=(), dynamic=True):
     out_tree_box = []
 
     def flat_fun(in_tracers):
-        d_args, kw = tree_util.tree_unflatten(in_tree, in_tracers)
+        d_args, kw = pytree.tree_unflatten(in_tree, in_tracers)
         it = iter(d_args)
         full = [a if i in static else next(it) for i, a in enumerate(args)]
         out = fun(*full, **kw)
-        out_leaves, out_tree = tree_util.tree_flatten(out)
+        out_leaves, out_tree = pytree.tree_flatten(out)
         out_tree_box.append(out_tree)
         return out_leaves
 
@@ -265,9 +254,8 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     def traced(*args, **kwargs):
         closed, out_tree, _ = trace_to_program(fun, args, kwargs, static_argnums)
         if return_shape:
-            from .. import tree_util
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.out_avals]
-            return closed, tree_util.tree_unflatten(out_tree, shapes)
+            return closed, pytree.tree_unflatten(out_tree, shapes)
         return closed
     traced.__name__ = f"make_jaxpr({getattr(fun, '__name__', 'fun')})"
     return traced
@@ -275,7 +263,6 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
 
 def eval_shape(fun, *args, **kwargs):
     """The shapes and dtypes fun(*args) would return, computed without running it."""
-    from .. import tree_util
     closed, tree, _ = trace_to_program(fun, args, kwargs)
     shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.out_avals]
-    return tree_util.tree_unflatten(tree, shapes)
+    return pytree.tree_unflatten(tree, shapes)

@@ -17,9 +17,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import errors
-from ..config import config as _config
-from .array import Array, plain, to_array
+from .config import config as _config
+from .array import Array, numpy_api, plain, register_tracer_type, to_array
 from .aval import ShapedArray, aval_of_value
+from .value_checks import check_primitive_outputs
 
 
 class MainTrace:
@@ -88,7 +89,6 @@ class EvalTrace(Trace):
         else:
             outs = [to_array(out) if isinstance(out, np.ndarray) else out]
         if _config.debug_nans or _config.debug_infs:
-            from ..debug import check_primitive_outputs
             check_primitive_outputs(primitive, outs)
         return outs
 
@@ -289,8 +289,8 @@ class Tracer:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """numpy ufuncs on traced values (np.sin(x), and ndarray + x, which numpy turns into
         np.add) run as the functrans.numpy function of the same name."""
-        import functrans.numpy as fnp
-        fn = getattr(fnp, ufunc.__name__, None) if method == "__call__" and not kwargs else None
+        fn = getattr(numpy_api(), ufunc.__name__, None) \
+            if method == "__call__" and not kwargs else None
         if fn is None:
             raise errors.TracerArrayConversionError(
                 f"numpy's {ufunc.__name__}.{method} cannot be applied to the traced value "
@@ -309,44 +309,4 @@ def current_stack_depth() -> int:
     return len(_state.stack)
 
 
-def user_frame_summary() -> str:
-    """file:line of the innermost frame outside functrans: where a traced value was made."""
-    return format_where(_user_frame_location(sys._getframe(2)))
-
-
-def user_frame_location():
-    """(file, line) of the innermost frame outside functrans, or None: the cheap form of
-    user_frame_summary for the staging hot path (format it with format_where)."""
-    return _user_frame_location(sys._getframe(2))
-
-
-def format_where(where) -> str:
-    return "" if where is None else f"{where[0]}:{where[1]}"
-
-
-def _user_frame_location(frame):
-    library = _library_codes
-    while frame is not None:
-        code = frame.f_code
-        known = library.get(code)
-        if known is None:
-            if len(library) > 50000:        # code made at run time (exec): keep the map small
-                library.clear()
-            known = library[code] = _is_library_file(code.co_filename)
-        if not known:
-            return (code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
-
-
-_LIBRARY_DIR = __file__.rsplit("core", 1)[0]
-_library_files = {}
-_library_codes = {}     # code object -> in the library? (one dict lookup per frame walked)
-
-
-def _is_library_file(filename: str) -> bool:
-    known = _library_files.get(filename)
-    if known is None:
-        known = _library_files[filename] = filename.startswith(_LIBRARY_DIR) or \
-            filename.startswith("<frozen") or filename.endswith("contextlib.py")
-    return known
+register_tracer_type(Tracer)

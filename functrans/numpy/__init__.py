@@ -87,3 +87,11 @@ from ._outputs import wrap_namespace as _wrap_namespace  # noqa: E402
 _wrap_namespace(globals())
 _wrap_namespace(linalg.__dict__, "linalg.")
 _wrap_namespace(fft.__dict__, "fft.")
+
+# Arrays' operators, `.at` and traced indexing dispatch here; the core cannot import upward.
+import sys as _sys  # noqa: E402
+
+from ..core.array import install_numpy_api as _install_numpy_api  # noqa: E402
+from .indexing import _IndexUpdateHelper, getitem as _getitem  # noqa: E402
+_install_numpy_api(_sys.modules[__name__], _getitem, _IndexUpdateHelper)
+del _IndexUpdateHelper, _getitem, _install_numpy_api, _sys

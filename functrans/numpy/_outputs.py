@@ -20,7 +20,7 @@ __all__ = []
 
 
 def _check(name, out):
-    from ..debug import check_function_outputs
+    from ..core.value_checks import check_function_outputs
     check_function_outputs(f"fnp.{name}", out)
 
 

@@ -71,7 +71,7 @@ def _program_name(program):
 def _jit_impl(*args, program, name):
     outs = list(executable_for(program)(*map(writeable_input, args)))
     if _config.debug_nans or _config.debug_infs:
-        from ..debug import check_jit_outputs, rerun_program
+        from ..core.value_checks import check_jit_outputs, rerun_program
         check_jit_outputs(outs, name, lambda: rerun_program(program, args))
     return outs
 
@@ -525,7 +525,7 @@ class JitFunction:
             outs = wrap_outputs(entry.executable(*map(writeable_input, leaves)))
             if _config.debug_nans or _config.debug_infs:
                 # As JAX does: on a NaN in the outputs, run the function again op by op.
-                from ..debug import check_jit_outputs
+                from ..core.value_checks import check_jit_outputs
                 check_jit_outputs(outs, self._name, lambda: self.fun(*args, **kwargs))
         return tree_util.tree_unflatten(entry.out_tree, outs)
 

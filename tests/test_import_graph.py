@@ -1,0 +1,48 @@
+"""The module import graph, counting imports inside functions, is acyclic, and its layers only
+import downward (docs/architecture.md, "Layers"). tools/import_graph.py prints the offending
+edges with line numbers."""
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tools"))
+from import_graph import cycles, import_graph  # noqa: E402
+
+GRAPH = import_graph()
+
+
+def _edges_from(prefix):
+    return [(v, w, [line for line, _ in sites])
+            for v, targets in sorted(GRAPH.items()) if v == prefix or v.startswith(prefix + ".")
+            for w, sites in sorted(targets.items())]
+
+
+def test_the_graph_covers_the_package():
+    assert len(GRAPH) > 100
+    assert "functrans.core.trace" in GRAPH["functrans.core.staging"]
+    lazy = [w for w, sites in GRAPH["functrans.backend"].items() if any(f for _, f in sites)]
+    assert lazy, "imports inside functions must be counted"
+
+
+def test_no_import_cycles():
+    found = cycles(GRAPH)
+    assert not found, "import cycles (run tools/import_graph.py for the edges):\n" + "\n".join(
+        " <-> ".join(c) for c in found)
+
+
+def test_core_imports_nothing_outside_core():
+    bad = [e for e in _edges_from("functrans.core") if not e[1].startswith("functrans.core")]
+    assert not bad, bad
+
+
+def test_the_lowering_vocabulary_sits_below_the_primitives():
+    bad = [e for e in _edges_from("functrans.backend.lowering")
+           if not e[1].startswith("functrans.core")]
+    assert not bad, bad
+
+
+def test_primitives_import_no_api_module():
+    api = ("functrans.numpy", "functrans.scipy", "functrans.lax", "functrans.nn",
+           "functrans.optim", "functrans.example_libraries")
+    bad = [e for e in _edges_from("functrans.primitives")
+           if e[1] == "functrans" or e[1].startswith(api)]
+    assert not bad, bad
