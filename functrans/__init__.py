@@ -1,5 +1,5 @@
 """functrans: composable function transformations (jvp, grad, vmap, jit) on numpy, with Numba."""
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from . import lax, tree, tree_util  # noqa: E402
 from .config import config, debug_nans_context as debug_nans  # noqa: E402,F401
@@ -9,13 +9,14 @@ from .core.ir import ClosedProgram, Program  # noqa: E402
 from .core.primitive import registry as primitive_registry  # noqa: E402
 from .core.staging import ShapeDtypeStruct, eval_shape, make_jaxpr  # noqa: E402
 from .core.typecheck import check_program  # noqa: E402
-from .transforms.jacobians import hessian, jacfwd, jacrev  # noqa: E402
-from .transforms.jvp import jvp  # noqa: E402
+from .transforms.jacobians import jacfwd, jacrev  # noqa: E402
+from .transforms.forward import jvp  # noqa: E402
 from .transforms.linearize import LinearMap, linearize  # noqa: E402
 from .transforms.reverse import grad, value_and_grad, vjp  # noqa: E402
 from .transforms.vmap import vmap  # noqa: E402
 from .core.primitive import FLOAT0 as float0  # noqa: E402
-from .transforms.cost_model import choose_mode, compare_modes, explain, jacobian  # noqa: E402
+from .transforms.cost_model import choose_mode, compare_modes, explain  # noqa: E402
+from .transforms.jacobian_api import hessian, jacobian  # noqa: E402
 from .transforms.custom import custom_jvp, custom_vjp  # noqa: E402
 from .transforms.checkpoint_policies import checkpoint, checkpoint_policies, remat  # noqa: E402
 from .transforms.closure import closure_convert  # noqa: E402

@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 
 FILE_NAME = "calibration.json"
 _lock = threading.RLock()
@@ -99,6 +99,10 @@ class Rates:
     have_jit: bool = False          # were the jit rates measured (else defaults)
     seconds: float = 0.0            # how long the measurement took
     key: str = ""                   # library/numpy/Numba versions and CPU it was measured with
+
+    def impl_seconds(self, eqn):
+        """The fixed cost of eqn's primitive impl (see the module function)."""
+        return impl_seconds(self, eqn)
 
     def __str__(self):
         us = lambda s: f"{s * 1e6:.2f} us"  # noqa: E731
@@ -368,7 +372,7 @@ def _measure_eager(r):
 
 def _measure_jit(r):
     from . import numpy as fnp
-    from .transforms.cost_model import jit_steps
+    from .transforms.cost_estimates import jit_steps
     from .core.staging import make_jaxpr
     from .transforms.jacobians import jacfwd
     from .transforms.jit import jit
@@ -389,7 +393,7 @@ def _measure_jit(r):
     r.jit_step = max(((t_long - blas[1]) - (t_short - blas[0])) / max(units[1] - units[0], 1),
                      0.05 * t_one)
     r.jit_call = max(t_one - r.jit_step, 0.0)
-    from .transforms.cost_model import _jit_terms, compiled_loop
+    from .transforms.cost_estimates import _jit_terms, compiled_loop
     g, h, xs = _loop()
     compiled = jit(g)
     scan_eqn = [e for e in make_jaxpr(g)(h, xs).eqns if e.primitive.name == "scan"][0]

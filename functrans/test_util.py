@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import tree_util
-from .transforms.jvp import jvp
+from .transforms.forward import jvp
 from .transforms.reverse import vjp
 
 _DEFAULT_TOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 2e-2,

@@ -11,7 +11,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans import cost, lax
 from functrans.core.primitive import registry
-from functrans.transforms import cost_model
+from functrans.transforms import cost_estimates, cost_model, jacobian_api
 
 
 def mlp(n, width, m, seed=0):
@@ -97,8 +97,8 @@ def test_machine_key_names_versions_and_cpu():
 # --- cost kinds ------------------------------------------------------------------------------------
 
 def test_every_primitive_has_a_known_cost_kind():
-    kinds = {name: cost_model.cost_kind(p) for name, p in registry.items()}
-    assert set(kinds.values()) <= set(cost_model.COST_KINDS)
+    kinds = {name: cost_estimates.cost_kind(p) for name, p in registry.items()}
+    assert set(kinds.values()) <= set(cost_estimates.COST_KINDS)
     assert kinds["dot_general"] == "blas"
     assert kinds["tanh"] == "transcendental" and kinds["add"] == "elementwise"
     assert kinds["reduce_sum"] == "reduction" and kinds["reshape"] == "view"
@@ -125,7 +125,7 @@ def test_estimates_differ_eager_and_jit(fixed_rates):
     assert fwd.overhead_seconds == pytest.approx(expected)
     assert fwd.seconds == pytest.approx(fwd.overhead_seconds + fwd.work_seconds)
     # under jit: one call plus one dispatch per scheduled step (fewer steps than equations)
-    steps = cost_model.jit_steps(jitted.forward.program)
+    steps = cost_estimates.jit_steps(jitted.forward.program)
     assert len(jitted.forward.terms) == len(steps) + 1 < len(fwd.terms)
 
 
@@ -166,7 +166,7 @@ def test_scan_is_costed_per_iteration(fixed_rates):
     loops = [t for t in compiled.reverse.terms if t.kind == "control_flow"]
     assert loops and "50 x body" in loops[0].source and "loop" in loops[0].source.split(",")[-1]
     scan_eqn = [e for e in compiled.reverse.program.eqns if e.primitive.name == "scan"][0]
-    assert cost_model.compiled_loop(scan_eqn) in (True, False)
+    assert cost_estimates.compiled_loop(scan_eqn) in (True, False)
 
 
 # --- the decision ----------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_auto_decides_once_per_signature(fixed_rates, monkeypatch):
     def counting(*args, **kwargs):
         calls.append(kwargs.get("jit"))
         return real(*args, **kwargs)
-    monkeypatch.setattr(cost_model, "choose_mode", counting)
+    monkeypatch.setattr(jacobian_api, "choose_mode", counting)
     f = mlp(1000, 64, 2)                  # forward mode's products are 500x larger
     jac = ft.jacobian(f)
     x = np.linspace(0, 1, 1000)

@@ -36,7 +36,7 @@ RULE_MODULES = ["functrans.primitives.elementwise", "functrans.primitives.bits",
                 "functrans.primitives.reductions", "functrans.primitives.contraction",
                 "functrans.primitives.sorting", "functrans.primitives.control_flow",
                 "functrans.primitives.windowed", "functrans.primitives.convolution",
-                "functrans.transforms.jit", "functrans.transforms.custom",
+                "functrans.transforms.jit_call", "functrans.transforms.custom",
                 "functrans.transforms.checkpoint_policies"]
 CONSERVATIVE_BY_DESIGN = {"custom_lin", "remat_lin", "remat_saved"}
 

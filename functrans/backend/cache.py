@@ -30,7 +30,7 @@ import warnings
 
 import numba
 
-from .. import __version__
+from .._version import __version__
 from .kernels import KERNEL_FLAGS
 
 HEADER = (f"# functrans {__version__} kernel (numba {numba.__version__}); generated, do not "

@@ -138,7 +138,7 @@ def _thin(cuts):
 
 def _equation_terms(eqn, dep):
     """(FLOPs, constant bytes, varying bytes) of one equation per tangent."""
-    from .cost_model import equation_cost
+    from .cost_estimates import equation_cost
     c = equation_cost(eqn)
     varying = sum(a.aval.size * a.aval.dtype.itemsize for a in (*eqn.inputs, *eqn.outputs)
                   if not isinstance(a, Literal) and a in dep)
@@ -248,7 +248,7 @@ def _segment_function(plan, env, a, b):
 
 def _push_forward(plan, env, a, b, columns):
     """J(a, b) @ columns, columns of shape (|c_a|, w)."""
-    from .jvp import jvp
+    from .forward import jvp
     from .vmap import vmap
     g = _segment_function(plan, env, a, b)
     va = env[plan.cuts[a].var]

@@ -255,7 +255,7 @@ remat_saved_p.def_sparsity(_sparsity.dense, exact=False)
 
 @remat_saved_p.def_jvp
 def _remat_saved_jvp(primals, tangents, **params):
-    from .jvp import jvp
+    from .forward import jvp
     inner = lambda *a: _remat_saved_impl(*a, **params)  # noqa: E731
     return jvp(inner, tuple(primals), tuple(instantiate(t) for t in tangents))
 

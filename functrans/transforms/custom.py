@@ -355,7 +355,7 @@ checkpoint_p.def_batch(_batch_call(checkpoint_p, ("fun",)))
 
 
 def _remat_lin_impl(*args, fun):
-    from .jvp import jvp
+    from .forward import jvp
     n = len(args) // 2
     return list(jvp(lambda *p: fun(list(p)), tuple(args[:n]), tuple(args[n:]))[1])
 
@@ -370,7 +370,7 @@ remat_lin_p.def_sparsity(_sparsity.dense, exact=False)
 
 @remat_lin_p.def_jvp
 def _remat_lin_jvp(primals, tangents, *, fun):
-    from .jvp import jvp
+    from .forward import jvp
     inner = lambda *a: _remat_lin_impl(*a, fun=fun)  # noqa: E731
     return jvp(inner, tuple(primals), tuple(instantiate(t) for t in tangents))
 

@@ -5,9 +5,10 @@ import numpy as np
 
 from .. import tree_util
 from ..core.trace import get_aval
+from ..primitives import shape as shape_ops
 from .ad_util import check_inexact_inputs
 from .holomorphic import check_holomorphic_inputs, check_outputs, check_real_inputs
-from .jvp import jvp
+from .forward import jvp
 from .reverse import _argnums_tuple, vjp
 from .vmap import vmap
 
@@ -27,24 +28,22 @@ def _basis(leaves):
 
 def _split_rows(batched, leaves):
     """Split an array with leading axis N (= total size of leaves) into one block per leaf."""
-    from .. import lax
     out, offset = [], 0
     for x in leaves:
         a = get_aval(x)
         shape = get_aval(batched).shape
-        block = batched if len(leaves) == 1 else lax.slice(
+        block = batched if len(leaves) == 1 else shape_ops.slice(
             batched, (offset,) + (0,) * (len(shape) - 1), (offset + a.size,) + shape[1:])
-        out.append(lax.reshape(block, a.shape + get_aval(batched).shape[1:]))
+        out.append(shape_ops.reshape(block, a.shape + get_aval(batched).shape[1:]))
         offset += a.size
     return out
 
 
 def _to_jax_layout(col_major, out_shape, in_shape):
     """(N_in..., *out_shape) from vmap over inputs -> (*out_shape, *in_shape)."""
-    from .. import lax
     k = len(in_shape)
     perm = tuple(range(k, k + len(out_shape))) + tuple(range(k))
-    return lax.transpose(col_major, perm) if perm != tuple(range(len(perm))) else col_major
+    return shape_ops.transpose(col_major, perm) if perm != tuple(range(len(perm))) else col_major
 
 
 def _diff_args(fun, args, argnums, name, holomorphic=False):
@@ -126,10 +125,7 @@ def _select_argnums(per_arg_tuple, argnums):
     return per_arg_tuple[0] if isinstance(argnums, int) else per_arg_tuple
 
 
-def hessian(fun, argnums=0, has_aux=False, holomorphic=False, sparsity=None):
-    """Forward-over-reverse: jacfwd(jacrev(fun)). With sparsity="auto" (or a pattern): a
-    scipy.sparse.csr_array from star-coloured Hessian-vector products (sparse_jacobian.py)."""
-    if sparsity is not None:
-        from .sparse_jacobian import sparse_hessian
-        return sparse_hessian(fun, argnums, has_aux, sparsity=sparsity)
+def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
+    """Forward-over-reverse: jacfwd(jacrev(fun)), dense (functrans.hessian also takes
+    sparsity=; see jacobian_api.py)."""
     return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

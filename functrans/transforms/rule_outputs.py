@@ -9,6 +9,7 @@ from .. import tree_util
 from ..core import dtypes
 from ..core.primitive import Zero, tangent_aval
 from ..core.trace import get_aval
+from ..primitives.elementwise import convert_element_type
 
 
 def _is_none(x):
@@ -28,8 +29,7 @@ def _cast_weak(value, want, describe):
     if aval.dtype == want.dtype:
         return value
     if aval.weak_type and aval.dtype.kind in "biufc" and want.dtype.kind in "fc":
-        from .. import lax
-        return lax.convert_element_type(value, want.dtype)
+        return convert_element_type(value, want.dtype)
     raise TypeError(f"{describe()} has dtype {aval.dtype.name}, but the value it belongs to "
                     f"needs {want.dtype.name} ({want.str_short()}); convert it with "
                     f".astype({want.dtype.name})")

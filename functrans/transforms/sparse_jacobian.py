@@ -107,7 +107,7 @@ def _given_pattern(pattern, shape, name):
 
 def _seconds(closed):
     """A rough roofline time of one program (only the ratio of two such estimates is used)."""
-    from .cost_model import program_cost
+    from .cost_estimates import program_cost
     c = program_cost(closed)
     return max(c.flops / 2e10, c.bytes / 1e10)
 
@@ -115,7 +115,7 @@ def _seconds(closed):
 def _pass_seconds(f_flat, x0, m):
     """Estimated seconds of one JVP and one VJP beyond the primal computation."""
     from ..core.staging import make_jaxpr
-    from .jvp import jvp
+    from .forward import jvp
     from .reverse import vjp
     primal = _seconds(make_jaxpr(f_flat)(x0))
     fwd = _seconds(make_jaxpr(lambda x, t: jvp(f_flat, (x,), (t,))[1])(x0, x0))
@@ -133,7 +133,7 @@ def _maybe_jit(fun, build):
 
 
 def _forward_pass(f_flat):
-    from .jvp import jvp
+    from .forward import jvp
     from .vmap import vmap
 
     def compressed(x, seeds):          # seeds: (colours, N) -> (colours, M)
@@ -204,7 +204,6 @@ class _Plan:
 def _check_given_pattern(matrix, push, x0, name):
     """A given pattern that misses a nonzero would silently drop it: compare the result with
     one JVP in a random direction (a missed entry shows with probability 1)."""
-    from .jvp import jvp   # noqa: F401  (push is built from it)
     v = np.random.default_rng(0).standard_normal(matrix.shape[1]).astype(x0.dtype)
     want = np.asarray(push(x0, v))
     got = matrix @ v
@@ -289,7 +288,7 @@ def sparse_jacobian(fun, argnums=0, has_aux=False, sparsity="auto", mode="auto",
         else:
             jac = decompress_rows(plan.pattern, plan.coloring.colors, compressed)
         if not checked:
-            from .jvp import jvp
+            from .forward import jvp
             _check_given_pattern(jac, lambda x, v: jvp(f_flat, (x,), (v,))[1], x0, "jacobian")
         plans[key] = plan
         if has_aux:
@@ -316,7 +315,7 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
     """The Hessian of a scalar fun as a scipy.sparse.csr_array (input size x input size), by a
     star colouring of its symmetric pattern: one Hessian-vector product (forward over reverse)
     per colour. sparsity: "auto" (the pattern of the gradient's Jacobian) or a pattern."""
-    from .jvp import jvp
+    from .forward import jvp
     from .reverse import grad
     from .vmap import vmap
     plans = {}
@@ -372,15 +371,3 @@ def _grad_tree(fun, nums, has_aux):
     from .reverse import grad
     return grad(fun, argnums=nums, has_aux=has_aux) if not has_aux else \
         (lambda *a: grad(fun, argnums=nums, has_aux=True)(*a)[0])
-
-
-def dispatch_jacobian(fun, argnums, has_aux, mode, sparsity):
-    """What functrans.jacobian calls when given sparsity= or mode="chain"."""
-    if mode == "chain":
-        if sparsity is not None:
-            raise ValueError("jacobian: mode='chain' builds a dense Jacobian from the program's "
-                             "cut points; it does not take sparsity= (use mode='fwd', 'rev' or "
-                             "'auto' with sparsity=)")
-        from .chain import chain_jacobian
-        return chain_jacobian(fun, argnums, has_aux)
-    return sparse_jacobian(fun, argnums, has_aux, sparsity=sparsity, mode=mode)
