@@ -15,7 +15,7 @@ STRATEGIES = all_strategies()
 SETTINGS = settings(max_examples=1, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 COVERED_ELSEWHERE = {"jit", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
-                     "remat_lin", "cond", "while_loop", "scan", "random_bits"}
+                     "remat_lin", "cond", "while_loop", "scan"}
 PRIMS = sorted(n for n in registry if n not in COVERED_ELSEWHERE and n in STRATEGIES)
 # int32 and uint32 rather than int64 alone: Numba widens narrow integers (int32 * 2 -> int64),
 # the kind of mismatch this test exists to catch; each dtype costs a compile per primitive.

@@ -16,7 +16,7 @@ STRATEGIES = all_strategies()
 SETTINGS = settings(max_examples=3, deadline=None, derandomize=True,
                     suppress_health_check=list(HealthCheck))
 COVERED_ELSEWHERE = {"jit", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
-                     "remat_lin", "checkpoint_policy", "remat_saved", "cond", "while_loop", "scan", "random_bits"}
+                     "remat_lin", "checkpoint_policy", "remat_saved", "cond", "while_loop", "scan"}
 PRIMS = sorted(n for n in registry if n not in COVERED_ELSEWHERE)
 
 

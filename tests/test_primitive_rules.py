@@ -24,7 +24,7 @@ SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
 # Primitives exercised by other test modules (they need sub-programs or keys to build a case).
 COVERED_ELSEWHERE = {"jit", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
                      "remat_lin", "checkpoint_policy", "remat_saved", "cond",
-                     "while_loop", "scan", "random_bits"}
+                     "while_loop", "scan"}
 PRIMS = sorted(n for n in registry if n not in COVERED_ELSEWHERE)
 
 

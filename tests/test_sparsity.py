@@ -24,7 +24,7 @@ STRATEGIES = all_strategies()
 SETTINGS = settings(max_examples=6, deadline=None, derandomize=True,
                     suppress_health_check=list(HealthCheck))
 COVERED_BELOW = {"jit", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
-                 "remat_lin", "cond", "while_loop", "scan", "random_bits"}
+                 "remat_lin", "cond", "while_loop", "scan"}
 PRIMS = sorted(n for n in registry if n not in COVERED_BELOW)
 
 # Modules whose primitives all declare a sparsity rule; of those, only these are conservative

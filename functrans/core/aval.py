@@ -48,10 +48,3 @@ def aval_of_value(x) -> ShapedArray:
         return ShapedArray((), d, d != dtypes.bool_)
     raise TypeError(f"{type(x).__name__} is not a valid functrans value: expected a numpy array, "
                     f"a numpy scalar or a Python bool/int/float/complex; got {x!r:.80}")
-
-
-def to_array(x, aval: ShapedArray | None = None) -> np.ndarray:
-    """A concrete value as a numpy array of its aval's dtype (Python scalars included)."""
-    if aval is None:
-        aval = aval_of_value(x)
-    return np.asarray(x, dtype=aval.dtype)

@@ -56,10 +56,6 @@ def python_scalar_dtype(x) -> np.dtype:
     raise TypeError(f"not a Python scalar: {x!r}")
 
 
-def is_float(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
-
-
 def is_inexact(dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
 
@@ -158,15 +154,7 @@ def to_inexact(dtype, weak=False) -> np.dtype:
     return float64 if weak and dtype.kind != "b" else _INEXACT_OF[dtype]
 
 
-def default_float(dtype=None) -> np.dtype:
-    """The float dtype that an int or bool input is promoted to by float-only functions."""
-    return float64 if dtype is None else to_inexact(dtype)
-
-
 def short_name(dtype) -> str:
     d = np.dtype(dtype)
     return SHORT_NAMES.get(d) or ("float0" if d.kind == "V" and d.itemsize == 0 else d.name)
 
-
-def finfo_eps(dtype) -> float:
-    return float(np.finfo(dtype).eps)

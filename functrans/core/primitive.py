@@ -92,9 +92,13 @@ class Primitive:
     def bind(self, *args, **params):
         return _bind(self, *args, **params)
 
-    def out_avals(self, *avals, **params) -> list[ShapedArray]:
-        out = self.shape_rule(*avals, **params)
+    def as_list(self, out) -> list:
+        """What this primitive's bind, impl or a rule returned, as a list of outputs: a
+        multiple_results primitive returns a sequence, any other one value."""
         return list(out) if self.multiple_results else [out]
+
+    def out_avals(self, *avals, **params) -> list[ShapedArray]:
+        return self.as_list(self.shape_rule(*avals, **params))
 
     # Decorators that attach a rule right below the primitive's declaration.
     def def_jvp(self, rule):
@@ -156,10 +160,6 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 
 FLOAT0 = dtypes.float0
-
-
-def is_float0(aval) -> bool:
-    return aval.dtype == FLOAT0
 
 
 class UndefinedPrimal:

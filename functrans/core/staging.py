@@ -130,11 +130,7 @@ def eval_program(program: Program, consts, args):
         env[v] = x
     for eqn in program.eqns:
         outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
-        if eqn.primitive.multiple_results:
-            for v, x in zip(eqn.outputs, outs):
-                env[v] = x
-        else:
-            env[eqn.outputs[0]] = outs
+        env.update(zip(eqn.outputs, eqn.primitive.as_list(outs)))
     return [read(v) for v in program.outvars]
 
 

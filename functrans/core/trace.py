@@ -10,7 +10,6 @@ other arguments into that trace. With no transform running, the bottom EvalTrace
 A MainTrace is marked dead when its transform returns; a tracer of a dead trace that is used
 again has leaked out of its transform, and bind raises UnexpectedTracerError.
 """
-import sys
 import threading
 from contextlib import contextmanager
 
@@ -221,7 +220,8 @@ class Tracer:
 
     # --- concrete values: only available while tracing over known values (e.g. jvp, grad) ----
     def concrete_value(self):
-        """The concrete numpy value behind this tracer, or raise ConcretizationTypeError."""
+        """The concrete numpy value behind this tracer, or None if it has none (a staging or
+        batch tracer); callers that need one raise ConcretizationTypeError."""
         return None
 
     def carries_derivative(self) -> bool:

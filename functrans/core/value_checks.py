@@ -67,7 +67,7 @@ def rerun_program(closed, args):
             outs = eqn.primitive.bind(*[read(a) for a in eqn.inputs], **eqn.params)
         finally:
             _rerun.where = None
-        env.update(zip(eqn.outputs, outs if eqn.primitive.multiple_results else [outs]))
+        env.update(zip(eqn.outputs, eqn.primitive.as_list(outs)))
 
 
 def check_function_outputs(label, out):

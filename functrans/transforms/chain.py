@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import tree_util
 from ..core.ir import Literal, Var
-from ..core.trace import get_aval, is_eager
+from ..core.trace import is_eager
 
 PEAK_FLOPS = 2e10        # FLOP/s: BLAS-bound work on one core (only ratios matter)
 BANDWIDTH = 1e10         # bytes/s
@@ -211,7 +211,6 @@ def plan_chain(closed):
 
 def _values(closed, x):
     """Every value of the program at input x (one eager pass)."""
-    from ..core.staging import eval_closed   # noqa: F401  (eager binding below)
     prog = closed.program
     env = dict(zip(prog.constvars, closed.consts))
     env[prog.invars[0]] = x
@@ -220,7 +219,7 @@ def _values(closed, x):
         return a.value if isinstance(a, Literal) else env[a]
     for eqn in prog.eqns:
         outs = eqn.primitive.bind(*[read(a) for a in eqn.inputs], **eqn.params)
-        outs = outs if eqn.primitive.multiple_results else [outs]
+        outs = eqn.primitive.as_list(outs)
         env.update(zip(eqn.outputs, outs))
     return env
 
@@ -240,7 +239,7 @@ def _segment_function(plan, env, a, b):
             return local[x] if x in local else env[x]
         for eqn in eqns:
             outs = eqn.primitive.bind(*[read(x) for x in eqn.inputs], **eqn.params)
-            outs = outs if eqn.primitive.multiple_results else [outs]
+            outs = eqn.primitive.as_list(outs)
             local.update(zip(eqn.outputs, outs))
         return read(dst)
     return g

@@ -60,10 +60,6 @@ def estimate_terms(closed, execution="eager", mode="fwd"):
         _eager_terms(r, closed, per, execution, getattr(r, f"eager_loop_{mode}"))
 
 
-def estimated_seconds(closed, execution="eager", mode="fwd") -> float:
-    return sum(t.seconds for t in estimate_terms(closed, execution, mode))
-
-
 # --- the decision ---------------------------------------------------------------------------------
 
 def default_memory_budget():

@@ -50,8 +50,7 @@ class JVPTrace(Trace):
         tangents = [t.tangent for t in tracers]
         if all(type(t) is Zero for t in tangents):
             # Nothing to differentiate: the outputs are constants of this transform.
-            out = primitive.bind(*primals, **params)
-            return out if primitive.multiple_results else [out]
+            return primitive.as_list(primitive.bind(*primals, **params))
         rule = primitive.jvp
         if rule is None:
             raise FunctransError(
@@ -60,8 +59,7 @@ class JVPTrace(Trace):
                 "computation in functrans.custom_jvp to supply one, or apply stop_gradient to "
                 "its inputs if its derivative is not needed.")
         primal_out, tangent_out = rule(primals, tangents, **params)
-        if not primitive.multiple_results:
-            primal_out, tangent_out = [primal_out], [tangent_out]
+        primal_out, tangent_out = primitive.as_list(primal_out), primitive.as_list(tangent_out)
         return [p if type(t) is Zero else JVPTracer(self, p, t)
                 for p, t in zip(primal_out, tangent_out)]
 

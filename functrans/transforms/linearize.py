@@ -63,7 +63,6 @@ class LinearMap:
 
     def __call__(self, *args):
         flat, tree = tree_util.tree_flatten(args if len(args) != 1 else args[0])
-        want_tree = self.out_tree if self.transposed else self.in_tree
         if len(flat) != len(self._in_avals):
             raise ValueError(f"linear map takes {len(self._in_avals)} array(s) shaped "
                              f"{self.in_shapes}; got {len(flat)}")
@@ -76,7 +75,6 @@ class LinearMap:
             outs = tree_util.tree_unflatten(self.in_tree, transpose_program(self.program, flat))
             # The map was built from fun(*primals): with one primal, return its cotangent alone.
             return outs[0] if isinstance(outs, tuple) and len(outs) == 1 else outs
-        del want_tree
         outs = eval_closed(self.program, *flat)
         return tree_util.tree_unflatten(self.out_tree, outs)
 

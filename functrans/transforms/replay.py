@@ -220,7 +220,7 @@ class RecordTrace(Trace):
             outs = _EVAL_TRACE.process_primitive(primitive, values, params)
         else:       # inside an enclosing replay, whose recording tracers these values are
             out = primitive.bind(*values, **params)
-            outs = out if primitive.multiple_results else [out]
+            outs = primitive.as_list(out)
         if getattr(primitive, "effectful", False) and not outs:
             # A host side effect (debug.print) happens here, once, as on the ordinary path; it
             # has nothing to differentiate, and the recorded program must not repeat it.
