@@ -16,14 +16,18 @@ import functools
 
 from .. import tree_util
 from ..core.errors import ConcretizationTypeError, FunctransError
-from ..core.primitive import Cost, Primitive, Zero
 from ..core.ir import Program
+from ..core.primitive import Cost, Primitive
 from ..core.staging import ShapeDtypeStruct, abstractify, eval_program, eval_shape, stage
 from ..core.trace import Tracer, current_stack_depth, get_aval
 from . import sparsity as _sparsity
 from .ad_util import instantiate
 from .batching import bdim_at
+from .closure import closed_over_tracers
+from .forward import jvp
+from .reverse import vjp
 from .rule_outputs import bwd_cotangents, check_primal_outputs, jvp_tangents
+from .vmap import vmap
 
 
 def _describe(value):
@@ -58,8 +62,6 @@ def _call_cost(*avals, **_):
 def _batch_call(primitive, fun_params):
     """Batching rule: every batch axis to 0 (broadcasting unbatched args), then vmap the
     user's functions as well."""
-    from .vmap import vmap
-
     def rule(args, dims, **params):
         size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
         args = [bdim_at(a, d, size) for a, d in zip(args, dims)]
@@ -70,8 +72,6 @@ def _batch_call(primitive, fun_params):
 
 
 def _vmapped(flat_fun):
-    from .vmap import vmap
-
     @functools.wraps(flat_fun)
     def batched(*lists):
         # Symbolic zeros (a bwd's None) cannot leave vmap: they become batched zeros here.
@@ -105,7 +105,6 @@ def _refuse_closed_over_tracers(kind, name, flat_fun, flat_args):
         # fun branches on its primal values, which JAX allows (custom rules run on concrete
         # primals when they are concrete): it cannot be traced abstractly, so look for traced
         # values in its closure cells instead.
-        from .closure import closed_over_tracers
         consts = closed_over_tracers(flat_fun, skip=(_FlatArgs,))
     for c in consts:
         if isinstance(c, Tracer):
@@ -355,7 +354,6 @@ checkpoint_p.def_batch(_batch_call(checkpoint_p, ("fun",)))
 
 
 def _remat_lin_impl(*args, fun):
-    from .forward import jvp
     n = len(args) // 2
     return list(jvp(lambda *p: fun(list(p)), tuple(args[:n]), tuple(args[n:]))[1])
 
@@ -370,14 +368,12 @@ remat_lin_p.def_sparsity(_sparsity.dense, exact=False)
 
 @remat_lin_p.def_jvp
 def _remat_lin_jvp(primals, tangents, *, fun):
-    from .forward import jvp
     inner = lambda *a: _remat_lin_impl(*a, fun=fun)  # noqa: E731
     return jvp(inner, tuple(primals), tuple(instantiate(t) for t in tangents))
 
 
 @remat_lin_p.def_transpose
 def _remat_lin_transpose(cts, *args, fun):
-    from .reverse import vjp
     n = len(args) // 2
     _, vjp_fn = vjp(lambda *p: fun(list(p)), *args[:n])   # recompute the forward pass here
     return [None] * n + list(vjp_fn([instantiate(c) for c in cts]))
