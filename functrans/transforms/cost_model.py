@@ -316,12 +316,16 @@ class ChainReport:
     steps: list
 
     def __str__(self):
-        lines = [f"{'#':>3s}  {'equation':40s} {'local Jacobian':16s} {'structure':24s} "
+        rows = [(f"{s.primitive}({', '.join(s.in_shapes)}) -> {', '.join(s.out_shapes)}",
+                 ", ".join(f"{o}x{i}" for o, i in s.jacobian_shapes) or "-", s.structure, s)
+                for s in self.steps]
+        # Columns as wide as their longest entry: a structure or shape is never cut short.
+        we, wj, ws = (max([len(head)] + [len(r[k]) for r in rows]) for k, head in
+                      enumerate(("equation", "local Jacobian", "structure")))
+        lines = [f"{'#':>3s}  {'equation':{we}s} {'local Jacobian':{wj}s} {'structure':{ws}s} "
                  f"{'FLOPs':>9s} {'kind':14s} {'work us':>8s}  from"]
-        for s in self.steps:
-            eq = f"{s.primitive}({', '.join(s.in_shapes)}) -> {', '.join(s.out_shapes)}"
-            jac = ", ".join(f"{o}x{i}" for o, i in s.jacobian_shapes) or "-"
-            lines.append(f"{s.index:3d}  {eq:40.40s} {jac:16.16s} {s.structure:24.24s} "
+        for eq, jac, structure, s in rows:
+            lines.append(f"{s.index:3d}  {eq:{we}s} {jac:{wj}s} {structure:{ws}s} "
                          f"{s.flops:9.3g} {s.kind:14s} {s.seconds * 1e6:8.2f}  {s.source}")
         lines.append("J = J_k ... J_1: forward mode multiplies from the right (J_1 first), "
                      "reverse mode from the left (J_k first). compare_modes(f, x).explain() "
