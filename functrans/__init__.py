@@ -7,7 +7,8 @@ from .core.array import Array  # noqa: E402,F401
 from .core.aval import ShapedArray  # noqa: E402
 from .core.ir import ClosedProgram, Program  # noqa: E402
 from .core.primitive import registry as primitive_registry  # noqa: E402
-from .core.staging import ShapeDtypeStruct, eval_shape, make_jaxpr  # noqa: E402
+from .core.staging import ShapeDtypeStruct  # noqa: E402
+from .transforms.tracing import eval_shape, make_jaxpr  # noqa: E402
 from .core.typecheck import check_program  # noqa: E402
 from .transforms.jacobians import jacfwd, jacrev  # noqa: E402
 from .transforms.forward import jvp  # noqa: E402

@@ -335,7 +335,8 @@ def _impls(r, closed):
 
 
 def _measure_eager(r):
-    from .core.staging import eval_closed, make_jaxpr
+    from .core.staging import eval_closed
+    from .transforms.tracing import make_jaxpr
     from .transforms.jacobians import jacfwd, jacrev
     for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
         # the shortest chain pins the fixed part, the longest the part per equation; what the
@@ -373,7 +374,7 @@ def _measure_eager(r):
 def _measure_jit(r):
     from . import numpy as fnp
     from .transforms.cost_estimates import jit_steps
-    from .core.staging import make_jaxpr
+    from .transforms.tracing import make_jaxpr
     from .transforms.jacobians import jacfwd
     from .transforms.jit import jit
     tiny = np.ones(4)

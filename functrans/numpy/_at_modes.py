@@ -55,7 +55,8 @@ def with_staged_ints(fn, array, index, *rest):
     where = [k for k, p in enumerate(parts) if _is_static_int(p)]
     if not where:
         return fn(array, index, *rest)
-    from ..core.staging import eval_closed, make_jaxpr
+    from ..core.staging import eval_closed
+    from ..transforms.tracing import make_jaxpr
     ints = [np.asarray(parts[k]) for k in where]
 
     def staged(arr, *args):

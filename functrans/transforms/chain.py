@@ -288,7 +288,7 @@ def _run(plan, env, step):
 # --- public ---------------------------------------------------------------------------------------
 
 def _prepare(fun, args, argnums, has_aux, name, trace=True):
-    from ..core.staging import make_jaxpr
+    from .tracing import make_jaxpr
     from .sparse_jacobian import _flat_function
     from .sparsity import _argnums
     nums = _argnums(argnums, len(args), name)
@@ -314,7 +314,7 @@ def chain_jacobian(fun, argnums=0, has_aux=False):
         _, x0, in_leaves, closed, _ = _prepare(fun, args, argnums, has_aux, "jacobian",
                                                trace=key not in plans)
         if key not in plans:      # the plan names the program's values: keep both
-            from ..core.staging import eval_shape
+            from .tracing import eval_shape
             shape = eval_shape(fun, *args)
             out_shapes = [o.shape for o in tree_util.tree_leaves(shape[0] if has_aux else shape)]
             plans[key] = closed, plan_chain(closed), out_shapes

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.ir import ClosedProgram, Var
 from ..core.primitive import Cost
-from ..core.staging import make_jaxpr
+from .tracing import make_jaxpr
 
 COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
               "numpy_call", "control_flow", "call")

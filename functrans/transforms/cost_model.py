@@ -27,7 +27,7 @@ import numpy as np
 from .. import cost, tree_util
 from ..core.ir import ClosedProgram, Literal
 from ..core.primitive import Cost
-from ..core.staging import make_jaxpr
+from .tracing import make_jaxpr
 from ..core.trace import Tracer, get_aval
 from .cost_estimates import (Term, _eager_terms, _jit_terms, _numpy_work, cost_kind,
                              equation_cost, peak_bytes, program_cost)

@@ -18,7 +18,8 @@ from .. import tree_util
 from ..core.errors import ConcretizationTypeError, FunctransError
 from ..core.ir import Program
 from ..core.primitive import Cost, Primitive
-from ..core.staging import ShapeDtypeStruct, abstractify, eval_program, eval_shape, stage
+from ..core.staging import ShapeDtypeStruct, abstractify, eval_program, stage
+from .tracing import eval_shape
 from ..core.trace import Tracer, current_stack_depth, get_aval
 from . import sparsity as _sparsity
 from .ad_util import instantiate

@@ -114,12 +114,12 @@ def _seconds(closed):
 
 def _pass_seconds(f_flat, x0, m):
     """Estimated seconds of one JVP and one VJP beyond the primal computation."""
-    from ..core.staging import make_jaxpr
+    from .tracing import make_jaxpr
     from .forward import jvp
     from .reverse import vjp
     primal = _seconds(make_jaxpr(f_flat)(x0))
     fwd = _seconds(make_jaxpr(lambda x, t: jvp(f_flat, (x,), (t,))[1])(x0, x0))
-    from ..core.staging import eval_shape
+    from .tracing import eval_shape
     ct = np.zeros(m, eval_shape(f_flat, x0).dtype)
     rev = _seconds(make_jaxpr(lambda x, u: vjp(f_flat, x)[1](u)[0])(x0, ct))
     return max(fwd - primal, 1e-12), max(rev - primal, 1e-12)
@@ -302,7 +302,7 @@ def sparse_jacobian(fun, argnums=0, has_aux=False, sparsity="auto", mode="auto",
 
 
 def _out_dtype(plan, f_flat, x0):
-    from ..core.staging import eval_shape
+    from .tracing import eval_shape
     return eval_shape(f_flat, x0).dtype
 
 
@@ -327,7 +327,7 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
         f_flat, x0, in_leaves = _flat_function(fun, args, nums, has_aux)
         n = len(x0)
         if key not in plans:
-            from ..core.staging import eval_shape
+            from .tracing import eval_shape
             if eval_shape(f_flat, x0).size != 1:
                 raise TypeError(f"hessian: {getattr(fun, '__name__', 'fun')} must return a "
                                 f"scalar, got {eval_shape(f_flat, x0).size} elements")

@@ -364,7 +364,7 @@ def program_deps(closed, ins, n):
 def callable_deps(fun, ins, n):
     """Patterns of fun(list_of_arrays)'s outputs: trace it at the operands' avals first (the
     custom_jvp/custom_vjp/checkpoint primitives hold the primal function, not a program)."""
-    from ..core.staging import make_jaxpr
+    from .tracing import make_jaxpr
     closed = make_jaxpr(lambda *a: fun(list(a)))(*[np.zeros(d.aval.shape, d.aval.dtype)
                                                      for d in ins])
     return program_deps(closed, ins, n)
@@ -423,7 +423,7 @@ def signature_key(args, nums):
 def flat_program(fun, args, nums, name):
     """Trace fun with the differentiated arguments as inputs (the others closed over, as jacfwd
     does): (closed program, input leaves, output tree)."""
-    from ..core.staging import make_jaxpr
+    from .tracing import make_jaxpr
     from .ad_util import check_inexact_inputs
     dargs = [args[i] for i in nums]
     in_leaves, in_tree = tree_util.tree_flatten(dargs)
