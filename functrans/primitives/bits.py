@@ -20,7 +20,7 @@ import numpy as np
 from ..backend.lowering import Elementwise
 from ..core.primitive import Primitive, Zero
 from ..core.trace import get_aval
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ._common import elementwise_batch, elementwise_cost, elementwise_shape_rule, resolve_dtypes
 
 __all__ = ["shift_left", "shift_right_logical", "shift_right_arithmetic", "nextafter"]

@@ -44,7 +44,7 @@ from ..core.aval import ShapedArray
 from ..core.ir import ClosedProgram, Program
 from ..core.primitive import Cost, Primitive, Zero, is_undefined, tangent_aval
 from ..core.trace import find_top_main, get_aval
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..transforms.vmap import AxisData
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",

@@ -45,8 +45,9 @@ from ..core.staging import StagingTracer, eval_closed, eval_program, stage
 from ..core.trace import Tracer, get_aval, new_main
 from ..transforms.ad_util import instantiate, zeros_of
 from ..transforms.batching import batch_size, bdim_at, moveaxis
-from ..transforms import sparsity as _sparsity
 from ..transforms.partial_eval import partial_eval_program
+from ..transforms.sparsity import fixed_point, program_deps
+from . import _sparsity_rules as _sparsity
 from ._common import resolve_dtypes
 from .elementwise import (add, add_tangents, clamp, convert_element_type, eq, lt, ne, select_n,
                           stop_gradient)
@@ -592,7 +593,7 @@ def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_car
     def run(carry_pats, xs_deps):
         deps = consts + [_sparsity.Deps(a, p) for a, p in
                          zip(body.in_avals[num_consts:num_consts + num_carry], carry_pats)]
-        return _sparsity.program_deps(body, deps + xs_deps, n)
+        return program_deps(body, deps + xs_deps, n)
 
     def rows(d, t):      # the Deps of slice t of an xs operand
         size = d.aval.size // max(length, 1)
@@ -614,7 +615,7 @@ def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_car
         size = d.aval.size // length
         pat = _sparsity.groups(d.pattern, np.arange(d.aval.size) % size, size)
         merged.append(_sparsity.Deps(d.aval.update(shape=d.aval.shape[1:]), pat))
-    carry = _sparsity.fixed_point(lambda c: run(c, merged)[:num_carry], carry, n,
+    carry = fixed_point(lambda c: run(c, merged)[:num_carry], carry, n,
                                   [d.pattern for d in consts + merged])
     ys = run(carry, merged)[num_carry:]
     return carry + [_sparsity.take_rows(y, np.tile(np.arange(y.shape[0]) + 1, length))
@@ -935,7 +936,7 @@ def _cond_sparsity(ins, out_avals, *, branches):
     n = index.n_inputs
     taken = branches if index.value is None else \
         [branches[int(np.clip(index.value, 0, len(branches) - 1))]]
-    per_branch = [_sparsity.program_deps(b, ops, n) for b in taken]
+    per_branch = [program_deps(b, ops, n) for b in taken]
     return [_sparsity.union(list(ps), a.size, n) for a, ps in zip(out_avals, zip(*per_branch))]
 
 
@@ -1174,9 +1175,9 @@ def _while_sparsity(ins, out_avals, *, cond_program, body_program, cond_nconsts,
     n = ins[0].n_inputs
 
     def step(pats):
-        return _sparsity.program_deps(body_program, body_consts + [
+        return program_deps(body_program, body_consts + [
             _sparsity.Deps(c.aval, p) for c, p in zip(carry, pats)], n)
-    return _sparsity.fixed_point(step, [c.pattern for c in carry], n,
+    return fixed_point(step, [c.pattern for c in carry], n,
                                  [d.pattern for d in body_consts])
 
 

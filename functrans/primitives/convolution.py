@@ -30,7 +30,7 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from .windowed import dilated_size, padded, padtype_to_pads, transposed_geometry, \
     window_out_size
 from ..backend.lowering import Driver

@@ -26,7 +26,7 @@ from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.trace import get_aval
 from ._common import (elementwise_batch, elementwise_cost, elementwise_shape_rule,
                       resolve_dtypes, unbroadcast)
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..backend.lowering import (Elementwise, Ufunc, binary, float_only, impl_call,
                                 minmax, nan_max, nan_min, numpy_ufunc, typed_const, unary)
 

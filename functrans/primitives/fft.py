@@ -27,6 +27,7 @@ from ..core.aval import ShapedArray
 from ..core.primitive import Cost, Primitive, Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
+from . import _sparsity_rules as _sparsity
 
 __all__ = ["fft", "FftType"]
 
@@ -177,14 +178,13 @@ fft_p.def_lowering(impl_call(fft_p))    # numpy's pocketfft from the driver
 def _fft_sparsity(ins, out_avals, *, fft_type, fft_lengths):
     # Dense within each transform (every frequency mixes every sample), independent across the
     # leading axes: group the operand's elements by leading index, give each output its group.
-    from ..transforms import sparsity
     (x,), out = ins, out_avals[0]
     k = len(fft_lengths)
     lead = math.prod(x.aval.shape[:x.aval.ndim - k])
     in_block = x.aval.size // max(lead, 1)
     out_block = out.size // max(lead, 1)
-    by_lead = sparsity.groups(x.pattern, np.repeat(np.arange(lead), in_block), lead)
-    return [sparsity.take_rows(by_lead, np.repeat(np.arange(1, lead + 1), out_block))]
+    by_lead = _sparsity.groups(x.pattern, np.repeat(np.arange(lead), in_block), lead)
+    return [_sparsity.take_rows(by_lead, np.repeat(np.arange(1, lead + 1), out_block))]
 
 
 def fft(x, fft_type, fft_lengths):

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.aval import ShapedArray
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..core.primitive import Cost, Zero, is_undefined
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes

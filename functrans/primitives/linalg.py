@@ -60,6 +60,7 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
+from . import _sparsity_rules as _sparsity
 from .contraction import dot_general
 from .elementwise import (add, complex as make_complex, conj, convert_element_type, div, eq,
                           imag, mul, neg, real, select_n, sub)
@@ -215,15 +216,14 @@ def _matrices(impl):
 def _sparsity_per_matrix(ins, out_avals, **params):
     """Each output element depends on every element of its own batch member of every operand
     (and on nothing in other members): dense within a matrix, block diagonal across a batch."""
-    from ..transforms import sparsity as sp
     nb = ins[0].aval.ndim - 2
     members = math.prod(ins[0].aval.shape[:nb])
     n = ins[0].n_inputs
     if members == 0:
-        return [sp.empty(a.size, n) for a in out_avals]
-    member = sp.union([sp.groups(d.pattern, np.repeat(np.arange(members), d.aval.size // members),
+        return [_sparsity.empty(a.size, n) for a in out_avals]
+    member = _sparsity.union([_sparsity.groups(d.pattern, np.repeat(np.arange(members), d.aval.size // members),
                                  members) for d in ins], members, n)
-    return [sp.take_rows(member, 1 + np.repeat(np.arange(members), a.size // members))
+    return [_sparsity.take_rows(member, 1 + np.repeat(np.arange(members), a.size // members))
             for a in out_avals]
 
 

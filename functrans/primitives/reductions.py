@@ -21,7 +21,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..core.trace import get_aval
 from ..backend.lowering import (Reduce, highest, impl_call, lowest, nan_max, nan_min,
                                 numpy_minmax, numpy_reduce)

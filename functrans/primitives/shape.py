@@ -19,7 +19,7 @@ from ..core import dtypes
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.errors import ConcretizationTypeError
 from ..core.primitive import FLOAT0, Cost, Primitive, Zero, default_cost, is_undefined
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
 from ..backend.lowering import Elementwise, View, impl_call, reshape_view, unit_axes_map

@@ -18,7 +18,7 @@ from ..core.aval import aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 
 __all__ = ["sort", "sort_key_val"]
 

@@ -27,7 +27,7 @@ import numpy as np
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..backend.lowering import Driver, highest, lowest
 
 __all__ = ["reduce_window", "padtype_to_pads"]
