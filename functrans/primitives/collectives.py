@@ -401,7 +401,7 @@ def _all_gather_other(args, dims, *, axis, tiled, **params):
 
 
 def _all_gather_own(vals, dims, size, *, axis, tiled, **params):
-    from ..transforms.batching import bdim_at
+    from ._batching import bdim_at
     from .shape import reshape
     _check_size("all_gather", params, size)
     (x,), (b,) = vals, dims
@@ -520,7 +520,7 @@ ppermute_p.def_batch(lambda args, dims, **params: (ppermute_p.bind(args[0], **pa
 
 
 def _ppermute_own(vals, dims, size, *, perm, **params):
-    from ..transforms.batching import bdim_at
+    from ._batching import bdim_at
     from .shape import concatenate, full, slice_in_dim
     if any(not 0 <= i < size for pair in perm for i in pair):
         raise ValueError(f"lax.ppermute: perm {perm} names a member outside axis "

@@ -44,7 +44,7 @@ from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.staging import StagingTracer, eval_closed, eval_program, stage
 from ..core.trace import Tracer, get_aval, new_main
 from ..transforms.ad_util import instantiate, zeros_of
-from ..transforms.batching import batch_size, bdim_at, moveaxis
+from ._batching import batch_size, bdim_at, moveaxis
 from ..transforms.partial_eval import partial_eval_program
 from ..transforms.sparsity import fixed_point, program_deps
 from . import _sparsity_rules as _sparsity

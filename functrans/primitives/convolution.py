@@ -349,7 +349,7 @@ def _conv_transpose_rule(ct, lhs, rhs, **p):
 @conv_general_dilated_p.def_batch
 def _conv_batch(args, dims, **p):
     from .shape import transpose
-    from ..transforms.batching import moveaxis
+    from ._batching import moveaxis
     (lhs, rhs), (dl, dr) = args, dims
     dn = p["dimension_numbers"]
     g, b = p["feature_group_count"], p["batch_group_count"]

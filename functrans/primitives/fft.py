@@ -154,7 +154,7 @@ def _broadcast_last(v, shape):
 @fft_p.def_batch
 def _fft_batch(args, dims, *, fft_type, fft_lengths):
     # The transform acts on trailing axes: a batch axis in front is just one more leading axis.
-    from ..transforms.batching import moveaxis
+    from ._batching import moveaxis
     (x,), (d,) = args, dims
     return fft_p.bind(moveaxis(x, d, 0), fft_type=fft_type, fft_lengths=fft_lengths), 0
 

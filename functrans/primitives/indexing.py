@@ -37,7 +37,7 @@ from . import _sparsity_rules as _sparsity
 from ..core.primitive import Cost, Zero, is_undefined
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
-from .shape import (_declare, _ints, broadcast_in_dim, broadcasted_iota, concatenate, full, reshape,
+from .shape import (checked_primitive, _ints, broadcast_in_dim, broadcasted_iota, concatenate, full, reshape,
                     slice_in_dim, squeeze, zeros_like_aval)
 from ..backend.lowering import impl_call
 
@@ -103,7 +103,7 @@ def _dynamic_slice_impl(operand, *starts, slice_sizes):
     return operand[tuple(slice(s, s + m) for s, m in zip(starts, slice_sizes))]
 
 
-dynamic_slice_p = _declare("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_rule,
+dynamic_slice_p = checked_primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_rule,
                            jacobian="selection (a contiguous block of the operand)")
 
 
@@ -122,7 +122,7 @@ def _dynamic_slice_transpose(ct, operand, *starts, slice_sizes):
 
 @dynamic_slice_p.def_batch
 def _dynamic_slice_batch(args, dims, *, slice_sizes):
-    from ..transforms.batching import batch_size, moveaxis
+    from ._batching import batch_size, moveaxis
     (operand, *starts), (d, *start_dims) = args, dims
     size = batch_size(args, dims)
     if all(sd is None for sd in start_dims):
@@ -207,7 +207,7 @@ def _dynamic_update_slice_impl(operand, update, *starts):
     return out
 
 
-dynamic_update_slice_p = _declare("dynamic_update_slice", _dynamic_update_slice_impl,
+dynamic_update_slice_p = checked_primitive("dynamic_update_slice", _dynamic_update_slice_impl,
                                   _dynamic_update_slice_rule,
                                   jacobian="selection (operand outside a block, update inside)")
 
@@ -235,7 +235,7 @@ def _dynamic_update_slice_transpose(ct, operand, update, *starts):
 
 @dynamic_update_slice_p.def_batch
 def _dynamic_update_slice_batch(args, dims):
-    from ..transforms.batching import batch_size, bdim_at
+    from ._batching import batch_size, bdim_at
     (operand, update, *starts), (d_op, d_up, *start_dims) = args, dims
     size = batch_size(args, dims)
     if all(sd is None for sd in start_dims):
@@ -376,7 +376,7 @@ def _gather_impl(operand, indices, *, mode):
     return out.reshape(out_shape)
 
 
-gather_p = _declare("gather", _gather_impl, _gather_rule,
+gather_p = checked_primitive("gather", _gather_impl, _gather_rule,
                     jacobian="selection (each output element is one operand element, or 0)")
 
 
@@ -398,7 +398,7 @@ def _gather_transpose(ct, operand, indices, *, mode):
 def _with_batch_column(indices, d_idx, size, column):
     """Index rows with an extra column at position `column` holding each row's batch member
     (an iota along the indices' batch axis). Returns (indices, batch axis of the result)."""
-    from ..transforms.batching import bdim_at
+    from ._batching import bdim_at
     from .elementwise import convert_element_type
     aval = get_aval(indices)
     if d_idx is None or d_idx == aval.ndim - 1:    # the last axis must stay the index rows
@@ -420,7 +420,7 @@ def _with_batch_column(indices, d_idx, size, column):
 
 @gather_p.def_batch
 def _gather_batch(args, dims, *, mode):
-    from ..transforms.batching import batch_size, moveaxis
+    from ._batching import batch_size, moveaxis
     (operand, indices), (d_op, d_idx) = args, dims
     size = batch_size(args, dims)
     d_op = None if d_op is None else _batch_axis(operand, d_op)
@@ -478,7 +478,7 @@ def _scatter_add_impl(operand, indices, updates, *, mode):
     return out
 
 
-scatter_add_p = _declare("scatter_add", _scatter_add_impl, _scatter_add_rule,
+scatter_add_p = checked_primitive("scatter_add", _scatter_add_impl, _scatter_add_rule,
                          jacobian="selection-sum (identity on operand; each update adds into one "
                                   "place)")
 
@@ -505,7 +505,7 @@ def _scatter_batch(prim):
     """Batching rule shared by the scatters: trailing batch axes ride along; otherwise the
     operand's batch axis becomes one more indexed axis, with a batch-member index column."""
     def rule(args, dims, **params):
-        from ..transforms.batching import batch_size, bdim_at
+        from ._batching import batch_size, bdim_at
         operand, indices, updates = args
         d_op, d_idx, d_up = (None if d is None else _batch_axis(x, d)
                              for x, d in zip(args, dims))
@@ -599,7 +599,7 @@ def _scatter_impl(operand, indices, updates, *, mode, unique_indices):
     return out
 
 
-scatter_p = _declare("scatter", _scatter_impl, _scatter_rule,
+scatter_p = checked_primitive("scatter", _scatter_impl, _scatter_rule,
                      jacobian="selection (each output element is an operand or an update "
                               "element)")
 

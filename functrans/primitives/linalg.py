@@ -189,7 +189,7 @@ def _block(x, r0, r1, c0, c1):
 
 def _batch_first(args, dims):
     """Operands with their batch axis moved (or broadcast) to the front."""
-    from ..transforms.batching import batch_size, bdim_at
+    from ._batching import batch_size, bdim_at
     size = batch_size(args, dims)
     return [bdim_at(x, d, size, 0) for x, d in zip(args, dims)]
 
@@ -240,7 +240,7 @@ def _declare(name, impl, shape_rule, jacobian, multiple_results=True, exact_spar
 def _unary_batch(prim):
     """A primitive of one batched operand: move its batch axis to the front."""
     def rule(args, dims, **params):
-        from ..transforms.batching import moveaxis
+        from ._batching import moveaxis
         x = moveaxis(args[0], dims[0], 0)
         outs = prim.bind(x, **params)
         return (outs, [0] * len(outs)) if prim.multiple_results else (outs, 0)

@@ -112,7 +112,7 @@ def _sort_transpose(cts, *operands, dimension, is_stable, num_keys):
 
 @sort_p.def_batch
 def _sort_batch(args, dims, *, dimension, is_stable, num_keys):
-    from ..transforms.batching import bdim_at, batch_size
+    from ._batching import bdim_at, batch_size
     size = batch_size(args, dims)
     # Line every operand's batch axis up with the first batched one's (moving as little as
     # possible); unbatched operands get a broadcast batch axis there.

@@ -22,7 +22,7 @@ import numpy as np
 from ..core.primitive import Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import Ufunc, impl_call
-from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, _declare, eq, _derivative_jvp, _keep_dtype,
+from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, elementwise_primitive, eq, _derivative_jvp, _keep_dtype,
                           _quiet, _scipy_special, _unary, abs, add, div, lt, exp, log, log1p,
                           mul, neg, select_n, sign, sub)
 
@@ -51,7 +51,7 @@ def _scipy_nary(name):
 
 
 def _special(name, scipy_name, flops=40):
-    prim = _declare(name, _keep_dtype(_quiet(_scipy_special(scipy_name))), 1,
+    prim = elementwise_primitive(name, _keep_dtype(_quiet(_scipy_special(scipy_name))), 1,
                     kinds=REAL_FLOAT_KINDS, flops=flops)
     prim.def_lowering(Ufunc(f"scipy.special:{scipy_name}"))
     return prim
@@ -82,7 +82,7 @@ def polygamma(m, x):
     return _bind_nary(polygamma_p, m, x)
 
 
-polygamma_p = _declare("polygamma", _quiet(_scipy_nary("polygamma")), 2,
+polygamma_p = elementwise_primitive("polygamma", _quiet(_scipy_nary("polygamma")), 2,
                        kinds=REAL_FLOAT_KINDS, flops=80)
 polygamma_p.def_lowering(impl_call(polygamma_p))     # scipy has no float32 loop for it
 
@@ -184,12 +184,12 @@ def _gamma_density(a, x):
     return exp(sub(sub(mul(sub(a, 1), log(x)), x), lgamma(a)))
 
 
-igamma_p = _declare("igamma", _quiet(_scipy_nary("gammainc")), 2, kinds=REAL_FLOAT_KINDS,
+igamma_p = elementwise_primitive("igamma", _quiet(_scipy_nary("gammainc")), 2, kinds=REAL_FLOAT_KINDS,
                     flops=200)
 igamma_p.def_lowering(Ufunc("scipy.special:gammainc"))
 _shape_param_jvp(igamma_p, "igamma", 1, ("a", "x"), _gamma_density)
 
-igammac_p = _declare("igammac", _quiet(_scipy_nary("gammaincc")), 2, kinds=REAL_FLOAT_KINDS,
+igammac_p = elementwise_primitive("igammac", _quiet(_scipy_nary("gammaincc")), 2, kinds=REAL_FLOAT_KINDS,
                      flops=200)
 igammac_p.def_lowering(Ufunc("scipy.special:gammaincc"))
 _shape_param_jvp(igammac_p, "igammac", 1, ("a", "x"), lambda a, x: neg(_gamma_density(a, x)))
@@ -200,7 +200,7 @@ def _beta_density(a, b, x):
     return exp(sub(add(mul(sub(a, 1), log(x)), mul(sub(b, 1), log1p(neg(x)))), betaln))
 
 
-regularized_incomplete_beta_p = _declare(
+regularized_incomplete_beta_p = elementwise_primitive(
     "regularized_incomplete_beta", _quiet(_scipy_nary("betainc")), 3, kinds=REAL_FLOAT_KINDS,
     flops=300)
 regularized_incomplete_beta_p.def_lowering(Ufunc("scipy.special:betainc"))
@@ -280,7 +280,7 @@ def _sici_part(k):
 
 
 def _declare_callable(name, fn, derivative, doc, flops=80):
-    prim = _declare(name, _quiet(fn), 1, kinds=REAL_FLOAT_KINDS, flops=flops)
+    prim = elementwise_primitive(name, _quiet(fn), 1, kinds=REAL_FLOAT_KINDS, flops=flops)
     prim.def_lowering(impl_call(prim))
     _derivative_jvp(prim, derivative)
     f = _unary(prim)
@@ -345,7 +345,7 @@ def bessel_jv(v, z):
 
 
 def _declare_nary(name, scipy_name, nargs, flops=300):
-    prim = _declare(name, _quiet(_scipy_nary(scipy_name)), nargs, kinds=REAL_FLOAT_KINDS,
+    prim = elementwise_primitive(name, _quiet(_scipy_nary(scipy_name)), nargs, kinds=REAL_FLOAT_KINDS,
                     flops=flops)
     prim.def_lowering(impl_call(prim))
     return prim

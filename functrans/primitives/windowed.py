@@ -344,7 +344,7 @@ def _declare_select_rules(prim, partner):
 
     @prim.def_batch
     def batch(args, dims, *, select, **geometry):
-        from ..transforms.batching import batch_size, bdim_at
+        from ._batching import batch_size, bdim_at
         size = batch_size(args, dims)
         t, x = (bdim_at(a, d, size, 0) for a, d in zip(args, dims))
         return prim.bind(t, x, select=select, **_add_window_axis(geometry, 0)), 0

@@ -22,7 +22,7 @@ from ..core.staging import ShapeDtypeStruct, abstractify, eval_program, eval_sha
 from ..core.trace import Tracer, current_stack_depth, get_aval
 from . import sparsity as _sparsity
 from .ad_util import instantiate
-from .batching import bdim_at
+from ..primitives._batching import bdim_at
 from .rule_outputs import bwd_cotangents, check_primal_outputs, jvp_tangents
 
 

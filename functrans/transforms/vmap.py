@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .. import tree_util
 from ..core.errors import FunctransError
 from ..core.trace import Trace, Tracer, current_stack_depth, get_aval, new_main
-from .batching import bdim_at, moveaxis
+from ..primitives._batching import bdim_at, moveaxis
 
 
 class BatchTracer(Tracer):
