@@ -30,6 +30,7 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
+from ._conv_kernels import conv_emitter
 from . import _sparsity_rules as _sparsity
 from .windowed import dilated_size, padded, padtype_to_pads, transposed_geometry, \
     window_out_size
@@ -464,9 +465,8 @@ def _conv_sparsity(ins, out_avals, **p):
                             np.concatenate([c for _, c in cols]), out.size)]
 
 
-from . import _conv_kernels  # noqa: E402  (the jit lowering: Numba kernels + BLAS)
-
-conv_general_dilated_p.def_lowering(Driver(_conv_kernels.emit_conv))
+# The jit lowering: Numba kernels + BLAS (_conv_kernels.py).
+conv_general_dilated_p.def_lowering(Driver(conv_emitter(conv_general_dilated_p)))
 
 
 # --- the lax functions ---------------------------------------------------------------------------
