@@ -28,6 +28,9 @@ from ..core.primitive import Cost, Primitive, Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
 from . import _sparsity_rules as _sparsity
+from ._batching import moveaxis
+from .elementwise import conj, convert_element_type, mul
+from .shape import broadcast_in_dim, slice as lax_slice
 
 __all__ = ["fft", "FftType"]
 
@@ -112,8 +115,6 @@ def _fft_jvp(primals, tangents, *, fft_type, fft_lengths):
 
 @fft_p.def_transpose
 def _fft_transpose(ct, x, *, fft_type, fft_lengths):
-    from .elementwise import conj, convert_element_type, mul
-    from .shape import slice as lax_slice
     if isinstance(ct, Zero):
         return [Zero(x.aval)]
     if fft_type in ("fft", "ifft"):
@@ -147,14 +148,12 @@ def _spectrum_shape(shape, m):
 
 
 def _broadcast_last(v, shape):
-    from .shape import broadcast_in_dim
     return broadcast_in_dim(v, tuple(shape), (len(shape) - 1,))
 
 
 @fft_p.def_batch
 def _fft_batch(args, dims, *, fft_type, fft_lengths):
     # The transform acts on trailing axes: a batch axis in front is just one more leading axis.
-    from ._batching import moveaxis
     (x,), (d,) = args, dims
     return fft_p.bind(moveaxis(x, d, 0), fft_type=fft_type, fft_lengths=fft_lengths), 0
 

@@ -37,9 +37,11 @@ from . import _sparsity_rules as _sparsity
 from ..core.primitive import Cost, Zero, is_undefined
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
-from .shape import (checked_primitive, _ints, broadcast_in_dim, broadcasted_iota, concatenate, full, reshape,
-                    slice_in_dim, squeeze, zeros_like_aval)
+from .shape import (_ints, broadcast_in_dim, broadcasted_iota, checked_primitive, concatenate,
+                    expand_dims, full, reshape, slice_in_dim, squeeze, zeros_like_aval)
 from ..backend.lowering import impl_call
+from ._batching import batch_size, bdim_at, moveaxis
+from .elementwise import add, convert_element_type, eq, select_n
 
 __all__ = ["dynamic_index_in_dim", "dynamic_slice", "dynamic_slice_in_dim",
            "dynamic_update_index_in_dim", "dynamic_update_slice", "dynamic_update_slice_in_dim",
@@ -77,7 +79,6 @@ def _slice_grid_indices(starts, start_dims, grid, batch_column):
     """Index rows of every element of slices at per-batch-member starts: shape (*grid, k),
     grid = (batch size, *slice sizes); row [b, p_0, ..] = clamped start[b] + p, with a
     leading column b when batch_column (a batched operand, batch axis first)."""
-    from .elementwise import add
     col_shape = grid + (1,)
     cols = [broadcasted_iota(INDEX_DTYPE, col_shape, 0)] if batch_column else []
     for j, (s, d) in enumerate(zip(starts, start_dims)):
@@ -122,7 +123,6 @@ def _dynamic_slice_transpose(ct, operand, *starts, slice_sizes):
 
 @dynamic_slice_p.def_batch
 def _dynamic_slice_batch(args, dims, *, slice_sizes):
-    from ._batching import batch_size, moveaxis
     (operand, *starts), (d, *start_dims) = args, dims
     size = batch_size(args, dims)
     if all(sd is None for sd in start_dims):
@@ -235,7 +235,6 @@ def _dynamic_update_slice_transpose(ct, operand, update, *starts):
 
 @dynamic_update_slice_p.def_batch
 def _dynamic_update_slice_batch(args, dims):
-    from ._batching import batch_size, bdim_at
     (operand, update, *starts), (d_op, d_up, *start_dims) = args, dims
     size = batch_size(args, dims)
     if all(sd is None for sd in start_dims):
@@ -282,7 +281,6 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis):
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis):
-    from .shape import expand_dims
     axis %= get_aval(operand).ndim
     if get_aval(update).ndim == get_aval(operand).ndim - 1:
         update = expand_dims(update, (axis,))
@@ -398,8 +396,6 @@ def _gather_transpose(ct, operand, indices, *, mode):
 def _with_batch_column(indices, d_idx, size, column):
     """Index rows with an extra column at position `column` holding each row's batch member
     (an iota along the indices' batch axis). Returns (indices, batch axis of the result)."""
-    from ._batching import bdim_at
-    from .elementwise import convert_element_type
     aval = get_aval(indices)
     if d_idx is None or d_idx == aval.ndim - 1:    # the last axis must stay the index rows
         indices, d_idx = bdim_at(indices, d_idx, size, 0), 0
@@ -420,7 +416,6 @@ def _with_batch_column(indices, d_idx, size, column):
 
 @gather_p.def_batch
 def _gather_batch(args, dims, *, mode):
-    from ._batching import batch_size, moveaxis
     (operand, indices), (d_op, d_idx) = args, dims
     size = batch_size(args, dims)
     d_op = None if d_op is None else _batch_axis(operand, d_op)
@@ -505,7 +500,6 @@ def _scatter_batch(prim):
     """Batching rule shared by the scatters: trailing batch axes ride along; otherwise the
     operand's batch axis becomes one more indexed axis, with a batch-member index column."""
     def rule(args, dims, **params):
-        from ._batching import batch_size, bdim_at
         operand, indices, updates = args
         d_op, d_idx, d_up = (None if d is None else _batch_axis(x, d)
                              for x, d in zip(args, dims))
@@ -615,7 +609,6 @@ def _scatter_jvp(primals, tangents, **params):
 
 def _winning_rows(indices, operand_aval, mode, unique_indices):
     """A bool per index row: does its update land (is it the last row naming its place)?"""
-    from .elementwise import eq
     rows_shape = get_aval(indices).shape[:-1]
     k = get_aval(indices).shape[-1]
     ids = reshape(broadcasted_iota(INDEX_DTYPE, (int(np.prod(rows_shape, dtype=np.int64)),), 0),
@@ -628,7 +621,6 @@ def _winning_rows(indices, operand_aval, mode, unique_indices):
 
 @scatter_p.def_transpose
 def _scatter_transpose(ct, operand, indices, updates, *, mode, unique_indices):
-    from .elementwise import select_n
     params = dict(mode=mode, unique_indices=unique_indices)
     updates_aval = updates.aval if is_undefined(updates) else get_aval(updates)
     ct_operand = ct_updates = None

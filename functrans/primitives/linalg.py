@@ -62,11 +62,12 @@ from ..core.trace import get_aval
 from ..backend.lowering import impl_call
 from . import _sparsity_rules as _sparsity
 from .contraction import dot_general
-from .elementwise import (add, complex as make_complex, conj, convert_element_type, div, eq,
-                          imag, mul, neg, real, select_n, sub)
-from .reductions import reduce_sum
-from .shape import broadcast_in_dim, broadcasted_iota, concatenate, full, slice as lax_slice, \
-    transpose
+from .elementwise import (add, complex as make_complex, conj, convert_element_type, div, eq, imag,
+                          mul, neg, real, select_n, sub)
+from .reductions import argmax, reduce_sum
+from .shape import (broadcast_in_dim, broadcasted_iota, concatenate, full, slice as lax_slice,
+                    transpose)
+from ._batching import batch_size, bdim_at, moveaxis
 
 __all__ = []       # the public functions live in functrans.lax.linalg (functrans/lax_linalg.py)
 
@@ -189,7 +190,6 @@ def _block(x, r0, r1, c0, c1):
 
 def _batch_first(args, dims):
     """Operands with their batch axis moved (or broadcast) to the front."""
-    from ._batching import batch_size, bdim_at
     size = batch_size(args, dims)
     return [bdim_at(x, d, size, 0) for x, d in zip(args, dims)]
 
@@ -240,7 +240,6 @@ def _declare(name, impl, shape_rule, jacobian, multiple_results=True, exact_spar
 def _unary_batch(prim):
     """A primitive of one batched operand: move its batch axis to the front."""
     def rule(args, dims, **params):
-        from ._batching import moveaxis
         x = moveaxis(args[0], dims[0], 0)
         outs = prim.bind(x, **params)
         return (outs, [0] * len(outs)) if prim.multiple_results else (outs, 0)
@@ -829,14 +828,21 @@ def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eige
     return outs, tangents_out
 
 
+def _lu_solve_square(a, b):
+    """x with a x = b for square a [..., m, m] and b [..., m, k], from lu(a): L U x = b[perm]."""
+    lu, _, perm = lu_p.bind(a)
+    flags = dict(left_side=True, transpose_a=False, conjugate_a=False)
+    y = triangular_solve_p.bind(lu, permute_rows(b, perm), lower=True, unit_diagonal=True,
+                                **flags)
+    return triangular_solve_p.bind(lu, y, lower=False, unit_diagonal=False, **flags)
+
+
 def _eigenvector_tangents(v, w, da):
     """(dw, dv) for a v = v diag(w) with v's columns as LAPACK normalizes them: unit norm and
     the component of largest modulus real. M = V^-1 dA V (an LU solve); dw = diag(M);
     dv = V (F * M) + V diag(c), F_ij = 1/(w_j - w_i), with c fixing the gauge: re(c_j) keeps
     |v_j| = 1, im(c_j) keeps v_j's largest component real. Repeated eigenvalues: inf/NaN."""
-    from ..lax_linalg import _lu_solve_matrix
-    from .reductions import argmax
-    m = _lu_solve_matrix(v, _mm(da, v))
+    m = _lu_solve_square(v, _mm(da, v))
     dw = _diag(m)
     dv0 = _mm(v, mul(_gap_inverse(w, get_aval(v).dtype), m))
     nd = _ndim(v)

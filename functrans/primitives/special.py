@@ -22,9 +22,9 @@ import numpy as np
 from ..core.primitive import Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import Ufunc, impl_call
-from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, elementwise_primitive, eq, _derivative_jvp, _keep_dtype,
-                          _quiet, _scipy_special, _unary, abs, add, div, lt, exp, log, log1p,
-                          mul, neg, select_n, sign, sub)
+from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, _derivative_jvp, _keep_dtype,
+                          _quiet, _scipy_special, _unary, abs, add, cos, div, elementwise_primitive,
+                          eq, erf, exp, log, log1p, lt, mul, neg, select_n, sign, sin, sub)
 
 __all__ = ["lgamma", "digamma", "polygamma", "erfc", "erf_inv", "bessel_i0e", "bessel_i1e",
            "igamma", "igammac", "regularized_incomplete_beta", "ndtri", "log_ndtr"]
@@ -304,12 +304,10 @@ cosine_integral_p, cosine_integral = _declare_callable(
 
 
 def _sin(x):
-    from .elementwise import sin
     return sin(x)
 
 
 def _cos(x):
-    from .elementwise import cos
     return cos(x)
 
 
@@ -383,7 +381,6 @@ owens_t_p = _declare_nary("owens_t", "owens_t", 2)
 @owens_t_p.def_jvp
 def _owens_t_jvp(primals, tangents):
     # dT/dh = -phi(h) erf(a h / sqrt 2) / 2;  dT/da = exp(-h^2 (1 + a^2) / 2) / (2 pi (1 + a^2))
-    from .elementwise import erf
     (h, a), (th, ta) = primals, tangents
     out = owens_t(h, a)
     t = Zero(tangent_aval(get_aval(out)))
