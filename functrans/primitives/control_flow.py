@@ -35,6 +35,7 @@ import operator
 import numpy as np
 
 from .. import tree_util
+from ..backend.executables import executable_for
 from ..backend.lowering import Driver
 from ..core import dtypes
 from ..core.aval import ShapedArray
@@ -49,6 +50,7 @@ from ..transforms.partial_eval import partial_eval_program
 from ..transforms.sparsity import fixed_point, program_deps
 from . import _sparsity_rules as _sparsity
 from ._common import resolve_dtypes
+from ._program_cost import program_cost
 from .elementwise import (add, add_tangents, clamp, convert_element_type, eq, lt, ne, select_n,
                           stop_gradient)
 from .reductions import reduce_max
@@ -246,11 +248,6 @@ def _batch_program(closed, batched, size, force_out):
     return prog, consts, list(out_batched)
 
 
-def _program_cost(closed):
-    from ..transforms.cost_model import program_cost
-    return program_cost(closed)
-
-
 # --- lowering helpers: loops and branches in the generated driver -------------------------------
 # jit's driver is generated Python that calls Numba kernels; a loop becomes a generated Python
 # function with a real `for`/`while`/`if`, calling its body compiled once as its own Executable
@@ -259,11 +256,6 @@ def _program_cost(closed):
 def compile_loop(ctx, kind, args, params):
     from ..backend.loops import compile_loop as compile_
     return compile_(ctx, kind, args, params)
-
-
-def _executable(program):
-    from ..transforms.jit import executable_for
-    return executable_for(program)
 
 
 def _generated(ctx, name, lines, env):
@@ -624,7 +616,7 @@ def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_car
 
 @scan_p.def_cost
 def _scan_cost(*avals, body, length, **params):
-    return _program_cost(body).scale(length)
+    return program_cost(body).scale(length)
 
 
 scan_p.cost_kind = "control_flow"     # the cost model times its body, length times
@@ -653,7 +645,7 @@ def _scan_lowering(ctx, args, *, body, length, reverse, num_consts, num_carry, u
     lines += _contiguous(k, body.out_avals[:num_carry], 8)
     lines += [f"        {s}[i] = {v}" for s, v in zip(stacks, y)]
     lines += [f"    return {_tuple(k + stacks)}"]
-    env = {"body": _executable(body)}
+    env = {"body": executable_for(body)}
     for j, a in enumerate(y_avals):
         env[f"shape{j}"], env[f"dtype{j}"] = (length,) + a.shape, a.dtype
     return f"{_generated(ctx, 'scan_loop', lines, env)}({', '.join(args)})"
@@ -946,7 +938,7 @@ cond_p.cost_kind = "control_flow"
 @cond_p.def_cost
 def _cond_cost(*avals, branches):
     # The costliest branch: an upper bound for whichever one runs.
-    return builtins.max((_program_cost(br) for br in branches),
+    return builtins.max((program_cost(br) for br in branches),
                         key=lambda c: (c.flops, c.bytes))
 
 
@@ -960,7 +952,7 @@ def _cond_lowering(ctx, args, *, branches):
     for i in range(1, len(branches) - 1):
         lines += [f"    if index == {i}:", f"        {call[i]}"]
     lines.append(f"    {call[-1]}")
-    env = {f"b{i}": _executable(br) for i, br in enumerate(branches)}
+    env = {f"b{i}": executable_for(br) for i, br in enumerate(branches)}
     return f"{_generated(ctx, 'cond_branch', lines, env)}({', '.join(args)})"
 
 
@@ -1187,7 +1179,7 @@ while_loop_p.cost_kind = "control_flow"
 @while_loop_p.def_cost
 def _while_cost(*avals, cond_program, body_program, **params):
     # The trip count is unknown until the loop runs: this is the cost of one iteration.
-    return _program_cost(cond_program) + _program_cost(body_program)
+    return program_cost(cond_program) + program_cost(body_program)
 
 
 @while_loop_p.def_lowering
@@ -1204,7 +1196,7 @@ def _while_lowering(ctx, args, *, cond_program, body_program, cond_nconsts, body
     lines += [f"    while cond({', '.join(cc + k)})[0]:",
               f"        {_assign(k)}body({', '.join(bc + k)})"]
     lines += _contiguous(k, body_program.out_avals, 8) + [f"    return {_tuple(k)}"]
-    env = {"cond": _executable(cond_program), "body": _executable(body_program)}
+    env = {"cond": executable_for(cond_program), "body": executable_for(body_program)}
     return f"{_generated(ctx, 'while_loop', lines, env)}({', '.join(args)})"
 
 

@@ -30,6 +30,7 @@ from ..core.ir import ClosedProgram, Literal, Var
 from ..core.primitive import Cost
 from ..core.staging import make_jaxpr
 from ..core.trace import Tracer, get_aval, is_eager
+from ..primitives._program_cost import equation_cost, program_cost
 
 COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
               "numpy_call", "control_flow", "call")
@@ -54,28 +55,6 @@ def cost_kind(prim) -> str:
     if isinstance(lowering, Inline):
         return "call"
     return "numpy_call"
-
-
-# --- FLOPs and bytes (each primitive's cost rule) -------------------------------------------------
-
-def equation_cost(eqn) -> Cost:
-    avals = [a.aval for a in eqn.inputs]
-    fun = eqn.params.get("fun")
-    if callable(fun) and eqn.primitive.name in ("custom_jvp_call", "custom_vjp_call",
-                                                "checkpoint"):
-        return program_cost(make_jaxpr(lambda *a: fun(list(a)))(*[
-            np.zeros(a.shape, a.dtype) for a in avals]))
-    sub = eqn.params.get("program")
-    if isinstance(sub, ClosedProgram):
-        return program_cost(sub)
-    return eqn.primitive.estimate_cost(*avals, **eqn.params)
-
-
-def program_cost(closed) -> Cost:
-    total = Cost(0.0, 0.0)
-    for eqn in closed.eqns:
-        total = total + equation_cost(eqn)
-    return total
 
 
 # --- seconds: one Term per equation (eager) or per step (jit) -------------------------------------

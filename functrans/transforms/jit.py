@@ -30,7 +30,8 @@ import numpy as np
 
 from .. import tree_util
 from ..config import config as _config
-from ..backend import KERNELS, compile_program, install_lowerings
+from ..backend import KERNELS, install_lowerings
+from ..backend.executables import clear as clear_executables, executable_for
 from ..backend.lowering import Inline
 from ..core import dtypes
 from ..core.array import Array, wrap_outputs, writeable_input
@@ -46,27 +47,6 @@ log = logging.getLogger("functrans.jit")
 
 
 # --- the call primitive ----------------------------------------------------------------------------
-
-_executables = weakref.WeakKeyDictionary()      # ClosedProgram -> Executable
-_compile_lock = threading.RLock()
-
-
-def executable_for(program: ClosedProgram, donate=()):
-    key = tuple(donate)
-    per = _executables.get(program)
-    if per is None or key not in per:
-        with _compile_lock:
-            per = _executables.setdefault(program, {})
-            if key not in per:
-                install_lowerings()
-                per[key] = compile_program(program, donate=donate,
-                                           name=_program_name(program))
-    return per[key]
-
-
-def _program_name(program):
-    return f"program_{id(program):x}"
-
 
 def _jit_impl(*args, program, name):
     outs = list(executable_for(program)(*map(writeable_input, args)))
@@ -789,7 +769,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
 def clear_cache(disk=True):
     """Forget compiled programs and kernels in memory; with disk=True also delete the kernel
     cache directory's contents (FUNCTRANS_CACHE_DIR)."""
-    _executables.clear()
+    clear_executables()
     _derived.clear()
     KERNELS.clear(disk=disk)
 
