@@ -291,7 +291,7 @@ def _run(plan, env, step):
 def _prepare(fun, args, argnums, has_aux, name, trace=True):
     from ..core.staging import make_jaxpr
     from .sparse_jacobian import _flat_function
-    from .sparsity import _argnums
+    from .sparsity_detection import _argnums
     nums = _argnums(argnums, len(args), name)
     f_flat, x0, in_leaves = _flat_function(fun, args, nums, has_aux)
     closed = make_jaxpr(f_flat)(x0) if trace else None
@@ -306,7 +306,7 @@ def chain_jacobian(fun, argnums=0, has_aux=False):
     plans = {}
 
     def jac_fun(*args):
-        from .sparsity import _argnums, signature_key
+        from .sparsity_detection import _argnums, signature_key
         if not is_eager():
             raise TypeError("jacobian(mode='chain') evaluates segments eagerly and cannot be "
                             "traced (inside jit, vmap or grad); use mode='fwd'/'rev'/'auto' there")

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import tree_util
 from ..core.trace import get_aval, is_eager
-from . import coloring, sparsity as _sp
+from . import coloring, sparsity_detection as _sp
 
 # Colouring the columns needs the intersection graph, whose size is the sum of squared row
 # lengths: above this, that mode is not coloured (it would need about as many colours as columns).
