@@ -237,7 +237,8 @@ def along_axis(ins, out_avals, axis, lower=True, reverse=False, **params):
         rows = lines[:, ii].ravel()
         cols = lines[:, jj].ravel()
         sp = scipy_sparse()
-        local = sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(out.size, d.aval.size))
+        local = sp.csr_array((np.ones(len(rows), bool), (rows, cols)),
+                             shape=(out.size, d.aval.size))
         outs.append(apply_local(local, d.pattern))
     return outs
 

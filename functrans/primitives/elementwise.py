@@ -210,6 +210,22 @@ def add_tangents(a, b):
     return add(a, b)
 
 
+def output_tangent(out, *terms):
+    """The tangent of `out` as a sum over (tangent, fn) terms of fn(tangent), one per operand:
+    a symbolic-zero tangent contributes nothing and costs nothing, and the sum is broadcast to
+    the output's shape (an operand broadcast from rank 0 has a rank-0 tangent)."""
+    aval = get_aval(out)
+    total = Zero(tangent_aval(aval))
+    for t, fn in terms:
+        if not isinstance(t, Zero):
+            total = add_tangents(total, fn(t))
+    return _broadcast_to(total, aval.shape)
+
+
+def _identity_term(t):
+    return t
+
+
 def _broadcast_to(x, shape):
     """A rank-0 value (or tangent) broadcast to `shape`: tangents must have their output's shape
     even when they come from an operand that was broadcast from rank 0."""
@@ -252,7 +268,7 @@ add_p = elementwise_primitive("add", np.add, 2, kinds=NUMBER_KINDS)
 @add_p.def_jvp
 def _add_jvp(primals, tangents):
     out = add(*primals)
-    return out, _broadcast_to(add_tangents(*tangents), _shape_of(out))
+    return out, output_tangent(out, *((t, _identity_term) for t in tangents))
 
 
 @add_p.def_transpose
@@ -276,8 +292,7 @@ sub_p = elementwise_primitive("sub", np.subtract, 2, kinds=NUMBER_KINDS,
 def _sub_jvp(primals, tangents):
     tx, ty = tangents
     out = sub(*primals)
-    t = add_tangents(tx, Zero(ty.aval) if isinstance(ty, Zero) else neg(ty))
-    return out, _broadcast_to(t, _shape_of(out))
+    return out, output_tangent(out, (tx, _identity_term), (ty, neg))
 
 
 @sub_p.def_transpose
@@ -299,10 +314,8 @@ mul_p = elementwise_primitive("mul", np.multiply, 2, kinds=NUMBER_KINDS)
 @mul_p.def_jvp
 def _mul_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
-    # Each product has the full output shape: the other factor carries it if this one is rank 0.
-    t_from_x = Zero(tx.aval) if isinstance(tx, Zero) else mul(tx, y)
-    t_from_y = Zero(ty.aval) if isinstance(ty, Zero) else mul(x, ty)
-    return mul(x, y), add_tangents(t_from_x, t_from_y)
+    out = mul(x, y)
+    return out, output_tangent(out, (tx, lambda t: mul(t, y)), (ty, lambda t: mul(x, t)))
 
 
 def _not_linear_error(name, which):
@@ -342,9 +355,8 @@ div_p = elementwise_primitive("div", _quiet(_div_impl), 2, kinds=NUMBER_KINDS, f
 def _div_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = div(x, y)
-    t_from_x = Zero(tx.aval) if isinstance(tx, Zero) else div(tx, y)
-    t_from_y = Zero(ty.aval) if isinstance(ty, Zero) else neg(div(mul(out, ty), y))
-    return out, _broadcast_to(add_tangents(t_from_x, t_from_y), _shape_of(out))
+    return out, output_tangent(out, (tx, lambda t: div(t, y)),
+                                (ty, lambda t: neg(div(mul(out, t), y))))
 
 
 @div_p.def_transpose
@@ -371,11 +383,11 @@ def _rem_jvp(primals, tangents):
     # is an integer, like JAX).
     (x, y), (tx, ty) = primals, tangents
     out = rem(x, y)
-    t_from_y = Zero(tangent_aval(get_aval(out)))
-    if not isinstance(ty, Zero):
+
+    def from_y(t):
         q = div(x, y)
-        t_from_y = neg(mul(ty, mul(sign(q), floor(abs(q)))))
-    return out, _broadcast_to(add_tangents(tx, t_from_y), _shape_of(out))
+        return neg(mul(t, mul(sign(q), floor(abs(q)))))
+    return out, output_tangent(out, (tx, _identity_term), (ty, from_y))
 
 
 rem_p.def_lowering(Ufunc(np.fmod))      # Numba's fmod of negative integers is wrong
@@ -394,17 +406,18 @@ def _pow_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = pow(x, y)
     dtype = get_aval(out).dtype
-    t_from_x = t_from_y = Zero(tangent_aval(get_aval(out)))
-    if not isinstance(tx, Zero):
+
+    def from_x(t):
         # y * x**(y-1), with x = 0 replaced by 1 where also y = 0 so that 0 * 0**-1 = nan cannot
         # appear: d(x**0)/dx = 0 everywhere. Only that point changes, so the rule stays
         # differentiable in y at y = 0 (for x != 0).
         both_zero = _mask(bitwise_and(eq(x, 0), eq(y, 0)), dtype)
-        t_from_x = mul(tx, mul(y, pow(add(x, both_zero), sub(y, 1))))
-    if not isinstance(ty, Zero):
+        return mul(t, mul(y, pow(add(x, both_zero), sub(y, 1))))
+
+    def from_y(t):
         # log(x) * x**y, with x = 0 replaced by 1 (log 1 = 0): d(0**y)/dy = 0 as in JAX.
-        t_from_y = mul(ty, mul(log(add(x, _mask(eq(x, 0), dtype))), out))
-    return out, add_tangents(t_from_x, t_from_y)
+        return mul(t, mul(log(add(x, _mask(eq(x, 0), dtype))), out))
+    return out, output_tangent(out, (tx, from_x), (ty, from_y))
 
 
 pow_p.def_lowering(Ufunc(np.power))
@@ -431,8 +444,8 @@ def _integer_pow_shape_rule(x, *, y):
 _integer_pow_base_rule = _shape_rule("integer_pow", NUMBER_KINDS)
 
 
-integer_pow_p = elementwise_primitive("integer_pow", _quiet(_integer_pow_impl), 1, kinds=NUMBER_KINDS,
-                         flops=4)
+integer_pow_p = elementwise_primitive("integer_pow", _quiet(_integer_pow_impl), 1,
+                                      kinds=NUMBER_KINDS, flops=4)
 integer_pow_p.shape_rule = _integer_pow_shape_rule
 
 
@@ -477,12 +490,9 @@ def _minmax(name, impl, wins):
         out = prim.bind(x, y)
         dtype = get_aval(out).dtype
         half_tie = mul(0.5, _mask(eq(x, y), dtype))
-        t_from_x = t_from_y = Zero(tangent_aval(get_aval(out)))
-        if not isinstance(tx, Zero):
-            t_from_x = mul(tx, add(_mask(wins(x, y), dtype), half_tie))
-        if not isinstance(ty, Zero):
-            t_from_y = mul(ty, add(_mask(wins(y, x), dtype), half_tie))
-        return out, add_tangents(t_from_x, t_from_y)
+        return out, output_tangent(
+            out, (tx, lambda t: mul(t, add(_mask(wins(x, y), dtype), half_tie))),
+            (ty, lambda t: mul(t, add(_mask(wins(y, x), dtype), half_tie))))
     return prim
 
 
@@ -570,7 +580,7 @@ _derivative_jvp(cosh_p, lambda x, y: sinh(x))
 cosh = _unary(cosh_p)
 
 logistic_p = elementwise_primitive("logistic", _keep_dtype(_scipy_special("expit")), 1,
-                      kinds=REAL_FLOAT_KINDS, flops=25)
+                                   kinds=REAL_FLOAT_KINDS, flops=25)
 logistic_p.def_lowering(Ufunc("scipy.special:expit", "{one} / ({one} + np.exp(-{0}))"))
 _derivative_jvp(logistic_p, lambda x, y: mul(y, sub(1, y)))
 logistic = _unary(logistic_p)
@@ -596,7 +606,7 @@ _unary_jvp(cbrt_p, lambda t, x, y: div(t, mul(3, mul(y, y))))   # inf at x = 0
 cbrt = _unary(cbrt_p)
 
 erf_p = elementwise_primitive("erf", _keep_dtype(_scipy_special("erf")), 1, kinds=REAL_FLOAT_KINDS,
-                 flops=30)
+                              flops=30)
 erf_p.def_lowering(Ufunc("scipy.special:erf"))
 # A Python float, so the constant takes the operand's dtype (np.sqrt(np.pi) is a strong float64).
 _derivative_jvp(erf_p, lambda x, y: mul(2 / math.sqrt(math.pi), exp(neg(mul(x, x)))))
@@ -616,11 +626,8 @@ def _atan2_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = atan2(x, y)
     r2 = add(mul(x, x), mul(y, y))
-    t_from_x = Zero(tangent_aval(get_aval(out))) if isinstance(tx, Zero) else \
-        mul(tx, div(y, r2))
-    t_from_y = Zero(tangent_aval(get_aval(out))) if isinstance(ty, Zero) else \
-        neg(mul(ty, div(x, r2)))
-    return out, add_tangents(t_from_x, t_from_y)
+    return out, output_tangent(out, (tx, lambda t: mul(t, div(y, r2))),
+                                (ty, lambda t: neg(mul(t, div(x, r2)))))
 
 
 atan2_p.def_lowering(Ufunc(np.arctan2, "np.arctan2({0}, {1})"))
@@ -715,7 +722,7 @@ def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
 
 
 is_finite_p = elementwise_primitive("is_finite", np.isfinite, 1, kinds=REAL_FLOAT_KINDS,
-                       out_dtype=dtypes.bool_, jacobian="zero")
+                                    out_dtype=dtypes.bool_, jacobian="zero")
 is_finite_p.def_lowering(unary("np.isfinite({0})"))
 _zero_jvp(is_finite_p)
 is_finite = _unary(is_finite_p)
@@ -724,7 +731,8 @@ is_finite = _unary(is_finite_p)
 # --- comparisons: piecewise constant, so their tangents are zero ----------------------------------
 
 def _comparison(name, impl, kinds=ORDERED_KINDS):
-    prim = elementwise_primitive(name, impl, 2, kinds=kinds, out_dtype=dtypes.bool_, jacobian="zero")
+    prim = elementwise_primitive(name, impl, 2, kinds=kinds, out_dtype=dtypes.bool_,
+                                 jacobian="zero")
     _zero_jvp(prim)
     return prim
 
@@ -964,16 +972,15 @@ def _clamp_jvp(primals, tangents):
     out = clamp(lo, x, hi)
     shape = _shape_of(out)
 
-    def where(pred, t):     # pred is a thunk: no mask is computed for a Zero tangent
-        if isinstance(t, Zero):
-            return Zero(t.aval.update(shape=shape))
-        t = _broadcast_to(t, shape)
-        return select_n(pred(), _zeros(get_aval(t)), t)
+    def where(pred):     # pred is a thunk: no mask is computed for a Zero tangent
+        def term(t):
+            t = _broadcast_to(t, shape)
+            return select_n(pred(), _zeros(get_aval(t)), t)
+        return term
 
-    t_lo = where(lambda: bitwise_and(gt(lo, x), lt(lo, hi)), tlo)
-    t_x = where(lambda: bitwise_and(gt(x, lo), lt(x, hi)), tx)
-    t_hi = where(lambda: lt(hi, x), thi)
-    return out, add_tangents(add_tangents(t_lo, t_x), t_hi)
+    return out, output_tangent(out, (tlo, where(lambda: bitwise_and(gt(lo, x), lt(lo, hi)))),
+                                (tx, where(lambda: bitwise_and(gt(x, lo), lt(x, hi)))),
+                                (thi, where(lambda: lt(hi, x))))
 
 
 @clamp_p.def_batch
@@ -1127,13 +1134,14 @@ def _complex_dtype(d):
 
 
 complex_p = elementwise_primitive("complex", _complex_impl, 2, kinds=REAL_FLOAT_KINDS,
-                     out_dtype=_complex_dtype)
+                                  out_dtype=_complex_dtype)
 
 
 @complex_p.def_jvp
 def _complex_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = complex(x, y)
+    # One complex of both tangents (a zero one as the scalar 0), not a sum of two terms.
     tx = 0 if isinstance(tx, Zero) else tx
     ty = 0 if isinstance(ty, Zero) else ty
     return out, _broadcast_to(complex(tx, ty), _shape_of(out))

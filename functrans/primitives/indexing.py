@@ -105,7 +105,7 @@ def _dynamic_slice_impl(operand, *starts, slice_sizes):
 
 
 dynamic_slice_p = checked_primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_rule,
-                           jacobian="selection (a contiguous block of the operand)")
+                                    jacobian="selection (a contiguous block of the operand)")
 
 
 @dynamic_slice_p.def_jvp
@@ -208,8 +208,9 @@ def _dynamic_update_slice_impl(operand, update, *starts):
 
 
 dynamic_update_slice_p = checked_primitive("dynamic_update_slice", _dynamic_update_slice_impl,
-                                  _dynamic_update_slice_rule,
-                                  jacobian="selection (operand outside a block, update inside)")
+                                           _dynamic_update_slice_rule,
+                                           jacobian="selection (operand outside a block, "
+                                                    "update inside)")
 
 
 @dynamic_update_slice_p.def_jvp
@@ -375,7 +376,8 @@ def _gather_impl(operand, indices, *, mode):
 
 
 gather_p = checked_primitive("gather", _gather_impl, _gather_rule,
-                    jacobian="selection (each output element is one operand element, or 0)")
+                             jacobian="selection (each output element is one operand "
+                                      "element, or 0)")
 
 
 @gather_p.def_jvp
@@ -474,8 +476,8 @@ def _scatter_add_impl(operand, indices, updates, *, mode):
 
 
 scatter_add_p = checked_primitive("scatter_add", _scatter_add_impl, _scatter_add_rule,
-                         jacobian="selection-sum (identity on operand; each update adds into one "
-                                  "place)")
+                                  jacobian="selection-sum (identity on operand; each update "
+                                           "adds into one place)")
 
 
 @scatter_add_p.def_jvp
@@ -594,8 +596,8 @@ def _scatter_impl(operand, indices, updates, *, mode, unique_indices):
 
 
 scatter_p = checked_primitive("scatter", _scatter_impl, _scatter_rule,
-                     jacobian="selection (each output element is an operand or an update "
-                              "element)")
+                              jacobian="selection (each output element is an operand or an "
+                                       "update element)")
 
 
 @scatter_p.def_jvp

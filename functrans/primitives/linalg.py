@@ -221,8 +221,9 @@ def _sparsity_per_matrix(ins, out_avals, **params):
     n = ins[0].n_inputs
     if members == 0:
         return [_sparsity.empty(a.size, n) for a in out_avals]
-    member = _sparsity.union([_sparsity.groups(d.pattern, np.repeat(np.arange(members), d.aval.size // members),
-                                 members) for d in ins], members, n)
+    groups = [_sparsity.groups(d.pattern, np.repeat(np.arange(members), d.aval.size // members),
+                               members) for d in ins]
+    member = _sparsity.union(groups, members, n)
     return [_sparsity.take_rows(member, 1 + np.repeat(np.arange(members), a.size // members))
             for a in out_avals]
 

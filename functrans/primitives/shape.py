@@ -279,7 +279,7 @@ def _reshape_impl(x, *, new_sizes):
 
 
 reshape_p = checked_primitive("reshape", _reshape_impl, _reshape_rule,
-                     jacobian="identity (elements keep their row-major order)")
+                              jacobian="identity (elements keep their row-major order)")
 _linear_jvp(reshape_p)
 
 
@@ -389,7 +389,7 @@ def _squeeze_impl(x, *, dimensions):
 
 
 squeeze_p = checked_primitive("squeeze", _squeeze_impl, _squeeze_rule,
-                     jacobian="identity (size-1 axes removed)")
+                              jacobian="identity (size-1 axes removed)")
 _linear_jvp(squeeze_p)
 
 
@@ -436,7 +436,7 @@ def _rev_impl(x, *, dimensions):
 
 
 rev_p = checked_primitive("rev", _rev_impl, _rev_rule,
-                 jacobian="permutation")
+                          jacobian="permutation")
 _linear_jvp(rev_p)
 
 
@@ -502,7 +502,7 @@ def _slice_impl(x, *, start_indices, limit_indices, strides):
 
 
 slice_p = checked_primitive("slice", _slice_impl, _slice_rule,
-                   jacobian="selection (each output element is one input element)")
+                            jacobian="selection (each output element is one input element)")
 _linear_jvp(slice_p)
 
 
@@ -610,7 +610,7 @@ def _concatenate_impl(*xs, dimension):
 
 
 concatenate_p = checked_primitive("concatenate", _concatenate_impl, _concatenate_rule,
-                         jacobian="selection (identity blocks, one per operand, stacked)")
+                                  jacobian="selection (identity blocks, one per operand, stacked)")
 
 
 @concatenate_p.def_jvp
@@ -696,8 +696,8 @@ def _pad_impl(x, padding_value, *, padding_config):
 
 
 pad_p = checked_primitive("pad", _pad_impl, _pad_rule,
-                 jacobian="selection (each output element is an operand element or the padding "
-                          "value)")
+                          jacobian="selection (each output element is an operand element or "
+                                   "the padding value)")
 
 
 @pad_p.def_jvp
@@ -792,7 +792,7 @@ def _iota_impl(*, dtype, shape, dimension):
 
 
 iota_p = checked_primitive("iota", _iota_impl, _iota_rule,
-                  jacobian="zero (no inputs)")
+                           jacobian="zero (no inputs)")
 
 
 @iota_p.def_jvp
