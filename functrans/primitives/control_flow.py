@@ -45,10 +45,13 @@ from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.staging import StagingTracer, eval_closed, eval_program, stage
 from ..core.trace import Tracer, get_aval, new_main
 from ..transforms.ad_util import instantiate, zeros_of
-from ._batching import batch_size, bdim_at, moveaxis
+from ..transforms.jvp import jvp_flat
 from ..transforms.partial_eval import partial_eval_program
 from ..transforms.sparsity import fixed_point, program_deps
+from ..transforms.transpose import backward_pass
+from ..transforms.vmap import BatchTrace, BatchTracer, vmap
 from . import _sparsity_rules as _sparsity
+from ._batching import batch_size, bdim_at, moveaxis
 from ._common import resolve_dtypes
 from ._program_cost import program_cost
 from .elementwise import (add, add_tangents, clamp, convert_element_type, eq, lt, ne, select_n,
@@ -136,7 +139,6 @@ def _jvp_program(closed, nonzero, instantiate_out):
     (primal outputs..., nonzero output tangents...). Output tangents flagged in instantiate_out
     are materialized (zeros) if symbolically zero, unless their dtype has no tangent space.
     Returns (program, consts to pass first, which output tangents are nonzero)."""
-    from ..transforms.jvp import jvp_flat
     avals = closed.in_avals
     n = len(avals)
     out_nz = []
@@ -230,7 +232,6 @@ def _batch_program(closed, batched, size, force_out):
     """`closed` with a batch axis (at 0) on the `batched` inputs. Outputs are batched at 0 where
     the computation makes them so or force_out says so. Returns (program, consts, which outputs
     are batched)."""
-    from ..transforms.vmap import BatchTrace, BatchTracer
     out_batched = []
 
     def fun(args):
@@ -523,7 +524,6 @@ def _scan_transpose(cts, *args, body, length, reverse, num_consts, num_carry, un
 
 
 def _transposed_scan_body(body, nc, nk, c_lin, x_lin, y_nz):
-    from ..transforms.transpose import backward_pass
     p = body.program
     n_x = len(p.invars) - nc - nk
     linear = _linear_and_rest(p, c_lin + [True] * nk + x_lin)
@@ -715,7 +715,6 @@ def map(f, xs, *, batch_size=None):
     _check_callable("map", f=f)
     if batch_size is None:
         return scan(lambda _, x: ((), f(x)), (), xs)[1]
-    from ..transforms.vmap import vmap
     leaves = tree_util.tree_leaves(xs)
     if not leaves:
         raise ValueError("lax.map: xs has no arrays to map over")
@@ -852,7 +851,6 @@ def _cond_jvp_split(index, progs, known_ops, t_in, n_out):
 
 @cond_p.def_transpose
 def _cond_transpose(cts, index, *ops, branches):
-    from ..transforms.transpose import backward_pass
     if is_undefined(index):
         raise FunctransError("lax.cond is not linear in its branch index")
     lin = [is_undefined(o) for o in ops]
@@ -886,7 +884,6 @@ def _cond_batch(args, dims, *, branches):
     n_out = len(branches[0].out_avals)
     if i_dim is not None:
         # Members take different branches: run every branch on the whole batch and select.
-        from ..transforms.vmap import vmap
         which = clamp(np.int32(0), moveaxis(index, i_dim, 0), np.int32(len(branches) - 1))
         outs = []
         for i, br in enumerate(branches):

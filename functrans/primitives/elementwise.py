@@ -24,6 +24,7 @@ from ..core import dtypes
 from ..core.aval import ShapedArray
 from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.trace import get_aval
+from ..tree_util import tree_map
 from . import _forward
 from ._batching import batch_size, moveaxis
 from ._common import (elementwise_batch, elementwise_cost, elementwise_shape_rule,
@@ -1094,7 +1095,6 @@ stop_gradient_p.def_lowering(unary("{0}"))
 
 def stop_gradient(x):
     """The value of x, with zero derivative; works on pytrees of arrays (jax.lax.stop_gradient)."""
-    from ..tree_util import tree_map
     return tree_map(stop_gradient_p.bind, x)
 
 

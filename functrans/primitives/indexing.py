@@ -41,7 +41,8 @@ from .shape import (_ints, broadcast_in_dim, broadcasted_iota, checked_primitive
                     expand_dims, full, reshape, slice_in_dim, squeeze, zeros_like_aval)
 from ..backend.lowering import impl_call
 from ._batching import batch_size, bdim_at, moveaxis
-from .elementwise import add, convert_element_type, eq, select_n
+from .elementwise import (add, convert_element_type, eq, max as lax_max, min as lax_min,
+                          select_n)
 
 __all__ = ["dynamic_index_in_dim", "dynamic_slice", "dynamic_slice_in_dim",
            "dynamic_update_index_in_dim", "dynamic_update_slice", "dynamic_update_slice_in_dim",
@@ -71,8 +72,7 @@ def _clamped_starts(starts, shape, sizes):
 
 def _traced_clamped_start(start, n, m):
     """The same clamping, applied with lax ops to a (possibly batched) start index."""
-    from .elementwise import convert_element_type, max, min
-    return max(min(convert_element_type(start, INDEX_DTYPE), n - m), 0)
+    return lax_max(lax_min(convert_element_type(start, INDEX_DTYPE), n - m), 0)
 
 
 def _slice_grid_indices(starts, start_dims, grid, batch_column):

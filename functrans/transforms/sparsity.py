@@ -30,6 +30,8 @@ max, sort, a loop's trip count) counts every operand that could be chosen.
 import numpy as np
 
 from ..core.ir import Literal
+from ..core.primitive import registry
+from ..core.staging import eval_closed, make_jaxpr
 from ..primitives._sparsity_rules import (Deps, any_row, broadcast_rows, dense, empty, is_float,
                                           union)
 
@@ -42,7 +44,6 @@ def _known_value(eqn, values):
         return None
     try:
         if prim.name == "jit":      # interpret the called program: no Numba compile for this
-            from ..core.staging import eval_closed
             return list(eval_closed(eqn.params["program"], *values))
         with np.errstate(all="ignore"):
             out = prim.impl(*values, **eqn.params)
@@ -108,7 +109,6 @@ def equation_deps(eqn, in_deps, out_avals, n):
 def conservative_primitives():
     """Names of registered primitives whose sparsity is a superset (no rule, or a rule declared
     exact=False): their whole affected block counts as dense."""
-    from ..core.primitive import registry
     return sorted(name for name, p in registry.items()
                   if p.sparsity is None or not p.sparsity_exact)
 
@@ -123,7 +123,6 @@ def program_deps(closed, ins, n):
 def callable_deps(fun, ins, n):
     """Patterns of fun(list_of_arrays)'s outputs: trace it at the operands' avals first (the
     custom_jvp/custom_vjp/checkpoint primitives hold the primal function, not a program)."""
-    from ..core.staging import make_jaxpr
     closed = make_jaxpr(lambda *a: fun(list(a)))(*[np.zeros(d.aval.shape, d.aval.dtype)
                                                      for d in ins])
     return program_deps(closed, ins, n)

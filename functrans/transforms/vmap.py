@@ -10,7 +10,7 @@ import numpy as np
 from .. import tree_util
 from ..core.errors import FunctransError
 from ..core.ir import ClosedProgram, Program
-from ..core.trace import Trace, Tracer, current_stack_depth, get_aval, new_main
+from ..core.trace import Trace, Tracer, _state, current_stack_depth, get_aval, new_main
 from ..primitives._batching import bdim_at, moveaxis
 
 
@@ -162,7 +162,6 @@ def inherited_axis_name():
 def _take_inherited_name(main):
     """Name `main` after the pending named axis if it is the first batch trace started above
     that axis's trace, for the same size (see _Inherit)."""
-    from ..core.trace import _state
     name, size, depth = _inherit.pending
     if main.level < depth or main.global_data != size:
         return
