@@ -29,7 +29,7 @@ from .transforms.pmap import pmap  # noqa: E402
 from . import distributed  # noqa: E402,F401
 from .distributed import (device_count, local_device_count, process_count,  # noqa: E402
                           process_index)
-from .transforms.sparsity import hessian_sparsity, jacobian_sparsity  # noqa: E402
+from .transforms.sparsity_detection import hessian_sparsity, jacobian_sparsity  # noqa: E402
 from .transforms.chain import explain_chain  # noqa: E402
 from . import numpy  # noqa: E402,F401  (also gives traced values their operators and methods)
 from . import data, nn, optim, random  # noqa: E402,F401

@@ -1,22 +1,22 @@
-"""Compiled executables of programs, one per ClosedProgram (and donation pattern), kept as long
-as the program lives: what the jit call primitive and compiled loops' bodies run."""
+"""Compiled programs in memory: one Executable per ClosedProgram (and set of donated inputs),
+compiled once under a lock. The jit call primitive and the loops of control flow run them."""
 import threading
 import weakref
 
-from ..core.ir import ClosedProgram
-from . import compile_program, install_lowerings
+from . import install_lowerings
 
-_executables = weakref.WeakKeyDictionary()      # ClosedProgram -> Executable
+_executables = weakref.WeakKeyDictionary()      # ClosedProgram -> {donate: Executable}
 _compile_lock = threading.RLock()
 
 
-def executable_for(program: ClosedProgram, donate=()):
+def executable_for(program, donate=()):
     key = tuple(donate)
     per = _executables.get(program)
     if per is None or key not in per:
         with _compile_lock:
             per = _executables.setdefault(program, {})
             if key not in per:
+                from .codegen import compile_program     # loads Numba: on first compile only
                 install_lowerings()
                 per[key] = compile_program(program, donate=donate,
                                            name=_program_name(program))

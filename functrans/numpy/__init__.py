@@ -88,6 +88,11 @@ _wrap_namespace(globals())
 _wrap_namespace(linalg.__dict__, "linalg.")
 _wrap_namespace(fft.__dict__, "fft.")
 
+# lax.reduce_window runs these as one windowed sum/max/min primitive, as it does lax.add/max/min.
+from ..primitives.windowed import register_monoid as _register_monoid  # noqa: E402
+for _fun, _kind in ((add, "sum"), (maximum, "max"), (minimum, "min")):  # noqa: F405
+    _register_monoid(_fun, _kind)
+
 # Arrays' operators, `.at` and traced indexing dispatch here; the core cannot import upward.
 import sys as _sys  # noqa: E402
 

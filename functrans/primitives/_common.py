@@ -1,10 +1,15 @@
-"""Shared pieces of primitive declarations: operand checks, dtype resolution, rule helpers."""
+"""Shared pieces of primitive declarations: operand checks, dtype resolution, rule helpers.
+
+Below every family: it binds convert_element_type and reduce_sum through their forward
+declarations (_forward.py)."""
 import numpy as np
 
 from ..core import dtypes
 from ..core.aval import ShapedArray
 from ..core.primitive import Cost, Zero
 from ..core.trace import Tracer, get_aval
+from ._batching import align_elementwise
+from ._forward import convert_element_type_p, reduce_sum_p
 
 
 def resolve_dtypes(name, args):
@@ -22,8 +27,8 @@ def resolve_dtypes(name, args):
         if d == dtype:
             out.append(a)
         elif isinstance(a, Tracer):
-            from .elementwise import convert_element_type
-            out.append(convert_element_type(a, dtype, weak_type=weak))
+            out.append(convert_element_type_p.bind(a, new_dtype=dtypes.canonicalize(dtype),
+                                                   weak_type=weak))
         else:
             out.append(np.asarray(a, dtype=dtype)[()])
     return out
@@ -71,14 +76,12 @@ def unbroadcast(aval, ct):
     """A cotangent of an operand that was broadcast from rank 0: sum it back to a scalar."""
     if isinstance(ct, Zero) or aval.shape == get_aval(ct).shape:
         return ct
-    from .reductions import reduce_sum
-    return reduce_sum(ct, tuple(range(get_aval(ct).ndim)))
+    return reduce_sum_p.bind(ct, axes=tuple(range(get_aval(ct).ndim)))
 
 
 def elementwise_batch(primitive):
     """Batching rule for elementwise primitives: line all batch axes up, one application."""
     def rule(args, dims, **params):
-        from ..transforms.batching import align_elementwise
         args, out_dim = align_elementwise(args, dims)
         return primitive.bind(*args, **params), out_dim
     return rule

@@ -29,13 +29,17 @@ _KERNELS = {}
 
 
 def _kernels():
-    """The Numba kernels, compiled on first use (and cached on disk by Numba)."""
-    if _KERNELS:
-        return _KERNELS
-    import numba
+    """The Numba kernels, compiled on first use (and cached on disk by Numba). Both read the
+    operand channels-last, x (N, H, W, D, C), and the kernel as (KH, KW, KD, Cg, O): the
+    innermost loops then run over contiguous channels."""
+    if not _KERNELS:
+        import numba
+        _KERNELS.update(im2col=_im2col_kernel(numba), direct=_direct_kernel(numba))
+    return _KERNELS
 
-    # Both kernels read the operand channels-last, x (N, H, W, D, C), and the kernel as
-    # (KH, KW, KD, Cg, O): the innermost loops then run over contiguous channels.
+
+def _im2col_kernel(numba):
+    """The im2col-numba strategy's kernel: one chunk of batch members' column rows."""
     @numba.njit(cache=True, nogil=True, boundscheck=False, error_model='numpy')
     def im2col(x, cols, st, lo, ld, rd, ks, osp, b, g, m_start, m_stop):
         # Rows of batch members m_start <= m < m_stop (a chunk: see ConvCall.__call__).
@@ -78,7 +82,11 @@ def _kernels():
                                             for ci in range(cg):
                                                 cols[q, row, col + ci] = 0
                                         col += cg
+    return im2col
 
+
+def _direct_kernel(numba):
+    """The direct strategy's loop nest."""
     @numba.njit(cache=True, nogil=True, boundscheck=False, error_model='numpy')
     def direct(x, wt, out, st, lo, ld, rd, b, g):
         # out (Nb, OH, OW, OD, O): for each operand element a window reads, an axpy over the
@@ -119,9 +127,7 @@ def _kernels():
                                             v = x[src, ih, iw, idd, gi * cg + ci]
                                             for f in range(q * oq, (q + 1) * oq):
                                                 out[m, oh, ow, od, f] += v * wt[kh, kw, kd, ci, f]
-
-    _KERNELS.update(im2col=im2col, direct=direct)
-    return _KERNELS
+    return direct
 
 
 def _three(v, fill):
@@ -245,13 +251,15 @@ class ConvCall:
 CHUNK_BYTES = 256 * 1024
 
 
-def emit_conv(ctx, args, **params):
-    from .convolution import conv_general_dilated_p
-    lhs, rhs = ctx.in_avals
-    nsp = lhs.ndim - 2
-    if nsp > 3 or ctx.out_aval.dtype.kind != "f" or lhs.dtype != ctx.out_aval.dtype or \
-            ctx.out_aval.size == 0 or lhs.size == 0 or rhs.size == 0:
-        f = ctx.bind_global(_impl_caller(conv_general_dilated_p.impl, params), "conv")
-    else:
-        f = ctx.bind_global(ConvCall(lhs, rhs, ctx.out_aval, params), "conv")
-    return f"{f}({', '.join(args)})"
+def conv_emitter(prim):
+    """Driver rule of conv_general_dilated (`prim`): ConvCall where it applies, else the impl."""
+    def emit(ctx, args, **params):
+        lhs, rhs = ctx.in_avals
+        nsp = lhs.ndim - 2
+        if nsp > 3 or ctx.out_aval.dtype.kind != "f" or lhs.dtype != ctx.out_aval.dtype or \
+                ctx.out_aval.size == 0 or lhs.size == 0 or rhs.size == 0:
+            f = ctx.bind_global(_impl_caller(prim.impl, params), "conv")
+        else:
+            f = ctx.bind_global(ConvCall(lhs, rhs, ctx.out_aval, params), "conv")
+        return f"{f}({', '.join(args)})"
+    return emit

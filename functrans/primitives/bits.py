@@ -20,8 +20,9 @@ import numpy as np
 from ..backend.lowering import Elementwise
 from ..core.primitive import Primitive, Zero
 from ..core.trace import get_aval
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ._common import elementwise_batch, elementwise_cost, elementwise_shape_rule, resolve_dtypes
+from .shape import broadcast_in_dim
 
 __all__ = ["shift_left", "shift_right_logical", "shift_right_arithmetic", "nextafter"]
 
@@ -178,7 +179,6 @@ nextafter_p.def_lowering(Elementwise(lambda a, ctx: f"np.nextafter({a[0]}, {a[1]
 
 @nextafter_p.def_jvp
 def _nextafter_jvp(primals, tangents):
-    from .shape import broadcast_in_dim
     (x1, x2), (t1, _) = primals, tangents
     out = nextafter(x1, x2)
     shape = get_aval(out).shape

@@ -39,13 +39,18 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .. import mpi_world, tree_util
 from ..backend.lowering import Driver
+from ..core import dtypes
 from ..core.aval import ShapedArray
-from ..core.ir import ClosedProgram, Program
 from ..core.primitive import Cost, Primitive, Zero, is_undefined, tangent_aval
-from ..core.trace import find_top_main, get_aval
-from ..transforms import sparsity as _sparsity
+from ..core.trace import _state, current_stack_depth, find_top_main, get_aval
+from . import _sparsity_rules as _sparsity
 from ..transforms.vmap import AxisData
+from ._batching import bdim_at
+from .elementwise import add, convert_element_type, div, eq, mul
+from .reductions import reduce_max, reduce_min, reduce_sum
+from .shape import concatenate, full, iota, reshape, slice_in_dim
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
            "axis_index", "axis_size"]
@@ -71,7 +76,6 @@ _env = _Env()
 @contextmanager
 def mpi_axis(name, world):
     """Bind `name` to the processes of `world` (what pmap does while it traces and runs)."""
-    from ..core.trace import current_stack_depth
     _env.frames.append(_MpiFrame(name, world, current_stack_depth()))
     try:
         yield
@@ -81,7 +85,6 @@ def mpi_axis(name, world):
 
 def _named_batch_main(name):
     """The innermost live MainTrace of a vmap with axis_name `name`, or None."""
-    from ..core.trace import _state
     for main in reversed(_state.stack):
         data = main.global_data
         if type(data) is AxisData and data.name == name and main.alive:
@@ -97,7 +100,6 @@ def _mpi_frame(name):
 
 
 def bound_axis_names():
-    from ..core.trace import _state
     names = [m.global_data.name for m in _state.stack if type(m.global_data) is AxisData]
     return names + [f.name for f in _env.frames]
 
@@ -136,7 +138,10 @@ def axis_size(axis_name):
 class CollectivePrimitive(Primitive):
     """A primitive whose bind also considers the trace of the vmap that binds its axis name, so
     that psum of a value that vmap does not batch (a constant, a closed-over array) still
-    reaches that vmap, which knows the axis size."""
+    reaches that vmap, which knows the axis size. Each collective sets `own_axis_batch`, the
+    batching rule a vmap over its own axis uses (see transforms/vmap.py)."""
+
+    own_axis_batch = None
 
     def bind(self, *args, axis_name, mpi, **params):
         top = find_top_main(args)
@@ -153,37 +158,11 @@ class CollectivePrimitive(Primitive):
         return outs if self.multiple_results else outs[0]
 
 
-def own_axis_rule(primitive, params, axis_name):
-    """The rule a vmap with `axis_name` uses for `primitive` (called by BatchTrace), or None
-    when the primitive is not a collective over that vmap's axis."""
-    if isinstance(primitive, CollectivePrimitive) and not params["mpi"] and \
-            params["axis_name"] == axis_name:
-        return primitive.own_axis_batch
-    return None
-
-
-def uses_axis(params, axis_name):
-    """Whether params hold a sub-program with a collective over the vmap axis `axis_name`, or a
-    user function that might (custom_jvp and friends): then a vmap must run it batched even
-    when no operand is batched, since the collective's result depends on the axis size."""
-    def visit(v):
-        if isinstance(v, ClosedProgram):
-            return visit(v.program)
-        if isinstance(v, Program):
-            return any(own_axis_rule(e.primitive, e.params, axis_name) is not None or
-                       any(visit(p) for p in e.params.values()) for e in v.eqns)
-        if isinstance(v, (tuple, list)):
-            return any(visit(x) for x in v)
-        return callable(v) and not isinstance(v, (type, np.ufunc))
-    return any(visit(v) for v in params.values())
-
-
 def _collective(name, impl_name, *, shape_rule, multiple_results, jacobian, doc):
     def impl(*args, axis_name, mpi, **params):
         if not mpi:
             return _invariant_impl(name, args, axis_name, params)
-        from .. import distributed
-        return _RUNTIME[impl_name](distributed.world(), name, args, **params)
+        return _RUNTIME[impl_name](mpi_world.world(), name, args, **params)
     p = CollectivePrimitive(name, impl=impl, shape_rule=shape_rule,
                             multiple_results=multiple_results, jacobian=jacobian, doc=doc)
     p.def_lowering(Driver(_driver_emit(p)))
@@ -296,8 +275,6 @@ def _psum_transpose(cts, *args, **params):
 
 
 def _psum_own(vals, dims, size, **params):
-    from .elementwise import convert_element_type, mul
-    from .reductions import reduce_sum
     outs = []
     for x, d in zip(vals, dims):
         if d is None:     # every member holds x: the sum is size * x
@@ -319,7 +296,6 @@ psum_p.own_axis_batch = _psum_own
 
 def _extreme_own(which):
     def rule(vals, dims, size, **params):
-        from .reductions import reduce_max, reduce_min
         red = reduce_max if which == "max" else reduce_min
         return [x if d is None else red(x, (d,)) for x, d in zip(vals, dims)], \
             [None] * len(vals)
@@ -332,7 +308,6 @@ pmin_p.own_axis_batch = _extreme_own("min")
 
 def _extreme_jvp(prim):
     def rule(primals, tangents, **params):
-        from .elementwise import convert_element_type, div, eq, mul
         outs = prim.bind(*primals, **params)
         t_out = []
         for x, y, t in zip(primals, outs, tangents):
@@ -401,8 +376,6 @@ def _all_gather_other(args, dims, *, axis, tiled, **params):
 
 
 def _all_gather_own(vals, dims, size, *, axis, tiled, **params):
-    from ..transforms.batching import bdim_at
-    from .shape import reshape
     _check_size("all_gather", params, size)
     (x,), (b,) = vals, dims
     y = bdim_at(x, b, size, axis)       # the members' values, stacked at `axis`
@@ -468,7 +441,6 @@ def _psum_scatter_other(args, dims, *, scatter_dimension, tiled, **params):
 
 
 def _psum_scatter_own(vals, dims, size, *, scatter_dimension, tiled, **params):
-    from .shape import reshape
     _check_size("psum_scatter", params, size)
     (s,), _ = _psum_own(vals, dims, size)   # the sum, which every member holds
     d = scatter_dimension
@@ -520,8 +492,6 @@ ppermute_p.def_batch(lambda args, dims, **params: (ppermute_p.bind(args[0], **pa
 
 
 def _ppermute_own(vals, dims, size, *, perm, **params):
-    from ..transforms.batching import bdim_at
-    from .shape import concatenate, full, slice_in_dim
     if any(not 0 <= i < size for pair in perm for i in pair):
         raise ValueError(f"lax.ppermute: perm {perm} names a member outside axis "
                          f"{params['axis_name']!r} of size {size}")
@@ -561,7 +531,6 @@ axis_index_p.def_sparsity(_sparsity.zero)
 
 
 def _axis_index_own(vals, dims, size, **params):
-    from .shape import iota
     return [iota(np.int32, size)], [0]
 
 
@@ -659,7 +628,6 @@ def _bound(name, what):
 
 
 def _tree_reduce(prim, x, axis_name, what):
-    from .. import tree_util
     leaves, tree = tree_util.tree_flatten(x)
     for name in _names(axis_name):
         params, _ = _bound(name, what)
@@ -675,15 +643,18 @@ def psum(x, axis_name):
 
 def pmean(x, axis_name):
     """Mean of x (a pytree) over the members of the named axis (or axes): psum / axis size."""
-    from .. import tree_util
-    from .elementwise import div
     n = axis_size(axis_name)
 
     def mean(v):
-        if get_aval(v).dtype.kind in "fc":
-            return div(v, np.asarray(n, get_aval(v).dtype)[()])
-        import functrans.numpy as fnp        # integers: true division, as JAX's v / n
-        return fnp.true_divide(v, n)
+        aval = get_aval(v)
+        if aval.dtype.kind in "fc":
+            return div(v, np.asarray(n, aval.dtype)[()])
+        # Integers: true division, as JAX's v / n, in the float dtype numpy-style promotion of
+        # (v, the Python int n) gives.
+        dtype, weak = dtypes.result_type((aval.dtype, aval.weak_type),
+                                         (dtypes.python_scalar_dtype(n), True))
+        dtype = dtypes.to_inexact(dtype, weak)
+        return div(convert_element_type(v, dtype, weak_type=weak), np.asarray(n, dtype)[()])
     return tree_util.tree_map(mean, psum(x, axis_name))
 
 
@@ -708,7 +679,6 @@ def _one_name(axis_name, what):
 def all_gather(x, axis_name, *, axis=0, tiled=False):
     """Every member's x, stacked along a new axis `axis` (concatenated along `axis` if tiled)
     (jax.lax.all_gather). x may be a pytree."""
-    from .. import tree_util
     params, size = _bound(_one_name(axis_name, "all_gather"), "lax.all_gather")
 
     def one(v):
@@ -721,7 +691,6 @@ def all_gather(x, axis_name, *, axis=0, tiled=False):
 def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False):
     """The members' sum of x, member k keeping index k (chunk k if tiled) of
     `scatter_dimension` (jax.lax.psum_scatter). x may be a pytree."""
-    from .. import tree_util
     params, size = _bound(_one_name(axis_name, "psum_scatter"), "lax.psum_scatter")
 
     def one(v):
@@ -734,7 +703,6 @@ def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False):
 def ppermute(x, axis_name, perm):
     """Send x from member s to member d for each pair (s, d) of perm; members that receive
     nothing get zeros (jax.lax.ppermute). x may be a pytree."""
-    from .. import tree_util
     params, _ = _bound(_one_name(axis_name, "ppermute"), "lax.ppermute")
     perm = tuple((int(s), int(d)) for s, d in perm)
     return tree_util.tree_map(lambda v: ppermute_p.bind(v, perm=perm, **params), x)
@@ -743,7 +711,6 @@ def ppermute(x, axis_name, perm):
 def axis_index(axis_name):
     """This member's index along the named axis, an int32 (jax.lax.axis_index). A tuple of
     names gives the index in their row-major product."""
-    from .elementwise import add, mul
     out = None
     for name in _names(axis_name):
         params, size = _bound(name, "lax.axis_index")

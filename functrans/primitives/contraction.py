@@ -14,8 +14,10 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..backend.lowering import Driver, Elementwise
+from .elementwise import add_tangents, convert_element_type
+from .shape import transpose
 
 __all__ = ["dot_general", "dot"]
 
@@ -182,7 +184,6 @@ def _dot_general_sparsity(ins, out_avals, *, dimension_numbers, **params):
 def _dot_general_jvp(primals, tangents, **params):
     (lhs, rhs), (t_lhs, t_rhs) = primals, tangents
     out = dot_general_p.bind(lhs, rhs, **params)
-    from .elementwise import add_tangents
     from_lhs = Zero.like(out) if isinstance(t_lhs, Zero) else dot_general_p.bind(t_lhs, rhs,
                                                                                  **params)
     from_rhs = Zero.like(out) if isinstance(t_rhs, Zero) else dot_general_p.bind(lhs, t_rhs,
@@ -193,8 +194,6 @@ def _dot_general_jvp(primals, tangents, **params):
 def _transpose_one_side(ct, other, x_aval, x_is_lhs, dimension_numbers, precision):
     """Cotangent of one operand x: contract ct with the other operand over the other's free
     dimensions, then permute the result into x's layout."""
-    from .elementwise import convert_element_type
-    from .shape import transpose
     (lc, rc), (lb, rb) = dimension_numbers
     xc, xb, oc, ob = (lc, lb, rc, rb) if x_is_lhs else (rc, rb, lc, lb)
     other_aval = get_aval(other)

@@ -35,6 +35,7 @@ import operator
 import numpy as np
 
 from .. import tree_util
+from ..backend.executables import executable_for
 from ..backend.lowering import Driver
 from ..core import dtypes
 from ..core.aval import ShapedArray
@@ -44,10 +45,15 @@ from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.staging import StagingTracer, eval_closed, eval_program, stage
 from ..core.trace import Tracer, get_aval, new_main
 from ..transforms.ad_util import instantiate, zeros_of
-from ..transforms.batching import batch_size, bdim_at, moveaxis
-from ..transforms import sparsity as _sparsity
+from ..transforms.jvp import jvp_flat
 from ..transforms.partial_eval import partial_eval_program
+from ..transforms.sparsity import fixed_point, program_deps
+from ..transforms.transpose import backward_pass
+from ..transforms.vmap import BatchTrace, BatchTracer, vmap
+from . import _sparsity_rules as _sparsity
+from ._batching import batch_size, bdim_at, moveaxis
 from ._common import resolve_dtypes
+from ._program_cost import program_cost
 from .elementwise import (add, add_tangents, clamp, convert_element_type, eq, lt, ne, select_n,
                           stop_gradient)
 from .reductions import reduce_max
@@ -133,7 +139,6 @@ def _jvp_program(closed, nonzero, instantiate_out):
     (primal outputs..., nonzero output tangents...). Output tangents flagged in instantiate_out
     are materialized (zeros) if symbolically zero, unless their dtype has no tangent space.
     Returns (program, consts to pass first, which output tangents are nonzero)."""
-    from ..transforms.jvp import jvp_flat
     avals = closed.in_avals
     n = len(avals)
     out_nz = []
@@ -227,7 +232,6 @@ def _batch_program(closed, batched, size, force_out):
     """`closed` with a batch axis (at 0) on the `batched` inputs. Outputs are batched at 0 where
     the computation makes them so or force_out says so. Returns (program, consts, which outputs
     are batched)."""
-    from ..transforms.vmap import BatchTrace, BatchTracer
     out_batched = []
 
     def fun(args):
@@ -245,11 +249,6 @@ def _batch_program(closed, batched, size, force_out):
     return prog, consts, list(out_batched)
 
 
-def _program_cost(closed):
-    from ..transforms.cost_model import program_cost
-    return program_cost(closed)
-
-
 # --- lowering helpers: loops and branches in the generated driver -------------------------------
 # jit's driver is generated Python that calls Numba kernels; a loop becomes a generated Python
 # function with a real `for`/`while`/`if`, calling its body compiled once as its own Executable
@@ -258,11 +257,6 @@ def _program_cost(closed):
 def compile_loop(ctx, kind, args, params):
     from ..backend.loops import compile_loop as compile_
     return compile_(ctx, kind, args, params)
-
-
-def _executable(program):
-    from ..transforms.jit import executable_for
-    return executable_for(program)
 
 
 def _generated(ctx, name, lines, env):
@@ -530,7 +524,6 @@ def _scan_transpose(cts, *args, body, length, reverse, num_consts, num_carry, un
 
 
 def _transposed_scan_body(body, nc, nk, c_lin, x_lin, y_nz):
-    from ..transforms.transpose import backward_pass
     p = body.program
     n_x = len(p.invars) - nc - nk
     linear = _linear_and_rest(p, c_lin + [True] * nk + x_lin)
@@ -592,7 +585,7 @@ def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_car
     def run(carry_pats, xs_deps):
         deps = consts + [_sparsity.Deps(a, p) for a, p in
                          zip(body.in_avals[num_consts:num_consts + num_carry], carry_pats)]
-        return _sparsity.program_deps(body, deps + xs_deps, n)
+        return program_deps(body, deps + xs_deps, n)
 
     def rows(d, t):      # the Deps of slice t of an xs operand
         size = d.aval.size // max(length, 1)
@@ -614,7 +607,7 @@ def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_car
         size = d.aval.size // length
         pat = _sparsity.groups(d.pattern, np.arange(d.aval.size) % size, size)
         merged.append(_sparsity.Deps(d.aval.update(shape=d.aval.shape[1:]), pat))
-    carry = _sparsity.fixed_point(lambda c: run(c, merged)[:num_carry], carry, n,
+    carry = fixed_point(lambda c: run(c, merged)[:num_carry], carry, n,
                                   [d.pattern for d in consts + merged])
     ys = run(carry, merged)[num_carry:]
     return carry + [_sparsity.take_rows(y, np.tile(np.arange(y.shape[0]) + 1, length))
@@ -623,7 +616,7 @@ def _scan_sparsity(ins, out_avals, *, body, length, reverse, num_consts, num_car
 
 @scan_p.def_cost
 def _scan_cost(*avals, body, length, **params):
-    return _program_cost(body).scale(length)
+    return program_cost(body).scale(length)
 
 
 scan_p.cost_kind = "control_flow"     # the cost model times its body, length times
@@ -652,7 +645,7 @@ def _scan_lowering(ctx, args, *, body, length, reverse, num_consts, num_carry, u
     lines += _contiguous(k, body.out_avals[:num_carry], 8)
     lines += [f"        {s}[i] = {v}" for s, v in zip(stacks, y)]
     lines += [f"    return {_tuple(k + stacks)}"]
-    env = {"body": _executable(body)}
+    env = {"body": executable_for(body)}
     for j, a in enumerate(y_avals):
         env[f"shape{j}"], env[f"dtype{j}"] = (length,) + a.shape, a.dtype
     return f"{_generated(ctx, 'scan_loop', lines, env)}({', '.join(args)})"
@@ -722,7 +715,6 @@ def map(f, xs, *, batch_size=None):
     _check_callable("map", f=f)
     if batch_size is None:
         return scan(lambda _, x: ((), f(x)), (), xs)[1]
-    from ..transforms.vmap import vmap
     leaves = tree_util.tree_leaves(xs)
     if not leaves:
         raise ValueError("lax.map: xs has no arrays to map over")
@@ -859,7 +851,6 @@ def _cond_jvp_split(index, progs, known_ops, t_in, n_out):
 
 @cond_p.def_transpose
 def _cond_transpose(cts, index, *ops, branches):
-    from ..transforms.transpose import backward_pass
     if is_undefined(index):
         raise FunctransError("lax.cond is not linear in its branch index")
     lin = [is_undefined(o) for o in ops]
@@ -893,7 +884,6 @@ def _cond_batch(args, dims, *, branches):
     n_out = len(branches[0].out_avals)
     if i_dim is not None:
         # Members take different branches: run every branch on the whole batch and select.
-        from ..transforms.vmap import vmap
         which = clamp(np.int32(0), moveaxis(index, i_dim, 0), np.int32(len(branches) - 1))
         outs = []
         for i, br in enumerate(branches):
@@ -935,7 +925,7 @@ def _cond_sparsity(ins, out_avals, *, branches):
     n = index.n_inputs
     taken = branches if index.value is None else \
         [branches[int(np.clip(index.value, 0, len(branches) - 1))]]
-    per_branch = [_sparsity.program_deps(b, ops, n) for b in taken]
+    per_branch = [program_deps(b, ops, n) for b in taken]
     return [_sparsity.union(list(ps), a.size, n) for a, ps in zip(out_avals, zip(*per_branch))]
 
 
@@ -945,7 +935,7 @@ cond_p.cost_kind = "control_flow"
 @cond_p.def_cost
 def _cond_cost(*avals, branches):
     # The costliest branch: an upper bound for whichever one runs.
-    return builtins.max((_program_cost(br) for br in branches),
+    return builtins.max((program_cost(br) for br in branches),
                         key=lambda c: (c.flops, c.bytes))
 
 
@@ -959,7 +949,7 @@ def _cond_lowering(ctx, args, *, branches):
     for i in range(1, len(branches) - 1):
         lines += [f"    if index == {i}:", f"        {call[i]}"]
     lines.append(f"    {call[-1]}")
-    env = {f"b{i}": _executable(br) for i, br in enumerate(branches)}
+    env = {f"b{i}": executable_for(br) for i, br in enumerate(branches)}
     return f"{_generated(ctx, 'cond_branch', lines, env)}({', '.join(args)})"
 
 
@@ -1174,9 +1164,9 @@ def _while_sparsity(ins, out_avals, *, cond_program, body_program, cond_nconsts,
     n = ins[0].n_inputs
 
     def step(pats):
-        return _sparsity.program_deps(body_program, body_consts + [
+        return program_deps(body_program, body_consts + [
             _sparsity.Deps(c.aval, p) for c, p in zip(carry, pats)], n)
-    return _sparsity.fixed_point(step, [c.pattern for c in carry], n,
+    return fixed_point(step, [c.pattern for c in carry], n,
                                  [d.pattern for d in body_consts])
 
 
@@ -1186,7 +1176,7 @@ while_loop_p.cost_kind = "control_flow"
 @while_loop_p.def_cost
 def _while_cost(*avals, cond_program, body_program, **params):
     # The trip count is unknown until the loop runs: this is the cost of one iteration.
-    return _program_cost(cond_program) + _program_cost(body_program)
+    return program_cost(cond_program) + program_cost(body_program)
 
 
 @while_loop_p.def_lowering
@@ -1203,7 +1193,7 @@ def _while_lowering(ctx, args, *, cond_program, body_program, cond_nconsts, body
     lines += [f"    while cond({', '.join(cc + k)})[0]:",
               f"        {_assign(k)}body({', '.join(bc + k)})"]
     lines += _contiguous(k, body_program.out_avals, 8) + [f"    return {_tuple(k)}"]
-    env = {"cond": _executable(cond_program), "body": _executable(body_program)}
+    env = {"cond": executable_for(cond_program), "body": executable_for(body_program)}
     return f"{_generated(ctx, 'while_loop', lines, env)}({', '.join(args)})"
 
 

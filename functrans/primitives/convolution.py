@@ -30,10 +30,14 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
-from ..transforms import sparsity as _sparsity
-from .windowed import dilated_size, padded, padtype_to_pads, transposed_geometry, \
-    window_out_size
+from ._conv_kernels import conv_emitter
+from . import _sparsity_rules as _sparsity
+from .windowed import dilated_size, padded, padtype_to_pads, transposed_geometry, window_out_size
 from ..backend.lowering import Driver
+from ._batching import moveaxis
+from .contraction import _out_dtype
+from .elementwise import add_tangents, convert_element_type
+from .shape import reshape, rev, transpose, zeros_like_aval
 
 __all__ = ["ConvDimensionNumbers", "conv", "conv_dimension_numbers", "conv_general_dilated",
            "conv_transpose", "conv_with_general_padding"]
@@ -111,7 +115,6 @@ def _canonical_shapes(lhs, rhs, dn):
 def _conv_shape_rule(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                      dimension_numbers, feature_group_count, batch_group_count, precision,
                      preferred_element_type):
-    from .contraction import _out_dtype
     name = "lax.conv_general_dilated"
     dn = dimension_numbers
     if lhs.ndim != rhs.ndim or lhs.ndim < 2:
@@ -218,32 +221,27 @@ def _canon_conv(x, w, *, strides, padding, lhs_dilation, rhs_dilation, g=1, b=1,
 
 
 def _to_canonical(x, spec):
-    from .shape import transpose
     return x if tuple(spec) == tuple(range(len(spec))) else transpose(x, tuple(spec))
 
 
 def _from_canonical(x, spec):
-    from .shape import transpose
     inv = _inverse(spec)
     return x if inv == tuple(range(len(spec))) else transpose(x, inv)
 
 
 def _split_axis(x, axis, first):
     """Reshape axis `axis` of size first*rest into two axes (first, rest)."""
-    from .shape import reshape
     shape = get_aval(x).shape
     return reshape(x, shape[:axis] + (first, shape[axis] // first) + shape[axis + 1:])
 
 
 def _merge_axes(x, axis):
     """Merge axes axis and axis+1 into one."""
-    from .shape import reshape
     shape = get_aval(x).shape
     return reshape(x, shape[:axis] + (shape[axis] * shape[axis + 1],) + shape[axis + 2:])
 
 
 def _swap01(x):
-    from .shape import transpose
     nd = get_aval(x).ndim
     return transpose(x, (1, 0) + tuple(range(2, nd)))
 
@@ -251,7 +249,6 @@ def _swap01(x):
 @conv_general_dilated_p.def_jvp
 def _conv_jvp(primals, tangents, **params):
     (lhs, rhs), (t_lhs, t_rhs) = primals, tangents
-    from .elementwise import add_tangents
     out = conv_general_dilated_p.bind(lhs, rhs, **params)
     from_lhs = Zero.like(out) if isinstance(t_lhs, Zero) else \
         conv_general_dilated_p.bind(t_lhs, rhs, **params)
@@ -262,7 +259,6 @@ def _conv_jvp(primals, tangents, **params):
 
 def _transpose_lhs(ct, w, lhs_aval, p):
     """Cotangent of lhs (canonical): the cotangent convolved with the flipped kernel."""
-    from .shape import rev, transpose
     nsp = lhs_aval.ndim - 2
     g, b = p["feature_group_count"], p["batch_group_count"]
     o, cg = get_aval(w).shape[:2]
@@ -314,8 +310,6 @@ def _transpose_rhs(ct, x, rhs_aval, p):
 
 @conv_general_dilated_p.def_transpose
 def _conv_transpose_rule(ct, lhs, rhs, **p):
-    from .elementwise import convert_element_type
-    from .shape import zeros_like_aval
     if is_undefined(lhs) and is_undefined(rhs):
         raise ValueError("lax.conv_general_dilated is bilinear, not linear: its transpose "
                          "needs one operand to be known")
@@ -348,8 +342,6 @@ def _conv_transpose_rule(ct, lhs, rhs, **p):
 
 @conv_general_dilated_p.def_batch
 def _conv_batch(args, dims, **p):
-    from .shape import transpose
-    from ..transforms.batching import moveaxis
     (lhs, rhs), (dl, dr) = args, dims
     dn = p["dimension_numbers"]
     g, b = p["feature_group_count"], p["batch_group_count"]
@@ -406,7 +398,6 @@ def _conv_batch(args, dims, **p):
 def _same_dtype(x, w, preferred):
     """Operands converted to preferred_element_type (the canonical convs of the batching rule
     carry no preferred type of their own)."""
-    from .elementwise import convert_element_type
     if preferred is None:
         return x, w
     return convert_element_type(x, preferred), convert_element_type(w, preferred)
@@ -464,9 +455,8 @@ def _conv_sparsity(ins, out_avals, **p):
                             np.concatenate([c for _, c in cols]), out.size)]
 
 
-from . import _conv_kernels  # noqa: E402  (the jit lowering: Numba kernels + BLAS)
-
-conv_general_dilated_p.def_lowering(Driver(_conv_kernels.emit_conv))
+# The jit lowering: Numba kernels + BLAS (_conv_kernels.py).
+conv_general_dilated_p.def_lowering(Driver(conv_emitter(conv_general_dilated_p)))
 
 
 # --- the lax functions ---------------------------------------------------------------------------
@@ -564,7 +554,6 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
     """Transposed convolution (jax.lax.conv_transpose): the lhs dilated by the strides, then a
     stride-1 convolution. With transpose_kernel=True the kernel is flipped spatially and its
     in/out features swapped: the exact transpose (gradient) of conv_general_dilated."""
-    from .shape import rev, transpose
     la, ra = get_aval(lhs), get_aval(rhs)
     nsp = la.ndim - 2
     if dimension_numbers is None:

@@ -24,9 +24,13 @@ from ..core import dtypes
 from ..core.aval import ShapedArray
 from ..core.primitive import Primitive, Zero, is_undefined, tangent_aval
 from ..core.trace import get_aval
+from ..tree_util import tree_map
+from . import _forward
+from ._batching import batch_size, moveaxis
 from ._common import (elementwise_batch, elementwise_cost, elementwise_shape_rule,
                       resolve_dtypes, unbroadcast)
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
+from .shape import broadcast_in_dim
 from ..backend.lowering import (Elementwise, Ufunc, binary, float_only, impl_call,
                                 minmax, nan_max, nan_min, numpy_ufunc, typed_const, unary)
 
@@ -136,11 +140,15 @@ def _keep_dtype(fn):
     return same
 
 
-def _declare(name, impl, nargs, *, kinds=ALL_KINDS, out_dtype=None, flops=1,
-             jacobian="diagonal"):
-    """An elementwise primitive with its shape, batching and cost rules (the shared ones)."""
-    prim = Primitive(name, impl=_checked_impl(name, impl, kinds), jacobian=jacobian,
-                     shape_rule=_shape_rule(name, kinds, out_dtype))
+def elementwise_primitive(name, impl, nargs, *, kinds=ALL_KINDS, out_dtype=None, flops=1,
+                          jacobian="diagonal", declared=None):
+    """An elementwise primitive with its shape, batching and cost rules (the shared ones).
+    `declared`: its forward declaration, if it has one (_forward.py), which this completes."""
+    impl, shape_rule = _checked_impl(name, impl, kinds), _shape_rule(name, kinds, out_dtype)
+    if declared is None:
+        prim = Primitive(name, impl=impl, jacobian=jacobian, shape_rule=shape_rule)
+    else:
+        prim = _forward.define(declared, impl=impl, shape_rule=shape_rule, jacobian=jacobian)
     prim.nargs = nargs
     prim.kinds = kinds
     prim.def_batch(elementwise_batch(prim))
@@ -203,6 +211,22 @@ def add_tangents(a, b):
     return add(a, b)
 
 
+def output_tangent(out, *terms):
+    """The tangent of `out` as a sum over (tangent, fn) terms of fn(tangent), one per operand:
+    a symbolic-zero tangent contributes nothing and costs nothing, and the sum is broadcast to
+    the output's shape (an operand broadcast from rank 0 has a rank-0 tangent)."""
+    aval = get_aval(out)
+    total = Zero(tangent_aval(aval))
+    for t, fn in terms:
+        if not isinstance(t, Zero):
+            total = add_tangents(total, fn(t))
+    return _broadcast_to(total, aval.shape)
+
+
+def _identity_term(t):
+    return t
+
+
 def _broadcast_to(x, shape):
     """A rank-0 value (or tangent) broadcast to `shape`: tangents must have their output's shape
     even when they come from an operand that was broadcast from rank 0."""
@@ -210,7 +234,6 @@ def _broadcast_to(x, shape):
         return x if x.aval.shape == tuple(shape) else Zero(x.aval.update(shape=shape))
     if get_aval(x).shape == tuple(shape):
         return x
-    from .shape import broadcast_in_dim
     return broadcast_in_dim(x, tuple(shape), ())
 
 
@@ -233,20 +256,20 @@ def _mask(pred, dtype):
 
 # --- arithmetic ----------------------------------------------------------------------------------
 
-neg_p = _declare("neg", np.negative, 1, kinds=NUMBER_KINDS)
+neg_p = elementwise_primitive("neg", np.negative, 1, kinds=NUMBER_KINDS)
 neg_p.def_jvp(lambda primals, tangents: (neg(*primals), neg(*tangents)))
 neg_p.def_transpose(lambda ct, x: [neg(ct)])
 neg_p.def_lowering(Elementwise(lambda a, ctx: f"-{a[0]}"))
 neg = _unary(neg_p)
 
 
-add_p = _declare("add", np.add, 2, kinds=NUMBER_KINDS)
+add_p = elementwise_primitive("add", np.add, 2, kinds=NUMBER_KINDS)
 
 
 @add_p.def_jvp
 def _add_jvp(primals, tangents):
     out = add(*primals)
-    return out, _broadcast_to(add_tangents(*tangents), _shape_of(out))
+    return out, output_tangent(out, *((t, _identity_term) for t in tangents))
 
 
 @add_p.def_transpose
@@ -262,15 +285,15 @@ def add(x, y):
     return _bind_nary(add_p, x, y)
 
 
-sub_p = _declare("sub", np.subtract, 2, kinds=NUMBER_KINDS)
+sub_p = elementwise_primitive("sub", np.subtract, 2, kinds=NUMBER_KINDS,
+                              declared=_forward.sub_p)
 
 
 @sub_p.def_jvp
 def _sub_jvp(primals, tangents):
     tx, ty = tangents
     out = sub(*primals)
-    t = add_tangents(tx, Zero(ty.aval) if isinstance(ty, Zero) else neg(ty))
-    return out, _broadcast_to(t, _shape_of(out))
+    return out, output_tangent(out, (tx, _identity_term), (ty, neg))
 
 
 @sub_p.def_transpose
@@ -286,16 +309,14 @@ def sub(x, y):
     return _bind_nary(sub_p, x, y)
 
 
-mul_p = _declare("mul", np.multiply, 2, kinds=NUMBER_KINDS)
+mul_p = elementwise_primitive("mul", np.multiply, 2, kinds=NUMBER_KINDS)
 
 
 @mul_p.def_jvp
 def _mul_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
-    # Each product has the full output shape: the other factor carries it if this one is rank 0.
-    t_from_x = Zero(tx.aval) if isinstance(tx, Zero) else mul(tx, y)
-    t_from_y = Zero(ty.aval) if isinstance(ty, Zero) else mul(x, ty)
-    return mul(x, y), add_tangents(t_from_x, t_from_y)
+    out = mul(x, y)
+    return out, output_tangent(out, (tx, lambda t: mul(t, y)), (ty, lambda t: mul(x, t)))
 
 
 def _not_linear_error(name, which):
@@ -328,16 +349,15 @@ def _div_impl(x, y):
     return np.true_divide(x, y)
 
 
-div_p = _declare("div", _quiet(_div_impl), 2, kinds=NUMBER_KINDS, flops=4)
+div_p = elementwise_primitive("div", _quiet(_div_impl), 2, kinds=NUMBER_KINDS, flops=4)
 
 
 @div_p.def_jvp
 def _div_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = div(x, y)
-    t_from_x = Zero(tx.aval) if isinstance(tx, Zero) else div(tx, y)
-    t_from_y = Zero(ty.aval) if isinstance(ty, Zero) else neg(div(mul(out, ty), y))
-    return out, _broadcast_to(add_tangents(t_from_x, t_from_y), _shape_of(out))
+    return out, output_tangent(out, (tx, lambda t: div(t, y)),
+                                (ty, lambda t: neg(div(mul(out, t), y))))
 
 
 @div_p.def_transpose
@@ -355,7 +375,7 @@ def div(x, y):
     return _bind_nary(div_p, x, y)
 
 
-rem_p = _declare("rem", _quiet(np.fmod), 2, kinds=REAL_NUMBER_KINDS, flops=4)
+rem_p = elementwise_primitive("rem", _quiet(np.fmod), 2, kinds=REAL_NUMBER_KINDS, flops=4)
 
 
 @rem_p.def_jvp
@@ -364,11 +384,11 @@ def _rem_jvp(primals, tangents):
     # is an integer, like JAX).
     (x, y), (tx, ty) = primals, tangents
     out = rem(x, y)
-    t_from_y = Zero(tangent_aval(get_aval(out)))
-    if not isinstance(ty, Zero):
+
+    def from_y(t):
         q = div(x, y)
-        t_from_y = neg(mul(ty, mul(sign(q), floor(abs(q)))))
-    return out, _broadcast_to(add_tangents(tx, t_from_y), _shape_of(out))
+        return neg(mul(t, mul(sign(q), floor(abs(q)))))
+    return out, output_tangent(out, (tx, _identity_term), (ty, from_y))
 
 
 rem_p.def_lowering(Ufunc(np.fmod))      # Numba's fmod of negative integers is wrong
@@ -379,7 +399,7 @@ def rem(x, y):
     return _bind_nary(rem_p, x, y)
 
 
-pow_p = _declare("pow", _quiet(np.power), 2, kinds=FLOAT_KINDS, flops=30)
+pow_p = elementwise_primitive("pow", _quiet(np.power), 2, kinds=FLOAT_KINDS, flops=30)
 
 
 @pow_p.def_jvp
@@ -387,17 +407,18 @@ def _pow_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = pow(x, y)
     dtype = get_aval(out).dtype
-    t_from_x = t_from_y = Zero(tangent_aval(get_aval(out)))
-    if not isinstance(tx, Zero):
+
+    def from_x(t):
         # y * x**(y-1), with x = 0 replaced by 1 where also y = 0 so that 0 * 0**-1 = nan cannot
         # appear: d(x**0)/dx = 0 everywhere. Only that point changes, so the rule stays
         # differentiable in y at y = 0 (for x != 0).
         both_zero = _mask(bitwise_and(eq(x, 0), eq(y, 0)), dtype)
-        t_from_x = mul(tx, mul(y, pow(add(x, both_zero), sub(y, 1))))
-    if not isinstance(ty, Zero):
+        return mul(t, mul(y, pow(add(x, both_zero), sub(y, 1))))
+
+    def from_y(t):
         # log(x) * x**y, with x = 0 replaced by 1 (log 1 = 0): d(0**y)/dy = 0 as in JAX.
-        t_from_y = mul(ty, mul(log(add(x, _mask(eq(x, 0), dtype))), out))
-    return out, add_tangents(t_from_x, t_from_y)
+        return mul(t, mul(log(add(x, _mask(eq(x, 0), dtype))), out))
+    return out, output_tangent(out, (tx, from_x), (ty, from_y))
 
 
 pow_p.def_lowering(Ufunc(np.power))
@@ -424,8 +445,8 @@ def _integer_pow_shape_rule(x, *, y):
 _integer_pow_base_rule = _shape_rule("integer_pow", NUMBER_KINDS)
 
 
-integer_pow_p = _declare("integer_pow", _quiet(_integer_pow_impl), 1, kinds=NUMBER_KINDS,
-                         flops=4)
+integer_pow_p = elementwise_primitive("integer_pow", _quiet(_integer_pow_impl), 1,
+                                      kinds=NUMBER_KINDS, flops=4)
 integer_pow_p.shape_rule = _integer_pow_shape_rule
 
 
@@ -460,7 +481,7 @@ def integer_pow(x, y):
 
 
 def _minmax(name, impl, wins):
-    prim = _declare(name, impl, 2, kinds=ORDERED_KINDS)
+    prim = elementwise_primitive(name, impl, 2, kinds=ORDERED_KINDS)
 
     @prim.def_jvp
     def jvp(primals, tangents):
@@ -470,12 +491,9 @@ def _minmax(name, impl, wins):
         out = prim.bind(x, y)
         dtype = get_aval(out).dtype
         half_tie = mul(0.5, _mask(eq(x, y), dtype))
-        t_from_x = t_from_y = Zero(tangent_aval(get_aval(out)))
-        if not isinstance(tx, Zero):
-            t_from_x = mul(tx, add(_mask(wins(x, y), dtype), half_tie))
-        if not isinstance(ty, Zero):
-            t_from_y = mul(ty, add(_mask(wins(y, x), dtype), half_tie))
-        return out, add_tangents(t_from_x, t_from_y)
+        return out, output_tangent(
+            out, (tx, lambda t: mul(t, add(_mask(wins(x, y), dtype), half_tie))),
+            (ty, lambda t: mul(t, add(_mask(wins(y, x), dtype), half_tie))))
     return prim
 
 
@@ -497,78 +515,78 @@ def min(x, y):
 
 # --- transcendental and other smooth unary functions ---------------------------------------------
 
-exp_p = _declare("exp", np.exp, 1, kinds=FLOAT_KINDS, flops=20)
+exp_p = elementwise_primitive("exp", np.exp, 1, kinds=FLOAT_KINDS, flops=20)
 exp_p.def_lowering(numpy_ufunc("exp"))
 _derivative_jvp(exp_p, lambda x, y: y)
 exp = _unary(exp_p)
 
-log_p = _declare("log", _quiet(np.log), 1, kinds=FLOAT_KINDS, flops=20)
+log_p = elementwise_primitive("log", _quiet(np.log), 1, kinds=FLOAT_KINDS, flops=20)
 log_p.def_lowering(numpy_ufunc("log"))
 _unary_jvp(log_p, lambda t, x, y: div(t, x))
 log = _unary(log_p)
 
-log1p_p = _declare("log1p", _quiet(np.log1p), 1, kinds=FLOAT_KINDS, flops=20)
+log1p_p = elementwise_primitive("log1p", _quiet(np.log1p), 1, kinds=FLOAT_KINDS, flops=20)
 log1p_p.def_lowering(numpy_ufunc("log1p"))
 _unary_jvp(log1p_p, lambda t, x, y: div(t, add(x, 1)))
 log1p = _unary(log1p_p)
 
-expm1_p = _declare("expm1", np.expm1, 1, kinds=FLOAT_KINDS, flops=20)
+expm1_p = elementwise_primitive("expm1", np.expm1, 1, kinds=FLOAT_KINDS, flops=20)
 expm1_p.def_lowering(numpy_ufunc("expm1"))
 _derivative_jvp(expm1_p, lambda x, y: add(y, 1))
 expm1 = _unary(expm1_p)
 
-sin_p = _declare("sin", np.sin, 1, kinds=FLOAT_KINDS, flops=20)
+sin_p = elementwise_primitive("sin", np.sin, 1, kinds=FLOAT_KINDS, flops=20)
 sin_p.def_lowering(numpy_ufunc("sin"))
 _derivative_jvp(sin_p, lambda x, y: cos(x))
 sin = _unary(sin_p)
 
-cos_p = _declare("cos", np.cos, 1, kinds=FLOAT_KINDS, flops=20)
+cos_p = elementwise_primitive("cos", np.cos, 1, kinds=FLOAT_KINDS, flops=20)
 cos_p.def_lowering(numpy_ufunc("cos"))
 _derivative_jvp(cos_p, lambda x, y: neg(sin(x)))
 cos = _unary(cos_p)
 
-tan_p = _declare("tan", np.tan, 1, kinds=FLOAT_KINDS, flops=25)
+tan_p = elementwise_primitive("tan", np.tan, 1, kinds=FLOAT_KINDS, flops=25)
 tan_p.def_lowering(numpy_ufunc("tan"))
 _derivative_jvp(tan_p, lambda x, y: add(1, mul(y, y)))
 tan = _unary(tan_p)
 
-tanh_p = _declare("tanh", np.tanh, 1, kinds=FLOAT_KINDS, flops=25)
+tanh_p = elementwise_primitive("tanh", np.tanh, 1, kinds=FLOAT_KINDS, flops=25)
 tanh_p.def_lowering(numpy_ufunc("tanh"))
 _derivative_jvp(tanh_p, lambda x, y: sub(1, mul(y, y)))
 tanh = _unary(tanh_p)
 
-asin_p = _declare("asin", _quiet(np.arcsin), 1, kinds=FLOAT_KINDS, flops=25)
+asin_p = elementwise_primitive("asin", _quiet(np.arcsin), 1, kinds=FLOAT_KINDS, flops=25)
 asin_p.def_lowering(numpy_ufunc("arcsin"))
 _derivative_jvp(asin_p, lambda x, y: rsqrt(sub(1, mul(x, x))))
 asin = _unary(asin_p)
 
-acos_p = _declare("acos", _quiet(np.arccos), 1, kinds=FLOAT_KINDS, flops=25)
+acos_p = elementwise_primitive("acos", _quiet(np.arccos), 1, kinds=FLOAT_KINDS, flops=25)
 acos_p.def_lowering(numpy_ufunc("arccos"))
 _derivative_jvp(acos_p, lambda x, y: neg(rsqrt(sub(1, mul(x, x)))))
 acos = _unary(acos_p)
 
-atan_p = _declare("atan", np.arctan, 1, kinds=FLOAT_KINDS, flops=25)
+atan_p = elementwise_primitive("atan", np.arctan, 1, kinds=FLOAT_KINDS, flops=25)
 atan_p.def_lowering(numpy_ufunc("arctan"))
 _unary_jvp(atan_p, lambda t, x, y: div(t, add(1, mul(x, x))))
 atan = _unary(atan_p)
 
-sinh_p = _declare("sinh", np.sinh, 1, kinds=FLOAT_KINDS, flops=25)
+sinh_p = elementwise_primitive("sinh", np.sinh, 1, kinds=FLOAT_KINDS, flops=25)
 sinh_p.def_lowering(numpy_ufunc("sinh"))
 _derivative_jvp(sinh_p, lambda x, y: cosh(x))
 sinh = _unary(sinh_p)
 
-cosh_p = _declare("cosh", np.cosh, 1, kinds=FLOAT_KINDS, flops=25)
+cosh_p = elementwise_primitive("cosh", np.cosh, 1, kinds=FLOAT_KINDS, flops=25)
 cosh_p.def_lowering(numpy_ufunc("cosh"))
 _derivative_jvp(cosh_p, lambda x, y: sinh(x))
 cosh = _unary(cosh_p)
 
-logistic_p = _declare("logistic", _keep_dtype(_scipy_special("expit")), 1,
-                      kinds=REAL_FLOAT_KINDS, flops=25)
+logistic_p = elementwise_primitive("logistic", _keep_dtype(_scipy_special("expit")), 1,
+                                   kinds=REAL_FLOAT_KINDS, flops=25)
 logistic_p.def_lowering(Ufunc("scipy.special:expit", "{one} / ({one} + np.exp(-{0}))"))
 _derivative_jvp(logistic_p, lambda x, y: mul(y, sub(1, y)))
 logistic = _unary(logistic_p)
 
-sqrt_p = _declare("sqrt", _quiet(np.sqrt), 1, kinds=FLOAT_KINDS, flops=10)
+sqrt_p = elementwise_primitive("sqrt", _quiet(np.sqrt), 1, kinds=FLOAT_KINDS, flops=10)
 sqrt_p.def_lowering(unary("np.sqrt({0})"))
 _unary_jvp(sqrt_p, lambda t, x, y: mul(t, div(0.5, y)))   # inf at x = 0, as in JAX
 sqrt = _unary(sqrt_p)
@@ -578,18 +596,18 @@ def _rsqrt_impl(x):
     return np.reciprocal(np.sqrt(x))
 
 
-rsqrt_p = _declare("rsqrt", _quiet(_rsqrt_impl), 1, kinds=FLOAT_KINDS, flops=10)
+rsqrt_p = elementwise_primitive("rsqrt", _quiet(_rsqrt_impl), 1, kinds=FLOAT_KINDS, flops=10)
 rsqrt_p.def_lowering(float_only("{one} / np.sqrt({0})"))
 _unary_jvp(rsqrt_p, lambda t, x, y: mul(t, mul(-0.5, div(y, x))))
 rsqrt = _unary(rsqrt_p)
 
-cbrt_p = _declare("cbrt", np.cbrt, 1, kinds=REAL_FLOAT_KINDS, flops=15)
+cbrt_p = elementwise_primitive("cbrt", np.cbrt, 1, kinds=REAL_FLOAT_KINDS, flops=15)
 cbrt_p.def_lowering(Ufunc(np.cbrt))
 _unary_jvp(cbrt_p, lambda t, x, y: div(t, mul(3, mul(y, y))))   # inf at x = 0
 cbrt = _unary(cbrt_p)
 
-erf_p = _declare("erf", _keep_dtype(_scipy_special("erf")), 1, kinds=REAL_FLOAT_KINDS,
-                 flops=30)
+erf_p = elementwise_primitive("erf", _keep_dtype(_scipy_special("erf")), 1, kinds=REAL_FLOAT_KINDS,
+                              flops=30)
 erf_p.def_lowering(Ufunc("scipy.special:erf"))
 # A Python float, so the constant takes the operand's dtype (np.sqrt(np.pi) is a strong float64).
 _derivative_jvp(erf_p, lambda x, y: mul(2 / math.sqrt(math.pi), exp(neg(mul(x, x)))))
@@ -601,7 +619,7 @@ def atan2(x, y):
     return _bind_nary(atan2_p, x, y)
 
 
-atan2_p = _declare("atan2", np.arctan2, 2, kinds=REAL_FLOAT_KINDS, flops=30)
+atan2_p = elementwise_primitive("atan2", np.arctan2, 2, kinds=REAL_FLOAT_KINDS, flops=30)
 
 
 @atan2_p.def_jvp
@@ -609,11 +627,8 @@ def _atan2_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = atan2(x, y)
     r2 = add(mul(x, x), mul(y, y))
-    t_from_x = Zero(tangent_aval(get_aval(out))) if isinstance(tx, Zero) else \
-        mul(tx, div(y, r2))
-    t_from_y = Zero(tangent_aval(get_aval(out))) if isinstance(ty, Zero) else \
-        neg(mul(ty, div(x, r2)))
-    return out, add_tangents(t_from_x, t_from_y)
+    return out, output_tangent(out, (tx, lambda t: mul(t, div(y, r2))),
+                                (ty, lambda t: neg(mul(t, div(x, r2)))))
 
 
 atan2_p.def_lowering(Ufunc(np.arctan2, "np.arctan2({0}, {1})"))
@@ -625,7 +640,7 @@ def _real_dtype(d):
     return _REAL_OF_COMPLEX.get(d, d)
 
 
-abs_p = _declare("abs", np.abs, 1, kinds=NUMBER_KINDS, out_dtype=_real_dtype)
+abs_p = elementwise_primitive("abs", np.abs, 1, kinds=NUMBER_KINDS, out_dtype=_real_dtype)
 
 
 @abs_p.def_jvp
@@ -644,7 +659,7 @@ abs_p.def_lowering(unary("abs({0})"))
 
 abs = _unary(abs_p)
 
-sign_p = _declare("sign", np.sign, 1, kinds=REAL_NUMBER_KINDS, jacobian="zero")
+sign_p = elementwise_primitive("sign", np.sign, 1, kinds=REAL_NUMBER_KINDS, jacobian="zero")
 
 
 def _sign_lowering(a, ctx):
@@ -662,12 +677,12 @@ sign_p.def_lowering(Elementwise(_sign_lowering))
 _zero_jvp(sign_p)
 sign = _unary(sign_p)
 
-floor_p = _declare("floor", np.floor, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+floor_p = elementwise_primitive("floor", np.floor, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
 floor_p.def_lowering(unary("np.floor({0})"))
 _zero_jvp(floor_p)
 floor = _unary(floor_p)
 
-ceil_p = _declare("ceil", np.ceil, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+ceil_p = elementwise_primitive("ceil", np.ceil, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
 ceil_p.def_lowering(unary("np.ceil({0})"))
 _zero_jvp(ceil_p)
 ceil = _unary(ceil_p)
@@ -696,7 +711,7 @@ def _round_shape_rule(x, *, rounding_method):
 _round_base_rule = _shape_rule("round", REAL_FLOAT_KINDS)
 
 
-round_p = _declare("round", _round_impl, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+round_p = elementwise_primitive("round", _round_impl, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
 round_p.def_lowering(impl_call(round_p))
 round_p.shape_rule = _round_shape_rule
 _zero_jvp(round_p)
@@ -707,8 +722,8 @@ def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
     return round_p.bind(x, rounding_method=int(rounding_method))
 
 
-is_finite_p = _declare("is_finite", np.isfinite, 1, kinds=REAL_FLOAT_KINDS,
-                       out_dtype=dtypes.bool_, jacobian="zero")
+is_finite_p = elementwise_primitive("is_finite", np.isfinite, 1, kinds=REAL_FLOAT_KINDS,
+                                    out_dtype=dtypes.bool_, jacobian="zero")
 is_finite_p.def_lowering(unary("np.isfinite({0})"))
 _zero_jvp(is_finite_p)
 is_finite = _unary(is_finite_p)
@@ -717,7 +732,8 @@ is_finite = _unary(is_finite_p)
 # --- comparisons: piecewise constant, so their tangents are zero ----------------------------------
 
 def _comparison(name, impl, kinds=ORDERED_KINDS):
-    prim = _declare(name, impl, 2, kinds=kinds, out_dtype=dtypes.bool_, jacobian="zero")
+    prim = elementwise_primitive(name, impl, 2, kinds=kinds, out_dtype=dtypes.bool_,
+                                 jacobian="zero")
     _zero_jvp(prim)
     return prim
 
@@ -762,13 +778,13 @@ def ge(x, y):
 
 # --- bitwise / logical operations on booleans and integers (no tangents) -------------------------
 
-and_p = _declare("and", np.bitwise_and, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+and_p = elementwise_primitive("and", np.bitwise_and, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
 and_p.def_lowering(binary("&"))
-or_p = _declare("or", np.bitwise_or, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+or_p = elementwise_primitive("or", np.bitwise_or, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
 or_p.def_lowering(binary("|"))
-xor_p = _declare("xor", np.bitwise_xor, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+xor_p = elementwise_primitive("xor", np.bitwise_xor, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
 xor_p.def_lowering(binary("^"))
-not_p = _declare("not", np.invert, 1, kinds=INT_BOOL_KINDS, jacobian="zero")
+not_p = elementwise_primitive("not", np.invert, 1, kinds=INT_BOOL_KINDS, jacobian="zero")
 not_p.def_lowering(Elementwise(
     lambda a, ctx: f"(not {a[0]})" if ctx.out_aval.dtype.kind == "b" else f"~{a[0]}"))
 for _p in (and_p, or_p, xor_p, not_p):
@@ -798,8 +814,6 @@ def _batch_to_front(args, dims, scalar_ok):
     may stay rank 0 and the others must have the full per-example shape. If every batched
     operand already has the same batch axis and full shape and the unbatched ones are rank 0,
     nothing moves. Returns (args, out_dim)."""
-    from ..transforms.batching import batch_size, moveaxis
-    from .shape import broadcast_in_dim
     avals = [get_aval(x) for x in args]
     per_example = [a.shape[:d] + a.shape[d + 1:] if d is not None else a.shape
                    for a, d in zip(avals, dims)]
@@ -854,8 +868,9 @@ def _select_n_shape_rule(which, *cases):
     return ShapedArray(first.shape, first.dtype, all(c.weak_type for c in cases))
 
 
-select_n_p = Primitive("select_n", impl=_select_n_impl, shape_rule=_select_n_shape_rule,
-                       jacobian="diagonal in each case (a 0/1 mask), zero in which")
+select_n_p = _forward.define(_forward.select_n_p, impl=_select_n_impl,
+                             shape_rule=_select_n_shape_rule,
+                             jacobian="diagonal in each case (a 0/1 mask), zero in which")
 
 
 @select_n_p.def_jvp
@@ -958,16 +973,15 @@ def _clamp_jvp(primals, tangents):
     out = clamp(lo, x, hi)
     shape = _shape_of(out)
 
-    def where(pred, t):     # pred is a thunk: no mask is computed for a Zero tangent
-        if isinstance(t, Zero):
-            return Zero(t.aval.update(shape=shape))
-        t = _broadcast_to(t, shape)
-        return select_n(pred(), _zeros(get_aval(t)), t)
+    def where(pred):     # pred is a thunk: no mask is computed for a Zero tangent
+        def term(t):
+            t = _broadcast_to(t, shape)
+            return select_n(pred(), _zeros(get_aval(t)), t)
+        return term
 
-    t_lo = where(lambda: bitwise_and(gt(lo, x), lt(lo, hi)), tlo)
-    t_x = where(lambda: bitwise_and(gt(x, lo), lt(x, hi)), tx)
-    t_hi = where(lambda: lt(hi, x), thi)
-    return out, add_tangents(add_tangents(t_lo, t_x), t_hi)
+    return out, output_tangent(out, (tlo, where(lambda: bitwise_and(gt(lo, x), lt(lo, hi)))),
+                                (tx, where(lambda: bitwise_and(gt(x, lo), lt(x, hi)))),
+                                (thi, where(lambda: lt(hi, x))))
 
 
 @clamp_p.def_batch
@@ -1010,8 +1024,8 @@ def _convert_impl(x, *, new_dtype, weak_type):
         return x.astype(new_dtype)
 
 
-convert_element_type_p = Primitive("convert_element_type", impl=_convert_impl,
-                                   shape_rule=_convert_shape_rule, jacobian="diagonal")
+convert_element_type_p = _forward.define(_forward.convert_element_type_p, impl=_convert_impl,
+                                         shape_rule=_convert_shape_rule, jacobian="diagonal")
 
 
 @convert_element_type_p.def_jvp
@@ -1081,26 +1095,25 @@ stop_gradient_p.def_lowering(unary("{0}"))
 
 def stop_gradient(x):
     """The value of x, with zero derivative; works on pytrees of arrays (jax.lax.stop_gradient)."""
-    from ..tree_util import tree_map
     return tree_map(stop_gradient_p.bind, x)
 
 
 # --- complex numbers -----------------------------------------------------------------------------
 
-real_p = _declare("real", np.real, 1, kinds=COMPLEX_KINDS, out_dtype=_real_dtype)
+real_p = elementwise_primitive("real", np.real, 1, kinds=COMPLEX_KINDS, out_dtype=_real_dtype)
 real_p.def_jvp(lambda primals, tangents: (real(*primals), real(*tangents)))
 real_p.def_transpose(lambda ct, x: [convert_element_type(ct, x.aval.dtype)])
 real_p.def_lowering(impl_call(real_p))
 real = _unary(real_p)
 
-imag_p = _declare("imag", np.imag, 1, kinds=COMPLEX_KINDS, out_dtype=_real_dtype)
+imag_p = elementwise_primitive("imag", np.imag, 1, kinds=COMPLEX_KINDS, out_dtype=_real_dtype)
 imag_p.def_jvp(lambda primals, tangents: (imag(*primals), imag(*tangents)))
 # Re(imag(z) · c) = Re(z · (-i c)): the transpose multiplies by -i.
 imag_p.def_transpose(lambda ct, x: [complex(0, neg(ct))])
 imag_p.def_lowering(impl_call(imag_p))
 imag = _unary(imag_p)
 
-conj_p = _declare("conj", np.conj, 1, kinds=COMPLEX_KINDS)
+conj_p = elementwise_primitive("conj", np.conj, 1, kinds=COMPLEX_KINDS)
 conj_p.def_jvp(lambda primals, tangents: (conj(*primals), conj(*tangents)))
 conj_p.def_transpose(lambda ct, x: [conj(ct)])
 conj_p.def_lowering(impl_call(conj_p))
@@ -1120,14 +1133,15 @@ def _complex_dtype(d):
     return _COMPLEX_OF_REAL[d]
 
 
-complex_p = _declare("complex", _complex_impl, 2, kinds=REAL_FLOAT_KINDS,
-                     out_dtype=_complex_dtype)
+complex_p = elementwise_primitive("complex", _complex_impl, 2, kinds=REAL_FLOAT_KINDS,
+                                  out_dtype=_complex_dtype)
 
 
 @complex_p.def_jvp
 def _complex_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = complex(x, y)
+    # One complex of both tangents (a zero one as the scalar 0), not a sum of two terms.
     tx = 0 if isinstance(tx, Zero) else tx
     ty = 0 if isinstance(ty, Zero) else ty
     return out, _broadcast_to(complex(tx, ty), _shape_of(out))

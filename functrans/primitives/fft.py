@@ -27,6 +27,10 @@ from ..core.aval import ShapedArray
 from ..core.primitive import Cost, Primitive, Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
+from . import _sparsity_rules as _sparsity
+from ._batching import moveaxis
+from .elementwise import conj, convert_element_type, mul
+from .shape import broadcast_in_dim, slice as lax_slice
 
 __all__ = ["fft", "FftType"]
 
@@ -111,8 +115,6 @@ def _fft_jvp(primals, tangents, *, fft_type, fft_lengths):
 
 @fft_p.def_transpose
 def _fft_transpose(ct, x, *, fft_type, fft_lengths):
-    from .elementwise import conj, convert_element_type, mul
-    from .shape import slice as lax_slice
     if isinstance(ct, Zero):
         return [Zero(x.aval)]
     if fft_type in ("fft", "ifft"):
@@ -146,14 +148,12 @@ def _spectrum_shape(shape, m):
 
 
 def _broadcast_last(v, shape):
-    from .shape import broadcast_in_dim
     return broadcast_in_dim(v, tuple(shape), (len(shape) - 1,))
 
 
 @fft_p.def_batch
 def _fft_batch(args, dims, *, fft_type, fft_lengths):
     # The transform acts on trailing axes: a batch axis in front is just one more leading axis.
-    from ..transforms.batching import moveaxis
     (x,), (d,) = args, dims
     return fft_p.bind(moveaxis(x, d, 0), fft_type=fft_type, fft_lengths=fft_lengths), 0
 
@@ -177,14 +177,13 @@ fft_p.def_lowering(impl_call(fft_p))    # numpy's pocketfft from the driver
 def _fft_sparsity(ins, out_avals, *, fft_type, fft_lengths):
     # Dense within each transform (every frequency mixes every sample), independent across the
     # leading axes: group the operand's elements by leading index, give each output its group.
-    from ..transforms import sparsity
     (x,), out = ins, out_avals[0]
     k = len(fft_lengths)
     lead = math.prod(x.aval.shape[:x.aval.ndim - k])
     in_block = x.aval.size // max(lead, 1)
     out_block = out.size // max(lead, 1)
-    by_lead = sparsity.groups(x.pattern, np.repeat(np.arange(lead), in_block), lead)
-    return [sparsity.take_rows(by_lead, np.repeat(np.arange(1, lead + 1), out_block))]
+    by_lead = _sparsity.groups(x.pattern, np.repeat(np.arange(lead), in_block), lead)
+    return [_sparsity.take_rows(by_lead, np.repeat(np.arange(1, lead + 1), out_block))]
 
 
 def fft(x, fft_type, fft_lengths):

@@ -33,13 +33,16 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.aval import ShapedArray
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
 from ..core.primitive import Cost, Zero, is_undefined
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
-from .shape import (_declare, _ints, broadcast_in_dim, broadcasted_iota, concatenate, full, reshape,
-                    slice_in_dim, squeeze, zeros_like_aval)
+from .shape import (_ints, broadcast_in_dim, broadcasted_iota, checked_primitive, concatenate,
+                    expand_dims, full, reshape, slice_in_dim, squeeze, zeros_like_aval)
 from ..backend.lowering import impl_call
+from ._batching import batch_size, bdim_at, moveaxis
+from .elementwise import (add, convert_element_type, eq, max as lax_max, min as lax_min,
+                          select_n)
 
 __all__ = ["dynamic_index_in_dim", "dynamic_slice", "dynamic_slice_in_dim",
            "dynamic_update_index_in_dim", "dynamic_update_slice", "dynamic_update_slice_in_dim",
@@ -69,15 +72,13 @@ def _clamped_starts(starts, shape, sizes):
 
 def _traced_clamped_start(start, n, m):
     """The same clamping, applied with lax ops to a (possibly batched) start index."""
-    from .elementwise import convert_element_type, max, min
-    return max(min(convert_element_type(start, INDEX_DTYPE), n - m), 0)
+    return lax_max(lax_min(convert_element_type(start, INDEX_DTYPE), n - m), 0)
 
 
 def _slice_grid_indices(starts, start_dims, grid, batch_column):
     """Index rows of every element of slices at per-batch-member starts: shape (*grid, k),
     grid = (batch size, *slice sizes); row [b, p_0, ..] = clamped start[b] + p, with a
     leading column b when batch_column (a batched operand, batch axis first)."""
-    from .elementwise import add
     col_shape = grid + (1,)
     cols = [broadcasted_iota(INDEX_DTYPE, col_shape, 0)] if batch_column else []
     for j, (s, d) in enumerate(zip(starts, start_dims)):
@@ -103,8 +104,8 @@ def _dynamic_slice_impl(operand, *starts, slice_sizes):
     return operand[tuple(slice(s, s + m) for s, m in zip(starts, slice_sizes))]
 
 
-dynamic_slice_p = _declare("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_rule,
-                           jacobian="selection (a contiguous block of the operand)")
+dynamic_slice_p = checked_primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_rule,
+                                    jacobian="selection (a contiguous block of the operand)")
 
 
 @dynamic_slice_p.def_jvp
@@ -122,7 +123,6 @@ def _dynamic_slice_transpose(ct, operand, *starts, slice_sizes):
 
 @dynamic_slice_p.def_batch
 def _dynamic_slice_batch(args, dims, *, slice_sizes):
-    from ..transforms.batching import batch_size, moveaxis
     (operand, *starts), (d, *start_dims) = args, dims
     size = batch_size(args, dims)
     if all(sd is None for sd in start_dims):
@@ -207,9 +207,10 @@ def _dynamic_update_slice_impl(operand, update, *starts):
     return out
 
 
-dynamic_update_slice_p = _declare("dynamic_update_slice", _dynamic_update_slice_impl,
-                                  _dynamic_update_slice_rule,
-                                  jacobian="selection (operand outside a block, update inside)")
+dynamic_update_slice_p = checked_primitive("dynamic_update_slice", _dynamic_update_slice_impl,
+                                           _dynamic_update_slice_rule,
+                                           jacobian="selection (operand outside a block, "
+                                                    "update inside)")
 
 
 @dynamic_update_slice_p.def_jvp
@@ -235,7 +236,6 @@ def _dynamic_update_slice_transpose(ct, operand, update, *starts):
 
 @dynamic_update_slice_p.def_batch
 def _dynamic_update_slice_batch(args, dims):
-    from ..transforms.batching import batch_size, bdim_at
     (operand, update, *starts), (d_op, d_up, *start_dims) = args, dims
     size = batch_size(args, dims)
     if all(sd is None for sd in start_dims):
@@ -282,7 +282,6 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis):
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis):
-    from .shape import expand_dims
     axis %= get_aval(operand).ndim
     if get_aval(update).ndim == get_aval(operand).ndim - 1:
         update = expand_dims(update, (axis,))
@@ -376,8 +375,9 @@ def _gather_impl(operand, indices, *, mode):
     return out.reshape(out_shape)
 
 
-gather_p = _declare("gather", _gather_impl, _gather_rule,
-                    jacobian="selection (each output element is one operand element, or 0)")
+gather_p = checked_primitive("gather", _gather_impl, _gather_rule,
+                             jacobian="selection (each output element is one operand "
+                                      "element, or 0)")
 
 
 @gather_p.def_jvp
@@ -398,8 +398,6 @@ def _gather_transpose(ct, operand, indices, *, mode):
 def _with_batch_column(indices, d_idx, size, column):
     """Index rows with an extra column at position `column` holding each row's batch member
     (an iota along the indices' batch axis). Returns (indices, batch axis of the result)."""
-    from ..transforms.batching import bdim_at
-    from .elementwise import convert_element_type
     aval = get_aval(indices)
     if d_idx is None or d_idx == aval.ndim - 1:    # the last axis must stay the index rows
         indices, d_idx = bdim_at(indices, d_idx, size, 0), 0
@@ -420,7 +418,6 @@ def _with_batch_column(indices, d_idx, size, column):
 
 @gather_p.def_batch
 def _gather_batch(args, dims, *, mode):
-    from ..transforms.batching import batch_size, moveaxis
     (operand, indices), (d_op, d_idx) = args, dims
     size = batch_size(args, dims)
     d_op = None if d_op is None else _batch_axis(operand, d_op)
@@ -478,9 +475,9 @@ def _scatter_add_impl(operand, indices, updates, *, mode):
     return out
 
 
-scatter_add_p = _declare("scatter_add", _scatter_add_impl, _scatter_add_rule,
-                         jacobian="selection-sum (identity on operand; each update adds into one "
-                                  "place)")
+scatter_add_p = checked_primitive("scatter_add", _scatter_add_impl, _scatter_add_rule,
+                                  jacobian="selection-sum (identity on operand; each update "
+                                           "adds into one place)")
 
 
 @scatter_add_p.def_jvp
@@ -505,7 +502,6 @@ def _scatter_batch(prim):
     """Batching rule shared by the scatters: trailing batch axes ride along; otherwise the
     operand's batch axis becomes one more indexed axis, with a batch-member index column."""
     def rule(args, dims, **params):
-        from ..transforms.batching import batch_size, bdim_at
         operand, indices, updates = args
         d_op, d_idx, d_up = (None if d is None else _batch_axis(x, d)
                              for x, d in zip(args, dims))
@@ -599,9 +595,9 @@ def _scatter_impl(operand, indices, updates, *, mode, unique_indices):
     return out
 
 
-scatter_p = _declare("scatter", _scatter_impl, _scatter_rule,
-                     jacobian="selection (each output element is an operand or an update "
-                              "element)")
+scatter_p = checked_primitive("scatter", _scatter_impl, _scatter_rule,
+                              jacobian="selection (each output element is an operand or an "
+                                       "update element)")
 
 
 @scatter_p.def_jvp
@@ -615,7 +611,6 @@ def _scatter_jvp(primals, tangents, **params):
 
 def _winning_rows(indices, operand_aval, mode, unique_indices):
     """A bool per index row: does its update land (is it the last row naming its place)?"""
-    from .elementwise import eq
     rows_shape = get_aval(indices).shape[:-1]
     k = get_aval(indices).shape[-1]
     ids = reshape(broadcasted_iota(INDEX_DTYPE, (int(np.prod(rows_shape, dtype=np.int64)),), 0),
@@ -628,7 +623,6 @@ def _winning_rows(indices, operand_aval, mode, unique_indices):
 
 @scatter_p.def_transpose
 def _scatter_transpose(ct, operand, indices, updates, *, mode, unique_indices):
-    from .elementwise import select_n
     params = dict(mode=mode, unique_indices=unique_indices)
     updates_aval = updates.aval if is_undefined(updates) else get_aval(updates)
     ct_operand = ct_updates = None

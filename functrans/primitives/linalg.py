@@ -60,12 +60,14 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
+from . import _sparsity_rules as _sparsity
 from .contraction import dot_general
-from .elementwise import (add, complex as make_complex, conj, convert_element_type, div, eq,
-                          imag, mul, neg, real, select_n, sub)
-from .reductions import reduce_sum
-from .shape import broadcast_in_dim, broadcasted_iota, concatenate, full, slice as lax_slice, \
-    transpose
+from .elementwise import (add, complex as make_complex, conj, convert_element_type, div, eq, imag,
+                          mul, neg, real, select_n, sub)
+from .reductions import argmax, reduce_sum
+from .shape import (broadcast_in_dim, broadcasted_iota, concatenate, full, slice as lax_slice,
+                    transpose)
+from ._batching import batch_size, bdim_at, moveaxis
 
 __all__ = []       # the public functions live in functrans.lax.linalg (functrans/lax_linalg.py)
 
@@ -188,7 +190,6 @@ def _block(x, r0, r1, c0, c1):
 
 def _batch_first(args, dims):
     """Operands with their batch axis moved (or broadcast) to the front."""
-    from ..transforms.batching import batch_size, bdim_at
     size = batch_size(args, dims)
     return [bdim_at(x, d, size, 0) for x, d in zip(args, dims)]
 
@@ -215,15 +216,15 @@ def _matrices(impl):
 def _sparsity_per_matrix(ins, out_avals, **params):
     """Each output element depends on every element of its own batch member of every operand
     (and on nothing in other members): dense within a matrix, block diagonal across a batch."""
-    from ..transforms import sparsity as sp
     nb = ins[0].aval.ndim - 2
     members = math.prod(ins[0].aval.shape[:nb])
     n = ins[0].n_inputs
     if members == 0:
-        return [sp.empty(a.size, n) for a in out_avals]
-    member = sp.union([sp.groups(d.pattern, np.repeat(np.arange(members), d.aval.size // members),
-                                 members) for d in ins], members, n)
-    return [sp.take_rows(member, 1 + np.repeat(np.arange(members), a.size // members))
+        return [_sparsity.empty(a.size, n) for a in out_avals]
+    groups = [_sparsity.groups(d.pattern, np.repeat(np.arange(members), d.aval.size // members),
+                               members) for d in ins]
+    member = _sparsity.union(groups, members, n)
+    return [_sparsity.take_rows(member, 1 + np.repeat(np.arange(members), a.size // members))
             for a in out_avals]
 
 
@@ -240,7 +241,6 @@ def _declare(name, impl, shape_rule, jacobian, multiple_results=True, exact_spar
 def _unary_batch(prim):
     """A primitive of one batched operand: move its batch axis to the front."""
     def rule(args, dims, **params):
-        from ..transforms.batching import moveaxis
         x = moveaxis(args[0], dims[0], 0)
         outs = prim.bind(x, **params)
         return (outs, [0] * len(outs)) if prim.multiple_results else (outs, 0)
@@ -829,14 +829,21 @@ def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eige
     return outs, tangents_out
 
 
+def _lu_solve_square(a, b):
+    """x with a x = b for square a [..., m, m] and b [..., m, k], from lu(a): L U x = b[perm]."""
+    lu, _, perm = lu_p.bind(a)
+    flags = dict(left_side=True, transpose_a=False, conjugate_a=False)
+    y = triangular_solve_p.bind(lu, permute_rows(b, perm), lower=True, unit_diagonal=True,
+                                **flags)
+    return triangular_solve_p.bind(lu, y, lower=False, unit_diagonal=False, **flags)
+
+
 def _eigenvector_tangents(v, w, da):
     """(dw, dv) for a v = v diag(w) with v's columns as LAPACK normalizes them: unit norm and
     the component of largest modulus real. M = V^-1 dA V (an LU solve); dw = diag(M);
     dv = V (F * M) + V diag(c), F_ij = 1/(w_j - w_i), with c fixing the gauge: re(c_j) keeps
     |v_j| = 1, im(c_j) keeps v_j's largest component real. Repeated eigenvalues: inf/NaN."""
-    from ..lax_linalg import _lu_solve_matrix
-    from .reductions import argmax
-    m = _lu_solve_matrix(v, _mm(da, v))
+    m = _lu_solve_square(v, _mm(da, v))
     dw = _diag(m)
     dv0 = _mm(v, mul(_gap_inverse(w, get_aval(v).dtype), m))
     nd = _ndim(v)

@@ -21,8 +21,11 @@ import numpy as np
 from ..core import dtypes
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero
-from ..transforms import sparsity as _sparsity
 from ..core.trace import get_aval
+from . import _forward
+from . import _sparsity_rules as _sparsity
+from .elementwise import add, convert_element_type, div, eq, ge, le, mul, select_n
+from .shape import broadcast_in_dim, pad, reshape, transpose
 from ..backend.lowering import (Reduce, highest, impl_call, lowest, nan_max, nan_min,
                                 numpy_minmax, numpy_reduce)
 
@@ -114,7 +117,6 @@ def _reduce_cost(prim):
 
 def _broadcast_back(y, aval, axes):
     """The reduced value y broadcast back to the operand's shape (aval)."""
-    from .shape import broadcast_in_dim
     return broadcast_in_dim(y, aval.shape, _kept(aval.ndim, axes))
 
 
@@ -126,9 +128,10 @@ def _reduce_sum_impl(x, *, axes):
 
 
 _reduce_sum_rule = _reduce_shape_rule("reduce_sum", NUMBER_KINDS)
-reduce_sum_p = Primitive("reduce_sum", impl=_checked(_reduce_sum_rule, _reduce_sum_impl),
-                         shape_rule=_reduce_sum_rule,
-                         jacobian="summation (a row of ones per output element)")
+reduce_sum_p = _forward.define(_forward.reduce_sum_p,
+                               impl=_checked(_reduce_sum_rule, _reduce_sum_impl),
+                               shape_rule=_reduce_sum_rule,
+                               jacobian="summation (a row of ones per output element)")
 
 
 reduce_sum_p.def_sparsity(_sparsity.reduce_axes)   # each output: its group of elements
@@ -176,7 +179,6 @@ reduce_prod_p = Primitive("reduce_prod", impl=_checked(_reduce_prod_rule, _reduc
 def _shift(x, axis, offset, fill, reverse):
     """x moved `offset` places along `axis` (towards the end, or the start if reverse), the
     vacated places holding `fill`: out[k] = x[k - offset] (x[k + offset] if reverse)."""
-    from .shape import pad
     config = [(0, 0, 0)] * get_aval(x).ndim
     config[axis] = (-offset, offset, 0) if reverse else (offset, -offset, 0)
     return pad(x, fill, config)
@@ -184,7 +186,6 @@ def _shift(x, axis, offset, fill, reverse):
 
 def _exclusive_products(x, axis):
     """For each element along `axis`, the product of all the other elements (zeros welcome)."""
-    from .elementwise import mul
     before = _shift(cumprod(x, axis), axis, 1, 1, reverse=False)
     after = _shift(cumprod(x, axis, reverse=True), axis, 1, 1, reverse=True)
     return mul(before, after)
@@ -195,8 +196,6 @@ reduce_prod_p.def_sparsity(_sparsity.reduce_axes)
 
 @reduce_prod_p.def_jvp
 def _reduce_prod_jvp(primals, tangents, *, axes):
-    from .elementwise import mul
-    from .shape import reshape, transpose
     (x,), (t,) = primals, tangents
     out = reduce_prod_p.bind(x, axes=axes)
     aval = get_aval(x)
@@ -247,7 +246,6 @@ def _declare_minmax(name, ufunc, identity):
 
     @prim.def_jvp
     def jvp(primals, tangents, *, axes):
-        from .elementwise import convert_element_type, div, eq, mul
         (x,), (t,) = primals, tangents
         out = prim.bind(x, axes=axes)
         aval = get_aval(x)
@@ -412,14 +410,12 @@ def _prefix_scan(combine, x, t, axis, reverse, fill):
 
 
 def _cumprod_combine(earlier, later):
-    from .elementwise import add, mul
     (a, da), (b, db) = earlier, later
     return mul(a, b), add(mul(da, b), mul(a, db))
 
 
 def _extremum_combine(earlier_wins):
     def combine(earlier, later):
-        from .elementwise import select_n
         (a, da), (b, db) = earlier, later
         # The fill value is NaN, which never wins a comparison: it acts as the identity.
         pick = earlier_wins(a, b)
@@ -428,12 +424,10 @@ def _extremum_combine(earlier_wins):
 
 
 def _cummax_combine(earlier, later):
-    from .elementwise import ge
     return _extremum_combine(ge)(earlier, later)
 
 
 def _cummin_combine(earlier, later):
-    from .elementwise import le
     return _extremum_combine(le)(earlier, later)
 
 

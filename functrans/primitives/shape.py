@@ -19,8 +19,10 @@ from ..core import dtypes
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.errors import ConcretizationTypeError
 from ..core.primitive import FLOAT0, Cost, Primitive, Zero, default_cost, is_undefined
-from ..transforms import sparsity as _sparsity
 from ..core.trace import Tracer, get_aval
+from . import _sparsity_rules as _sparsity
+from . import _forward
+from ._batching import batch_size, bdim_at, moveaxis
 from ._common import resolve_dtypes
 from ..backend.lowering import Elementwise, View, impl_call, reshape_view, unit_axes_map
 
@@ -93,14 +95,18 @@ def _copy_cost(prim):
     prim.def_cost(cost)
 
 
-def _declare(name, impl, shape_rule, jacobian):
+def checked_primitive(name, impl, shape_rule, jacobian, declared=None):
     """A primitive whose impl checks its arguments with the shape rule first: eagerly no shape
     rule runs, and numpy would otherwise fail with a message that does not name the lax
-    function, or silently promote or broadcast."""
+    function, or silently promote or broadcast. `declared`: its forward declaration, if it has
+    one (_forward.py), which this completes instead of creating a new primitive."""
     def checked_impl(*args, **params):
         shape_rule(*map(aval_of_value, args), **params)
         return impl(*args, **params)
     checked_impl.__name__ = f"{name}_impl"
+    if declared is not None:
+        return _forward.define(declared, impl=checked_impl, shape_rule=shape_rule,
+                               jacobian=jacobian)
     return Primitive(name, impl=checked_impl, shape_rule=shape_rule, jacobian=jacobian)
 
 
@@ -137,23 +143,23 @@ def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
     return np.broadcast_to(x.reshape(expanded), shape).copy()
 
 
-broadcast_in_dim_p = _declare("broadcast_in_dim", _broadcast_in_dim_impl,
-                              _broadcast_in_dim_rule,
-                              jacobian="replication (each output element copies one input "
-                                       "element)")
+broadcast_in_dim_p = checked_primitive("broadcast_in_dim", _broadcast_in_dim_impl,
+                                       _broadcast_in_dim_rule,
+                                       jacobian="replication (each output element copies one "
+                                                "input element)",
+                                       declared=_forward.broadcast_in_dim_p)
 _linear_jvp(broadcast_in_dim_p)
 
 
 @broadcast_in_dim_p.def_transpose
 def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
-    from .reductions import reduce_sum
     aval = x.aval
     bd = broadcast_dimensions
     # Sum over the axes broadcasting created, and over those it stretched from size 1.
     summed = [i for i in range(len(shape)) if i not in bd]
     summed += [d for i, d in enumerate(bd) if aval.shape[i] == 1 and shape[d] != 1]
     if summed:
-        ct = reduce_sum(ct, tuple(sorted(summed)))
+        ct = _forward.reduce_sum_p.bind(ct, axes=tuple(sorted(summed)))
     return [reshape(ct, aval.shape)]     # puts back the size-1 axes that were summed away
 
 
@@ -232,8 +238,10 @@ def full(shape, fill_value, dtype=None):
     if dtype is not None:
         dtype = dtypes.canonicalize(dtype)
         if isinstance(fill_value, Tracer):
-            from .elementwise import convert_element_type
-            fill_value = convert_element_type(fill_value, dtype)
+            aval = get_aval(fill_value)
+            if aval.dtype != dtype or aval.weak_type:
+                fill_value = _forward.convert_element_type_p.bind(fill_value, new_dtype=dtype,
+                                                                  weak_type=False)
         else:
             fill_value = np.asarray(fill_value, dtype)[()]
     return broadcast_in_dim_p.bind(fill_value, shape=shape, broadcast_dimensions=())
@@ -270,8 +278,8 @@ def _reshape_impl(x, *, new_sizes):
     return np.reshape(np.asarray(x), new_sizes)
 
 
-reshape_p = _declare("reshape", _reshape_impl, _reshape_rule,
-                     jacobian="identity (elements keep their row-major order)")
+reshape_p = checked_primitive("reshape", _reshape_impl, _reshape_rule,
+                              jacobian="identity (elements keep their row-major order)")
 _linear_jvp(reshape_p)
 
 
@@ -282,7 +290,6 @@ def _reshape_transpose(ct, x, *, new_sizes):
 
 @reshape_p.def_batch
 def _reshape_batch(args, dims, *, new_sizes):
-    from ..transforms.batching import moveaxis
     x, = args
     # Row-major order only lines up with the batch axis in front.
     x = moveaxis(x, _batch_axis(x, dims[0]), 0)
@@ -320,8 +327,8 @@ def _transpose_impl(x, *, permutation):
     return np.transpose(np.asarray(x), permutation)
 
 
-transpose_p = _declare("transpose", _transpose_impl, _transpose_rule,
-                       jacobian="permutation")
+transpose_p = checked_primitive("transpose", _transpose_impl, _transpose_rule,
+                                jacobian="permutation", declared=_forward.transpose_p)
 _linear_jvp(transpose_p)
 
 
@@ -381,8 +388,8 @@ def _squeeze_impl(x, *, dimensions):
     return np.squeeze(np.asarray(x), axis=dimensions)
 
 
-squeeze_p = _declare("squeeze", _squeeze_impl, _squeeze_rule,
-                     jacobian="identity (size-1 axes removed)")
+squeeze_p = checked_primitive("squeeze", _squeeze_impl, _squeeze_rule,
+                              jacobian="identity (size-1 axes removed)")
 _linear_jvp(squeeze_p)
 
 
@@ -428,8 +435,8 @@ def _rev_impl(x, *, dimensions):
     return np.flip(np.asarray(x), axis=dimensions)
 
 
-rev_p = _declare("rev", _rev_impl, _rev_rule,
-                 jacobian="permutation")
+rev_p = checked_primitive("rev", _rev_impl, _rev_rule,
+                          jacobian="permutation")
 _linear_jvp(rev_p)
 
 
@@ -494,8 +501,8 @@ def _slice_impl(x, *, start_indices, limit_indices, strides):
                                zip(start_indices, limit_indices, strides))]
 
 
-slice_p = _declare("slice", _slice_impl, _slice_rule,
-                   jacobian="selection (each output element is one input element)")
+slice_p = checked_primitive("slice", _slice_impl, _slice_rule,
+                            jacobian="selection (each output element is one input element)")
 _linear_jvp(slice_p)
 
 
@@ -602,8 +609,8 @@ def _concatenate_impl(*xs, dimension):
     return np.concatenate([np.asarray(x) for x in xs], axis=dimension)
 
 
-concatenate_p = _declare("concatenate", _concatenate_impl, _concatenate_rule,
-                         jacobian="selection (identity blocks, one per operand, stacked)")
+concatenate_p = checked_primitive("concatenate", _concatenate_impl, _concatenate_rule,
+                                  jacobian="selection (identity blocks, one per operand, stacked)")
 
 
 @concatenate_p.def_jvp
@@ -626,7 +633,6 @@ def _concatenate_transpose(ct, *xs, dimension):
 
 @concatenate_p.def_batch
 def _concatenate_batch(args, dims, *, dimension):
-    from ..transforms.batching import batch_size, bdim_at
     size = batch_size(args, dims)
     # Line every operand's batch axis up with the first batched operand's.
     at = next(_batch_axis(x, d) for x, d in zip(args, dims) if d is not None)
@@ -689,9 +695,9 @@ def _pad_impl(x, padding_value, *, padding_config):
                      for (lo, hi, _), g in zip(padding_config, grown))]
 
 
-pad_p = _declare("pad", _pad_impl, _pad_rule,
-                 jacobian="selection (each output element is an operand element or the padding "
-                          "value)")
+pad_p = checked_primitive("pad", _pad_impl, _pad_rule,
+                          jacobian="selection (each output element is an operand element or "
+                                   "the padding value)")
 
 
 @pad_p.def_jvp
@@ -707,8 +713,6 @@ def _pad_jvp(primals, tangents, *, padding_config):
 
 @pad_p.def_transpose
 def _pad_transpose(ct, x, padding_value, *, padding_config):
-    from .elementwise import sub
-    from .reductions import reduce_sum
     zero = _zero_scalar(get_aval(ct).dtype)
     # Undo the low/high padding (negative amounts become zeros), then take every
     # (interior + 1)-th element: the positions where operand elements landed.
@@ -719,14 +723,13 @@ def _pad_transpose(ct, x, padding_value, *, padding_config):
     if is_undefined(padding_value):
         # Every output element not taken from the operand is the padding value.
         everything = tuple(range(len(padding_config)))
-        ct_pad = sub(reduce_sum(ct, everything), reduce_sum(ct_x, everything))
+        ct_pad = _forward.sub_p.bind(_forward.reduce_sum_p.bind(ct, axes=everything),
+                                     _forward.reduce_sum_p.bind(ct_x, axes=everything))
     return [ct_x if is_undefined(x) else None, ct_pad]
 
 
 @pad_p.def_batch
 def _pad_batch(args, dims, *, padding_config):
-    from ..transforms.batching import batch_size, bdim_at
-    from .elementwise import select_n
     (x, padding_value), (dx, dp) = args, dims
     if dp is None:
         dx = _batch_axis(x, dx)
@@ -740,10 +743,12 @@ def _pad_batch(args, dims, *, padding_config):
     padded = pad_p.bind(x, _zero_scalar(get_aval(x).dtype), padding_config=config)
     out_shape = get_aval(padded).shape
     unbatched = get_aval(x).shape[:at] + get_aval(x).shape[at + 1:]
-    is_padding = pad(full(unbatched, False), True, padding_config)
+    # A strong bool mask: select_n takes it as it is (a weak one it would first convert).
+    is_padding = pad(full(unbatched, np.False_), np.True_, padding_config)
     others = tuple(i for i in range(len(out_shape)) if i != at)
     values = broadcast_in_dim(padding_value, out_shape, (at,))
-    return select_n(broadcast_in_dim(is_padding, out_shape, others), padded, values), at
+    return _forward.select_n_p.bind(broadcast_in_dim(is_padding, out_shape, others), padded,
+                                    values), at
 
 
 pad_p.def_lowering(impl_call(pad_p))
@@ -786,8 +791,8 @@ def _iota_impl(*, dtype, shape, dimension):
     return np.broadcast_to(counts, shape).copy()
 
 
-iota_p = _declare("iota", _iota_impl, _iota_rule,
-                  jacobian="zero (no inputs)")
+iota_p = checked_primitive("iota", _iota_impl, _iota_rule,
+                           jacobian="zero (no inputs)")
 
 
 @iota_p.def_jvp

@@ -18,7 +18,9 @@ from ..core.aval import aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ..backend.lowering import impl_call
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
+from ._batching import batch_size, bdim_at
+from .shape import broadcasted_iota
 
 __all__ = ["sort", "sort_key_val"]
 
@@ -78,7 +80,6 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
 
 
 def _iota_along(shape, dimension):
-    from .shape import broadcasted_iota
     index_dtype = np.int32 if shape[dimension] < 2 ** 31 else np.int64
     return broadcasted_iota(index_dtype, shape, dimension)
 
@@ -112,7 +113,6 @@ def _sort_transpose(cts, *operands, dimension, is_stable, num_keys):
 
 @sort_p.def_batch
 def _sort_batch(args, dims, *, dimension, is_stable, num_keys):
-    from ..transforms.batching import bdim_at, batch_size
     size = batch_size(args, dims)
     # Line every operand's batch axis up with the first batched one's (moving as little as
     # possible); unbatched operands get a broadcast batch axis there.

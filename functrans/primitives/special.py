@@ -22,9 +22,10 @@ import numpy as np
 from ..core.primitive import Zero, tangent_aval
 from ..core.trace import get_aval
 from ..backend.lowering import Ufunc, impl_call
-from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, _declare, eq, _derivative_jvp, _keep_dtype,
-                          _quiet, _scipy_special, _unary, abs, add, div, lt, exp, log, log1p,
-                          mul, neg, select_n, sign, sub)
+from .elementwise import (REAL_FLOAT_KINDS, _bind_nary, _broadcast_to, _derivative_jvp,
+                          _keep_dtype, _quiet, _scipy_special, _unary, abs, add, cos, div,
+                          elementwise_primitive, eq, erf, exp, log, log1p, lt, mul, neg,
+                          output_tangent, select_n, sign, sin, sub)
 
 __all__ = ["lgamma", "digamma", "polygamma", "erfc", "erf_inv", "bessel_i0e", "bessel_i1e",
            "igamma", "igammac", "regularized_incomplete_beta", "ndtri", "log_ndtr"]
@@ -51,8 +52,8 @@ def _scipy_nary(name):
 
 
 def _special(name, scipy_name, flops=40):
-    prim = _declare(name, _keep_dtype(_quiet(_scipy_special(scipy_name))), 1,
-                    kinds=REAL_FLOAT_KINDS, flops=flops)
+    prim = elementwise_primitive(name, _keep_dtype(_quiet(_scipy_special(scipy_name))), 1,
+                                 kinds=REAL_FLOAT_KINDS, flops=flops)
     prim.def_lowering(Ufunc(f"scipy.special:{scipy_name}"))
     return prim
 
@@ -82,8 +83,8 @@ def polygamma(m, x):
     return _bind_nary(polygamma_p, m, x)
 
 
-polygamma_p = _declare("polygamma", _quiet(_scipy_nary("polygamma")), 2,
-                       kinds=REAL_FLOAT_KINDS, flops=80)
+polygamma_p = elementwise_primitive("polygamma", _quiet(_scipy_nary("polygamma")), 2,
+                                    kinds=REAL_FLOAT_KINDS, flops=80)
 polygamma_p.def_lowering(impl_call(polygamma_p))     # scipy has no float32 loop for it
 
 
@@ -93,9 +94,7 @@ def _polygamma_jvp(primals, tangents):
     if not isinstance(tm, Zero):
         raise _no_derivative("polygamma", "its order m", "m is an integer")
     out = polygamma(m, x)
-    if isinstance(tx, Zero):
-        return out, Zero(tangent_aval(get_aval(out)))
-    return out, mul(tx, polygamma(add(m, 1), x))
+    return out, output_tangent(out, (tx, lambda t: mul(t, polygamma(add(m, 1), x))))
 
 
 # --- error function family ------------------------------------------------------------------------
@@ -184,13 +183,13 @@ def _gamma_density(a, x):
     return exp(sub(sub(mul(sub(a, 1), log(x)), x), lgamma(a)))
 
 
-igamma_p = _declare("igamma", _quiet(_scipy_nary("gammainc")), 2, kinds=REAL_FLOAT_KINDS,
-                    flops=200)
+igamma_p = elementwise_primitive("igamma", _quiet(_scipy_nary("gammainc")), 2,
+                                 kinds=REAL_FLOAT_KINDS, flops=200)
 igamma_p.def_lowering(Ufunc("scipy.special:gammainc"))
 _shape_param_jvp(igamma_p, "igamma", 1, ("a", "x"), _gamma_density)
 
-igammac_p = _declare("igammac", _quiet(_scipy_nary("gammaincc")), 2, kinds=REAL_FLOAT_KINDS,
-                     flops=200)
+igammac_p = elementwise_primitive("igammac", _quiet(_scipy_nary("gammaincc")), 2,
+                                  kinds=REAL_FLOAT_KINDS, flops=200)
 igammac_p.def_lowering(Ufunc("scipy.special:gammaincc"))
 _shape_param_jvp(igammac_p, "igammac", 1, ("a", "x"), lambda a, x: neg(_gamma_density(a, x)))
 
@@ -200,7 +199,7 @@ def _beta_density(a, b, x):
     return exp(sub(add(mul(sub(a, 1), log(x)), mul(sub(b, 1), log1p(neg(x)))), betaln))
 
 
-regularized_incomplete_beta_p = _declare(
+regularized_incomplete_beta_p = elementwise_primitive(
     "regularized_incomplete_beta", _quiet(_scipy_nary("betainc")), 3, kinds=REAL_FLOAT_KINDS,
     flops=300)
 regularized_incomplete_beta_p.def_lowering(Ufunc("scipy.special:betainc"))
@@ -280,7 +279,7 @@ def _sici_part(k):
 
 
 def _declare_callable(name, fn, derivative, doc, flops=80):
-    prim = _declare(name, _quiet(fn), 1, kinds=REAL_FLOAT_KINDS, flops=flops)
+    prim = elementwise_primitive(name, _quiet(fn), 1, kinds=REAL_FLOAT_KINDS, flops=flops)
     prim.def_lowering(impl_call(prim))
     _derivative_jvp(prim, derivative)
     f = _unary(prim)
@@ -304,12 +303,10 @@ cosine_integral_p, cosine_integral = _declare_callable(
 
 
 def _sin(x):
-    from .elementwise import sin
     return sin(x)
 
 
 def _cos(x):
-    from .elementwise import cos
     return cos(x)
 
 
@@ -345,8 +342,8 @@ def bessel_jv(v, z):
 
 
 def _declare_nary(name, scipy_name, nargs, flops=300):
-    prim = _declare(name, _quiet(_scipy_nary(scipy_name)), nargs, kinds=REAL_FLOAT_KINDS,
-                    flops=flops)
+    prim = elementwise_primitive(name, _quiet(_scipy_nary(scipy_name)), nargs,
+                                 kinds=REAL_FLOAT_KINDS, flops=flops)
     prim.def_lowering(impl_call(prim))
     return prim
 
@@ -383,23 +380,17 @@ owens_t_p = _declare_nary("owens_t", "owens_t", 2)
 @owens_t_p.def_jvp
 def _owens_t_jvp(primals, tangents):
     # dT/dh = -phi(h) erf(a h / sqrt 2) / 2;  dT/da = exp(-h^2 (1 + a^2) / 2) / (2 pi (1 + a^2))
-    from .elementwise import erf
     (h, a), (th, ta) = primals, tangents
     out = owens_t(h, a)
-    t = Zero(tangent_aval(get_aval(out)))
-    if not isinstance(th, Zero):
+
+    def from_h(t):
         phi = mul(1 / _SQRT_2PI, exp(mul(-0.5, mul(h, h))))
-        t = _add_tangent(t, mul(th, mul(-0.5, mul(phi, erf(mul(mul(a, h),
-                                                                    1 / math.sqrt(2)))))))
-    if not isinstance(ta, Zero):
+        return mul(t, mul(-0.5, mul(phi, erf(mul(mul(a, h), 1 / math.sqrt(2))))))
+
+    def from_a(t):
         one_a2 = add(1, mul(a, a))
-        t = _add_tangent(t, mul(ta, div(exp(mul(-0.5, mul(mul(h, h), one_a2))),
-                                        mul(2 * math.pi, one_a2))))
-    return out, t
-
-
-def _add_tangent(a, b):
-    return b if isinstance(a, Zero) else add(a, b)
+        return mul(t, div(exp(mul(-0.5, mul(mul(h, h), one_a2))), mul(2 * math.pi, one_a2)))
+    return out, output_tangent(out, (th, from_h), (ta, from_a))
 
 
 __all__ += ["erfcx", "dawsn", "exp1", "expi", "spence", "fresnel_sin", "fresnel_cos",

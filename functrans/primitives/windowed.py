@@ -27,7 +27,12 @@ import numpy as np
 from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
-from ..transforms import sparsity as _sparsity
+from . import _sparsity_rules as _sparsity
+from . import elementwise as el
+from . import _window_kernels    # the jit lowerings (Numba kernels, compiled on first use)
+from ._batching import batch_size, bdim_at
+from .elementwise import convert_element_type, select_n
+from .shape import _pad_impl, broadcast_in_dim, pad, slice as lax_slice, zeros_like_aval
 from ..backend.lowering import Driver, highest, lowest
 
 __all__ = ["reduce_window", "padtype_to_pads"]
@@ -87,7 +92,6 @@ def _pad_config(padding, base_dilation):
 
 def padded(x, fill, padding, base_dilation):
     """The operand dilated and padded with `fill` (negative padding crops)."""
-    from .shape import _pad_impl
     if all(lo == 0 and hi == 0 for lo, hi in padding) and all(b == 1 for b in base_dilation):
         return np.asarray(x)          # nothing to do: no copy (pooling's common case)
     return _pad_impl(np.asarray(x), np.asarray(fill, np.asarray(x).dtype),
@@ -218,7 +222,6 @@ def _reduce_window_sum_jvp(primals, tangents, **geometry):
 
 @reduce_window_sum_p.def_transpose
 def _reduce_window_sum_transpose(ct, x, **geometry):
-    from .shape import zeros_like_aval
     aval = x.aval
     if isinstance(ct, Zero):
         return [Zero(aval)]
@@ -292,7 +295,6 @@ def _select_and_scatter_add_impl(s, x, *, select, **geometry):
                        zip(start, idx.shape, geometry["window_strides"]))
         grid[region] += part
     # Back from the padded grid to the operand: undo the padding, skip the dilation holes.
-    from .shape import _pad_impl
     unpadded = _pad_impl(grid, np.zeros((), s.dtype),
                          padding_config=tuple((-lo, -hi, 0) for lo, hi in geometry["padding"]))
     return np.ascontiguousarray(unpadded[tuple(slice(None, None, b)
@@ -344,7 +346,6 @@ def _declare_select_rules(prim, partner):
 
     @prim.def_batch
     def batch(args, dims, *, select, **geometry):
-        from ..transforms.batching import batch_size, bdim_at
         size = batch_size(args, dims)
         t, x = (bdim_at(a, d, size, 0) for a, d in zip(args, dims))
         return prim.bind(t, x, select=select, **_add_window_axis(geometry, 0)), 0
@@ -392,7 +393,6 @@ select_and_scatter_add_p.def_sparsity(_scatter_window_sparsity)
 
 
 # --- jit lowerings ---------------------------------------------------------------------------
-from . import _window_kernels  # noqa: E402  (Numba kernels; compiled on first use)
 
 for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_min_p,
            select_and_gather_add_p, select_and_scatter_add_p):
@@ -413,16 +413,18 @@ def _int_tuple(name, what, v, n):
     return out
 
 
+# Binary functions reduce_window recognizes as a sum, max or min (one primitive instead of an
+# unrolled fold). Layers above lax (functrans.numpy) add their own with register_monoid.
+_MONOIDS = {el.add: ("sum", 0), el.max: ("max", None), el.min: ("min", None)}
+
+
+def register_monoid(computation, kind):
+    """Let reduce_window treat `computation` as the 'sum', 'max' or 'min' monoid."""
+    _MONOIDS[computation] = {"sum": ("sum", 0), "max": ("max", None), "min": ("min", None)}[kind]
+
+
 def _known_computation(computation):
-    from . import elementwise as el
-    table = {el.add: ("sum", 0), el.max: ("max", None), el.min: ("min", None)}
-    try:
-        import functrans.numpy as fnp
-        table.update({fnp.add: ("sum", 0), fnp.maximum: ("max", None),
-                      fnp.minimum: ("min", None)})
-    except (ImportError, AttributeError):
-        pass
-    return table.get(computation)
+    return _MONOIDS.get(computation)
 
 
 def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None,
@@ -435,8 +437,6 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     window's positions. As in XLA, padding and dilation holes hold init_value, and init_value
     is combined into every window once. padding: 'SAME', 'VALID' or one (low, high) pair per
     axis."""
-    from .elementwise import convert_element_type
-    from .shape import pad
     if isinstance(operand, (tuple, list)):
         raise TypeError("lax.reduce_window: functrans takes one operand array, not a pytree of "
                         "operands; reduce each operand separately")
@@ -482,8 +482,6 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
         return computation(reduce_window_sum_p.bind(operand, **geometry), init)
     # Any other computation: fold the window's positions one at a time, each a strided slice
     # of the padded operand, skipping (by a static mask) positions that fall on padding.
-    from .elementwise import select_n
-    from .shape import broadcast_in_dim, slice as lax_slice
     x = pad(operand, init, [(lo, hi, b - 1) for (lo, hi), b in zip(pads, bd)])
     real = windows(np.ones(aval.shape, bool), False, **geometry)
     acc = broadcast_in_dim(init, out_shape, ())

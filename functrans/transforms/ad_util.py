@@ -4,6 +4,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.primitive import FLOAT0, Zero, tangent_aval
 from ..core.trace import Tracer, get_aval, is_eager
+from ..primitives.shape import broadcast_in_dim
 
 
 def zeros_of(aval):
@@ -11,17 +12,11 @@ def zeros_of(aval):
     scalar literal otherwise (so programs never carry big constant zeros)."""
     if aval.dtype == FLOAT0 or is_eager():
         return np.zeros(aval.shape, aval.dtype)
-    from ..primitives.shape import broadcast_in_dim
     return broadcast_in_dim(np.zeros((), aval.dtype)[()], aval.shape, ())
 
 
 def instantiate(t):
     return zeros_of(t.aval) if isinstance(t, Zero) else t
-
-
-def ones_like_value(x):
-    aval = get_aval(x)
-    return np.ones(aval.shape, aval.dtype)
 
 
 def check_tangent(primal, tangent, fun_name):

@@ -138,7 +138,7 @@ def _thin(cuts):
 
 def _equation_terms(eqn, dep):
     """(FLOPs, constant bytes, varying bytes) of one equation per tangent."""
-    from .cost_estimates import equation_cost
+    from ..primitives._program_cost import equation_cost
     c = equation_cost(eqn)
     varying = sum(a.aval.size * a.aval.dtype.itemsize for a in (*eqn.inputs, *eqn.outputs)
                   if not isinstance(a, Literal) and a in dep)
@@ -290,7 +290,7 @@ def _run(plan, env, step):
 def _prepare(fun, args, argnums, has_aux, name, trace=True):
     from .tracing import make_jaxpr
     from .sparse_jacobian import _flat_function
-    from .sparsity import _argnums
+    from .sparsity_detection import _argnums
     nums = _argnums(argnums, len(args), name)
     f_flat, x0, in_leaves = _flat_function(fun, args, nums, has_aux)
     closed = make_jaxpr(f_flat)(x0) if trace else None
@@ -305,7 +305,7 @@ def chain_jacobian(fun, argnums=0, has_aux=False):
     plans = {}
 
     def jac_fun(*args):
-        from .sparsity import _argnums, signature_key
+        from .sparsity_detection import _argnums, signature_key
         if not is_eager():
             raise TypeError("jacobian(mode='chain') evaluates segments eagerly and cannot be "
                             "traced (inside jit, vmap or grad); use mode='fwd'/'rev'/'auto' there")

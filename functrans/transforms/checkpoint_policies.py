@@ -28,6 +28,7 @@ from .ad_util import instantiate
 from .custom import (_FlatArgs, _batch_call, _call_cost, _call_shape_rule, _out_avals_of,
                      checkpoint as _checkpoint_recompute_all, closure_convert)
 from .transpose import backward_pass
+from ..primitives import _sparsity_rules
 from ..transforms import sparsity as _sparsity
 
 
@@ -58,7 +59,7 @@ def _checkpoint_name_batch(args, dims, *, name):
 
 
 checkpoint_name_p.def_cost(lambda aval, *, name: Cost(0, 0))
-checkpoint_name_p.def_sparsity(_sparsity.elementwise)
+checkpoint_name_p.def_sparsity(_sparsity_rules.elementwise)
 
 
 def _install_lowering():

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.ir import ClosedProgram, Var
 from ..core.primitive import Cost
-from .tracing import make_jaxpr
+from ..primitives._program_cost import equation_cost
 
 COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
               "numpy_call", "control_flow", "call")
@@ -40,28 +40,6 @@ def cost_kind(prim) -> str:
     if isinstance(lowering, Inline):
         return "call"
     return "numpy_call"
-
-
-# --- FLOPs and bytes (each primitive's cost rule) -------------------------------------------------
-
-def equation_cost(eqn) -> Cost:
-    avals = [a.aval for a in eqn.inputs]
-    fun = eqn.params.get("fun")
-    if callable(fun) and eqn.primitive.name in ("custom_jvp_call", "custom_vjp_call",
-                                                "checkpoint"):
-        return program_cost(make_jaxpr(lambda *a: fun(list(a)))(*[
-            np.zeros(a.shape, a.dtype) for a in avals]))
-    sub = eqn.params.get("program")
-    if isinstance(sub, ClosedProgram):
-        return program_cost(sub)
-    return eqn.primitive.estimate_cost(*avals, **eqn.params)
-
-
-def program_cost(closed) -> Cost:
-    total = Cost(0.0, 0.0)
-    for eqn in closed.eqns:
-        total = total + equation_cost(eqn)
-    return total
 
 
 # --- seconds: one Term per equation (eager) or per step (jit) -------------------------------------

@@ -29,8 +29,8 @@ from ..core.ir import ClosedProgram, Literal
 from ..core.primitive import Cost
 from .tracing import make_jaxpr
 from ..core.trace import Tracer, get_aval
-from .cost_estimates import (Term, _eager_terms, _jit_terms, _numpy_work, cost_kind,
-                             equation_cost, peak_bytes, program_cost)
+from ..primitives._program_cost import equation_cost, program_cost
+from .cost_estimates import Term, _eager_terms, _jit_terms, _numpy_work, cost_kind, peak_bytes
 
 def _rates(jit):
     return cost.rates(jit=jit)

@@ -23,7 +23,8 @@ from .tracing import eval_shape
 from ..core.trace import Tracer, current_stack_depth, get_aval
 from . import sparsity as _sparsity
 from .ad_util import instantiate
-from .batching import bdim_at
+from ..primitives._batching import bdim_at
+from ..primitives._program_cost import program_cost
 from .closure import closed_over_tracers
 from .forward import jvp
 from .reverse import vjp
@@ -57,7 +58,12 @@ def _call_shape_rule(*avals, fun, **_):
 
 
 def _call_cost(*avals, **_):
-    return Cost(0, 0)   # the cost model inlines the function's own program instead
+    return Cost(0, 0)   # the user's backward function or a recomputation: opaque, not counted
+
+
+def _function_cost(*avals, fun, **_):
+    """The cost of the function's own program, traced at the operands' avals."""
+    return program_cost(stage(lambda ins: fun(list(ins)), list(avals)))
 
 
 def _batch_call(primitive, fun_params):
@@ -156,7 +162,7 @@ class _FlatArgs:
 custom_jvp_call_p = Primitive("custom_jvp_call", impl=lambda *a, fun, jvp: fun(list(a)),
                               shape_rule=_call_shape_rule, multiple_results=True,
                               jacobian="user-defined (custom_jvp rule)")
-custom_jvp_call_p.def_cost(_call_cost)
+custom_jvp_call_p.def_cost(_function_cost)
 # Custom rules differentiate the primal function: its program's pattern is theirs.
 custom_jvp_call_p.def_sparsity(lambda ins, outs, *, fun, **params:
                                _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
@@ -233,7 +239,7 @@ class custom_jvp:
 custom_vjp_call_p = Primitive("custom_vjp_call", impl=lambda *a, fun, fwd, bwd: fun(list(a)),
                               shape_rule=lambda *avals, fun, fwd, bwd: _out_avals_of(fun, avals),
                               multiple_results=True, jacobian="user-defined (custom_vjp rule)")
-custom_vjp_call_p.def_cost(_call_cost)
+custom_vjp_call_p.def_cost(_function_cost)
 custom_vjp_call_p.def_sparsity(lambda ins, outs, *, fun, **params:
                                _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
@@ -339,7 +345,7 @@ class custom_vjp:
 checkpoint_p = Primitive("checkpoint", impl=lambda *a, fun: fun(list(a)),
                          shape_rule=_call_shape_rule, multiple_results=True,
                          jacobian="that of the checkpointed function")
-checkpoint_p.def_cost(_call_cost)
+checkpoint_p.def_cost(_function_cost)
 checkpoint_p.def_sparsity(lambda ins, outs, *, fun, **params:
                           _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 

@@ -223,7 +223,7 @@ def _batch_program(program, dims, size):
 
 @jit_p.def_batch
 def _jit_batch(args, dims, *, program, name):
-    from .batching import batch_size
+    from ..primitives._batching import batch_size
     size = batch_size(args, dims)
     bp, out_dims = _batch_program(program, tuple(dims), size)
     return bind_jit_call(bp, list(args), f"vmap({name})"), list(out_dims)

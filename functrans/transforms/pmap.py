@@ -29,7 +29,7 @@ __all__ = ["pmap"]
 def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnums=(),
          devices=None, backend=None, axis_size=None, donate_argnums=()):
     """Map fun over the processes of the MPI world (jax.pmap, multi-process semantics)."""
-    from .. import distributed
+    from .. import mpi_world
     from ..primitives.collectives import mpi_axis
     from .jit import jit
     name = getattr(fun, "__name__", "fun")
@@ -45,16 +45,16 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
     body = jit(fun, static_argnums=static, donate_argnums=donate_argnums)
 
     def pmapped(*args, **kwargs):
-        w = distributed.world()
+        w = mpi_world.world()
         n = len(args)
         static_pos = {i % n for i in static if -n <= i < n}
         if isinstance(in_axes, tuple) and len(in_axes) != n:
             raise ValueError(f"pmap in_axes must be an int, None, or a tuple with one entry per "
                              f"positional argument of {name}: got {len(in_axes)} entries for "
                              f"{n} arguments")
-        if axis_size is not None and axis_size != distributed.local_device_count():
+        if axis_size is not None and axis_size != mpi_world.local_device_count():
             raise ValueError(f"pmap of {name}: axis_size={axis_size} but this process has "
-                             f"{distributed.local_device_count()} device")
+                             f"{mpi_world.local_device_count()} device")
         local = []
         for i, a in enumerate(args):
             if i in static_pos:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import tree_util
 from ..core.trace import get_aval, is_eager
-from . import coloring, sparsity as _sp
+from . import coloring, sparsity_detection as _sp
 
 # Colouring the columns needs the intersection graph, whose size is the sum of squared row
 # lengths: above this, that mode is not coloured (it would need about as many colours as columns).
@@ -107,7 +107,7 @@ def _given_pattern(pattern, shape, name):
 
 def _seconds(closed):
     """A rough roofline time of one program (only the ratio of two such estimates is used)."""
-    from .cost_estimates import program_cost
+    from ..primitives._program_cost import program_cost
     c = program_cost(closed)
     return max(c.flops / 2e10, c.bytes / 1e10)
 

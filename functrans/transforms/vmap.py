@@ -5,10 +5,13 @@ reduce over the batch members (functrans/primitives/collectives.py)."""
 import threading
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import tree_util
 from ..core.errors import FunctransError
-from ..core.trace import Trace, Tracer, current_stack_depth, get_aval, new_main
-from .batching import bdim_at, moveaxis
+from ..core.ir import ClosedProgram, Program
+from ..core.trace import Trace, Tracer, _state, current_stack_depth, get_aval, new_main
+from ..primitives._batching import bdim_at, moveaxis
 
 
 class BatchTracer(Tracer):
@@ -46,6 +49,32 @@ class _Inherit(threading.local):
 
 
 _inherit = _Inherit()
+
+
+def _own_axis_rule(primitive, params, axis_name):
+    """The rule a vmap with `axis_name` uses for `primitive`, or None when the primitive is not
+    a collective over that vmap's axis. Collectives (primitives/collectives.py, above this
+    module) declare that rule as their `own_axis_batch` attribute."""
+    rule = getattr(primitive, "own_axis_batch", None)
+    if rule is not None and not params["mpi"] and params["axis_name"] == axis_name:
+        return rule
+    return None
+
+
+def _uses_axis(params, axis_name):
+    """Whether params hold a sub-program with a collective over the vmap axis `axis_name`, or a
+    user function that might (custom_jvp and friends): then a vmap must run it batched even
+    when no operand is batched, since the collective's result depends on the axis size."""
+    def visit(v):
+        if isinstance(v, ClosedProgram):
+            return visit(v.program)
+        if isinstance(v, Program):
+            return any(_own_axis_rule(e.primitive, e.params, axis_name) is not None or
+                       any(visit(p) for p in e.params.values()) for e in v.eqns)
+        if isinstance(v, (tuple, list)):
+            return any(visit(x) for x in v)
+        return callable(v) and not isinstance(v, (type, np.ufunc))
+    return any(visit(v) for v in params.values())
 
 
 class BatchTrace(Trace):
@@ -102,15 +131,14 @@ class BatchTrace(Trace):
         """A vmap with axis_name: collectives over its axis use their own-axis rule (even on
         unbatched operands), and a primitive whose sub-programs may hold such collectives is
         batched even when no operand is (their results depend on the axis)."""
-        from ..primitives import collectives
-        own = collectives.own_axis_rule(primitive, params, name)
+        own = _own_axis_rule(primitive, params, name)
         if own is not None:
             out, out_dim = own(vals, dims, self.axis_size, **params)
             if not primitive.multiple_results:
                 out, out_dim = out[0], out_dim[0]
             return self._wrap(primitive, out, out_dim)
         if all(d is None for d in dims):
-            if not vals or not collectives.uses_axis(params, name):
+            if not vals or not _uses_axis(params, name):
                 out = primitive.bind(*vals, **params)
                 return out if primitive.multiple_results else [out]
             vals = [bdim_at(vals[0], None, self.axis_size, 0)] + vals[1:]
@@ -134,7 +162,6 @@ def inherited_axis_name():
 def _take_inherited_name(main):
     """Name `main` after the pending named axis if it is the first batch trace started above
     that axis's trace, for the same size (see _Inherit)."""
-    from ..core.trace import _state
     name, size, depth = _inherit.pending
     if main.level < depth or main.global_data != size:
         return
