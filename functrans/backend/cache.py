@@ -27,14 +27,24 @@ import threading
 import time
 import types
 import warnings
+from importlib import metadata
 
 import numba
 
-from .. import __version__
 from .kernels import KERNEL_FLAGS
 
-HEADER = (f"# functrans {__version__} kernel (numba {numba.__version__}); generated, do not "
-          "edit\nimport math\n\nimport numpy as np\nfrom numba import njit\n\n\n")
+
+def _functrans_version():
+    # The installed distribution's metadata, not `functrans.__version__`: the backend sits
+    # below the package's __init__ in the import order.
+    try:
+        return metadata.version("functrans")
+    except metadata.PackageNotFoundError:       # a source tree that was never installed
+        return "unknown"
+
+
+HEADER = (f"# functrans {_functrans_version()} kernel (numba {numba.__version__}); generated, "
+          "do not edit\nimport math\n\nimport numpy as np\nfrom numba import njit\n\n\n")
 
 
 class CompileEvent:
