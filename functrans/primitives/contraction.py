@@ -15,7 +15,8 @@ from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
 from ..transforms import sparsity as _sparsity
-from ..backend.lowering import Driver, Elementwise
+from .shape import transpose_p
+from ..backend.lowering import Driver, Elementwise, transposed_product
 
 __all__ = ["dot_general", "dot"]
 
@@ -346,8 +347,10 @@ def _as_matrix(x, aval, order, shape):
     return x
 
 
-dot_general_p.def_lowering(Elementwise(_dot_general_scalar, fallback=Driver(_dot_general_matmul),
+dot_general_p.def_lowering(Elementwise(_dot_general_scalar,
+                                       fallback=Driver(_dot_general_matmul, fresh_result=True),
                                        index_maps=_dot_general_index_maps))
+transpose_p.def_simplify(transposed_product(dot_general_p))
 
 
 def _canonical_dims(dims, ndim, which, name):

@@ -23,8 +23,9 @@ from ..core.aval import ShapedArray, aval_of_value
 from ..core.primitive import Cost, Primitive, Zero
 from ..transforms import sparsity as _sparsity
 from ..core.trace import get_aval
+from .shape import reshape_p
 from ..backend.lowering import (Reduce, highest, impl_call, lowest, nan_max, nan_min,
-                                numpy_minmax, numpy_reduce)
+                                numpy_minmax, numpy_reduce, reduction_of_unit_axes)
 
 __all__ = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "argmax", "argmin",
            "cumsum", "cumprod", "cummax", "cummin"]
@@ -148,6 +149,7 @@ def _reduce_sum_transpose(ct, x, *, axes):
 
 reduce_sum_p.def_lowering(Reduce(lambda d: 0, lambda acc, x, d: f"{acc} + {x}",
                                  numpy_reduce("add")))
+reduce_sum_p.def_simplify(reduction_of_unit_axes(reshape_p))
 
 
 _reduce_batch(reduce_sum_p)
@@ -218,6 +220,7 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
 
 reduce_prod_p.def_lowering(Reduce(lambda d: 1, lambda acc, x, d: f"{acc} * {x}",
                                   numpy_reduce("multiply")))
+reduce_prod_p.def_simplify(reduction_of_unit_axes(reshape_p))
 
 
 _reduce_batch(reduce_prod_p)
@@ -269,10 +272,12 @@ reduce_max_p = _declare_minmax("reduce_max", np.maximum, lowest)
 reduce_max_p.def_lowering(Reduce(
     lowest, lambda acc, x, d: nan_max(x, acc) if d.kind == "f" else f"max({acc}, {x})",
     numpy_minmax("maximum", lowest)))
+reduce_max_p.def_simplify(reduction_of_unit_axes(reshape_p))
 reduce_min_p = _declare_minmax("reduce_min", np.minimum, highest)
 reduce_min_p.def_lowering(Reduce(
     highest, lambda acc, x, d: nan_min(x, acc) if d.kind == "f" else f"min({acc}, {x})",
     numpy_minmax("minimum", highest)))
+reduce_min_p.def_simplify(reduction_of_unit_axes(reshape_p))
 
 
 def reduce_max(operand, axes):

@@ -22,7 +22,8 @@ from ..core.primitive import FLOAT0, Cost, Primitive, Zero, default_cost, is_und
 from ..transforms import sparsity as _sparsity
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
-from ..backend.lowering import Elementwise, View, impl_call, reshape_view, unit_axes_map
+from ..backend.lowering import (Elementwise, View, impl_call, reshape_view, same_aval_identity,
+                                unit_axes_map)
 
 __all__ = ["broadcast", "broadcast_in_dim", "broadcasted_iota", "concatenate", "expand_dims",
            "full", "full_like", "index_in_dim", "iota", "pad", "reshape", "rev", "slice",
@@ -185,7 +186,9 @@ def _broadcast_in_dim_view(x, xa, oa, *, shape, broadcast_dimensions):
     return f"np.broadcast_to({x}.reshape({tuple(expanded)}), {tuple(shape)})"
 
 
-broadcast_in_dim_p.def_lowering(View(_broadcast_in_dim_index_map, _broadcast_in_dim_view))
+broadcast_in_dim_p.def_lowering(View(_broadcast_in_dim_index_map, _broadcast_in_dim_view,
+                                     read_only=True))
+broadcast_in_dim_p.def_simplify(same_aval_identity)
 broadcast_in_dim_p.def_sparsity(_sparsity.selection_rule(broadcast_in_dim_p))
 
 
@@ -290,7 +293,8 @@ def _reshape_batch(args, dims, *, new_sizes):
 
 
 reshape_p.def_lowering(View(lambda x, out, *, new_sizes: unit_axes_map(x, out),
-                              reshape_view))
+                              reshape_view, reshape=True))
+reshape_p.def_simplify(same_aval_identity)
 
 
 _copy_cost(reshape_p)
@@ -349,6 +353,8 @@ def _transpose_index_map(x, out, *, permutation):
 
 transpose_p.def_lowering(View(_transpose_index_map, lambda x, xa, oa, *, permutation:
                               f"{x}.transpose({tuple(permutation)})"))
+transpose_p.def_simplify(lambda eqn, ctx: eqn.inputs[0] if tuple(eqn.params["permutation"]) ==
+                         tuple(range(len(eqn.params["permutation"]))) else None)
 
 
 _copy_cost(transpose_p)
@@ -400,7 +406,8 @@ def _squeeze_batch(args, dims, *, dimensions):
 
 
 squeeze_p.def_lowering(View(lambda x, out, *, dimensions: unit_axes_map(x, out),
-                              reshape_view))
+                              reshape_view, reshape=True))
+squeeze_p.def_simplify(same_aval_identity)
 
 
 _copy_cost(squeeze_p)
