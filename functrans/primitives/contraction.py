@@ -16,6 +16,7 @@ from ..core.trace import get_aval
 from ._common import resolve_dtypes
 from ..transforms import sparsity as _sparsity
 from .shape import transpose_p
+from ..backend import loop_lowering
 from ..backend.lowering import Driver, Elementwise, transposed_product
 
 __all__ = ["dot_general", "dot"]
@@ -350,6 +351,7 @@ def _as_matrix(x, aval, order, shape):
 dot_general_p.def_lowering(Elementwise(_dot_general_scalar,
                                        fallback=Driver(_dot_general_matmul, fresh_result=True),
                                        index_maps=_dot_general_index_maps))
+dot_general_p.def_loop_lowering(loop_lowering.matmul)
 transpose_p.def_simplify(transposed_product(dot_general_p))
 
 

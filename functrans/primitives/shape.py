@@ -22,6 +22,7 @@ from ..core.primitive import FLOAT0, Cost, Primitive, Zero, default_cost, is_und
 from ..transforms import sparsity as _sparsity
 from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
+from ..backend import loop_lowering
 from ..backend.lowering import (Elementwise, View, impl_call, reshape_view, same_aval_identity,
                                 unit_axes_map)
 
@@ -643,6 +644,7 @@ def _concatenate_batch(args, dims, *, dimension):
 
 
 concatenate_p.def_lowering(impl_call(concatenate_p))
+concatenate_p.def_loop_lowering(loop_lowering.concatenate)
 concatenate_p.def_sparsity(_sparsity.selection_rule(concatenate_p))
 
 
@@ -754,6 +756,7 @@ def _pad_batch(args, dims, *, padding_config):
 
 
 pad_p.def_lowering(impl_call(pad_p))
+pad_p.def_loop_lowering(loop_lowering.pad)
 pad_p.def_sparsity(_sparsity.selection_rule(pad_p))
 
 
