@@ -348,7 +348,7 @@ class _Buffers:
             (out not in self.escaping or self.d.names[a] not in self.d.ws_names)
 
     def release(self, k, reads):
-        for a in set(reads):
+        for a in dict.fromkeys(reads):      # in order: the same source on every run
             if self.dies_here(a, k):
                 self._free(a)
 

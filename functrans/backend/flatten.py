@@ -1,5 +1,6 @@
-"""Before code generation: inline calls of sub-programs (nested jit, custom_jvp, checkpoint) and
-drop equations whose results are unused, giving one flat program."""
+"""Before code generation: inline calls of sub-programs (nested jit, custom_jvp, checkpoint),
+apply the simplifications primitives declare, and drop equations whose results are unused, giving
+one flat program."""
 from ..core.ir import Eqn, Literal, Program, Var
 from .lowering import Inline
 
