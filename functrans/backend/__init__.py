@@ -1,12 +1,17 @@
 """The Numba backend of jit: flatten -> fuse -> generate kernels and a driver -> compile.
 
-    lowering.py   the kinds of lowering rule a primitive declares (imported by the primitive
-                  modules, so it depends on numpy alone)
-    flatten.py    inline sub-program calls, simplify, drop dead equations
+    lowering.py   the kinds of lowering rule a primitive declares, and its simplification
+                  rules (imported by the primitive modules: it depends on functrans.core alone)
+    loop_lowering.py
+                  the loop lowerings primitives declare: their code inside a compiled loop
+    flatten.py    inline sub-program calls, apply the primitives' simplifications, drop dead
+                  equations
     fusion.py     group elementwise work into loop nests; schedule the rest
     kernels.py    a fused group as the source of a small Numba function
     cache.py      compiled kernels in memory and on disk (FUNCTRANS_CACHE_DIR)
     codegen.py    the Python driver that calls kernels, BLAS and numpy; compile statistics
+    loops.py      a scan or while_loop (with the loops and conds in its body) as one njit
+                  function
     rules.py      lowering rules of primitives declared outside functrans/primitives
 
 The modules that import Numba load on first use, so importing functrans.lax stays cheap.

@@ -33,8 +33,9 @@ import numba
 from .._version import __version__
 from .kernels import KERNEL_FLAGS
 
-HEADER = (f"# functrans {__version__} kernel (numba {numba.__version__}); generated, do not "
-          "edit\nimport math\n\nimport numpy as np\nfrom numba import njit\n\n\n")
+
+HEADER = (f"# functrans {__version__} kernel (numba {numba.__version__}); generated, "
+          "do not edit\nimport math\n\nimport numpy as np\nfrom numba import njit\n\n\n")
 
 
 class CompileEvent:

@@ -24,8 +24,8 @@ from ..core.array import writeable_input
 from ..core.ir import Literal, Var
 from .cache import KERNELS
 from .flatten import LoweringError, describe_eqn, flatten
-from .fusion import plan
-from .kernels import generate
+from .fusion import Step, plan, toposort
+from .kernels import batched_source, generate
 from .lowering import identity_map, scalar_ctor, typed_const
 
 
@@ -106,6 +106,7 @@ class _Driver:
         self.ws_names = set()      # driver names bound to workspace buffers
         self.kernel_sources = []
         self.stats = None
+        self.numba_s = 0.0         # seconds Numba spent on this driver's kernels
         self._global_ids = {}
         for k, (v, c) in enumerate(zip(program.constvars, consts)):
             if v.aval.ndim == 0:
@@ -143,14 +144,14 @@ def compile_program(closed, donate=(), name="program") -> Executable:
     init_before = KERNELS.numba_init_seconds
     t0 = time.perf_counter()
     program, consts = flatten(closed)
-    steps, needed = plan(program)
+    steps, _ = plan(program)
     steps = _batch_kernels(program, steps, set(donate))
     stats.num_eqns = len(program.eqns)
     stats.num_steps = len(steps)
     d = _Driver(program, consts)
     d.stats = stats
-    numba_time = _emit(d, program, steps, needed, set(donate), name)
-    stats.numba_s = numba_time
+    _emit(d, program, steps, set(donate))
+    numba_time = stats.numba_s = d.numba_s
     stats.numba_init_s = KERNELS.numba_init_seconds or 0.0
     source = "\n".join(d.lines) + "\n"
     code = compile(source, f"<functrans driver {name}>", "exec")
@@ -176,11 +177,9 @@ def _predict_layouts(program, steps):
     for s in steps:
         if s.kind == "kernel":
             c.update(s.group.outputs)
-        elif s.kind in ("ufunc", "reduce") or (s.kind == "driver" and
-                                                s.eqn.primitive.name == "dot_general"):
+        elif s.kind in ("ufunc", "reduce") or (s.kind == "driver" and s.rule.fresh_result):
             c.update(v for v in s.eqn.outputs if v.aval.ndim)
-        elif s.kind == "view" and s.eqn.primitive.name in ("reshape", "squeeze") and \
-                s.eqn.inputs[0] in c:
+        elif s.kind == "view" and s.rule.reshape and s.eqn.inputs[0] in c:
             c.add(s.eqn.outputs[0])
     return c
 
@@ -197,7 +196,6 @@ def _batch_kernels(program, steps, donate):
     """Independent kernel steps with the same source and argument types become one call of a
     batched kernel that loops over them (arguments passed as tuples): one dispatch instead of
     several, e.g. an optimizer's update of every weight matrix, whatever their shapes."""
-    from .fusion import Step, _toposort
     c_layout = _predict_layouts(program, steps)
     donated = {program.invars[k] for k in donate if k < len(program.invars)}
     key_of = {}
@@ -253,7 +251,7 @@ def _batch_kernels(program, steps, donate):
             target = owner.get(dep, by_id[dep])
             if target is not s:
                 s.deps.add(id(target))
-    return _toposort(out)
+    return toposort(out)
 
 
 def _acyclic_with(steps, index, batches, batch, i):
@@ -286,8 +284,7 @@ def _acyclic_with(steps, index, batches, batch, i):
 def _last_uses(program, steps):
     last = {}
     for k, s in enumerate(steps):
-        srcs = _step_reads(s)
-        for a in srcs:
+        for a in _step_reads(s):
             if isinstance(a, Var):
                 last[a] = k
     for a in program.outvars:
@@ -296,207 +293,195 @@ def _last_uses(program, steps):
     return last
 
 
-def _emit(d, program, steps, needed, donate, name):
-    lines = d.lines
-    args = [f"a{k}" for k in range(len(program.invars))]
-    for v, a in zip(program.invars, args):
-        d.names[v] = a
-    lines.append(f"def driver({', '.join(args)}):")
-    body_start = len(lines)
-    kernel_inputs = set()
-    for s in steps:
-        if s.kind == "kernel":
-            kernel_inputs.update(r.source for m in s.group.members for r in m.reads)
-    for v, a in zip(program.invars, args):
-        if v.aval.ndim == 0:
-            lines.append(f"    {a} = {scalar_ctor(v.aval.dtype)}({a})")
-        else:
-            # Kernels are compiled for C-contiguous inputs; Numba's dispatcher compiles another
-            # specialization (once) if a caller passes a strided array.
-            d.c_layout.add(v)
-    last = _last_uses(program, steps)
-    free = {}                     # (shape, dtype) -> names of dead buffers
-    donated = {program.invars[k] for k in donate if k < len(program.invars)}
-    d.owned.update(v for v in donated if v.aval.ndim > 0)
-    for v in donated:
-        if v.aval.ndim > 0 and v not in last:       # donated and unused: free from the start
-            free.setdefault((v.aval.shape, v.aval.dtype), []).append(d.names[v])
-    pinned = set()                # buffers that may be aliased by a view or an impl's result
-    for s in steps:
-        if s.kind in ("view", "driver"):
-            pinned.update(a for a in s.eqn.inputs if isinstance(a, Var))
-    # Values that reach the caller (outputs, and what views or impl results of outputs alias)
-    # get fresh buffers; every other buffer comes from a workspace kept between calls, so
-    # large temporaries are not allocated (and page-faulted) again on every call.
-    escaping = {a for a in program.outvars if isinstance(a, Var)}
-    for s in reversed(steps):
-        if s.kind in ("view", "driver") and any(v in escaping for v in s.eqn.outputs):
-            escaping.update(a for a in s.eqn.inputs if isinstance(a, Var))
-    slots = []
-    numba_time = 0.0
+class _Buffers:
+    """Which buffer each array result of the driver is written into. A dead temporary of the
+    same shape and dtype is reused; a value that never reaches the caller lives in a workspace
+    kept between calls, so large temporaries are not allocated (and page-faulted) again on
+    every call; the others get fresh arrays."""
 
-    def alloc(v, avoid=()):
-        key = (v.aval.shape, v.aval.dtype)
-        pool = free.get(key)
-        if pool:
-            for i, cand in enumerate(pool):
-                if cand not in avoid and (v not in escaping or cand not in d.ws_names):
-                    pool.pop(i)
-                    return cand
-        if v not in escaping:
-            slots.append((tuple(v.aval.shape), np.dtype(v.aval.dtype)))
-            buf = f"ws[{len(slots) - 1}]"
+    def __init__(self, d, program, steps, donated):
+        self.d = d
+        self.last = _last_uses(program, steps)
+        self.donated = donated
+        self.free = {}                # (shape, dtype) -> names of dead buffers
+        self.slots = []               # (shape, dtype) of each workspace buffer
+        d.owned.update(v for v in donated if v.aval.ndim > 0)
+        for v in donated:
+            if v.aval.ndim > 0 and v not in self.last:   # donated and unused: free from the start
+                self._free(v)
+        # buffers that a view or an impl's result may alias
+        self.pinned = {a for s in steps if s.kind in ("view", "driver")
+                       for a in s.eqn.inputs if isinstance(a, Var)}
+        # Values that reach the caller: outputs, and what views or impl results of outputs alias.
+        self.escaping = {a for a in program.outvars if isinstance(a, Var)}
+        for s in reversed(steps):
+            if s.kind in ("view", "driver") and any(v in self.escaping for v in s.eqn.outputs):
+                self.escaping.update(a for a in s.eqn.inputs if isinstance(a, Var))
+
+    def _free(self, v):
+        self.free.setdefault((v.aval.shape, v.aval.dtype), []).append(self.d.names[v])
+
+    def alloc(self, v, avoid=()):
+        """The name of a buffer for v's value, none of the names in avoid."""
+        d = self.d
+        for i, cand in enumerate(self.free.get((v.aval.shape, v.aval.dtype), ())):
+            if cand not in avoid and (v not in self.escaping or cand not in d.ws_names):
+                return self.free[(v.aval.shape, v.aval.dtype)].pop(i)
+        if v not in self.escaping:
+            self.slots.append((tuple(v.aval.shape), np.dtype(v.aval.dtype)))
+            buf = f"ws[{len(self.slots) - 1}]"
             d.ws_names.add(buf)
             return buf
         shape = d.bind_global(tuple(v.aval.shape), "s")
         dtype = d.bind_global(np.dtype(v.aval.dtype), "d")
         return f"np.empty({shape}, {dtype})"
 
-    def release(k, reads):
-        for a in set(reads):
-            if isinstance(a, Var) and last.get(a) == k and a in d.owned and a not in pinned \
-                    and a.aval.ndim > 0:
-                free.setdefault((a.aval.shape, a.aval.dtype), []).append(d.names[a])
+    def dies_here(self, a, k):
+        """Is a an array whose buffer only this call holds, last read by step k?"""
+        return isinstance(a, Var) and self.last.get(a) == k and a in self.d.owned and \
+            a not in self.pinned and a.aval.ndim > 0
 
-    for k, s in enumerate(steps):
-        if s.kind == "batch":
-            reads = _step_reads(s)
-            numba_time += _emit_batch(d, s, alloc)
-        elif s.kind == "kernel":
-            reads = [r.source for m in s.group.members for r in m.reads]
-            dying = [a for a in dict.fromkeys(reads) if isinstance(a, Var) and a in donated
-                     and a in d.owned and last.get(a) == k]
-            numba_time += _emit_kernel(d, s, alloc, dying)
-        elif s.kind == "scalar":
-            eqn = s.eqn
-            out = eqn.outputs[0]
-            expr = s.expr.format(*[d.name(a) if e is None else f"{d.name(a)}[{e}]"
-                                   for a, e in zip(eqn.inputs, s.element)])
-            lines.append(f"    {d.fresh(out)} = {scalar_ctor(out.aval.dtype)}({expr})")
-            reads = eqn.inputs
-        elif s.kind == "ufunc":
-            eqn = s.eqn
-            out = eqn.outputs[0]
-            f = d.bind_global(s.rule.ufunc, "u")
-            ins = [d.name(a) for a in eqn.inputs]
-            target = None
-            if out.aval.ndim:
-                for a in eqn.inputs:
-                    if isinstance(a, Var) and a in d.owned and a not in pinned and \
-                            last.get(a) == k and a.aval.shape == out.aval.shape and \
-                            a.aval.dtype == out.aval.dtype and \
-                            (out not in escaping or d.names[a] not in d.ws_names):
-                        target = d.names[a]
-                        d.owned.discard(a)      # its buffer now belongs to the output
-                        break
-                if target is None and out not in escaping:
-                    target = alloc(out)
-            call = f"{f}({', '.join(ins)}{', out=' + target if target else ''})"
-            if not target and _ufunc_result_dtype(s.rule.ufunc, eqn.inputs) != out.aval.dtype:
-                # scipy's special functions have no float16 loop (they return float32 or
-                # float64); the shape rule's dtype is what the program promised.
-                call = f"{call}.astype(np.{out.aval.dtype.name})"
-            nm = d.fresh(out)
-            lines.append(f"    {nm} = {call}{'[()]' if not out.aval.ndim else ''}")
-            if target in d.ws_names:
-                d.ws_names.add(nm)
-            if out.aval.ndim:
-                d.owned.add(out)
-                d.c_layout.add(out)
-            reads = eqn.inputs
-        elif s.kind == "reduce":
-            eqn = s.eqn
-            out = eqn.outputs[0]
-            x = d.name(eqn.inputs[0])
-            expr = s.rule.numpy(x, tuple(eqn.params["axes"]), out.aval.dtype)
-            lines.append(f"    {d.fresh(out)} = {expr}{'[()]' if not out.aval.ndim else ''}")
-            if out.aval.ndim:
-                d.owned.add(out)
-                d.c_layout.add(out)
-            reads = eqn.inputs
-        elif s.kind == "view":
-            eqn = s.eqn
-            x, out = eqn.inputs[0], eqn.outputs[0]
-            if x.aval.ndim == 0 and out.aval.ndim == 0:
-                expr = d.name(x)
-            elif x.aval.ndim == 0:
-                expr = f"np.broadcast_to({d.name(x)}, {tuple(out.aval.shape)})"
-            else:
-                expr = s.rule.view(d.name(x), x.aval, out.aval, **eqn.params)
-                expr += "[()]" if out.aval.ndim == 0 else ""
-            lines.append(f"    {d.fresh(out)} = {expr}")
-            if eqn.primitive.name in ("reshape", "squeeze") and x in d.c_layout:
-                d.c_layout.add(out)
-            reads = eqn.inputs
-        else:   # driver
-            eqn = s.eqn
-            try:
-                ctx = _EmitCtx(d, eqn)
-                single = not eqn.primitive.multiple_results and eqn.outputs[0].aval.ndim > 0
-                if single and eqn.outputs[0] not in escaping:
-                    ctx._alloc = lambda v=eqn.outputs[0], avoid=frozenset(
-                        d.name(a) for a in eqn.inputs if isinstance(a, Var)): alloc(v, avoid)
-                expr = s.rule.emit(ctx, [d.name(a) for a in eqn.inputs], **eqn.params)
-            except Exception as e:
-                raise LoweringError(f"jit: lowering failed for the equation "
-                                    f"{describe_eqn(eqn)}: {type(e).__name__}: {e}") from e
-            outs = eqn.outputs
-            if eqn.primitive.multiple_results and not outs:      # a debug callback
-                lines.append(f"    {expr}")
-            elif eqn.primitive.multiple_results:
-                names = [d.fresh(v) for v in outs]
-                lines.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = {expr}")
-                for v, nm in zip(outs, names):
-                    if v.aval.ndim == 0:
-                        lines.append(f"    {nm} = {nm}[()]")
-            else:
-                out = outs[0]
-                nm = d.fresh(out)
-                lines.append(f"    {nm} = {expr}{'[()]' if not out.aval.ndim else ''}")
-                if ctx.out_buffer is not None:
-                    if ctx.out_buffer in d.ws_names:
-                        d.ws_names.add(nm)
-                if (eqn.primitive.name == "dot_general" or ctx.out_buffer is not None) and \
-                        out.aval.ndim:
-                    d.owned.add(out)
-                    d.c_layout.add(out)
-            reads = eqn.inputs
-        release(k, reads)
-    outs = []
-    for a in program.outvars:
-        if isinstance(a, Literal):
-            outs.append(d.bind_global(np.asarray(a.value, a.aval.dtype)[()], "lit"))
+    def overwritable(self, a, k, out):
+        """Can step k write its result `out` into operand a's buffer?"""
+        return self.dies_here(a, k) and a.aval.shape == out.aval.shape and \
+            a.aval.dtype == out.aval.dtype and \
+            (out not in self.escaping or self.d.names[a] not in self.d.ws_names)
+
+    def release(self, k, reads):
+        for a in dict.fromkeys(reads):      # in order: the same source on every run
+            if self.dies_here(a, k):
+                self._free(a)
+
+
+def _emit(d, program, steps, donate):
+    """The driver's source, in d.lines: one statement or a few per step."""
+    args = [f"a{k}" for k in range(len(program.invars))]
+    d.names.update(zip(program.invars, args))
+    d.lines.append(f"def driver({', '.join(args)}):")
+    body_start = len(d.lines)
+    for v, a in zip(program.invars, args):
+        if v.aval.ndim == 0:
+            d.lines.append(f"    {a} = {scalar_ctor(v.aval.dtype)}({a})")
         else:
-            nm = d.names[a]
-            p = _producer_kind(steps, a)
-            outs.append(f"{nm}.copy()" if p == "broadcast_in_dim" else nm)
-    if slots:
+            # Kernels are compiled for C-contiguous inputs; Numba's dispatcher compiles another
+            # specialization (once) if a caller passes a strided array.
+            d.c_layout.add(v)
+    bufs = _Buffers(d, program, steps,
+                    {program.invars[k] for k in donate if k < len(program.invars)})
+    for k, s in enumerate(steps):
+        _STEP_EMITTERS[s.kind](d, bufs, s, k)
+        bufs.release(k, _step_reads(s))
+    outs = [_result(d, steps, a) for a in program.outvars]
+    if bufs.slots:
+        slots = bufs.slots
         d.globals["_wspool"] = []
         d.globals["_new_ws"] = lambda: [np.empty(shape, dtype) for shape, dtype in slots]
         # Taken from a pool (not shared), so concurrent or re-entrant calls stay correct.
-        lines.insert(body_start, "    ws = _wspool.pop() if _wspool else _new_ws()")
-        lines.append("    _wspool.append(ws)")
-    lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
-    if len(lines) == body_start:
-        lines.append("    pass")
-    return numba_time
+        d.lines.insert(body_start, "    ws = _wspool.pop() if _wspool else _new_ws()")
+        d.lines.append("    _wspool.append(ws)")
+    d.lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    if len(d.lines) == body_start:
+        d.lines.append("    pass")
 
 
-def _ufunc_result_dtype(ufunc, inputs):
-    """The dtype `ufunc` returns for operands of these avals (None if the probe fails)."""
+def _result(d, steps, a):
+    if isinstance(a, Literal):
+        return d.bind_global(np.asarray(a.value, a.aval.dtype)[()], "lit")
+    view = next((s for s in steps if s.kind == "view" and s.eqn.outputs[0] is a), None)
+    return f"{d.names[a]}.copy()" if view is not None and view.rule.read_only else d.names[a]
+
+
+def _scalar_suffix(v):
+    """A rank-0 result as a numpy scalar, not a 0-d array."""
+    return "" if v.aval.ndim else "[()]"
+
+
+def _emit_scalar(d, bufs, s, k):
+    eqn = s.eqn
+    out = eqn.outputs[0]
+    expr = s.expr.format(*[d.name(a) if e is None else f"{d.name(a)}[{e}]"
+                           for a, e in zip(eqn.inputs, s.element)])
+    d.lines.append(f"    {d.fresh(out)} = {scalar_ctor(out.aval.dtype)}({expr})")
+
+
+def _emit_ufunc(d, bufs, s, k):
+    eqn = s.eqn
+    out = eqn.outputs[0]
+    f = d.bind_global(s.rule.ufunc, "u")
+    target = None
+    if out.aval.ndim:
+        dying = next((a for a in eqn.inputs if bufs.overwritable(a, k, out)), None)
+        if dying is not None:
+            target = d.names[dying]
+            d.owned.discard(dying)      # its buffer now belongs to the output
+        elif out not in bufs.escaping:
+            target = bufs.alloc(out)
+    call = f"{f}({', '.join(d.name(a) for a in eqn.inputs)}{', out=' + target if target else ''})"
+    if not target and s.rule.result_dtype([a.aval for a in eqn.inputs]) != out.aval.dtype:
+        # scipy's special functions have no float16 loop (they return float32 or float64);
+        # the shape rule's dtype is what the program promised.
+        call = f"{call}.astype(np.{out.aval.dtype.name})"
+    nm = d.fresh(out)
+    d.lines.append(f"    {nm} = {call}{_scalar_suffix(out)}")
+    if target in d.ws_names:
+        d.ws_names.add(nm)
+    if out.aval.ndim:
+        d.owned.add(out)
+        d.c_layout.add(out)
+
+
+def _emit_reduce(d, bufs, s, k):
+    eqn = s.eqn
+    out = eqn.outputs[0]
+    expr = s.rule.numpy(d.name(eqn.inputs[0]), tuple(eqn.params["axes"]), out.aval.dtype)
+    d.lines.append(f"    {d.fresh(out)} = {expr}{_scalar_suffix(out)}")
+    if out.aval.ndim:
+        d.owned.add(out)
+        d.c_layout.add(out)
+
+
+def _emit_view(d, bufs, s, k):
+    eqn = s.eqn
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    if x.aval.ndim == 0 and out.aval.ndim == 0:
+        expr = d.name(x)
+    elif x.aval.ndim == 0:
+        expr = f"np.broadcast_to({d.name(x)}, {tuple(out.aval.shape)})"
+    else:
+        expr = s.rule.view(d.name(x), x.aval, out.aval, **eqn.params) + _scalar_suffix(out)
+    d.lines.append(f"    {d.fresh(out)} = {expr}")
+    if s.rule.reshape and x in d.c_layout:
+        d.c_layout.add(out)
+
+
+def _emit_driver(d, bufs, s, k):
+    eqn = s.eqn
     try:
-        probe = [np.ones((), a.aval.dtype) for a in inputs]
-        with np.errstate(all="ignore"):
-            return np.asarray(ufunc(*probe)).dtype
-    except Exception:
-        return None
-
-
-def _producer_kind(steps, v):
-    for s in steps:
-        if s.kind == "view" and s.eqn.outputs[0] is v:
-            return s.eqn.primitive.name
-    return None
+        ctx = _EmitCtx(d, eqn)
+        single = not eqn.primitive.multiple_results and eqn.outputs[0].aval.ndim > 0
+        if single and eqn.outputs[0] not in bufs.escaping:
+            avoid = frozenset(d.name(a) for a in eqn.inputs if isinstance(a, Var))
+            ctx._alloc = lambda: bufs.alloc(eqn.outputs[0], avoid)
+        expr = s.rule.emit(ctx, [d.name(a) for a in eqn.inputs], **eqn.params)
+    except Exception as e:
+        raise LoweringError(f"jit: lowering failed for the equation "
+                            f"{describe_eqn(eqn)}: {type(e).__name__}: {e}") from e
+    outs = eqn.outputs
+    if eqn.primitive.multiple_results and not outs:      # a debug callback
+        d.lines.append(f"    {expr}")
+    elif eqn.primitive.multiple_results:
+        names = [d.fresh(v) for v in outs]
+        d.lines.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = {expr}")
+        d.lines += [f"    {nm} = {nm}[()]" for v, nm in zip(outs, names) if v.aval.ndim == 0]
+    else:
+        out = outs[0]
+        nm = d.fresh(out)
+        d.lines.append(f"    {nm} = {expr}{_scalar_suffix(out)}")
+        if ctx.out_buffer in d.ws_names:
+            d.ws_names.add(nm)
+        if (s.rule.fresh_result or ctx.out_buffer is not None) and out.aval.ndim:
+            d.owned.add(out)
+            d.c_layout.add(out)
 
 
 class _EmitCtx:
@@ -545,63 +530,75 @@ class _EmitCtx:
         return self._d.bind_global(ex.fn, "sub")
 
 
-def _emit_kernel(d, step, alloc, donated_dead):
+def _inplace_outputs(group, donated_dead):
+    """Outputs of a kernel that can overwrite a dying donated operand: one read only element
+    by element, of the output's shape and dtype."""
     inplace = {}
-    if donated_dead:
-        reads = {}
-        for m in step.group.members:
-            for r in m.reads:
-                reads.setdefault(r.source, set()).add(r.map)
-        ident = identity_map(len(step.group.shape))
-        taken = set()
-        for m in step.group.members:
-            v = m.eqn.outputs[0]
-            if m.kind != "elementwise" or v not in step.group.outputs:
-                continue
-            for src in donated_dead:
-                if src not in taken and reads.get(src) == {ident} and \
-                        src.aval.shape == v.aval.shape and src.aval.dtype == v.aval.dtype:
-                    inplace[v] = src
-                    taken.add(src)
-                    break
-    spec = generate(step.group, inplace)
-    sig = []
-    for v in spec.inputs:
-        sig.append(_layout_type(v.aval, "C" if v in d.c_layout else "A"))
-    for v in spec.outputs:
-        sig.append(_layout_type(v.aval, "C"))
-    if spec.pass_extents:
-        sig += [nbt.int64] * len(spec.shape)
+    if not donated_dead:
+        return inplace
+    reads = {}
+    for m in group.members:
+        for r in m.reads:
+            reads.setdefault(r.source, set()).add(r.map)
+    ident = identity_map(len(group.shape))
+    taken = set()
+    for m in group.members:
+        v = m.eqn.outputs[0]
+        if m.kind != "elementwise" or v not in group.outputs:
+            continue
+        for src in donated_dead:
+            if src not in taken and reads.get(src) == {ident} and \
+                    src.aval.shape == v.aval.shape and src.aval.dtype == v.aval.dtype:
+                inplace[v] = src
+                taken.add(src)
+                break
+    return inplace
+
+
+def _compiled(d, source, sig, what, eqns):
+    """The name of the compiled kernel of `source` for the argument types `sig`."""
     try:
-        disp, event = KERNELS.kernel(spec.source, [tuple(sig)])
+        disp, event = KERNELS.kernel(source, [sig])
     except Exception as e:
-        eqns = "; ".join(describe_eqn(e_) for e_ in spec.eqns)
-        raise LoweringError(f"jit: Numba could not compile the fused kernel for the equations "
-                            f"[{eqns}]: {type(e).__name__}: {e}\nKernel source:\n"
-                            f"{spec.source}") from e
+        listed = "; ".join(describe_eqn(e_) for e_ in eqns)
+        raise LoweringError(f"jit: Numba could not compile the {what} for the equations "
+                            f"[{listed}]: {type(e).__name__}: {e}\nKernel source:\n"
+                            f"{source}") from e
     d.stats.kernels.append(event)
-    kname = d.bind_global(disp, "k")
+    d.numba_s += event.seconds
     if not any(n == event.name for n, _ in d.kernel_sources):
-        d.kernel_sources.append((event.name, spec.source))
+        d.kernel_sources.append((event.name, source))
+    return d.bind_global(disp, "k")
+
+
+def _output_buffer(d, bufs, v, avoid):
+    """A new name for v, bound to the buffer its kernel writes."""
+    buf = bufs.alloc(v, avoid)
+    nm = d.fresh(v)
+    d.lines.append(f"    {nm} = {buf}")
+    if buf in d.ws_names:
+        d.ws_names.add(nm)
+    d.owned.add(v)
+    d.c_layout.add(v)
+    return nm
+
+
+def _emit_kernel(d, bufs, step, k):
+    reads = [r.source for m in step.group.members for r in m.reads]
+    dying = [a for a in dict.fromkeys(reads) if isinstance(a, Var) and a in bufs.donated
+             and a in d.owned and bufs.last.get(a) == k]
+    spec = generate(step.group, _inplace_outputs(step.group, dying))
+    kname = _compiled(d, spec.source, _kernel_signature(spec, d.c_layout), "fused kernel",
+                      spec.eqns)
     in_names = [d.name(v) for v in spec.inputs]
-    avoid = set(in_names)
-    out_names = []
     for v, src in spec.inplace.items():
         d.names[v] = d.names[src]
         d.owned.discard(src)
         d.owned.add(v)
         d.c_layout.add(v)
-    for v in spec.outputs:
-        buf = alloc(v, avoid)
-        nm = d.fresh(v)
-        d.lines.append(f"    {nm} = {buf}")
-        if buf in d.ws_names:
-            d.ws_names.add(nm)
-        out_names.append(nm)
-        d.owned.add(v)
-        d.c_layout.add(v)
-    call_args = in_names + out_names + ([str(n) for n in spec.shape] if spec.pass_extents else [])
-    call = f"{kname}({', '.join(call_args)})"
+    out_names = [_output_buffer(d, bufs, v, set(in_names)) for v in spec.outputs]
+    extents = [str(n) for n in spec.shape] if spec.pass_extents else []
+    call = f"{kname}({', '.join(in_names + out_names + extents)})"
     if spec.scalar_outputs:
         names = [d.fresh(v) for v in spec.scalar_outputs]
         d.lines.append(f"    {', '.join(names)}, = {call}")
@@ -609,42 +606,22 @@ def _emit_kernel(d, step, alloc, donated_dead):
             d.lines.append(f"    {nm} = {scalar_ctor(v.aval.dtype)}({nm})")
     else:
         d.lines.append(f"    {call}")
-    return event.seconds
 
 
-def _emit_batch(d, step, alloc):
+def _emit_batch(d, bufs, step, k):
     """One call of the batched kernel for several independent instances of one kernel."""
-    from .kernels import batched_source
     first = step.members[0].spec
-    source = batched_source(first)
     sig = tuple(nbt.UniTuple(t, len(step.members)) for t in step.key[1])
-    try:
-        disp, event = KERNELS.kernel(source, [sig])
-    except Exception as e:
-        eqns = "; ".join(describe_eqn(e_) for e_ in first.eqns)
-        raise LoweringError(f"jit: Numba could not compile the batched kernel for the "
-                            f"equations [{eqns}]: {type(e).__name__}: {e}") from e
-    d.stats.kernels.append(event)
-    kname = d.bind_global(disp, "k")
-    if not any(n == event.name for n, _ in d.kernel_sources):
-        d.kernel_sources.append((event.name, source))
+    kname = _compiled(d, batched_source(first), sig, "batched kernel", first.eqns)
     specs = [m.spec for m in step.members]
     avoid = {d.name(v) for sp in specs for v in sp.inputs}
     columns_in = [[d.name(sp.inputs[j]) for sp in specs] for j in range(len(first.inputs))]
-    columns_out = []
-    for j in range(len(first.outputs)):
-        col = []
-        for sp in specs:
-            v = sp.outputs[j]
-            buf = alloc(v, avoid)
-            nm = d.fresh(v)
-            d.lines.append(f"    {nm} = {buf}")
-            if buf in d.ws_names:
-                d.ws_names.add(nm)
-            d.owned.add(v)
-            d.c_layout.add(v)
-            col.append(nm)
-        columns_out.append(col)
+    columns_out = [[_output_buffer(d, bufs, sp.outputs[j], avoid) for sp in specs]
+                   for j in range(len(first.outputs))]
     args = ", ".join("(" + ", ".join(col) + ",)" for col in columns_in + columns_out)
     d.lines.append(f"    {kname}({args})")
-    return event.seconds
+
+
+_STEP_EMITTERS = {"kernel": _emit_kernel, "batch": _emit_batch, "scalar": _emit_scalar,
+                  "ufunc": _emit_ufunc, "reduce": _emit_reduce, "view": _emit_view,
+                  "driver": _emit_driver}

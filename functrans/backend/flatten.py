@@ -1,5 +1,6 @@
-"""Before code generation: inline calls of sub-programs (nested jit, custom_jvp, checkpoint) and
-drop equations whose results are unused, giving one flat program."""
+"""Before code generation: inline calls of sub-programs (nested jit, custom_jvp, checkpoint),
+apply the simplifications primitives declare, and drop equations whose results are unused, giving
+one flat program."""
 from ..core.ir import Eqn, Literal, Program, Var
 from .lowering import Inline
 
@@ -22,10 +23,6 @@ def _short(v):
 
 def lowering_of(eqn):
     rule = eqn.primitive.lowering
-    if rule is None:
-        from .rules import install      # primitives registered since the last install
-        install()
-        rule = eqn.primitive.lowering
     if rule is None:
         raise LoweringError(
             f"jit: primitive `{eqn.primitive.name}` has no Numba lowering, in the equation "
@@ -99,103 +96,74 @@ def eliminate_dead_code(program):
     return Program(program.constvars, program.invars, tuple(reversed(kept)), program.outvars)
 
 
-# --- simplification: identities and common subexpressions ------------------------------------
+# --- simplification: the rules primitives declare, and common subexpressions ------------------
 
-_REDUCTIONS = ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")
+class _SimplifyCtx:
+    """What a simplification rule may ask about the program around its equation."""
 
+    def __init__(self, program):
+        self.uses = {}
+        for a in [a for e in program.eqns for a in e.inputs] + list(program.outvars):
+            if isinstance(a, Var):
+                self.uses[a] = self.uses.get(a, 0) + 1
+        self.defined = {}         # Var -> the (simplified) equation computing it
 
-def _identity_of(eqn):
-    """The input an equation merely passes through, or None."""
-    name, p = eqn.primitive.name, eqn.params
-    x = eqn.inputs[0] if eqn.inputs else None
-    if x is None or eqn.primitive.multiple_results:
+    def producer(self, atom):
+        if isinstance(atom, Var) and self.uses.get(atom) == 1:
+            return self.defined.get(atom)
         return None
+
+    def alias(self, v, target):
+        """v is replaced by target everywhere: target gains v's uses."""
+        if isinstance(target, Var):
+            self.uses[target] = self.uses.get(target, 0) + self.uses.get(v, 0)
+
+
+def _passes_through(eqn, atom):
     out = eqn.outputs[0].aval
-    if out.shape != x.aval.shape or out.dtype != x.aval.dtype:
-        return None
-    if name in ("reshape", "squeeze", "broadcast_in_dim", "convert_element_type",
-                "stop_gradient") or (name in _REDUCTIONS and not p.get("axes")):
-        return x
-    if name == "transpose" and tuple(p["permutation"]) == tuple(range(out.ndim)):
-        return x
-    if name == "mul":
-        for a, b in ((eqn.inputs[0], eqn.inputs[1]), (eqn.inputs[1], eqn.inputs[0])):
-            if isinstance(b, Literal) and b.value == 1 and a.aval.shape == out.shape and \
-                    a.aval.dtype == out.dtype:
-                return a
-    if name == "select_n" and len(eqn.inputs) == 2:
-        return eqn.inputs[1]
-    return None
+    return not eqn.primitive.multiple_results and len(eqn.outputs) == 1 and \
+        atom.aval.shape == out.shape and atom.aval.dtype == out.dtype
 
 
-def _as_reshape(eqn):
-    """A reduction over axes of size 1 only moves no data: a reshape."""
-    if eqn.primitive.name not in _REDUCTIONS:
-        return eqn
-    x = eqn.inputs[0]
-    if isinstance(x, Literal) or any(x.aval.shape[d] != 1 for d in eqn.params["axes"]):
-        return eqn
-    from ..core.primitive import registry
-    out = eqn.outputs[0]
-    return Eqn(registry["reshape"], (x,), (out,), {"new_sizes": tuple(out.aval.shape)})
+def _rewrite(eqn, ctx):
+    """Apply the primitives' rules until none applies: an atom the equation passes through,
+    or the equation to compute."""
+    for _ in range(8):        # a rule may hand the equation to another primitive's rules
+        for rule in eqn.primitive.simplifications:
+            result = rule(eqn, ctx)
+            if isinstance(result, Eqn):
+                eqn = result
+                break
+            if result is not None and _passes_through(eqn, result):
+                return result
+        else:
+            return eqn
+    return eqn
 
 
 def _cse_key(eqn, read):
     ins = tuple(("lit", a.aval.dtype, a.value.item()) if isinstance(a, Literal) else id(read(a))
                 for a in eqn.inputs)
-    key = (eqn.primitive.name, ins, tuple(sorted(eqn.params.items())))
+    key = (eqn.primitive, ins, tuple(sorted(eqn.params.items())))
     hash(key)
     return key
 
 
-def _swap_transposed_products(program):
-    """transpose(dot_general(a, b)) that swaps the two operands' free axes is
-    dot_general(b, a): reverse mode produces these (a weight gradient computed as (gᵀx)ᵀ); the
-    swapped product writes the wanted layout directly, so nothing reads it strided later."""
-    uses = {}
-    for eqn in program.eqns:
-        for a in eqn.inputs:
-            if isinstance(a, Var):
-                uses[a] = uses.get(a, 0) + 1
-    for a in program.outvars:
-        if isinstance(a, Var):
-            uses[a] = uses.get(a, 0) + 1
-    producer = {eqn.outputs[0]: eqn for eqn in program.eqns
-                if eqn.primitive.name == "dot_general"}
-    replaced, eqns = set(), []
-    for eqn in program.eqns:
-        dot = producer.get(eqn.inputs[0]) if eqn.primitive.name == "transpose" else None
-        if dot is not None and uses.get(eqn.inputs[0]) == 1:
-            (lc, rc), (lb, rb) = dot.params["dimension_numbers"]
-            lhs, rhs = dot.inputs
-            n_l = lhs.aval.ndim - len(lc)
-            n_r = rhs.aval.ndim - len(rc)
-            swap = tuple(range(n_l, n_l + n_r)) + tuple(range(n_l))
-            if not lb and tuple(eqn.params["permutation"]) == swap:
-                params = dict(dot.params, dimension_numbers=((rc, lc), ((), ())))
-                eqns.append(Eqn(dot.primitive, (rhs, lhs), eqn.outputs, params))
-                replaced.add(id(dot))
-                continue
-        eqns.append(eqn)
-    eqns = [e for e in eqns if id(e) not in replaced]
-    return Program(program.constvars, program.invars, tuple(eqns), program.outvars)
-
-
 def simplify(program):
-    """Drop equations that pass a value through unchanged, turn reductions over size-1 axes
-    into reshapes, compute repeated equations once (transforms produce all three), and fold
-    transposes of matrix products into the products."""
-    program = _swap_transposed_products(program)
+    """Apply the simplification rules primitives declare (dropping equations that pass a value
+    through, cheaper equivalents) and compute repeated equations once: transforms produce
+    all of these."""
+    ctx = _SimplifyCtx(program)
     env = {}
     read = lambda a: a if isinstance(a, Literal) else env.get(a, a)  # noqa: E731
     seen, eqns = {}, []
-    for eqn in program.eqns:
-        eqn = Eqn(eqn.primitive, tuple(read(a) for a in eqn.inputs), eqn.outputs, eqn.params)
-        same = _identity_of(eqn)
-        if same is not None:
-            env[eqn.outputs[0]] = same
+    for original in program.eqns:
+        eqn = _rewrite(Eqn(original.primitive, tuple(read(a) for a in original.inputs),
+                           original.outputs, original.params), ctx)
+        if not isinstance(eqn, Eqn):               # passed through: its output is that atom
+            env[original.outputs[0]] = eqn
+            ctx.alias(original.outputs[0], eqn)
             continue
-        eqn = _as_reshape(eqn)
         try:
             key = _cse_key(eqn, read)
         except TypeError:
@@ -203,9 +171,11 @@ def simplify(program):
         if key is not None and key in seen:
             for v, w in zip(eqn.outputs, seen[key].outputs):
                 env[v] = w
+                ctx.alias(v, w)
             continue
         if key is not None:
             seen[key] = eqn
         eqns.append(eqn)
+        ctx.defined.update((v, eqn) for v in eqn.outputs)
     return Program(program.constvars, program.invars, tuple(eqns),
                    tuple(read(a) for a in program.outvars))

@@ -374,7 +374,7 @@ class Planner:
                 t = step_of.get(a) if isinstance(a, Var) else None
                 if t is not None and t is not s:
                     s.deps.add(id(t))
-        return _toposort(steps), needed
+        return toposort(steps), needed
 
 
 def _has_subprograms(eqn):
@@ -385,7 +385,7 @@ def _has_subprograms(eqn):
                for v in eqn.params.values())
 
 
-def _toposort(steps):
+def toposort(steps):
     by_id = {id(s): s for s in steps}
     users = {id(s): [] for s in steps}
     indeg = {}

@@ -54,138 +54,165 @@ def generate(group, inplace=None) -> KernelSpec:
     only element by element): the kernel stores into that argument. Writing through the same
     name (not an aliased second argument) keeps LLVM's vectorizer: with two names it must
     assume overlap and falls back to scalar code, twice as slow."""
-    inplace = inplace or {}
-    shape = group.shape
-    n = len(shape)
-    members = group.members
-    member_out = {m.eqn.outputs[0]: m for m in members}
-    levels_pre = [[] for _ in range(n + 1)]
-    levels_post = [[] for _ in range(n + 1)]
-    inputs, arg_of = [], {}
-    value_of = {}          # (source id, map) or member Var -> (name, level)
-    counter = {"r": 0, "v": 0, "a": 0}
+    k = _KernelBuilder(group, inplace or {})
+    for m in group.members:
+        if m.kind == "elementwise":
+            k.elementwise(m)
+        else:
+            k.reduction(m)
+    spec = KernelSpec(k.source(), k.inputs, k.outputs, k.scalar_outputs, k.pass_extents(),
+                      group.shape, [m.eqn for m in group.members])
+    spec.inplace = {v: k.inplace[v] for v in group.outputs if v in k.inplace}
+    return spec
 
-    def fresh(prefix):
-        name = f"{prefix}{counter[prefix]}"
-        counter[prefix] += 1
+
+class _KernelBuilder:
+    """The statements of one kernel, by loop level: `pre[d]` run at the start of level d's body
+    (loads, computations, accumulator resets), `post[d]` after its inner loop (stores of
+    reductions)."""
+
+    def __init__(self, group, inplace):
+        self.shape = group.shape
+        self.n = n = len(group.shape)
+        self.inplace = inplace
+        self.member_out = {m.eqn.outputs[0]: m for m in group.members}
+        self.pre = [[] for _ in range(n + 1)]
+        self.post = [[] for _ in range(n + 1)]
+        self.inputs, self.arg_of = [], {}
+        self.value_of = {}          # (source id, map) or member Var -> (name, level)
+        self.counter = {"r": 0, "v": 0, "a": 0}
+        self.outputs, self.scalar_outputs, self.returns, self.stores = [], [], [], []
+        self.out_names = {}
+        for v in group.outputs:
+            if self.member_out[v].kind != "elementwise":
+                continue
+            if v in inplace:
+                self.out_names[v] = self.arg(inplace[v])
+            else:
+                self.out_names[v] = self.new_output(v)
+
+    def fresh(self, prefix):
+        name = f"{prefix}{self.counter[prefix]}"
+        self.counter[prefix] += 1
         return name
 
-    def arg(var):
-        if id(var) not in arg_of:
-            arg_of[id(var)] = f"x{len(inputs)}"
-            inputs.append(var)
-        return arg_of[id(var)]
+    def arg(self, var):
+        if id(var) not in self.arg_of:
+            self.arg_of[id(var)] = f"x{len(self.inputs)}"
+            self.inputs.append(var)
+        return self.arg_of[id(var)]
 
-    def read(r):
+    def new_output(self, v):
+        """The name of a new output array argument, for v."""
+        self.outputs.append(v)
+        return f"y{len(self.outputs) - 1}"
+
+    def all_indices(self):
+        return ", ".join(f"i{k}" for k in range(self.n))
+
+    def read(self, r):
+        """(name, level) of an operand element: loaded once, at the shallowest level whose
+        indices it uses."""
         src = r.source
         if isinstance(src, Literal):
             return typed_const(src.value, src.aval.dtype), 0
-        m = member_out.get(src)
+        m = self.member_out.get(src)
         if m is not None and m.kind == "elementwise":
-            return value_of[src]
+            return self.value_of[src]
         key = (id(src), r.map)
-        if key in value_of:
-            return value_of[key]
-        a = arg(src)
-        if src.aval.ndim == 0:
-            value_of[key] = (a, 0)
-            return value_of[key]
-        level = max((k + 1 for k, _, _ in r.map if k is not None), default=0)
-        name = fresh("r")
-        idx = ", ".join(_index_expr(e) for e in r.map)
-        levels_pre[level].append(f"{name} = {a}[{idx}]")
-        value_of[key] = (name, level)
-        return value_of[key]
+        if key not in self.value_of:
+            a = self.arg(src)
+            if src.aval.ndim == 0:
+                self.value_of[key] = (a, 0)
+            else:
+                level = max((k + 1 for k, _, _ in r.map if k is not None), default=0)
+                name = self.fresh("r")
+                self.pre[level].append(f"{name} = {a}[{', '.join(map(_index_expr, r.map))}]")
+                self.value_of[key] = (name, level)
+        return self.value_of[key]
 
-    outputs, scalar_outputs, returns, stores = [], [], [], []
-    out_names = {}
-    for v in group.outputs:
-        if member_out[v].kind == "elementwise":
-            if v in inplace:
-                out_names[v] = arg(inplace[v])
-                continue
-            out_names[v] = f"y{len(outputs)}"
-            outputs.append(v)
-
-    for m in members:
+    def elementwise(self, m):
         out = m.eqn.outputs[0]
-        ctor = scalar_ctor(out.aval.dtype)
-        if m.kind == "elementwise":
-            ops = [read(r) for r in m.reads]
-            level = max([lv for _, lv in ops] + [_index_level(m.expr)])
-            name = fresh("v")
-            expr = m.expr.format(*[nm for nm, _ in ops])
-            # Numba keeps float32 and float64 arithmetic in the operands' type (constants are
-            # typed): a cast is only needed where types change, or for narrow integers, which
-            # Numba widens. Fewer casts, less to compile.
-            same = out.aval.dtype.kind == "f" and _index_level(m.expr) == 0 and \
-                all(r.source.aval.dtype == out.aval.dtype for r in m.reads)
-            levels_pre[level].append(f"{name} = {expr}" if same else f"{name} = {ctor}({expr})")
-            value_of[out] = (name, level)
-            if out in out_names:
-                idx = ", ".join(f"i{k}" for k in range(n))
-                # Stores come after every load of the iteration (an in-place output may
-                # overwrite an operand that a later member reads).
-                stores.append(f"{out_names[out]}[{idx}] = {name}")
-            continue
-        # a reduction over params["axes"] of the loop nest
-        (x, _), axes = read(m.reads[0]), tuple(sorted(m.eqn.params["axes"]))
-        dtype = out.aval.dtype
-        ident = typed_const(m.rule.identity(dtype), dtype)
-        kept = [k for k in range(n) if k not in axes]
-        kept_idx = ", ".join(f"i{k}" for k in kept)
-        suffix = axes == tuple(range(n - len(axes), n))
-        if suffix and axes:
-            d = n - len(axes)
-            acc = fresh("a")
-            levels_pre[d].insert(0, f"{acc} = {ident}")
-            step = m.rule.combine(acc, x, dtype)
-            levels_pre[n].append(f"{acc} = {step}" if dtype.kind == "f" and
-                                 m.reads[0].source.aval.dtype == dtype else
-                                 f"{acc} = {ctor}({step})")
-            if d == 0:
-                returns.append(acc)
-                scalar_outputs.append(out)
-            else:
-                y = f"y{len(outputs)}"
-                outputs.append(out)
-                levels_post[d].append(f"{y}[{kept_idx}] = {acc}")
-        else:
-            y = f"y{len(outputs)}"
-            outputs.append(out)
-            if axes:
-                levels_pre[0].insert(0, f"{y}[...] = {ident}")
-                cell = f"{y}[{kept_idx}]"
-                levels_pre[n].append(f"{cell} = {ctor}({m.rule.combine(cell, x, dtype)})")
-            else:
-                idx = ", ".join(f"i{k}" for k in range(n))
-                levels_pre[n].append(f"{y}[{idx}] = {ctor}({m.rule.combine(ident, x, dtype)})")
+        ops = [self.read(r) for r in m.reads]
+        level = max([lv for _, lv in ops] + [_index_level(m.expr)])
+        name = self.fresh("v")
+        expr = m.expr.format(*[nm for nm, _ in ops])
+        # Numba keeps float32 and float64 arithmetic in the operands' type (constants are
+        # typed): a cast is only needed where types change, or for narrow integers, which
+        # Numba widens. Fewer casts, less to compile.
+        same = out.aval.dtype.kind == "f" and _index_level(m.expr) == 0 and \
+            all(r.source.aval.dtype == out.aval.dtype for r in m.reads)
+        self.pre[level].append(f"{name} = {expr}" if same else
+                               f"{name} = {scalar_ctor(out.aval.dtype)}({expr})")
+        self.value_of[out] = (name, level)
+        if out in self.out_names:
+            # Stores come after every load of the iteration (an in-place output may
+            # overwrite an operand that a later member reads).
+            self.stores.append(f"{self.out_names[out]}[{self.all_indices()}] = {name}")
 
-    levels_pre[n] += stores
-    full = [v for v in outputs if v.aval.shape == shape and n > 0]
-    pass_extents = not full
-    params = [arg_of[id(v)] for v in inputs] + [f"y{k}" for k in range(len(outputs))]
-    lines = [f"def kernel({', '.join(params + ([f'n{k}' for k in range(n)] if pass_extents else []))}):"]
-    if n and not pass_extents:
-        y = f"y{outputs.index(full[0])}"
-        lines.append(f"    {', '.join(f'n{k}' for k in range(n))}{',' if n == 1 else ''} = {y}.shape")
-    for d in range(n + 1):
-        pad = "    " * (d + 1)
-        lines += [pad + s for s in levels_pre[d]]
-        if d < n:
-            lines.append(f"{pad}for i{d} in range(n{d}):")
-            if not levels_pre[d + 1] and d + 1 == n:
-                lines.append(pad + "    pass")
-    for d in range(n - 1, -1, -1):
-        pad = "    " * (d + 1)
-        lines += [pad + s for s in levels_post[d]]
-    if returns:
-        lines.append(f"    return {', '.join(returns)}{',' if len(returns) == 1 else ''}")
-    source = "\n".join(lines) + "\n"
-    spec = KernelSpec(source, inputs, outputs, scalar_outputs, pass_extents, shape,
-                      [m.eqn for m in members])
-    spec.inplace = {v: inplace[v] for v in group.outputs if v in inplace}
-    return spec
+    def reduction(self, m):
+        """A reduction over params["axes"] of the loop nest: into an accumulator when the axes
+        are the innermost ones, else into the output array, cell by cell."""
+        n, out = self.n, m.eqn.outputs[0]
+        (x, _), axes = self.read(m.reads[0]), tuple(sorted(m.eqn.params["axes"]))
+        dtype = out.aval.dtype
+        ctor = scalar_ctor(dtype)
+        ident = typed_const(m.rule.identity(dtype), dtype)
+        kept_idx = ", ".join(f"i{k}" for k in range(n) if k not in axes)
+        if axes and axes == tuple(range(n - len(axes), n)):
+            d = n - len(axes)
+            acc = self.fresh("a")
+            self.pre[d].insert(0, f"{acc} = {ident}")
+            step = m.rule.combine(acc, x, dtype)
+            same = dtype.kind == "f" and m.reads[0].source.aval.dtype == dtype
+            self.pre[n].append(f"{acc} = {step}" if same else f"{acc} = {ctor}({step})")
+            if d == 0:
+                self.returns.append(acc)
+                self.scalar_outputs.append(out)
+            else:
+                self.post[d].append(f"{self.new_output(out)}[{kept_idx}] = {acc}")
+            return
+        y = self.new_output(out)
+        if axes:
+            self.pre[0].insert(0, f"{y}[...] = {ident}")
+            cell = f"{y}[{kept_idx}]"
+            self.pre[n].append(f"{cell} = {ctor}({m.rule.combine(cell, x, dtype)})")
+        else:
+            self.pre[n].append(f"{y}[{self.all_indices()}] = "
+                               f"{ctor}({m.rule.combine(ident, x, dtype)})")
+
+    def full_outputs(self):
+        return [v for v in self.outputs if v.aval.shape == self.shape and self.n > 0]
+
+    def pass_extents(self):
+        """Loop extents are trailing arguments when no output array has the loop's shape."""
+        return not self.full_outputs()
+
+    def source(self):
+        n = self.n
+        self.pre[n] += self.stores
+        params = [self.arg_of[id(v)] for v in self.inputs] + \
+            [f"y{k}" for k in range(len(self.outputs))]
+        if self.pass_extents():
+            params += [f"n{k}" for k in range(n)]
+        lines = [f"def kernel({', '.join(params)}):"]
+        if n and not self.pass_extents():
+            y = f"y{self.outputs.index(self.full_outputs()[0])}"
+            lines.append(f"    {', '.join(f'n{k}' for k in range(n))}{',' if n == 1 else ''} "
+                         f"= {y}.shape")
+        for d in range(n + 1):
+            pad = "    " * (d + 1)
+            lines += [pad + s for s in self.pre[d]]
+            if d < n:
+                lines.append(f"{pad}for i{d} in range(n{d}):")
+                if not self.pre[d + 1] and d + 1 == n:
+                    lines.append(pad + "    pass")
+        for d in range(n - 1, -1, -1):
+            lines += ["    " * (d + 1) + s for s in self.post[d]]
+        if self.returns:
+            lines.append(f"    return {', '.join(self.returns)}"
+                         f"{',' if len(self.returns) == 1 else ''}")
+        return "\n".join(lines) + "\n"
 
 
 def _index_level(expr):

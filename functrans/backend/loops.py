@@ -11,13 +11,13 @@ Python driver:
     ufunc     numpy's ufunc as Numba implements it (numpy ufuncs only)
     reduce    a one-member loop-nest kernel
     view      the numpy view (reshape of a contiguous copy when Numba needs one)
-    driver    matrix products (np.dot: BLAS, operands as 2-D views, no copies of contiguous or
-              transposed operands), dynamic_slice (a view of the closed-over array: no copy),
-              and cond/scan/while_loop nested in the body (generated inline, recursively)
+    driver    the loop lowering its primitive declares (functrans.backend.loop_lowering):
+              matrix products on BLAS, dynamic_slice as a view of the closed-over array,
+              cond/scan/while_loop nested in the body generated inline, recursively
 
-A body containing anything else (a primitive whose lowering calls its numpy impl from the
-driver: sort, gather, scatter, cumsum, fft, linalg, ...) raises Unsupported, and the caller keeps
-the Python loop that calls the body's compiled driver per iteration (docs/jit.md lists them).
+A body containing anything else (a driver step whose primitive declares no loop lowering: sort,
+gather, scatter, cumsum, fft, linalg, ...) raises Unsupported, and the caller keeps the Python
+loop that calls the body's compiled driver per iteration (docs/jit.md lists them).
 
 The module's text depends only on the loop's structure (shapes are compiled in, never values),
 and goes through the kernel cache: it is written to disk, loaded by later processes and shared
@@ -29,18 +29,11 @@ from ..core.ir import Literal
 from .flatten import flatten
 from .fusion import Group, Member, Planner, Read
 from .kernels import KERNEL_FLAGS, generate
+from .loop_lowering import Unsupported
 from .lowering import identity_map, scalar_ctor, typed_const
 
 # The loop allocates (per-iteration outputs, stacked ys): it needs Numba's runtime.
 LOOP_FLAGS = "cache=True, nogil=True, error_model='numpy', boundscheck=False"
-
-
-class Unsupported(Exception):
-    """The body contains something the loop generator does not compile: keep the Python loop."""
-
-
-def _dtype(aval):
-    return f"np.{np.dtype(aval.dtype).name}"
 
 
 class LoopSource:
@@ -188,16 +181,7 @@ class LoopSource:
             return self.assign(env, outs[0], f"{scalar_ctor(outs[0].aval.dtype)}({expr})", ind)
         ins = [self.atom(a, env) for a in eqn.inputs]
         if s.kind == "ufunc":
-            f = s.rule.ufunc
-            if not (isinstance(f, np.ufunc) and getattr(np, f.__name__, None) is f):
-                raise Unsupported(f"`{eqn.primitive.name}` (a non-numpy ufunc)")
-            from .codegen import _ufunc_result_dtype
-            if _ufunc_result_dtype(f, eqn.inputs) != outs[0].aval.dtype:
-                raise Unsupported(f"`{eqn.primitive.name}` changes dtype")
-            expr = f"np.{f.__name__}({', '.join(ins)})"
-            if outs[0].aval.ndim == 0:
-                expr = f"{scalar_ctor(outs[0].aval.dtype)}({expr})"
-            return self.assign(env, outs[0], expr, ind, c=outs[0].aval.ndim > 0)
+            return self.ufunc(s, ins, env, ind)
         if s.kind == "reduce":
             x = eqn.inputs[0]
             if isinstance(x, Literal) or x.aval.ndim == 0:
@@ -209,48 +193,57 @@ class LoopSource:
         if s.kind == "view":
             return self.view(s, eqn, ins, env, ind)
         if s.kind == "driver":
-            name = eqn.primitive.name
-            if name == "dot_general":
-                return self.dot(eqn, ins, env, ind)
-            if name == "dynamic_slice":
-                return self.dynamic_slice(eqn, ins, env, ind)
-            if name == "dynamic_update_slice":
-                return self.dynamic_update_slice(eqn, ins, env, ind)
-            if name == "concatenate" and all(a.aval.ndim for a in eqn.inputs):
-                return self.concatenate(eqn, ins, env, ind)
-            if name == "pad":
-                return self.pad(eqn, ins, env, ind)
-            if name == "cond":
-                return self.cond(eqn, ins, env, ind)
-            if name == "scan":
-                return self.assign_many(env, outs, self.scan(eqn.params, ins, ind), ind)
-            if name == "while_loop":
-                return self.assign_many(env, outs, self.while_loop(eqn.params, ins, ind), ind)
-            raise Unsupported(f"`{name}` (its lowering calls numpy from the driver)")
+            return self.equation(eqn, ins, env, ind)
         raise Unsupported(f"a step of kind {s.kind}")
 
-    def assign(self, env, v, expr, ind, c=False):
+    def equation(self, eqn, ins, env, ind):
+        """A driver step, by the primitive's loop lowering."""
+        rule = eqn.primitive.loop_lowering
+        if rule is None:
+            raise Unsupported(f"`{eqn.primitive.name}` (its lowering calls numpy from the driver)")
+        names = rule(self, ins, [a.aval for a in eqn.inputs], [v.aval for v in eqn.outputs],
+                     ind, **eqn.params)
+        env.update(zip(eqn.outputs, names))
+
+    def ufunc(self, s, ins, env, ind):
+        eqn, out = s.eqn, s.eqn.outputs[0]
+        f = s.rule.ufunc
+        if not (isinstance(f, np.ufunc) and getattr(np, f.__name__, None) is f):
+            raise Unsupported(f"`{eqn.primitive.name}` (a non-numpy ufunc)")
+        if s.rule.result_dtype([a.aval for a in eqn.inputs]) != out.aval.dtype:
+            raise Unsupported(f"`{eqn.primitive.name}` changes dtype")
+        expr = f"np.{f.__name__}({', '.join(ins)})"
+        if out.aval.ndim == 0:
+            expr = f"{scalar_ctor(out.aval.dtype)}({expr})"
+        return self.assign(env, out, expr, ind, c=out.aval.ndim > 0)
+
+    def value(self, expr, ind, c=False):
+        """A fresh name bound to expr (c: it holds a C-contiguous array)."""
         name = self.fresh()
         self.emit(ind, f"{name} = {expr}")
-        env[v] = name
         if c:
             self.c_names.add(name)
+        return name
 
-    def assign_many(self, env, vs, names, ind):
-        for v, n in zip(vs, names):
-            env[v] = n
+    def assign(self, env, v, expr, ind, c=False):
+        env[v] = self.value(expr, ind, c)
+
+    def buffer(self, shape, dtype):
+        """A fresh name for a buffer of this shape and dtype, allocated once per call."""
+        name = self.fresh("y")
+        self.alloc(name, shape, scalar_ctor(dtype))
+        return name
 
     def kernel(self, spec, env, ind):
         h = self.helper(spec.source)
         args = [self.atom(v, env) for v in spec.inputs]
         outs = []
         for v in spec.outputs:
-            name = self.fresh("y")
-            self.alloc(name, v.aval.shape, _dtype(v.aval))
-            self.c_names.add(name)
+            name = self.buffer(v.aval.shape, v.aval.dtype)
             env[v] = name
             outs.append(name)
-        call = f"{h}({', '.join(args + outs + ([str(n) for n in spec.shape] if spec.pass_extents else []))})"
+        extents = [str(n) for n in spec.shape] if spec.pass_extents else []
+        call = f"{h}({', '.join(args + outs + extents)})"
         if spec.scalar_outputs:
             names = [self.fresh("r") for _ in spec.scalar_outputs]
             self.emit(ind, f"{', '.join(names)}, = {call}")
@@ -265,7 +258,7 @@ class LoopSource:
             env[eqn.outputs[0]] = x
             return
         if xa.ndim == 0:
-            env[eqn.outputs[0]] = self.filled(out.shape, x, _dtype(out), ind)
+            env[eqn.outputs[0]] = self.filled(out.shape, x, scalar_ctor(out.dtype), ind)
             return
         if out.ndim == 0:
             m = s.rule.index_map(xa, out, **eqn.params) if s.rule.index_map else None
@@ -274,14 +267,12 @@ class LoopSource:
             idx = ", ".join(str(o) for _, _, o in m)
             return self.assign(env, eqn.outputs[0],
                                f"{scalar_ctor(out.dtype)}({x}[{idx}])", ind)
-        name = eqn.primitive.name
-        if out.size == xa.size and name in ("reshape", "squeeze", "broadcast_in_dim"):
-            # no data moves (a broadcast that only inserts size-1 axes is a reshape): a
-            # reshape of a contiguous array, copied into a buffer first if it is strided
+        if s.rule.reshape or (x in self.c_names and
+                              _moves_no_data(s.rule, xa, out, eqn.params)):
+            # a reshape of a contiguous array, copied into a buffer first if it is strided
             # (Numba reshapes only contiguous arrays)
             if x not in self.c_names:
-                buf = self.fresh("y")
-                self.alloc(buf, xa.shape, _dtype(xa))
+                buf = self.buffer(xa.shape, xa.dtype)
                 self.emit(ind, f"{self.put(xa.ndim)}({buf}, {x}, {self.zeros(xa.ndim)})")
                 x = buf
             return self.assign(env, eqn.outputs[0], f"{x}.reshape({tuple(out.shape)})", ind,
@@ -291,104 +282,10 @@ class LoopSource:
             expr = s.rule.view(f"np.ascontiguousarray({x})", xa, out, **eqn.params)
         return self.assign(env, eqn.outputs[0], expr, ind)
 
-    def _matrix(self, x, aval, order, shape):
-        ident = list(range(aval.ndim))
-        if order == ident and tuple(aval.shape) == tuple(shape):
-            return x
-        if aval.ndim == 2 and order == [1, 0] and tuple(shape) == tuple(aval.shape[::-1]):
-            return f"{x}.T"                       # BLAS takes it transposed, no copy
-        t = x if order == ident else f"{x}.transpose({tuple(order)})"
-        c = x if (order == ident and x in self.c_names) else f"np.ascontiguousarray({t})"
-        return f"{c}.reshape({tuple(shape)})"
-
-    def dot(self, eqn, ins, env, ind):
-        from ..primitives.contraction import _free_dims
-        (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
-        (lhs, rhs), out = [a.aval for a in eqn.inputs], eqn.outputs[0].aval
-        if lb or lhs.dtype != out.dtype or out.dtype.kind != "f" or out.dtype.itemsize < 4 \
-                or any(isinstance(a, Literal) or a.aval.ndim == 0 for a in eqn.inputs):
-            raise Unsupported("a batched, integer or mixed-type dot_general")
-        lfree, rfree = _free_dims(lhs.ndim, lc, lb), _free_dims(rhs.ndim, rc, rb)
-        size = lambda a, dims: int(np.prod([a.shape[d] for d in dims], dtype=np.int64))  # noqa
-        m, k, n = size(lhs, lfree), size(lhs, lc), size(rhs, rfree)
-        x = self._matrix(ins[0], lhs, list(lfree) + list(lc), (m, k))
-        y = self._matrix(ins[1], rhs, list(rc) + list(rfree), (k, n))
-        if out.ndim == 2 and tuple(out.shape) == (m, n):
-            buf = self.fresh("y")
-            self.alloc(buf, out.shape, _dtype(out))
-            self.emit(ind, f"np.dot({x}, {y}, {buf})")     # BLAS writes the buffer
-            env[eqn.outputs[0]] = buf
-            return
-        expr = f"np.dot({x}, {y})"
-        if out.ndim == 0:
-            expr = f"{scalar_ctor(out.dtype)}({expr}[0, 0])"
-        elif tuple(out.shape) != (m, n):
-            expr = f"{expr}.reshape({tuple(out.shape)})"
-        return self.assign(env, eqn.outputs[0], expr, ind, c=out.ndim > 0)
-
-    def dynamic_slice(self, eqn, ins, env, ind):
-        x, *starts = ins
-        xa = eqn.inputs[0].aval
-        sizes = eqn.params["slice_sizes"]
-        if xa.ndim == 0:
-            raise Unsupported("dynamic_slice of a scalar")
-        # Trailing axes taken whole are not sliced: x[b:b + m] of a C array stays C (BLAS
-        # reads it in place); slicing them too would make Numba copy it for np.dot.
-        keep = len(sizes)
-        while keep > 1 and sizes[keep - 1] == xa.shape[keep - 1]:
-            keep -= 1
-        parts = []
-        for s, n, m in list(zip(starts, xa.shape, sizes))[:keep]:
-            b = self.fresh("b")
-            # XLA's rule: the start moves into range so that the slice fits
-            self.emit(ind, f"{b} = min(max(int({s}), 0), {n - m})")
-            parts.append(f"{b}:{b} + {m}")
-        return self.assign(env, eqn.outputs[0], f"{x}[{', '.join(parts)}]", ind,
-                           c=keep == 1 and x in self.c_names)
-
-    def dynamic_update_slice(self, eqn, ins, env, ind):
-        x, u, *starts = ins
-        xa, ua = eqn.inputs[0].aval, eqn.inputs[1].aval
-        if xa.ndim == 0:
-            raise Unsupported("dynamic_update_slice of a scalar")
-        parts = []
-        for s, n, m in zip(starts, xa.shape, ua.shape):
-            b = self.fresh("b")
-            self.emit(ind, f"{b} = min(max(int({s}), 0), {n - m})")
-            parts.append(f"{b}, 1")
-        out = self.fresh("y")
-        self.alloc(out, xa.shape, _dtype(xa))
-        self.emit(ind, f"{self.put(xa.ndim)}({out}, {x}, {', '.join('0, 1' for _ in xa.shape)})")
-        self.emit(ind, f"{self.put(xa.ndim)}({out}, {u}, {', '.join(parts)})")
-        self.c_names.add(out)
-        env[eqn.outputs[0]] = out
-
-    def pad(self, eqn, ins, env, ind):
-        (x, v), xa, out = ins, eqn.inputs[0].aval, eqn.outputs[0].aval
-        config = eqn.params["padding_config"]
-        if xa.ndim == 0 or any(lo < 0 or hi < 0 for lo, hi, _ in config) or xa.size == 0:
-            raise Unsupported("pad with negative padding")
-        y = self.filled(out.shape, v, _dtype(out), ind)
-        offsets = ", ".join(f"{lo}, {i + 1}" for lo, _, i in config)
-        self.emit(ind, f"{self.put(xa.ndim)}({y}, {x}, {offsets})")
-        env[eqn.outputs[0]] = y
-
-    def concatenate(self, eqn, ins, env, ind):
-        out, axis = eqn.outputs[0].aval, eqn.params["dimension"]
-        y = self.fresh("y")
-        self.alloc(y, out.shape, _dtype(out))
-        at = 0
-        for n, a in zip(ins, eqn.inputs):
-            offsets = ", ".join(f"{at if d == axis else 0}, 1" for d in range(out.ndim))
-            self.emit(ind, f"{self.put(out.ndim)}({y}, {n}, {offsets})")
-            at += a.aval.shape[axis]
-        self.c_names.add(y)
-        env[eqn.outputs[0]] = y
-
     def init_carries(self, ks, inits, avals, ind):
         for k, a, aval in zip(ks, inits, avals):
             if aval.ndim:
-                self.alloc(k, aval.shape, _dtype(aval))
+                self.alloc(k, aval.shape, scalar_ctor(aval.dtype))
                 self.fresh_bufs.discard(k)
                 self.emit(ind, f"{self.put(aval.ndim)}({k}, {a}, {self.zeros(aval.ndim)})")
             else:
@@ -422,79 +319,6 @@ class LoopSource:
             return f"{scalar_ctor(aval.dtype)}({name})"
         return name if name in self.c_names else f"np.ascontiguousarray({name})"
 
-    # --- control flow ----------------------------------------------------------------------------
-    def cond(self, eqn, ins, env, ind):
-        index, ops = ins[0], ins[1:]
-        branches = eqn.params["branches"]
-        outs = [self.fresh("o") for _ in eqn.outputs]
-        for i, br in enumerate(branches):
-            test = "if" if i == 0 else "elif"
-            if i == len(branches) - 1 and i > 0:
-                self.emit(ind, "else:")
-            else:
-                self.emit(ind, f"{test} {index} <= {i}:" if i == 0 else f"{test} {index} == {i}:")
-            res = self.closed(br, list(ops), ind + 1)
-            for o, r, v in zip(outs, res, eqn.outputs):
-                self.emit(ind + 1, f"{o} = {self.carry(r, v.aval)}")
-            if not res:
-                self.emit(ind + 1, "pass")
-        for o, v in zip(outs, eqn.outputs):
-            env[v] = o
-            if v.aval.ndim:
-                self.c_names.add(o)
-
-    def scan(self, params, ins, ind):
-        body, length = params["body"], params["length"]
-        nc, nk = params["num_consts"], params["num_carry"]
-        consts, carry, xs = ins[:nc], ins[nc:nc + nk], ins[nc + nk:]
-        k_avals = body.out_avals[:nk]
-        y_avals = body.out_avals[nk:]
-        ks = [self.fresh("k") for _ in carry]
-        self.init_carries(ks, carry, k_avals, ind)
-        stacks = [self.fresh("s") for _ in y_avals]
-        for s, a in zip(stacks, y_avals):
-            self.emit(ind, f"{s} = np.empty({(length,) + tuple(a.shape)}, {_dtype(a)})")
-        i = self.fresh("i")
-        order = f"range({length - 1}, -1, -1)" if params["reverse"] else f"range({length})"
-        self.emit(ind, f"for {i} in {order}:")
-        x_in = []
-        x_avals = body.in_avals[nc + nk:]
-        for x, a in zip(xs, x_avals):
-            name = self.fresh("x")
-            self.emit(ind + 1, f"{name} = {x}[{i}]" if a.ndim else
-                      f"{name} = {scalar_ctor(a.dtype)}({x}[{i}])")
-            if a.ndim:
-                self.c_names.add(name)     # a leading-axis slice of a C array
-            x_in.append(name)
-        res = self.closed(body, list(consts) + ks + x_in, ind + 1)
-        # ys are stored before the carries are updated in place: a y may be a view of a
-        # carry (the primal loop of a gradient stacks h.reshape(1, n) as a residual)
-        for s, r, a in zip(stacks, res[nk:], y_avals):
-            if a.ndim:
-                self.emit(ind + 1, f"{self.put(a.ndim)}({s}[{i}], {r}, "
-                                   f"{', '.join('0, 1' for _ in a.shape)})")
-            else:
-                self.emit(ind + 1, f"{s}[{i}] = {r}")
-        self.update_carries(ks, res[:nk], k_avals, ind + 1)
-        if not res:
-            self.emit(ind + 1, "pass")
-        return ks + stacks
-
-    def while_loop(self, params, ins, ind):
-        cp, bp = params["cond_program"], params["body_program"]
-        cn, bn = params["cond_nconsts"], params["body_nconsts"]
-        cc, bc, carry = ins[:cn], ins[cn:cn + bn], ins[cn + bn:]
-        k_avals = bp.out_avals
-        ks = [self.fresh("k") for _ in carry]
-        self.init_carries(ks, carry, k_avals, ind)
-        self.emit(ind, "while True:")
-        (pred,) = self.closed(cp, list(cc) + ks, ind + 1)
-        self.emit(ind + 1, f"if not {pred}:")
-        self.emit(ind + 2, "break")
-        res = self.closed(bp, list(bc) + ks, ind + 1)
-        self.update_carries(ks, res, k_avals, ind + 1)
-        return ks
-
 
 class _Lazy:
     __slots__ = ("step", "ind")
@@ -511,20 +335,38 @@ def _layout_type(aval):
     return nbt.Array(from_dtype(aval.dtype), aval.ndim, "C")
 
 
-def compile_loop(ctx, kind, args, params):
-    """The driver expression running a scan or while_loop equation as one njit function, or
-    None when its body has something the generator does not compile (the caller then keeps
-    the Python loop). The module's text is shown by lower().as_text()."""
-    from .cache import KERNELS
+def _generate(rule, in_avals, out_avals, params):
+    """The loop's LoopSource, its parameter names and the names of its results."""
     src = LoopSource()
-    names = [f"a{i}" for i in range(len(args))]
-    avals = ctx.in_avals
-    for n, a in zip(names, avals):
-        if a.ndim:
-            src.c_names.add(n)
+    names = [f"a{i}" for i in range(len(in_avals))]
+    src.c_names.update(n for n, a in zip(names, in_avals) if a.ndim)
+    outs = rule(src, names, in_avals, out_avals, 1, **params)
+    return src, names, outs
+
+
+def compiles_as_loop(eqn):
+    """Will jit run this equation as one njit function, or as a Python loop calling its body's
+    compiled program? Asked of the loop generator itself (source only; nothing is compiled)."""
+    rule = eqn.primitive.loop_lowering
+    if rule is None or any(a.aval.dtype == np.float16 for a in eqn.inputs):
+        return False
     try:
-        outs = src.scan(params, names, 1) if kind == "scan" else \
-            src.while_loop(params, names, 1)
+        _generate(rule, [a.aval for a in eqn.inputs], [v.aval for v in eqn.outputs],
+                  eqn.params)
+    except Exception:           # Unsupported, or anything else: it would fall back too
+        return False
+    return True
+
+
+def compile_loop(ctx, kind, args, params):
+    """The driver expression running a loop equation (a scan, a while_loop: `kind`) as one njit
+    function, or None when its body has something the generator does not compile (the caller
+    then keeps the Python loop). The module's text is shown by lower().as_text()."""
+    from .cache import KERNELS
+    avals = ctx.in_avals
+    try:
+        src, names, outs = _generate(ctx.eqn.primitive.loop_lowering, avals, ctx.out_avals,
+                                     params)
     except Unsupported as e:
         ctx.note(f"# {kind}: a Python loop over the body's compiled driver ({e})")
         return None
@@ -533,8 +375,7 @@ def compile_loop(ctx, kind, args, params):
         ctx.note(f"# {kind}: a Python loop over the body's compiled driver (float16)")
         return None
     src.emit(1, f"return ({''.join(o + ', ' for o in outs)})")
-    extra_names = [n for n, _, _ in src.extra]
-    text = src.module_text(names + extra_names)
+    text = src.module_text(names + [n for n, _, _ in src.extra])
     sig = tuple(_layout_type(a) for a in avals) + \
         tuple(_layout_type(a) for _, _, a in src.extra)
     try:
@@ -544,24 +385,48 @@ def compile_loop(ctx, kind, args, params):
                  f"compile the loop: {type(e).__name__}: {str(e).splitlines()[0][:200]})")
         return None
     ctx.record(event, text)
-    # A small Python wrapper: contiguous arguments, typed scalars (Numba returns a float32 as a
-    # Python float), the body's constants as arguments (Numba would copy global arrays into
-    # the machine code), the tuple of results.
-    scope = {"np": np, "loop": disp}
+    wrapper = _wrapper(kind, disp, names, avals, ctx.out_avals, src.extra)
+    wrapper.source += "\n# the compiled loop\n" + text     # what runs, for inspection
+    return f"{ctx.bind_global(wrapper, kind + '_njit')}({', '.join(args)})"
+
+
+def _wrapper(kind, loop, names, avals, out_avals, extra):
+    """A small Python function calling the compiled loop: contiguous arguments, typed scalars
+    (Numba returns a float32 as a Python float), the body's constants as arguments (Numba
+    would copy global arrays into the machine code), the tuple of results."""
+    scope = {"np": np, "loop": loop}
     call_args = []
     for n, a in zip(names, avals):
         call_args.append(f"{scalar_ctor(a.dtype)}({n})" if a.ndim == 0 else
                          f"np.ascontiguousarray({n})")
-    for name, value, a in src.extra:
+    for name, value, a in extra:
         scope[name] = np.asarray(value, a.dtype)[()] if a.ndim == 0 else \
             np.ascontiguousarray(value)
         call_args.append(name)
     fix = [f"{scalar_ctor(a.dtype)}(r[{j}])" if a.ndim == 0 else f"r[{j}]"
-           for j, a in enumerate(ctx.out_avals)]
+           for j, a in enumerate(out_avals)]
     fn_src = (f"def {kind}_njit({', '.join(names)}):\n"
               f"    r = loop({', '.join(call_args)})\n"
               f"    return ({''.join(x + ', ' for x in fix)})\n")
     exec(compile(fn_src, f"<functrans {kind}_njit>", "exec"), scope)
     wrapper = scope[f"{kind}_njit"]
-    wrapper.source = fn_src + "\n# the compiled loop\n" + text     # what runs, for inspection
-    return f"{ctx.bind_global(wrapper, kind + '_njit')}({', '.join(args)})"
+    wrapper.source = fn_src
+    return wrapper
+
+
+def _moves_no_data(rule, xa, out, params):
+    """Does this view keep the operand's elements in their (row-major) order, only adding or
+    dropping axes of size 1 (a broadcast to as many elements)? Then it is a reshape."""
+    if xa.size != out.size or rule.index_map is None:
+        return False
+    m = rule.index_map(xa, out, **params)
+    if m is None:
+        return False
+    axes = []
+    for (k, scale, offset), n in zip(m, xa.shape):
+        if n == 1:
+            continue
+        if k is None or scale != 1 or offset != 0 or out.shape[k] != n:
+            return False
+        axes.append(k)
+    return axes == sorted(set(axes))

@@ -15,7 +15,10 @@ primitive declares one of these, with `prim.def_lowering(rule)`:
                            read the operand through `index_map(in_aval, out_aval, **params)`
                            (None declines); the driver materializes it as the numpy view
                            `view(x, in_aval, out_aval, **params)` (a Python expression over
-                           the name x).
+                           the name x). reshape=True: the view is x.reshape(out shape), so of a
+                           C-contiguous operand it is C-contiguous; read_only=True: the view
+                           cannot be written (np.broadcast_to), so a program result made by it
+                           is copied.
   Reduce(identity, combine, numpy)
                            an associative reduction over params["axes"]: fused at the end of a
                            loop nest (accumulator `identity(dtype)`, step `combine(acc, x)`), or
@@ -28,14 +31,31 @@ primitive declares one of these, with `prim.def_lowering(rule)`:
                            buffer to write the result into (or None); ctx.subprogram(closed) names
                            a compiled callable of a sub-program (control flow: a cond's
                            branches, a loop's body), called with arrays, returning a tuple.
+                           fresh_result=True: the expression returns a new C-contiguous array
+                           that nothing else holds (the driver may reuse its buffer later).
   Inline(program)          a call of a sub-program (jit, custom_jvp_call, checkpoint):
                            `program(in_avals, **params)` gives the ClosedProgram to inline.
+
+Beside its lowering a primitive may declare, on the Primitive:
+
+  prim.def_simplify(rule)  a rewrite jit applies before lowering: `rule(eqn, ctx)` returns None
+                           (no change), an operand atom equal to the single output (the
+                           equation passes it through: it must have the output's shape and
+                           dtype, else the answer is ignored), or an Eqn with the same outputs
+                           that computes them more cheaply. ctx.producer(atom) is the equation
+                           that computes atom when this equation is its only use, else None.
+  prim.def_loop_lowering(rule)
+                           its code inside a loop compiled as one Numba function (see
+                           functrans.backend.loop_lowering); without one, a loop whose body
+                           has the primitive as a driver step stays a Python loop.
 
 An index map describes, for each axis of an operand, which element a kernel iteration reads:
 a tuple with one entry per operand axis, each (k, scale, offset) for `offset + scale * i_k`
 (i_k the k-th loop index) or (None, 0, c) for the constant c.
 """
 import numpy as np
+
+from ..core.ir import Eqn, Literal
 
 
 class Lowering:
@@ -75,13 +95,25 @@ class Ufunc(Lowering):
             self._ufunc = getattr(importlib.import_module(module), name)
         return self._ufunc
 
+    def result_dtype(self, in_avals):
+        """The dtype the ufunc returns for operands of these avals (None if the probe fails):
+        scipy's special functions have no float16 loop, for one."""
+        try:
+            probe = [np.ones((), a.dtype) for a in in_avals]
+            with np.errstate(all="ignore"):
+                return np.asarray(self.ufunc(*probe)).dtype
+        except Exception:
+            return None
+
 
 class View(Lowering):
     kind = "view"
 
-    def __init__(self, index_map, view):
+    def __init__(self, index_map, view, reshape=False, read_only=False):
         self.index_map = index_map
         self.view = view
+        self.reshape = reshape
+        self.read_only = read_only
 
 
 class Reduce(Lowering):
@@ -96,8 +128,9 @@ class Reduce(Lowering):
 class Driver(Lowering):
     kind = "driver"
 
-    def __init__(self, emit):
+    def __init__(self, emit, fresh_result=False):
         self.emit = emit
+        self.fresh_result = fresh_result
 
     @staticmethod
     def impl(prim):
@@ -259,3 +292,55 @@ def trace_impl(prim):
             return list(out) if prim.multiple_results else [out]
         return stage(flat, list(in_avals))
     return Inline(program)
+
+
+# --- simplification rules (prim.def_simplify) -------------------------------------------------
+
+def same_aval_identity(eqn, ctx):
+    """The equation passes its operand through when the output has the operand's shape and
+    dtype (a reshape, squeeze or broadcast to the same shape, a conversion to the same dtype)."""
+    return eqn.inputs[0]
+
+
+def literal_identity(value):
+    """op(x, c) is x for the literal c (x * 1)."""
+    def rule(eqn, ctx):
+        for a, b in ((eqn.inputs[0], eqn.inputs[1]), (eqn.inputs[1], eqn.inputs[0])):
+            if isinstance(b, Literal) and b.value == value:
+                return a
+        return None
+    return rule
+
+
+def reduction_of_unit_axes(reshape):
+    """A reduction over no axes passes its operand through; over axes of size 1 only it moves
+    no data: the `reshape` primitive's equation."""
+    def rule(eqn, ctx):
+        x, axes = eqn.inputs[0], eqn.params["axes"]
+        if not axes:
+            return x
+        if isinstance(x, Literal) or any(x.aval.shape[d] != 1 for d in axes):
+            return None
+        out = eqn.outputs[0]
+        return Eqn(reshape, (x,), (out,), {"new_sizes": tuple(out.aval.shape)})
+    return rule
+
+
+def transposed_product(dot):
+    """For the transpose primitive: transpose(dot(a, b)) that swaps the two operands' free axes
+    is dot(b, a) (`dot` is dot_general). Reverse mode produces these (a weight gradient computed
+    as (gᵀx)ᵀ); the swapped product writes the wanted layout directly, so nothing reads it
+    strided later."""
+    def rule(eqn, ctx):
+        product = ctx.producer(eqn.inputs[0])
+        if product is None or product.primitive is not dot:
+            return None
+        (lc, rc), (lb, rb) = product.params["dimension_numbers"]
+        lhs, rhs = product.inputs
+        n_l, n_r = lhs.aval.ndim - len(lc), rhs.aval.ndim - len(rc)
+        if lb or tuple(eqn.params["permutation"]) != tuple(range(n_l, n_l + n_r)) + \
+                tuple(range(n_l)):
+            return None
+        params = dict(product.params, dimension_numbers=((rc, lc), ((), ())))
+        return Eqn(dot, (rhs, lhs), eqn.outputs, params)
+    return rule

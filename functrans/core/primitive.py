@@ -23,6 +23,8 @@ Each primitive is declared once, in its family's module under functrans/primitiv
   jacobian                                    the structure of its local Jacobian, in words
                                               ("diagonal", "dense", "permutation", ...)
   lowering                                    its Numba code generation (see functrans.backend)
+  simplifications, loop_lowering              jit's rewrites of its equations, and its code
+                                              inside a compiled loop (functrans.backend.lowering)
   sparsity(ins, out_avals, **params)          which input elements each output element depends
                                               on: ins are functrans.transforms.sparsity.Deps
                                               (aval, pattern, value); returns one pattern per
@@ -80,6 +82,8 @@ class Primitive:
         self.cost = None
         self.cost_kind = None            # see the module docstring; set beside the cost rule
         self.lowering = None
+        self.simplifications = []        # jit's rewrites of its equations (backend.lowering)
+        self.loop_lowering = None        # its code inside a compiled loop (backend.loop_lowering)
         self.sparsity = None
         self.sparsity_exact = True
         self.not_differentiable = None   # a reason string: differentiating raises it
@@ -119,6 +123,14 @@ class Primitive:
 
     def def_lowering(self, rule):
         self.lowering = rule
+        return rule
+
+    def def_simplify(self, rule):
+        self.simplifications.append(rule)
+        return rule
+
+    def def_loop_lowering(self, rule):
+        self.loop_lowering = rule
         return rule
 
     def def_sparsity(self, rule=None, *, exact=True):

@@ -15,9 +15,10 @@ from ..core.primitive import Cost, Primitive, Zero, is_undefined
 from ..core.trace import get_aval
 from ._common import resolve_dtypes
 from . import _sparsity_rules as _sparsity
-from ..backend.lowering import Driver, Elementwise
+from ..backend import loop_lowering
+from ..backend.lowering import Driver, Elementwise, transposed_product
 from .elementwise import add_tangents, convert_element_type
-from .shape import transpose
+from .shape import transpose, transpose_p
 
 __all__ = ["dot_general", "dot"]
 
@@ -345,8 +346,11 @@ def _as_matrix(x, aval, order, shape):
     return x
 
 
-dot_general_p.def_lowering(Elementwise(_dot_general_scalar, fallback=Driver(_dot_general_matmul),
+dot_general_p.def_lowering(Elementwise(_dot_general_scalar,
+                                       fallback=Driver(_dot_general_matmul, fresh_result=True),
                                        index_maps=_dot_general_index_maps))
+dot_general_p.def_loop_lowering(loop_lowering.matmul)
+transpose_p.def_simplify(transposed_product(dot_general_p))
 
 
 def _canonical_dims(dims, ndim, which, name):

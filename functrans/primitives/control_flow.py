@@ -35,6 +35,7 @@ import operator
 import numpy as np
 
 from .. import tree_util
+from ..backend import loop_lowering
 from ..backend.executables import executable_for
 from ..backend.lowering import Driver
 from ..core import dtypes
@@ -622,6 +623,9 @@ def _scan_cost(*avals, body, length, **params):
 scan_p.cost_kind = "control_flow"     # the cost model times its body, length times
 
 
+scan_p.def_loop_lowering(loop_lowering.scan)
+
+
 @scan_p.def_lowering
 @Driver
 def _scan_lowering(ctx, args, *, body, length, reverse, num_consts, num_carry, unroll):
@@ -939,6 +943,9 @@ def _cond_cost(*avals, branches):
                         key=lambda c: (c.flops, c.bytes))
 
 
+cond_p.def_loop_lowering(loop_lowering.cond)
+
+
 @cond_p.def_lowering
 @Driver
 def _cond_lowering(ctx, args, *, branches):
@@ -1177,6 +1184,9 @@ while_loop_p.cost_kind = "control_flow"
 def _while_cost(*avals, cond_program, body_program, **params):
     # The trip count is unknown until the loop runs: this is the cost of one iteration.
     return program_cost(cond_program) + program_cost(body_program)
+
+
+while_loop_p.def_loop_lowering(loop_lowering.while_loop)
 
 
 @while_loop_p.def_lowering

@@ -32,7 +32,8 @@ from ._common import (elementwise_batch, elementwise_cost, elementwise_shape_rul
 from . import _sparsity_rules as _sparsity
 from .shape import broadcast_in_dim
 from ..backend.lowering import (Elementwise, Ufunc, binary, float_only, impl_call,
-                                minmax, nan_max, nan_min, numpy_ufunc, typed_const, unary)
+                                literal_identity, minmax, nan_max, nan_min, numpy_ufunc,
+                                same_aval_identity, typed_const, unary)
 
 __all__ = [
     "neg", "add", "sub", "mul", "div", "rem", "pow", "integer_pow", "max", "min",
@@ -335,6 +336,7 @@ def _mul_transpose(ct, x, y):
 
 
 mul_p.def_lowering(binary("*"))
+mul_p.def_simplify(literal_identity(1))
 
 
 def mul(x, y):
@@ -928,6 +930,7 @@ def _select_n_lowering(a, ctx):
 
 
 select_n_p.def_lowering(Elementwise(_select_n_lowering))
+select_n_p.def_simplify(lambda eqn, ctx: eqn.inputs[1] if len(eqn.inputs) == 2 else None)
 
 
 def select_n(which, *cases):
@@ -1061,6 +1064,7 @@ def _convert_lowering(a, ctx, *, new_dtype, weak_type):
 
 
 convert_element_type_p.def_lowering(Elementwise(_convert_lowering))
+convert_element_type_p.def_simplify(same_aval_identity)
 
 
 def convert_element_type(x, new_dtype, weak_type=False):
@@ -1091,6 +1095,7 @@ def _stop_gradient_batch(args, dims):
 stop_gradient_p.def_cost(elementwise_cost(0))
 stop_gradient_p.def_sparsity(_sparsity.zero)
 stop_gradient_p.def_lowering(unary("{0}"))
+stop_gradient_p.def_simplify(same_aval_identity)
 
 
 def stop_gradient(x):

@@ -39,6 +39,7 @@ from ..core.trace import Tracer, get_aval
 from ._common import resolve_dtypes
 from .shape import (_ints, broadcast_in_dim, broadcasted_iota, checked_primitive, concatenate,
                     expand_dims, full, reshape, slice_in_dim, squeeze, zeros_like_aval)
+from ..backend import loop_lowering
 from ..backend.lowering import impl_call
 from ._batching import batch_size, bdim_at, moveaxis
 from .elementwise import (add, convert_element_type, eq, max as lax_max, min as lax_min,
@@ -148,6 +149,7 @@ def _dynamic_slice_cost(operand, *starts, slice_sizes):
 
 dynamic_slice_p.cost_kind = "gather_scatter"
 dynamic_slice_p.def_lowering(impl_call(dynamic_slice_p))
+dynamic_slice_p.def_loop_lowering(loop_lowering.dynamic_slice)
 # Known starts: a selection; traced starts could select any element (dense).
 dynamic_slice_p.def_sparsity(_sparsity.selection_rule(dynamic_slice_p, sources=(0,)))
 
@@ -263,6 +265,7 @@ def _dynamic_update_slice_cost(operand, update, *starts):
 
 dynamic_update_slice_p.cost_kind = "gather_scatter"
 dynamic_update_slice_p.def_lowering(impl_call(dynamic_update_slice_p))
+dynamic_update_slice_p.def_loop_lowering(loop_lowering.dynamic_update_slice)
 dynamic_update_slice_p.def_sparsity(_sparsity.selection_rule(dynamic_update_slice_p,
                                                               sources=(0, 1)))
 

@@ -25,9 +25,9 @@ from ..core.trace import get_aval
 from . import _forward
 from . import _sparsity_rules as _sparsity
 from .elementwise import add, convert_element_type, div, eq, ge, le, mul, select_n
-from .shape import broadcast_in_dim, pad, reshape, transpose
+from .shape import broadcast_in_dim, pad, reshape, reshape_p, transpose
 from ..backend.lowering import (Reduce, highest, impl_call, lowest, nan_max, nan_min,
-                                numpy_minmax, numpy_reduce)
+                                numpy_minmax, numpy_reduce, reduction_of_unit_axes)
 
 __all__ = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "argmax", "argmin",
            "cumsum", "cumprod", "cummax", "cummin"]
@@ -151,6 +151,7 @@ def _reduce_sum_transpose(ct, x, *, axes):
 
 reduce_sum_p.def_lowering(Reduce(lambda d: 0, lambda acc, x, d: f"{acc} + {x}",
                                  numpy_reduce("add")))
+reduce_sum_p.def_simplify(reduction_of_unit_axes(reshape_p))
 
 
 _reduce_batch(reduce_sum_p)
@@ -217,6 +218,7 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
 
 reduce_prod_p.def_lowering(Reduce(lambda d: 1, lambda acc, x, d: f"{acc} * {x}",
                                   numpy_reduce("multiply")))
+reduce_prod_p.def_simplify(reduction_of_unit_axes(reshape_p))
 
 
 _reduce_batch(reduce_prod_p)
@@ -267,10 +269,12 @@ reduce_max_p = _declare_minmax("reduce_max", np.maximum, lowest)
 reduce_max_p.def_lowering(Reduce(
     lowest, lambda acc, x, d: nan_max(x, acc) if d.kind == "f" else f"max({acc}, {x})",
     numpy_minmax("maximum", lowest)))
+reduce_max_p.def_simplify(reduction_of_unit_axes(reshape_p))
 reduce_min_p = _declare_minmax("reduce_min", np.minimum, highest)
 reduce_min_p.def_lowering(Reduce(
     highest, lambda acc, x, d: nan_min(x, acc) if d.kind == "f" else f"min({acc}, {x})",
     numpy_minmax("minimum", highest)))
+reduce_min_p.def_simplify(reduction_of_unit_axes(reshape_p))
 
 
 def reduce_max(operand, axes):

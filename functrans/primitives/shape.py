@@ -24,7 +24,9 @@ from . import _sparsity_rules as _sparsity
 from . import _forward
 from ._batching import batch_size, bdim_at, moveaxis
 from ._common import resolve_dtypes
-from ..backend.lowering import Elementwise, View, impl_call, reshape_view, unit_axes_map
+from ..backend import loop_lowering
+from ..backend.lowering import (Elementwise, View, impl_call, reshape_view, same_aval_identity,
+                                unit_axes_map)
 
 __all__ = ["broadcast", "broadcast_in_dim", "broadcasted_iota", "concatenate", "expand_dims",
            "full", "full_like", "index_in_dim", "iota", "pad", "reshape", "rev", "slice",
@@ -191,7 +193,9 @@ def _broadcast_in_dim_view(x, xa, oa, *, shape, broadcast_dimensions):
     return f"np.broadcast_to({x}.reshape({tuple(expanded)}), {tuple(shape)})"
 
 
-broadcast_in_dim_p.def_lowering(View(_broadcast_in_dim_index_map, _broadcast_in_dim_view))
+broadcast_in_dim_p.def_lowering(View(_broadcast_in_dim_index_map, _broadcast_in_dim_view,
+                                     read_only=True))
+broadcast_in_dim_p.def_simplify(same_aval_identity)
 broadcast_in_dim_p.def_sparsity(_sparsity.selection_rule(broadcast_in_dim_p))
 
 
@@ -297,7 +301,8 @@ def _reshape_batch(args, dims, *, new_sizes):
 
 
 reshape_p.def_lowering(View(lambda x, out, *, new_sizes: unit_axes_map(x, out),
-                              reshape_view))
+                              reshape_view, reshape=True))
+reshape_p.def_simplify(same_aval_identity)
 
 
 _copy_cost(reshape_p)
@@ -356,6 +361,8 @@ def _transpose_index_map(x, out, *, permutation):
 
 transpose_p.def_lowering(View(_transpose_index_map, lambda x, xa, oa, *, permutation:
                               f"{x}.transpose({tuple(permutation)})"))
+transpose_p.def_simplify(lambda eqn, ctx: eqn.inputs[0] if tuple(eqn.params["permutation"]) ==
+                         tuple(range(len(eqn.params["permutation"]))) else None)
 
 
 _copy_cost(transpose_p)
@@ -407,7 +414,8 @@ def _squeeze_batch(args, dims, *, dimensions):
 
 
 squeeze_p.def_lowering(View(lambda x, out, *, dimensions: unit_axes_map(x, out),
-                              reshape_view))
+                              reshape_view, reshape=True))
+squeeze_p.def_simplify(same_aval_identity)
 
 
 _copy_cost(squeeze_p)
@@ -642,6 +650,7 @@ def _concatenate_batch(args, dims, *, dimension):
 
 
 concatenate_p.def_lowering(impl_call(concatenate_p))
+concatenate_p.def_loop_lowering(loop_lowering.concatenate)
 concatenate_p.def_sparsity(_sparsity.selection_rule(concatenate_p))
 
 
@@ -752,6 +761,7 @@ def _pad_batch(args, dims, *, padding_config):
 
 
 pad_p.def_lowering(impl_call(pad_p))
+pad_p.def_loop_lowering(loop_lowering.pad)
 pad_p.def_sparsity(_sparsity.selection_rule(pad_p))
 
 

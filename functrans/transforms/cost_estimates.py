@@ -11,7 +11,6 @@ transcendental, reduction, view, gather_scatter, numpy_call, control_flow, call;
 import math
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..core.ir import ClosedProgram, Var
 from ..core.primitive import Cost
@@ -206,29 +205,8 @@ def compiled_loop(eqn):
     """Will jit run this scan / while_loop as one njit function (functrans.backend.loops), or
     as a Python loop calling the body's compiled program? Asked of the loop generator itself
     (it generates source only; nothing is compiled)."""
-    try:
-        from ..backend.loops import LoopSource, Unsupported
-    except ImportError:         # a backend without compiled loops
-        return False
-    if any(a.aval.dtype == np.float16 for a in eqn.inputs):
-        return False
-    src = LoopSource()
-    names = [f"a{i}" for i in range(len(eqn.inputs))]
-    src.c_names.update(n for n, a in zip(names, eqn.inputs) if a.aval.ndim)
-    p = eqn.params
-    try:
-        if eqn.primitive.name == "scan":
-            src.scan(dict(body=p["body"], length=p["length"], reverse=p["reverse"],
-                          num_consts=p["num_consts"], num_carry=p["num_carry"]), names, 1)
-        elif eqn.primitive.name == "while_loop":
-            src.while_loop(p, names, 1)
-        else:
-            return False
-    except Unsupported:
-        return False
-    except Exception:           # anything else the generator meets: it would fall back too
-        return False
-    return True
+    from ..backend.loops import compiles_as_loop
+    return compiles_as_loop(eqn)
 
 
 def _eager_terms(r, closed, per_eqn, execution="eager", loop=0.0):
