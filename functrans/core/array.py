@@ -67,7 +67,7 @@ class Array(np.ndarray):
 
     @property
     def at(self):
-        from ..numpy.indexing import _IndexUpdateHelper
+        from ..numpy._at_modes import _IndexUpdateHelper
         return _IndexUpdateHelper(self)
 
     def block_until_ready(self):
