@@ -11,8 +11,6 @@ so only the user's outermost call pays for it. The wrapper:
 import functools
 import types
 
-import numpy as np
-
 from ..config import config as _config
 from ..core.array import Array, plain, wrap_tree
 

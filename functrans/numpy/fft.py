@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes
+from . import _base as fnp
 from ._promotion import asarray, cast, dtype_of, eager, shape_of
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
@@ -19,10 +20,6 @@ __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "
 
 _NORMS = (None, "backward", "ortho", "forward")
 
-
-def _fnp():
-    from ._raw import raw       # fnp's functions, without the user-facing result wrapper
-    return raw
 
 
 def _complex(x, name):
@@ -84,7 +81,6 @@ def _real_dtype(d):
 
 def _apply(x, axes, fft_type, lengths):
     """Move axes to the end, one fft primitive, move them back."""
-    fnp = _fnp()
     k = len(axes)
     ndim = len(shape_of(x))
     moved = fnp.moveaxis(x, axes, tuple(range(ndim - k, ndim)))
@@ -212,7 +208,6 @@ def irfft(a, n=None, axis=-1, norm=None):
 def hfft(a, n=None, axis=-1, norm=None):
     """The fft of a Hermitian-symmetric signal given by its first half: a real spectrum
     (numpy.fft.hfft), irfft of the conjugate with the opposite normalization."""
-    fnp = _fnp()
     flipped = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
     if norm not in flipped:
         _rescale(a, 1, norm, False, "hfft")     # raises the norm error
@@ -221,7 +216,6 @@ def hfft(a, n=None, axis=-1, norm=None):
 
 def ihfft(a, n=None, axis=-1, norm=None):
     """The inverse of hfft (numpy.fft.ihfft): the conjugate of rfft, opposite normalization."""
-    fnp = _fnp()
     flipped = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
     if norm not in flipped:
         _rescale(a, 1, norm, False, "ihfft")
@@ -293,7 +287,6 @@ def irfft2(a, s=None, axes=(-2, -1), norm=None):
 
 
 def _shift(name, x, axes, sign):
-    fnp = _fnp()
     x = asarray(x, name)
     shape = shape_of(x)
     if axes is None:

@@ -342,8 +342,7 @@ def i1e(x):
 
 def i0(x):
     """The modified Bessel function I0 (scipy.special.i0), exp(|x|) i0e(x)."""
-    x = _float(x, "i0")
-    return fnp.multiply(fnp.exp(fnp.abs(x)), lax.bessel_i0e(x))
+    return fnp.i0(_float(x, "i0"))
 
 
 def i1(x):
