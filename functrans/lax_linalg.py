@@ -8,7 +8,8 @@ The primitives and their rules live in functrans/primitives/linalg.py.
 """
 import numpy as np
 
-from .core.trace import get_aval
+from .core import errors
+from .core.trace import Tracer, get_aval
 from .primitives import linalg as _p
 from .primitives.elementwise import add, mul
 
@@ -21,6 +22,19 @@ def _static_bool(name, arg, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"lax.linalg.{name}: {arg} must be a Python bool, got {value!r}")
     return bool(value)
+
+
+def _concrete(x, name):
+    """x's concrete value; a traced x without one raises as functrans.numpy's shape arguments
+    do (numpy/_promotion.py's concrete, which sits above this module)."""
+    if not isinstance(x, Tracer):
+        return x
+    value = x.concrete_value()
+    if value is None:
+        raise errors.TracerIntegerConversionError(errors.concretization_message(
+            x, f"fnp.{name} needs concrete arguments, which fix the shape of its result; it "
+               "was given the value", "int"))
+    return value
 
 
 def symmetrize(x):
@@ -159,8 +173,7 @@ def hessenberg(x):
 def lu_pivots_to_permutation(pivots, permutation_size):
     """The permutation [..., permutation_size] that LAPACK-style row interchanges `pivots`
     [..., k] apply (jax.lax.linalg.lu_pivots_to_permutation). Pivots must be concrete."""
-    from .numpy._promotion import concrete
-    piv = np.asarray(concrete(pivots, "lax.linalg.lu_pivots_to_permutation"))
+    piv = np.asarray(_concrete(pivots, "lax.linalg.lu_pivots_to_permutation"))
     out = np.empty(piv.shape[:-1] + (permutation_size,), np.int32)
     for idx in np.ndindex(*piv.shape[:-1]):
         perm = np.arange(permutation_size, dtype=np.int32)
