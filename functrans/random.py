@@ -33,8 +33,9 @@ Dtypes
   As in JAX with 64-bit types enabled, samplers default to float64 and int64 (bits to
   uint64); pass dtype= for others. key/split/fold_in/bits/uniform/bernoulli/randint/gumbel/
   categorical give JAX's numbers bit for bit; normal and truncated_normal compute JAX's formula
-  (sqrt(2)·erfinv(u)) with scipy's erfinv, which agrees with XLA's to the last bit or two;
-  permutation and choice shuffle differently from JAX (same distribution, other numbers). Keys are integers, so derivatives never flow into them; samplers are
+  (sqrt(2)·erfinv(u)) with the erf_inv primitive (scipy's erfinv), which agrees with XLA's to
+  the last bit or two; permutation and choice shuffle differently from JAX (same distribution,
+  other numbers). Keys are integers, so derivatives never flow into them; samplers are
   differentiable in their floating-point parameters (minval/maxval of uniform, the bounds of
   truncated_normal), as the reparameterization trick needs.
 """

@@ -346,13 +346,6 @@ radians, degrees = deg2rad, rad2deg
 # which can round differently from its vectorized exp/log/sqrt loops that the primitives use,
 # so eager calls run the same lax operations as traced ones (on numpy arrays).
 
-def _real_float(name, x):
-    x = to_inexact(asarray(x, name))
-    if _kind(x) == "c":
-        raise TypeError(f"fnp.{name} does not support complex arguments")
-    return x
-
-
 def _large(x):
     """Beyond this magnitude 1 + x*x rounds to x*x: sqrt(x*x + 1) is |x| to the last bit."""
     return float(1 / np.sqrt(np.finfo(dtype_of(x)).eps))
