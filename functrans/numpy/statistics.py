@@ -118,42 +118,38 @@ def _quantile(name, a, q, axis, method, keepdims, ignore_nan):
     return out
 
 
-def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-             keepdims=False, *, interpolation=None):
-    """The q-th quantiles (q in [0, 1]) over axis; q's axes come first in the result."""
-    if out is not None:
-        raise NotImplementedError("fnp.quantile: out= is not supported (arrays are immutable)")
-    return _quantile("quantile", a, q, axis, interpolation or method, keepdims, False)
+def _order_statistics(name, ignore_nan):
+    """quantile, percentile and median (ignore_nan: their nan-ignoring forms, nan where a
+    slice is all nan)."""
+    def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                 keepdims=False, *, interpolation=None):
+        if out is not None:
+            raise NotImplementedError(f"fnp.{name}: out= is not supported (arrays are "
+                                      "immutable)")
+        return _quantile(name, a, q, axis, interpolation or method, keepdims, ignore_nan)
+
+    def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                   keepdims=False, *, interpolation=None):
+        return quantile(a, fnp.divide(q, 100), axis, out, overwrite_input, method, keepdims,
+                        interpolation=interpolation)
+
+    def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+        return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
+
+    prefix = "nan" if ignore_nan else ""
+    also = ", ignoring nans (nan where a slice is all nan)" if ignore_nan else ""
+    for fun, doc in ((quantile, f"The q-th quantiles (q in [0, 1]) over axis{also}; q's axes "
+                                "come first in the result."),
+                     (percentile, f"{prefix}quantile(a, q / 100)."),
+                     (median, f"The middle value (the mean of the two middle ones) over "
+                              f"axis{also}.")):
+        fun.__name__ = fun.__qualname__ = prefix + fun.__name__
+        fun.__doc__ = doc
+    return quantile, percentile, median
 
 
-def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-               keepdims=False, *, interpolation=None):
-    """quantile(a, q / 100)."""
-    return quantile(a, fnp.divide(q, 100), axis, out, overwrite_input, method, keepdims,
-                    interpolation=interpolation)
-
-
-def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    """The middle value (the mean of the two middle ones) over axis."""
-    return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
-
-
-def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                keepdims=False, *, interpolation=None):
-    """quantile ignoring nans (nan where a slice is all nan)."""
-    if out is not None:
-        raise NotImplementedError("fnp.nanquantile: out= is not supported")
-    return _quantile("nanquantile", a, q, axis, interpolation or method, keepdims, True)
-
-
-def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                  keepdims=False, *, interpolation=None):
-    return nanquantile(a, fnp.divide(q, 100), axis, out, overwrite_input, method, keepdims,
-                       interpolation=interpolation)
-
-
-def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    return nanquantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
+quantile, percentile, median = _order_statistics("quantile", False)
+nanquantile, nanpercentile, nanmedian = _order_statistics("nanquantile", True)
 
 
 def ptp(a, axis=None, out=None, keepdims=False):
