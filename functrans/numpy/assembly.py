@@ -349,13 +349,18 @@ def place(arr, mask, vals, *, inplace=True):
     return fnp.where(mask, fill, arr)
 
 
-def insert(arr, obj, values, axis=None):
-    """values inserted before the indices obj along axis (flattened when None); obj static."""
-    arr = _arr(arr, "insert")
+def _along_axis(arr, axis, name):
+    """arr as an array (flattened when axis is None), the axis and its length."""
+    arr = _arr(arr, name)
     if axis is None:
         arr, axis = fnp.ravel(arr), 0
-    axis = canonical_axis(axis, len(shape_of(arr)), "insert")
-    m = shape_of(arr)[axis]
+    axis = canonical_axis(axis, len(shape_of(arr)), name)
+    return arr, axis, shape_of(arr)[axis]
+
+
+def insert(arr, obj, values, axis=None):
+    """values inserted before the indices obj along axis (flattened when None); obj static."""
+    arr, axis, m = _along_axis(arr, axis, "insert")
     if isinstance(obj, slice):
         obj = np.arange(m)[obj]
     obj_v = _concrete(obj, "insert", "the insertion positions set the result's shape")
@@ -389,11 +394,7 @@ def insert(arr, obj, values, axis=None):
 
 def delete(arr, obj, axis=None, *, assume_unique_indices=False):
     """arr without the entries obj (static indices, a slice, or a boolean mask) along axis."""
-    arr = _arr(arr, "delete")
-    if axis is None:
-        arr, axis = fnp.ravel(arr), 0
-    axis = canonical_axis(axis, len(shape_of(arr)), "delete")
-    m = shape_of(arr)[axis]
+    arr, axis, m = _along_axis(arr, axis, "delete")
     if isinstance(obj, slice):
         drop = np.arange(m)[obj]
     else:

@@ -89,13 +89,18 @@ def _apply(x, axes, fft_type, lengths):
     return fnp.moveaxis(y, tuple(range(ndim - k, ndim)), axes)
 
 
-def _c2c(name, a, s, axes, norm, inverse, default_all):
-    x = _complex(asarray(a, name), name)
+def _resized(name, x, s, axes, default_all):
+    """x cut or zero-padded to the sizes s along axes (their lengths if s is None)."""
     axes, s = _axes_and_sizes(name, x, s, axes, default_all)
     if s is None:
         s = tuple(shape_of(x)[a] for a in axes)
     for a, n in zip(axes, s):
         x = _resize(x, a, n)
+    return x, s, axes
+
+
+def _c2c(name, a, s, axes, norm, inverse, default_all):
+    x, s, axes = _resized(name, _complex(asarray(a, name), name), s, axes, default_all)
     if not axes:
         return x
     # "backward" is what the primitive computes; other norms rescale (ifft's 1/n is built in).
@@ -119,12 +124,7 @@ def _rescale(y, n, norm, inverse, name):
 
 
 def _r2c(name, a, s, axes, norm, default_all):
-    x = _real(asarray(a, name), name)
-    axes, s = _axes_and_sizes(name, x, s, axes, default_all)
-    if s is None:
-        s = tuple(shape_of(x)[a] for a in axes)
-    for a, n in zip(axes, s):
-        x = _resize(x, a, n)
+    x, s, axes = _resized(name, _real(asarray(a, name), name), s, axes, default_all)
     y = _apply(x, axes, "rfft", s)
     return _rescale(y, math.prod(s), norm, False, name)
 
