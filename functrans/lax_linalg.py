@@ -24,19 +24,6 @@ def _static_bool(name, arg, value):
     return bool(value)
 
 
-def _concrete(x, name):
-    """x's concrete value; a traced x without one raises as functrans.numpy's shape arguments
-    do (numpy/_promotion.py's concrete, which sits above this module)."""
-    if not isinstance(x, Tracer):
-        return x
-    value = x.concrete_value()
-    if value is None:
-        raise errors.TracerIntegerConversionError(errors.concretization_message(
-            x, f"fnp.{name} needs concrete arguments, which fix the shape of its result; it "
-               "was given the value", "int"))
-    return value
-
-
 def symmetrize(x):
     """(x + x^H) / 2: the Hermitian part, which cholesky and eigh decompose by default."""
     half = np.asarray(0.5, get_aval(x).dtype)[()]
@@ -173,7 +160,12 @@ def hessenberg(x):
 def lu_pivots_to_permutation(pivots, permutation_size):
     """The permutation [..., permutation_size] that LAPACK-style row interchanges `pivots`
     [..., k] apply (jax.lax.linalg.lu_pivots_to_permutation). Pivots must be concrete."""
-    piv = np.asarray(_concrete(pivots, "lax.linalg.lu_pivots_to_permutation"))
+    if isinstance(pivots, Tracer):
+        pivots = pivots._concrete_or_raise(
+            "fnp.lax.linalg.lu_pivots_to_permutation needs concrete arguments, which fix the "
+            "shape of its result; it was given the value", "int",
+            errors.TracerIntegerConversionError)
+    piv = np.asarray(pivots)
     out = np.empty(piv.shape[:-1] + (permutation_size,), np.int32)
     for idx in np.ndindex(*piv.shape[:-1]):
         perm = np.arange(permutation_size, dtype=np.int32)

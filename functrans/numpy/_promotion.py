@@ -284,9 +284,6 @@ def concrete(x, name):
     boolean mask): a traced value raises TracerIntegerConversionError saying why."""
     if not isinstance(x, Tracer):
         return x
-    value = x.concrete_value()
-    if value is None:
-        raise errors.TracerIntegerConversionError(errors.concretization_message(
-            x, f"fnp.{name} needs concrete arguments, which fix the shape of its result; it "
-               "was given the value", "int"))
-    return value
+    return x._concrete_or_raise(
+        f"fnp.{name} needs concrete arguments, which fix the shape of its result; it was given "
+        "the value", "int", errors.TracerIntegerConversionError)
