@@ -280,13 +280,7 @@ def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
 
 def _nan_extremum(name, a, axis, keepdims, out, initial, where, larger):
     _no_out(name, out, initial, where)
-    a = _arr(a)
-    if dtype_of(a).kind != "f":
-        return (fnp.max if larger else fnp.min)(a, axis=axis, keepdims=keepdims)
-    filled = _nan_to(a, -np.inf if larger else np.inf)
-    res = (fnp.max if larger else fnp.min)(filled, axis=axis, keepdims=keepdims)
-    all_nan = fnp.all(fnp.isnan(a), axis=axis, keepdims=keepdims)
-    return fnp.where(all_nan, np.asarray(np.nan, dtype_of(a))[()], res)
+    return _nan_ignoring(fnp.max if larger else fnp.min, a, axis, keepdims, larger, np.nan)
 
 
 def nanargmax(a, axis=None, out=None, keepdims=False):
@@ -299,13 +293,21 @@ def nanargmin(a, axis=None, out=None, keepdims=False):
 
 
 def _nan_arg(name, a, axis, keepdims, larger):
+    return _nan_ignoring(fnp.argmax if larger else fnp.argmin, a, axis, keepdims, larger, -1)
+
+
+def _nan_ignoring(reduce, a, axis, keepdims, larger, all_nan_value):
+    """reduce (max, min, argmax or argmin) of a with its nans replaced by -inf (larger) or
+    inf, so that they never win; all_nan_value (nan in a's dtype, or an index) for slices
+    that are all nan."""
     a = _arr(a)
     if dtype_of(a).kind != "f":
-        return (fnp.argmax if larger else fnp.argmin)(a, axis=axis, keepdims=keepdims)
-    filled = _nan_to(a, -np.inf if larger else np.inf)
-    res = (fnp.argmax if larger else fnp.argmin)(filled, axis=axis, keepdims=keepdims)
+        return reduce(a, axis=axis, keepdims=keepdims)
+    res = reduce(_nan_to(a, -np.inf if larger else np.inf), axis=axis, keepdims=keepdims)
     all_nan = fnp.all(fnp.isnan(a), axis=axis, keepdims=keepdims)
-    return fnp.where(all_nan, -1, res)
+    if isinstance(all_nan_value, float):
+        all_nan_value = np.asarray(all_nan_value, dtype_of(a))[()]
+    return fnp.where(all_nan, all_nan_value, res)
 
 
 def nancumsum(a, axis=None, dtype=None, out=None):
