@@ -40,9 +40,13 @@ def _wrap(fn, name):
 
 
 def wrap_namespace(ns, prefix=""):
-    """Wrap every public function in the dict `ns` that functrans.numpy defines."""
+    """Wrap every public function in the dict `ns` that functrans.numpy defines: the names in
+    its __all__ where it has one (a submodule's helpers imported from its siblings stay plain)."""
+    public = ns.get("__all__")
     for name, obj in list(ns.items()):
         if name.startswith("_") or not isinstance(obj, types.FunctionType):
+            continue
+        if public is not None and name not in public:
             continue
         if not obj.__module__.startswith("functrans.numpy") or hasattr(obj, "__wrapped_fnp__"):
             continue
