@@ -12,6 +12,7 @@ from ..core.trace import Tracer
 from . import _base as fnp
 from ._composed import _arr, _is_traced, _concrete, _real_dtype
 from ._promotion import asarray, canonical_axis, dtype_of, promote, shape_of
+from .indexing import update
 
 __all__ = ["append", "cross", "dsplit", "hsplit", "vsplit", "kron", "meshgrid", "partition",
            "argpartition", "real_if_close", "rollaxis", "rot90", "row_stack", "select",
@@ -305,7 +306,6 @@ def put_along_axis(arr, indices, values, axis, inplace=True, mode=None):
         out = np.array(arr)
         out[tuple(np.broadcast_arrays(*grids))] = vals
         return out
-    from .indexing import update
     return update(arr, tuple(grids), vals, "set")
 
 

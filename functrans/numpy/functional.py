@@ -2,6 +2,7 @@
 
 Composed from other fnp functions; functrans/numpy/extras.py gathers these modules.
 """
+from ..transforms.vmap import vmap
 from . import _base as fnp
 from ._composed import _arr
 from ._promotion import canonical_axis, shape_of
@@ -12,7 +13,6 @@ __all__ = ["apply_along_axis", "apply_over_axes", "vectorize"]
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """func1d applied to every 1-d slice along axis (vmapped over the other axes); the
     result's axes replace axis, as numpy's."""
-    from ..transforms.vmap import vmap
     arr = _arr(arr, "apply_along_axis")
     n = len(shape_of(arr))
     axis = canonical_axis(axis, n, "apply_along_axis")
@@ -40,7 +40,6 @@ def vectorize(pyfunc, *, excluded=frozenset(), signature=None):
     """pyfunc applied elementwise by vmap over broadcast arguments (signature=None only)."""
     if signature is not None:
         raise NotImplementedError("fnp.vectorize: signature= is not supported; use vmap")
-    from ..transforms.vmap import vmap
 
     def wrapped(*args, **kwargs):
         keep = [i for i in range(len(args)) if i not in excluded]

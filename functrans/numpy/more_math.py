@@ -11,7 +11,7 @@ from ..core import dtypes
 from .. import lax
 from . import _base as fnp
 from ._composed import _arr, _inexact, _concrete
-from ._promotion import dtype_of, eager, promote_args, to_inexact
+from ._promotion import dtype_of, eager, numpy_promote, promote_args, to_inexact
 from .comparisons import isneginf, isposinf
 
 __all__ = ["angle", "fabs", "logaddexp2", "nan_to_num", "sinc", "heaviside", "float_power",
@@ -165,7 +165,6 @@ def _integer_pair(name, np_fun, x1, x2):
     b = _concrete(x2, name, "Euclid's algorithm runs a value-dependent number of steps")
     if np.result_type(a, b).kind not in "biu":
         raise TypeError(f"fnp.{name} requires integer arguments")
-    from ._promotion import numpy_promote
     return np_fun(*numpy_promote(x1 if dtypes.is_python_scalar(x1) else a,
                                  x2 if dtypes.is_python_scalar(x2) else b))
 

@@ -21,6 +21,7 @@ import numpy as np
 from .. import numpy as fnp
 from ..numpy._promotion import asarray, dtype_of, promote, promote_args
 from . import special as sp
+from .linalg import solve_triangular
 
 __all__ = ["norm", "multivariate_normal", "bernoulli", "binom", "poisson", "gamma", "beta",
            "dirichlet", "expon", "laplace", "logistic", "cauchy", "t", "uniform", "truncnorm",
@@ -140,7 +141,6 @@ def _mvn_logpdf(x, mean, cov, allow_singular=None):
         quad = fnp.sum(fnp.divide(fnp.square(d), var), axis=-1)
         logdet = fnp.sum(fnp.log(var))
     else:
-        from .linalg import solve_triangular
         chol = fnp.linalg.cholesky(cov)
         d = fnp.subtract(x, mean)
         flat = fnp.reshape(d, (-1, n))
