@@ -13,12 +13,12 @@ import types
 
 from ..config import config as _config
 from ..core.array import Array, plain, wrap_tree
+from ..debug import check_function_outputs
 
 __all__ = []
 
 
 def _check(name, out):
-    from ..debug import check_function_outputs
     check_function_outputs(f"fnp.{name}", out)
 
 
