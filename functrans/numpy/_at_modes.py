@@ -58,17 +58,17 @@ def with_staged_ints(fn, array, index, *rest):
     """fn(array, index, *rest) with the static integer parts of index traced, so that
     out-of-range entries follow the traced path's mode instead of raising IndexError."""
     parts = index if isinstance(index, tuple) else (index,)
-    where = [k for k, p in enumerate(parts) if _is_static_int(p)]
-    if not where:
+    static = [k for k, p in enumerate(parts) if _is_static_int(p)]
+    if not static:
         return fn(array, index, *rest)
-    ints = [np.asarray(parts[k]) for k in where]
+    ints = [np.asarray(parts[k]) for k in static]
 
     def staged(arr, *args):
         new = list(parts)
-        for k, v in zip(where, args[:len(where)]):
+        for k, v in zip(static, args[:len(static)]):
             new[k] = v
         idx = tuple(new) if isinstance(index, tuple) else new[0]
-        return fn(arr, idx, *args[len(where):])
+        return fn(arr, idx, *args[len(static):])
 
     closed = make_jaxpr(staged)(array, *ints, *rest)
     (out,) = eval_closed(closed, array, *ints, *rest)

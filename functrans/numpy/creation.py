@@ -155,8 +155,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         # numpy divides first when any step is zero, so that a zero-width range stays exact
         by_step = lax.mul(y, broadcast_to(step, shape))
         by_delta = lax.mul(lax.div(y, float(div)), broadcast_to(delta, shape))
-        y = lax.select_n(lax.reduce_max(lax.eq(step, 0), tuple(range(len(extra)))),
-                            by_step, by_delta)
+        any_zero = lax.reduce_max(lax.eq(step, 0), tuple(range(len(extra))))
+        y = lax.select_n(any_zero, by_step, by_delta)
     else:
         step = np.array(np.nan, dt)
         y = lax.mul(y, broadcast_to(delta, shape))
