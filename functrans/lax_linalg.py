@@ -8,7 +8,8 @@ The primitives and their rules live in functrans/primitives/linalg.py.
 """
 import numpy as np
 
-from .core.trace import get_aval
+from .core import errors
+from .core.trace import Tracer, get_aval
 from .primitives import linalg as _p
 from .primitives.elementwise import add, mul
 
@@ -159,8 +160,12 @@ def hessenberg(x):
 def lu_pivots_to_permutation(pivots, permutation_size):
     """The permutation [..., permutation_size] that LAPACK-style row interchanges `pivots`
     [..., k] apply (jax.lax.linalg.lu_pivots_to_permutation). Pivots must be concrete."""
-    from .numpy._promotion import concrete
-    piv = np.asarray(concrete(pivots, "lax.linalg.lu_pivots_to_permutation"))
+    if isinstance(pivots, Tracer):
+        pivots = pivots._concrete_or_raise(
+            "fnp.lax.linalg.lu_pivots_to_permutation needs concrete arguments, which fix the "
+            "shape of its result; it was given the value", "int",
+            errors.TracerIntegerConversionError)
+    piv = np.asarray(pivots)
     out = np.empty(piv.shape[:-1] + (permutation_size,), np.int32)
     for idx in np.ndindex(*piv.shape[:-1]):
         perm = np.arange(permutation_size, dtype=np.int32)

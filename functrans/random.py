@@ -33,8 +33,9 @@ Dtypes
   As in JAX with 64-bit types enabled, samplers default to float64 and int64 (bits to
   uint64); pass dtype= for others. key/split/fold_in/bits/uniform/bernoulli/randint/gumbel/
   categorical give JAX's numbers bit for bit; normal and truncated_normal compute JAX's formula
-  (sqrt(2)·erfinv(u)) with scipy's erfinv, which agrees with XLA's to the last bit or two;
-  permutation and choice shuffle differently from JAX (same distribution, other numbers). Keys are integers, so derivatives never flow into them; samplers are
+  (sqrt(2)·erfinv(u)) with the erf_inv primitive (scipy's erfinv), which agrees with XLA's to
+  the last bit or two; permutation and choice shuffle differently from JAX (same distribution,
+  other numbers). Keys are integers, so derivatives never flow into them; samplers are
   differentiable in their floating-point parameters (minval/maxval of uniform, the bounds of
   truncated_normal), as the reparameterization trick needs.
 """
@@ -428,6 +429,16 @@ def _normalize_axis(name, axis, ndim):
     return axis % ndim
 
 
+def _sliced(name, arg, x, axis):
+    """x (not an int) as an array of rank >= 1, its aval and the axis whose slices are drawn."""
+    x = x if isinstance(x, Tracer) else np.asarray(x)
+    aval = get_aval(x)
+    if aval.ndim == 0:
+        raise TypeError(f"random.{name}: {arg} must be an int known before tracing or an array "
+                        f"of rank >= 1, got {aval.str_short()}")
+    return x, aval, _normalize_axis(name, axis, aval.ndim)
+
+
 def permutation(key, x, axis=0):
     """A random permutation of range(x) (int32) if x is an int, else of x's slices along axis.
     Every permutation is equally likely."""
@@ -436,12 +447,7 @@ def permutation(key, x, axis=0):
         if n < 0:
             raise ValueError(f"random.permutation: x must be a non-negative int, got {n}")
         return _permutation_indices("permutation", key, n)
-    x = x if isinstance(x, Tracer) else np.asarray(x)
-    aval = get_aval(x)
-    if aval.ndim == 0:
-        raise TypeError(f"random.permutation: x must be an int known before tracing or an "
-                        f"array of rank >= 1, got {aval.str_short()}")
-    axis = _normalize_axis("permutation", axis, aval.ndim)
+    x, aval, axis = _sliced("permutation", "x", x, axis)
     perm = _permutation_indices("permutation", key, aval.shape[axis])
     return _take(x, perm, axis)
 
@@ -456,12 +462,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     shape = _shape("choice", shape)
     n = _static_int(a)
     if n is None:
-        a = a if isinstance(a, Tracer) else np.asarray(a)
-        aval = get_aval(a)
-        if aval.ndim == 0:
-            raise TypeError(f"random.choice: a must be an int known before tracing or an array "
-                            f"of rank >= 1, got {aval.str_short()}")
-        axis = _normalize_axis("choice", axis, aval.ndim)
+        a, aval, axis = _sliced("choice", "a", a, axis)
         n = aval.shape[axis]
     elif n < 0:
         raise ValueError(f"random.choice: a must be a non-negative int, got {n}")

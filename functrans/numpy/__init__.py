@@ -18,6 +18,8 @@ import math as _math
 
 import numpy as _np
 
+from ..core import dtypes as _dtypes
+from ..core.trace import get_aval as _get_aval
 from . import fft, linalg  # noqa: F401
 from ._tracer_methods import install as _install_tracer_methods
 from .creation import *  # noqa: F401,F403
@@ -60,15 +62,12 @@ newaxis = None
 def result_type(*arrays_and_dtypes):
     """The dtype JAX's promotion gives (Python scalars and weakly typed values are weak),
     for arrays, traced values, scalars and dtypes alike."""
-    from ..core import dtypes as _dtypes
-    from ..core.trace import get_aval
-
     def typed(a):
         if a is None or isinstance(a, (str, type, _np.dtype)):
             return _dtypes.canonicalize(float if a is None else a), False
         if _dtypes.is_python_scalar(a):
             return _dtypes.python_scalar_dtype(a), True
-        aval = get_aval(a if hasattr(a, "dtype") else _np.asarray(a))
+        aval = _get_aval(a if hasattr(a, "dtype") else _np.asarray(a))
         return aval.dtype, aval.weak_type
     return _dtypes.result_type(*map(typed, arrays_and_dtypes))[0]
 
@@ -76,7 +75,6 @@ def result_type(*arrays_and_dtypes):
 def promote_types(type1, type2):
     """JAX's promote_types: the least upper bound of two dtypes in its type lattice
     (int32 and float32 give float32, where numpy gives float64)."""
-    from ..core import dtypes as _dtypes
     return _dtypes.promote_types(type1, type2)
 
 
@@ -97,6 +95,7 @@ for _fun, _kind in ((add, "sum"), (maximum, "max"), (minimum, "min")):  # noqa: 
 import sys as _sys  # noqa: E402
 
 from ..core.array import install_numpy_api as _install_numpy_api  # noqa: E402
-from .indexing import _IndexUpdateHelper, getitem as _getitem  # noqa: E402
+from ._at_modes import _IndexUpdateHelper  # noqa: E402
+from .indexing import getitem as _getitem  # noqa: E402
 _install_numpy_api(_sys.modules[__name__], _getitem, _IndexUpdateHelper)
 del _IndexUpdateHelper, _getitem, _install_numpy_api, _sys

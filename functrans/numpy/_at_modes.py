@@ -1,4 +1,5 @@
-"""The out-of-bounds modes of x.at[idx] (JAX's `mode=` and `fill_value=`) and `.apply`.
+"""x.at[idx]: JAX's functional updates of traced arrays, their out-of-bounds modes (JAX's
+`mode=` and `fill_value=`) and `.apply`. The updates themselves are indexing.update.
 
 Without a mode, a static index out of bounds raises IndexError (numpy's rule; see
 docs/sharp-edges.md) and a traced one is clamped (get) or dropped (updates). With an explicit
@@ -10,8 +11,14 @@ program is evaluated at once, so the traced path's mode handling applies to them
 """
 import numpy as np
 
-from ..core import dtypes
+from .. import lax
+from ..core.array import to_array
+from ..core.staging import eval_closed
+from ..transforms.tracing import make_jaxpr
 from ..core.trace import Tracer
+from ._promotion import asarray, cast, dtype_of, shape_of
+from .elementwise import maximum, negative, power, reciprocal, where
+from .indexing import _positions, getitem, update as _update
 
 __all__ = []
 
@@ -52,19 +59,17 @@ def with_staged_ints(fn, array, index, *rest):
     """fn(array, index, *rest) with the static integer parts of index traced, so that
     out-of-range entries follow the traced path's mode instead of raising IndexError."""
     parts = index if isinstance(index, tuple) else (index,)
-    where = [k for k, p in enumerate(parts) if _is_static_int(p)]
-    if not where:
+    static = [k for k, p in enumerate(parts) if _is_static_int(p)]
+    if not static:
         return fn(array, index, *rest)
-    from ..core.staging import eval_closed
-    from ..transforms.tracing import make_jaxpr
-    ints = [np.asarray(parts[k]) for k in where]
+    ints = [np.asarray(parts[k]) for k in static]
 
     def staged(arr, *args):
         new = list(parts)
-        for k, v in zip(where, args[:len(where)]):
+        for k, v in zip(static, args[:len(static)]):
             new[k] = v
         idx = tuple(new) if isinstance(index, tuple) else new[0]
-        return fn(arr, idx, *args[len(where):])
+        return fn(arr, idx, *args[len(static):])
 
     closed = make_jaxpr(staged)(array, *ints, *rest)
     (out,) = eval_closed(closed, array, *ints, *rest)
@@ -72,9 +77,6 @@ def with_staged_ints(fn, array, index, *rest):
 
 
 def get(array, index, mode, fill_value):
-    from .indexing import _positions, getitem
-    from .elementwise import where as fnp_where
-    from ._promotion import dtype_of, shape_of
     mode = mode_name(mode)
     if mode is None:
         return getitem(array, index)
@@ -87,12 +89,11 @@ def get(array, index, mode, fill_value):
     def filled(a, i):
         values = getitem(a, i, mode="fill")
         positions = _positions(shape_of(a), i, "fill_or_drop")
-        return fnp_where(positions < 0, fill, values)
+        return where(positions < 0, fill, values)
     return with_staged_ints(filled, array, index)
 
 
 def update(array, index, values, op, mode):
-    from .indexing import update as _update
     mode = mode_name(mode)
     if mode is None:
         return _update(array, index, values, op)
@@ -103,11 +104,6 @@ def update(array, index, values, op, mode):
 def apply(array, index, func, mode):
     """x with func applied at x[idx], once per occurrence of a position (repeated indices
     apply it repeatedly, as in JAX)."""
-    from .. import lax
-    from .indexing import _positions
-    from ._promotion import asarray, cast, dtype_of, shape_of
-    from .elementwise import maximum, where
-    from ..core.array import to_array
     mode = mode_name(mode)
     x = asarray(array, "at")
     shape, dtype = shape_of(x), dtype_of(x)
@@ -127,9 +123,73 @@ def apply(array, index, func, mode):
             safe = maximum(p, 0)          # -1 marks a dropped (out-of-bounds) position
             old = flat[safe]
             return flat.at[safe].set(where(p >= 0, cast(func(old), dtype), old))
-        from ..lax import fori_loop
-        flat = fori_loop(0, n, body, flat)
+        flat = lax.fori_loop(0, n, body, flat)
         return lax.reshape(flat, shape)
     if mode is None:
         return applied(x, index)
     return with_staged_ints(applied, x, index)
+
+
+class _IndexUpdateHelper:
+    """x.at: x.at[idx] gives an _IndexUpdateRef whose methods return updated copies of x."""
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __getitem__(self, idx):
+        return _IndexUpdateRef(self.array, idx)
+
+    def __repr__(self):
+        return f"_IndexUpdateHelper({self.array!r})"
+
+
+class _IndexUpdateRef:
+    """The functional form of x[idx] = v, x[idx] += v, ...: each method returns a new array.
+    Repeated indices accumulate for add/multiply/min/max (set keeps the last)."""
+    __slots__ = ("array", "index")
+
+    def __init__(self, array, index):
+        self.array = array
+        self.index = index
+
+    def __repr__(self):
+        return f"_IndexUpdateRef({self.array!r}, {self.index!r})"
+
+    # mode: None (static out-of-bounds indices raise IndexError; traced ones are clamped for
+    # get and dropped for updates), "fill"/"drop", "clip"/"promise_in_bounds": see the module docstring.
+    # indices_are_sorted / unique_indices are JAX's performance hints, accepted and unused.
+    def get(self, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
+        return get(self.array, self.index, mode, fill_value)
+
+    def set(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return update(self.array, self.index, values, "set", mode)
+
+    def add(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return update(self.array, self.index, values, "add", mode)
+
+    def subtract(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return update(self.array, self.index, negative(values), "add", mode)
+
+    def multiply(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return update(self.array, self.index, values, "multiply", mode)
+
+    mul = multiply
+
+    def divide(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return update(self.array, self.index, reciprocal(values), "multiply", mode)
+
+    def power(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        current = get(self.array, self.index, mode, None)
+        return update(self.array, self.index, power(current, values), "set", mode)
+
+    def min(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return update(self.array, self.index, values, "min", mode)
+
+    def max(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        return update(self.array, self.index, values, "max", mode)
+
+    def apply(self, func, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with func (a unary function of arrays) applied at x[idx]; a position named k
+        times gets func applied k times, as in JAX."""
+        return apply(self.array, self.index, func, mode)

@@ -69,16 +69,15 @@ def minimum(x1, x2):
 def reduce_extremum(a, axes, larger):
     """max (larger=True) or min of complex a over axes in numpy's order, keeping no axes:
     the extreme real part, then the extreme imaginary part among the elements that have it."""
-    from .elementwise import where
     real, imag = lax.real(a), lax.imag(a)
     reduce = lax.reduce_max if larger else lax.reduce_min
     best_real = reduce(real, axes)
     kept = [d for d in range(len(shape_of(a))) if d not in axes]
     ties = lax.eq(real, lax.broadcast_in_dim(best_real, shape_of(a), tuple(kept)))
     fill = np.asarray(-np.inf if larger else np.inf, _real_dtype(a))[()]
-    best_imag = reduce(where(ties, imag, fill), axes)
+    best_imag = reduce(_select(ties, fill, imag), axes)
     out = lax.complex(best_real, best_imag)
     # a nan anywhere in a group makes that group's result nan, as numpy's does
     any_nan = lax.reduce_max(_is_nan(a), axes)
     nan = np.asarray(complex(np.nan, np.nan), dtype_of(a))[()]
-    return where(any_nan, nan, out)
+    return _select(any_nan, out, nan)

@@ -2,23 +2,19 @@
 import numpy as np
 
 from ..core import dtypes
+from ..core.errors import ConcretizationTypeError
 from ..core.trace import Tracer
 from ._promotion import asarray, dtype_of
-
-
-def _fnp():
-    from ._raw import raw       # fnp's functions, without the user-facing result wrapper
-    return raw
+from .creation import asarray as to_array
 
 
 def _arr(x, name):
-    return _fnp().asarray(asarray(x, name))
+    return to_array(asarray(x, name))
 
 
 def _inexact(x):
     """x in JAX's float dtype for it (float32 for integers up to 32 bits, float64 above)."""
-    fnp = _fnp()
-    return x if dtype_of(x).kind in "fc" else fnp.asarray(x, dtype=dtypes.to_inexact(
+    return x if dtype_of(x).kind in "fc" else to_array(x, dtype=dtypes.to_inexact(
         dtype_of(x)))
 
 
@@ -29,7 +25,6 @@ def _is_traced(*xs):
 def _concrete(x, name, why):
     """The numpy value of x; a traced x raises the concretization error with `why`."""
     if isinstance(x, Tracer):
-        from ..core.errors import ConcretizationTypeError
         raise ConcretizationTypeError(
             f"fnp.{name} needs concrete values: {why}. Call it outside jit/vmap, or use the "
             f"static size= argument where there is one.")

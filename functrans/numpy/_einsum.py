@@ -13,6 +13,9 @@ import numpy as np
 
 from .. import lax
 from ._promotion import asarray, dtype_of, promote, shape_of
+from .creation import asarray as with_dtype
+from .reductions import sum as sum_
+from .shaping import diagonal
 
 __all__ = ["einsum"]
 
@@ -24,8 +27,6 @@ def einsum(subscripts, *operands, dtype=None, optimize=None):
     b) is a matrix product; without "->" the output holds the labels that appear once, in
     alphabetical order. `optimize` is accepted and ignored: operands are contracted left to
     right."""
-    from .reductions import sum as sum_
-    from .shaping import diagonal
     if not isinstance(subscripts, str):
         subscripts, operands = _from_operand_lists((subscripts,) + operands)
     if not operands:
@@ -33,7 +34,6 @@ def einsum(subscripts, *operands, dtype=None, optimize=None):
     ops = [asarray(x, "einsum") for x in operands]
     ops = promote(*(np.asarray(x) if not hasattr(x, "shape") else x for x in ops))
     if dtype is not None:
-        from .creation import asarray as with_dtype
         ops = [with_dtype(x, dtype) for x in ops]
     inputs, output = _parse(subscripts.replace(" ", ""), [shape_of(x) for x in ops])
 

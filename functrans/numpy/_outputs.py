@@ -11,16 +11,14 @@ so only the user's outermost call pays for it. The wrapper:
 import functools
 import types
 
-import numpy as np
-
-from ..config import config as _config
+from ..core.config import config as _config
 from ..core.array import Array, plain, wrap_tree
+from ..core.value_checks import check_function_outputs
 
 __all__ = []
 
 
 def _check(name, out):
-    from ..core.value_checks import check_function_outputs
     check_function_outputs(f"fnp.{name}", out)
 
 
@@ -42,9 +40,13 @@ def _wrap(fn, name):
 
 
 def wrap_namespace(ns, prefix=""):
-    """Wrap every public function in the dict `ns` that functrans.numpy defines."""
+    """Wrap every public function in the dict `ns` that functrans.numpy defines: the names in
+    its __all__ where it has one (a submodule's helpers imported from its siblings stay plain)."""
+    public = ns.get("__all__")
     for name, obj in list(ns.items()):
         if name.startswith("_") or not isinstance(obj, types.FunctionType):
+            continue
+        if public is not None and name not in public:
             continue
         if not obj.__module__.startswith("functrans.numpy") or hasattr(obj, "__wrapped_fnp__"):
             continue

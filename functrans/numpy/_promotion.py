@@ -53,12 +53,32 @@ def asarray(x, name="fnp"):
         return x
     if isinstance(x, (list, tuple)):
         if _any_tracer(x):
-            from .shaping import stack
-            return stack([asarray(e, name) for e in x])
+            return stack_operands(join_operands([asarray(e, name) for e in x], "stack"))
         return _checked_numpy(np.asarray(x), name)
     if x is None:
         raise TypeError(f"fnp.{name}: None is not an array")
     return _checked_numpy(np.asarray(x), name)
+
+
+def join_operands(arrays, name):
+    """A sequence of array-likes as operands of one dtype, for joining them. Python scalars
+    count as arrays of their default dtype, as numpy converts each element before joining."""
+    if not isinstance(arrays, (list, tuple)):
+        arrays = list(arrays)       # an array: its sub-arrays along the first axis
+    if not arrays:
+        raise ValueError(f"fnp.{name}: need at least one array")
+    ops = [asarray(x, name) for x in arrays]
+    return promote(*(np.asarray(x) if dtypes.is_python_scalar(x) else x for x in ops))
+
+
+def stack_operands(ops, axis=0):
+    """Operands of one dtype and one shape (join_operands) joined along a new axis."""
+    shapes = {shape_of(x) for x in ops}
+    if len(shapes) > 1:
+        raise ValueError(f"fnp.stack: all input arrays must have the same shape, got "
+                         f"{[shape_of(x) for x in ops]}")
+    axis = canonical_axis(axis, len(shapes.pop()) + 1, "stack")
+    return lax.concatenate([lax.expand_dims(x, (axis,)) for x in ops], axis)
 
 
 def _checked_numpy(a, name):
@@ -264,9 +284,6 @@ def concrete(x, name):
     boolean mask): a traced value raises TracerIntegerConversionError saying why."""
     if not isinstance(x, Tracer):
         return x
-    value = x.concrete_value()
-    if value is None:
-        raise errors.TracerIntegerConversionError(errors.concretization_message(
-            x, f"fnp.{name} needs concrete arguments, which fix the shape of its result; it "
-               "was given the value", "int"))
-    return value
+    return x._concrete_or_raise(
+        f"fnp.{name} needs concrete arguments, which fix the shape of its result; it was given "
+        "the value", "int", errors.TracerIntegerConversionError)

@@ -9,7 +9,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.trace import Tracer
 from . import elementwise as ew
-from . import indexing, linalg, reductions, shaping, sorting
+from . import _at_modes, indexing, linalg, reductions, shaping, sorting
 from .creation import asarray as _asarray
 
 __all__ = []
@@ -86,7 +86,7 @@ _METHODS = {
 _PROPERTIES = {
     "T": lambda self: shaping.transpose(self),
     "mT": lambda self: shaping.matrix_transpose(self),
-    "at": lambda self: indexing._IndexUpdateHelper(self),
+    "at": lambda self: _at_modes._IndexUpdateHelper(self),
     "real": lambda self: ew.real(self),
     "imag": lambda self: ew.imag(self),
 }

@@ -9,8 +9,10 @@ import operator
 import numpy as np
 
 from ..core.trace import Tracer
-from ._composed import _fnp, _arr, _is_traced, _concrete, _real_dtype
+from . import _base as fnp
+from ._composed import _arr, _is_traced, _concrete, _real_dtype
 from ._promotion import asarray, canonical_axis, dtype_of, promote, shape_of
+from .indexing import update
 
 __all__ = ["append", "cross", "dsplit", "hsplit", "vsplit", "kron", "meshgrid", "partition",
            "argpartition", "real_if_close", "rollaxis", "rot90", "row_stack", "select",
@@ -21,7 +23,6 @@ __all__ = ["append", "cross", "dsplit", "hsplit", "vsplit", "kron", "meshgrid", 
 
 def append(arr, values, axis=None):
     """arr with values appended (flattened when axis is None)."""
-    fnp = _fnp()
     # Promoted first, so a Python scalar stays weakly typed (JAX): append(c64, 2.5) is c64.
     arr, values = promote(asarray(arr, "append"), asarray(values, "append"))
     arr, values = _arr(arr, "append"), _arr(values, "append")
@@ -31,7 +32,6 @@ def append(arr, values, axis=None):
 
 
 def _split_along(name, ary, indices_or_sections, axis, min_ndim):
-    fnp = _fnp()
     ary = _arr(ary, name)
     if len(shape_of(ary)) < min_ndim:
         raise ValueError(f"fnp.{name} only works on arrays of {min_ndim} or more dimensions")
@@ -57,22 +57,21 @@ def dsplit(ary, indices_or_sections):
 
 def row_stack(tup):
     """vstack (numpy's older name)."""
-    return _fnp().vstack(tup)
+    return fnp.vstack(tup)
 
 
 def concat(arrays, /, *, axis=0):
     """The array API's concatenate."""
-    return _fnp().concatenate(arrays, axis=axis)
+    return fnp.concatenate(arrays, axis=axis)
 
 
 def permute_dims(a, /, axes):
     """The array API's transpose."""
-    return _fnp().transpose(a, axes)
+    return fnp.transpose(a, axes)
 
 
 def unstack(x, /, *, axis=0):
     """The slices of x along axis, as a tuple."""
-    fnp = _fnp()
     x = _arr(x, "unstack")
     axis = canonical_axis(axis, len(shape_of(x)), "unstack")
     return tuple(fnp.take(x, i, axis=axis) for i in range(shape_of(x)[axis]))
@@ -80,7 +79,6 @@ def unstack(x, /, *, axis=0):
 
 def rollaxis(a, axis, start=0):
     """Move axis to the position before start (numpy's older moveaxis)."""
-    fnp = _fnp()
     a = _arr(a, "rollaxis")
     n = len(shape_of(a))
     axis = canonical_axis(axis, n, "rollaxis")
@@ -94,7 +92,6 @@ def rollaxis(a, axis, start=0):
 
 def rot90(m, k=1, axes=(0, 1)):
     """m rotated by 90 degrees k times in the plane of axes."""
-    fnp = _fnp()
     m = _arr(m, "rot90")
     n = len(shape_of(m))
     a0, a1 = (canonical_axis(a, n, "rot90") for a in axes)
@@ -114,7 +111,6 @@ def rot90(m, k=1, axes=(0, 1)):
 
 def kron(a, b):
     """The Kronecker product: blocks a[i, j] * b."""
-    fnp = _fnp()
     a, b = promote(asarray(a, "kron"), asarray(b, "kron"))     # Python scalars stay weak
     a, b = _arr(a, "kron"), _arr(b, "kron")
     nd = builtins.max(len(shape_of(a)), len(shape_of(b)))
@@ -129,7 +125,6 @@ def kron(a, b):
 
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """The cross product of 2- or 3-component vectors along the given axes."""
-    fnp = _fnp()
     a, b = _arr(a, "cross"), _arr(b, "cross")
     if axis is not None:
         axisa = axisb = axisc = axis
@@ -155,7 +150,6 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     """Coordinate arrays from 1-d coordinate vectors ('xy': Cartesian, 'ij': matrix)."""
-    fnp = _fnp()
     if indexing not in ("xy", "ij"):
         raise ValueError(f"fnp.meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
     xi = [fnp.ravel(_arr(x, "meshgrid")) for x in xi]
@@ -177,7 +171,6 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
 
 def select(condlist, choicelist, default=0):
     """choicelist[i] where condlist[i] is the first true condition, else default."""
-    fnp = _fnp()
     if len(condlist) != len(choicelist):
         raise ValueError("fnp.select: condlist and choicelist must have the same length")
     if not condlist:
@@ -194,7 +187,6 @@ def select(condlist, choicelist, default=0):
 def choose(a, choices, out=None, mode="raise"):
     """choices[a[i]][i] (a broadcast with the choices); mode 'clip' or 'wrap' for indices
     out of range ('raise' needs concrete indices)."""
-    fnp = _fnp()
     if out is not None:
         raise NotImplementedError("fnp.choose: out= is not supported (arrays are immutable)")
     a = _arr(a, "choose")
@@ -219,7 +211,6 @@ def choose(a, choices, out=None, mode="raise"):
 def piecewise(x, condlist, funclist, *args, **kw):
     """funclist[i](x) where condlist[i] holds (later conditions win, as numpy); one extra
     function is the default; constants in funclist are values."""
-    fnp = _fnp()
     x = _arr(x, "piecewise")
     if isinstance(condlist, (np.ndarray, Tracer)) and len(shape_of(condlist)) == len(
             shape_of(x)):
@@ -241,18 +232,17 @@ def piecewise(x, condlist, funclist, *args, **kw):
 def partition(a, kth, axis=-1):
     """a with its kth element where sorting would put it, smaller ones before and larger ones
     after (computed as a full sort, a valid partition)."""
-    return _fnp().sort(a, axis=axis)
+    return fnp.sort(a, axis=axis)
 
 
 def argpartition(a, kth, axis=-1):
     """Indices that partition a (a stable argsort, a valid argpartition), int32 as JAX."""
-    return _fnp().asarray(_fnp().argsort(a, axis=axis), dtype=np.int32)
+    return fnp.asarray(fnp.argsort(a, axis=axis), dtype=np.int32)
 
 
 def real_if_close(a, tol=100):
     """The real part of complex a if every imaginary part is within tol machine epsilons of 0
     (needs concrete values: the result's dtype depends on them)."""
-    fnp = _fnp()
     a = _arr(a, "real_if_close")
     if dtype_of(a).kind != "c":
         return a
@@ -266,13 +256,11 @@ def real_if_close(a, tol=100):
 
 def diagflat(v, k=0):
     """A 2-d array with the flattened v on its k-th diagonal."""
-    fnp = _fnp()
     return fnp.diag(fnp.ravel(_arr(v, "diagflat")), k)
 
 
 def fill_diagonal(a, val, wrap=False, *, inplace=True):
     """a with val on its main diagonal (JAX's form: inplace=False is required)."""
-    fnp = _fnp()
     if inplace:
         raise ValueError("fnp.fill_diagonal: arrays are immutable; pass inplace=False and use "
                          "the returned array")
@@ -298,7 +286,6 @@ def fill_diagonal(a, val, wrap=False, *, inplace=True):
 
 def put_along_axis(arr, indices, values, axis, inplace=True, mode=None):
     """arr with values written at indices along axis (JAX's form: inplace=False)."""
-    fnp = _fnp()
     if inplace:
         raise ValueError("fnp.put_along_axis: arrays are immutable; pass inplace=False")
     arr = _arr(arr, "put_along_axis")
@@ -319,14 +306,12 @@ def put_along_axis(arr, indices, values, axis, inplace=True, mode=None):
         out = np.array(arr)
         out[tuple(np.broadcast_arrays(*grids))] = vals
         return out
-    from .indexing import update
     return update(arr, tuple(grids), vals, "set")
 
 
 def put(a, ind, v, mode=None, *, inplace=True):
     """a with the flat positions ind set to v (cycled); mode 'clip' or 'wrap' (None: 'wrap'
     for traced indices, as JAX's fill); JAX's form: inplace=False."""
-    fnp = _fnp()
     if inplace:
         raise ValueError("fnp.put: arrays are immutable; pass inplace=False and use the "
                          "returned array")
@@ -349,7 +334,6 @@ def put(a, ind, v, mode=None, *, inplace=True):
 def place(arr, mask, vals, *, inplace=True):
     """arr with the positions where mask is true filled by vals, cycled in order (JAX's form:
     inplace=False)."""
-    fnp = _fnp()
     if inplace:
         raise ValueError("fnp.place: arrays are immutable; pass inplace=False and use the "
                          "returned array")
@@ -365,14 +349,18 @@ def place(arr, mask, vals, *, inplace=True):
     return fnp.where(mask, fill, arr)
 
 
-def insert(arr, obj, values, axis=None):
-    """values inserted before the indices obj along axis (flattened when None); obj static."""
-    fnp = _fnp()
-    arr = _arr(arr, "insert")
+def _along_axis(arr, axis, name):
+    """arr as an array (flattened when axis is None), the axis and its length."""
+    arr = _arr(arr, name)
     if axis is None:
         arr, axis = fnp.ravel(arr), 0
-    axis = canonical_axis(axis, len(shape_of(arr)), "insert")
-    m = shape_of(arr)[axis]
+    axis = canonical_axis(axis, len(shape_of(arr)), name)
+    return arr, axis, shape_of(arr)[axis]
+
+
+def insert(arr, obj, values, axis=None):
+    """values inserted before the indices obj along axis (flattened when None); obj static."""
+    arr, axis, m = _along_axis(arr, axis, "insert")
     if isinstance(obj, slice):
         obj = np.arange(m)[obj]
     obj_v = _concrete(obj, "insert", "the insertion positions set the result's shape")
@@ -406,12 +394,7 @@ def insert(arr, obj, values, axis=None):
 
 def delete(arr, obj, axis=None, *, assume_unique_indices=False):
     """arr without the entries obj (static indices, a slice, or a boolean mask) along axis."""
-    fnp = _fnp()
-    arr = _arr(arr, "delete")
-    if axis is None:
-        arr, axis = fnp.ravel(arr), 0
-    axis = canonical_axis(axis, len(shape_of(arr)), "delete")
-    m = shape_of(arr)[axis]
+    arr, axis, m = _along_axis(arr, axis, "delete")
     if isinstance(obj, slice):
         drop = np.arange(m)[obj]
     else:
@@ -431,7 +414,6 @@ def delete(arr, obj, axis=None, *, assume_unique_indices=False):
 
 def block(arrays):
     """An array assembled from nested lists of blocks (numpy.block)."""
-    fnp = _fnp()
 
     def depth(x):
         return 1 + depth(x[0]) if isinstance(x, list) and x else (1 if isinstance(x, list)
@@ -458,7 +440,6 @@ def _max_ndim(x):
 
 def resize(a, new_shape):
     """a repeated (flattened, cycled) to fill new_shape."""
-    fnp = _fnp()
     a = fnp.ravel(_arr(a, "resize"))
     shape = (new_shape,) if isinstance(new_shape, int) else tuple(new_shape)
     total = int(np.prod(shape, dtype=np.int64))
@@ -470,7 +451,7 @@ def resize(a, new_shape):
 
 def astype(x, dtype, /, *, copy=False, device=None):
     """x converted to dtype (the array API's function form of x.astype)."""
-    return _fnp().asarray(_arr(x, "astype"), dtype=dtype)
+    return fnp.asarray(_arr(x, "astype"), dtype=dtype)
 
 
 def copy(a, order=None):

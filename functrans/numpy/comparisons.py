@@ -6,7 +6,8 @@ Composed from other fnp functions; functrans/numpy/extras.py gathers these modul
 import numpy as np
 
 from ..core.trace import Tracer
-from ._composed import _fnp, _arr, _inexact, _real_dtype
+from . import _base as fnp
+from ._composed import _arr, _inexact, _real_dtype
 from ._promotion import dtype_of, promote_args, shape_of
 
 __all__ = ["allclose", "isclose", "array_equal", "array_equiv", "iscomplex", "isreal",
@@ -15,7 +16,6 @@ __all__ = ["allclose", "isclose", "array_equal", "array_equiv", "iscomplex", "is
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|a - b| <= atol + rtol |b| elementwise; infinities equal only to themselves."""
-    fnp = _fnp()
     a, b = promote_args("isclose", a, b)
     if dtype_of(a).kind in "biu":
         return fnp.equal(a, b)
@@ -34,13 +34,12 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True when every element of a and b is close (a 0-d bool array, as JAX)."""
-    return _fnp().all(isclose(a, b, rtol, atol, equal_nan))
+    return fnp.all(isclose(a, b, rtol, atol, equal_nan))
 
 
 def array_equal(a1, a2, equal_nan=False):
     """True if a1 and a2 have the same shape and elements (a 0-d bool array when shapes match,
     a Python bool when they do not)."""
-    fnp = _fnp()
     a1, a2 = _arr(a1, "array_equal"), _arr(a2, "array_equal")
     if shape_of(a1) != shape_of(a2):
         return np.bool_(False)
@@ -52,7 +51,6 @@ def array_equal(a1, a2, equal_nan=False):
 
 def array_equiv(a1, a2):
     """True if a1 and a2 broadcast to each other and are equal."""
-    fnp = _fnp()
     a1, a2 = _arr(a1, "array_equiv"), _arr(a2, "array_equiv")
     try:
         np.broadcast_shapes(shape_of(a1), shape_of(a2))
@@ -64,14 +62,13 @@ def array_equiv(a1, a2):
 def iscomplex(x):
     """Elementwise: a nonzero imaginary part."""
     x = _arr(x, "iscomplex")
-    fnp = _fnp()
     return fnp.not_equal(fnp.imag(x), 0) if dtype_of(x).kind == "c" else \
         fnp.zeros(shape_of(x), bool)
 
 
 def isreal(x):
     """Elementwise: a zero imaginary part."""
-    return _fnp().logical_not(iscomplex(x))
+    return fnp.logical_not(iscomplex(x))
 
 
 def iscomplexobj(x):
@@ -92,13 +89,11 @@ def isscalar(element):
 
 
 def isneginf(x):
-    fnp = _fnp()
     x = _arr(x, "isneginf")
     return fnp.logical_and(fnp.isinf(x), fnp.less(x, 0))
 
 
 def isposinf(x):
-    fnp = _fnp()
     x = _arr(x, "isposinf")
     return fnp.logical_and(fnp.isinf(x), fnp.greater(x, 0))
 

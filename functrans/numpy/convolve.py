@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import lax
 from ._promotion import promote, result_type
+from .elementwise import conj
 
 __all__ = ["convolve", "correlate"]
 
@@ -40,7 +41,6 @@ def _mode_slice(name, full, na, nv, mode, reverse_same):
 
 def correlate(a, v, mode="valid", *, precision=None, preferred_element_type=None):
     """c[k] = sum_n a[n + k] * conj(v[n]) (numpy.correlate), k over the mode's range."""
-    from .elementwise import conj
     na, nv = np.shape(a)[0] if np.ndim(a) else 0, np.shape(v)[0] if np.ndim(v) else 0
     if result_type(a, v)[0].kind == "c":
         v = conj(v)

@@ -10,8 +10,8 @@ from .. import lax
 from ..core import dtypes
 from ..core.trace import Tracer
 from ._promotion import (asarray as _as_operand, broadcast_shapes, broadcast_to,
-                         canonical_dtype, cast, concrete, dtype_of, eager, shape_arg, shape_of,
-                         typed)
+                         canonical_axis, canonical_dtype, cast, concrete, dtype_of, eager,
+                         shape_arg, shape_of, typed)
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
            "full_like", "empty_like", "arange", "linspace", "eye", "identity", "tri"]
@@ -136,8 +136,6 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     """num evenly spaced values from start to stop (stop excluded if not endpoint), computed as
     numpy does: start + arange(num) * step, the last value set to stop. start and stop may be
     arrays (the values then run along `axis`) and may be traced."""
-    from .reductions import any as any_
-    from .shaping import moveaxis
     num = shape_arg(num, "linspace")[0]
     dtype = _optional_dtype(dtype, "linspace")
     if eager(start, stop):
@@ -157,7 +155,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         # numpy divides first when any step is zero, so that a zero-width range stays exact
         by_step = lax.mul(y, broadcast_to(step, shape))
         by_delta = lax.mul(lax.div(y, float(div)), broadcast_to(delta, shape))
-        y = lax.select_n(any_(lax.eq(step, 0)), by_step, by_delta)
+        any_zero = lax.reduce_max(lax.eq(step, 0), tuple(range(len(extra))))
+        y = lax.select_n(any_zero, by_step, by_delta)
     else:
         step = np.array(np.nan, dt)
         y = lax.mul(y, broadcast_to(delta, shape))
@@ -165,8 +164,11 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     if endpoint and num > 1:
         head = lax.slice(y, (0,) * len(shape), (num - 1,) + extra)
         y = lax.concatenate([head, broadcast_to(stop, (1,) + extra)], 0)
-    if axis != 0:
-        y = moveaxis(y, 0, axis)
+    if axis != 0:       # the values' axis moved from the front to `axis`
+        axis = canonical_axis(axis, len(shape), "moveaxis")
+        perm = list(range(1, len(shape)))
+        perm.insert(axis, 0)
+        y = lax.transpose(y, tuple(perm))
     if dtype is not None:
         y = cast(lax.floor(y) if dtype.kind in "iu" else y, dtype)
     return (y, step) if retstep else y
@@ -179,10 +181,10 @@ def tri(N, M=None, k=0, dtype=None):
     dtype = dtypes.float64 if dtype is None else canonical_dtype(dtype, "tri")
     if eager():
         return np.tri(N, M, k, dtype=dtype)
-    return cast(_diagonal_mask(N, M, k, lax.ge), dtype)
+    return cast(diagonal_mask(N, M, k, lax.ge), dtype)
 
 
-def _diagonal_mask(n, m, k, compare):
+def diagonal_mask(n, m, k, compare):
     """compare(col - row, k) for the entries of an n x m matrix, as booleans."""
     rows = lax.broadcasted_iota(dtypes.int64, (n, m), 0)
     cols = lax.broadcasted_iota(dtypes.int64, (n, m), 1)
@@ -197,7 +199,7 @@ def eye(N, M=None, k=0, dtype=None):
     dtype = dtypes.float64 if dtype is None else canonical_dtype(dtype, "eye")
     if eager():
         return np.eye(N, M, k, dtype=dtype)
-    return cast(_diagonal_mask(N, M, k, lax.eq), dtype)
+    return cast(diagonal_mask(N, M, k, lax.eq), dtype)
 
 
 def identity(n, dtype=None):

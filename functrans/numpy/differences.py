@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import lax
 from ..core.trace import Tracer
-from ._composed import _fnp, _arr, _inexact
+from . import _base as fnp
+from ._composed import _arr, _inexact
 from ._promotion import canonical_axis, dtype_of, shape_of
 
 __all__ = ["diff", "ediff1d", "gradient"]
@@ -16,7 +17,6 @@ __all__ = ["diff", "ediff1d", "gradient"]
 
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """The n-th discrete difference along axis (booleans: not_equal)."""
-    fnp = _fnp()
     a = _arr(a, "diff")
     if len(shape_of(a)) == 0:
         raise ValueError("fnp.diff requires an input of at least one dimension")
@@ -48,7 +48,6 @@ def _slice(a, start, stop, axis):
 
 def ediff1d(ary, to_end=None, to_begin=None):
     """Differences of consecutive elements of the flattened array, with optional ends."""
-    fnp = _fnp()
     flat = fnp.ravel(_arr(ary, "ediff1d"))
     d = diff(flat) if shape_of(flat)[0] else flat
     parts = []
@@ -63,7 +62,6 @@ def ediff1d(ary, to_end=None, to_begin=None):
 def gradient(f, *varargs, axis=None, edge_order=1):
     """The gradient by second-order central differences inside and one-sided differences at
     the edges (edge_order 1 or 2); spacings are scalars or coordinate arrays per axis."""
-    fnp = _fnp()
     f = _inexact(_arr(f, "gradient"))
     n = len(shape_of(f))
     axes = tuple(range(n)) if axis is None else tuple(

@@ -12,10 +12,10 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes
+from . import _complex_math
 from ._promotion import (asarray, broadcast_args, broadcast_shapes, broadcast_to, cast,
-                         dtype_of, eager, numpy_inexact, numpy_operand, numpy_promote, promote,
-                         promote_args,
-                         shape_of, to_inexact)
+                         concrete, dtype_of, eager, numpy_inexact, numpy_operand, numpy_promote,
+                         promote, promote_args, shape_of, to_inexact)
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
@@ -346,13 +346,6 @@ radians, degrees = deg2rad, rad2deg
 # which can round differently from its vectorized exp/log/sqrt loops that the primitives use,
 # so eager calls run the same lax operations as traced ones (on numpy arrays).
 
-def _real_float(name, x):
-    x = to_inexact(asarray(x, name))
-    if _kind(x) == "c":
-        raise TypeError(f"fnp.{name} does not support complex arguments")
-    return x
-
-
 def _large(x):
     """Beyond this magnitude 1 + x*x rounds to x*x: sqrt(x*x + 1) is |x| to the last bit."""
     return float(1 / np.sqrt(np.finfo(dtype_of(x)).eps))
@@ -363,7 +356,6 @@ def arcsinh(x, /):
     near 0; log(2|x|) for huge |x|."""
     x = to_inexact(asarray(x, "arcsinh"))
     if _kind(x) == "c":
-        from . import _complex_math
         return _complex_math.arcsinh(x)
     a = lax.abs(x)
     clamped = lax.min(a, _large(x))        # keeps a*a finite in the branch not taken
@@ -378,7 +370,6 @@ def arccosh(x, /):
     near 1; log(2x) for huge x; nan below 1."""
     x = to_inexact(asarray(x, "arccosh"))
     if _kind(x) == "c":
-        from . import _complex_math
         return _complex_math.arccosh(x)
     t = lax.sub(lax.min(x, _large(x)), 1)     # keeps t*t finite in the branch not taken
     moderate = lax.log1p(lax.add(t, lax.sqrt(lax.mul(t, lax.add(t, 2)))))
@@ -389,7 +380,6 @@ def arctanh(x, /):
     """Inverse hyperbolic tangent: log1p(2x / (1 - x)) / 2 (inf at 1, nan beyond)."""
     x = to_inexact(asarray(x, "arctanh"))
     if _kind(x) == "c":
-        from . import _complex_math
         return _complex_math.arctanh(x)
     return lax.mul(0.5, lax.log1p(lax.div(lax.mul(2, x), lax.sub(1, x))))
 
@@ -518,8 +508,7 @@ def _ordered(real_fun, complex_name):
     _complex_math.py)."""
     def fun(x1, x2):
         if _kind(x1) == "c":
-            from . import _complex_math
-            return getattr(_complex_math, complex_name)(x1, x2)
+                return getattr(_complex_math, complex_name)(x1, x2)
         return real_fun(x1, x2)
     return fun
 
@@ -652,7 +641,6 @@ def where(condition, x=None, y=None, /):
     of its nonzero elements (fnp.nonzero); the condition must then be concrete, since the
     number of indices is the output's shape."""
     if x is None and y is None:
-        from .indexing import nonzero
         return nonzero(condition)
     if x is None or y is None:
         raise ValueError("fnp.where: either both or neither of x and y should be given")
@@ -665,6 +653,19 @@ def where(condition, x=None, y=None, /):
         condition = broadcast_to(condition, shape, "where")
     return lax.select_n(condition, broadcast_to(y, shape, "where"),
                         broadcast_to(x, shape, "where"))
+
+
+def nonzero(a):
+    """The indices of the nonzero elements, one integer array per axis. The result's shape
+    depends on a's values, so a must be concrete."""
+    if eager(a):
+        return np.nonzero(a)
+    return np.nonzero(np.asarray(concrete(asarray(a, "nonzero"), "nonzero")))
+
+
+def flatnonzero(a):
+    """Indices of the nonzero elements of a.ravel() (a must be concrete)."""
+    return nonzero(np.ravel(concrete(asarray(a, "flatnonzero"), "flatnonzero")))[0]
 
 
 def clip(a, a_min=None, a_max=None, *, min=None, max=None):

@@ -5,6 +5,7 @@ s, as numpy does), applies one fft primitive and moves the axes back. Integer an
 become complex128 (float64 for rfft), float32 stays single precision. norm is "backward"
 (default: the inverse divides by n), "ortho" (both divide by sqrt(n)) or "forward".
 """
+import functools
 import math
 import operator
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes
+from . import _base as fnp
 from ._promotion import asarray, cast, dtype_of, eager, shape_of
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
@@ -19,10 +21,6 @@ __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "
 
 _NORMS = (None, "backward", "ortho", "forward")
 
-
-def _fnp():
-    from ._raw import raw       # fnp's functions, without the user-facing result wrapper
-    return raw
 
 
 def _complex(x, name):
@@ -84,7 +82,6 @@ def _real_dtype(d):
 
 def _apply(x, axes, fft_type, lengths):
     """Move axes to the end, one fft primitive, move them back."""
-    fnp = _fnp()
     k = len(axes)
     ndim = len(shape_of(x))
     moved = fnp.moveaxis(x, axes, tuple(range(ndim - k, ndim)))
@@ -92,13 +89,18 @@ def _apply(x, axes, fft_type, lengths):
     return fnp.moveaxis(y, tuple(range(ndim - k, ndim)), axes)
 
 
-def _c2c(name, a, s, axes, norm, inverse, default_all):
-    x = _complex(asarray(a, name), name)
+def _resized(name, x, s, axes, default_all):
+    """x cut or zero-padded to the sizes s along axes (their lengths if s is None)."""
     axes, s = _axes_and_sizes(name, x, s, axes, default_all)
     if s is None:
         s = tuple(shape_of(x)[a] for a in axes)
     for a, n in zip(axes, s):
         x = _resize(x, a, n)
+    return x, s, axes
+
+
+def _c2c(name, a, s, axes, norm, inverse, default_all):
+    x, s, axes = _resized(name, _complex(asarray(a, name), name), s, axes, default_all)
     if not axes:
         return x
     # "backward" is what the primitive computes; other norms rescale (ifft's 1/n is built in).
@@ -122,12 +124,7 @@ def _rescale(y, n, norm, inverse, name):
 
 
 def _r2c(name, a, s, axes, norm, default_all):
-    x = _real(asarray(a, name), name)
-    axes, s = _axes_and_sizes(name, x, s, axes, default_all)
-    if s is None:
-        s = tuple(shape_of(x)[a] for a in axes)
-    for a, n in zip(axes, s):
-        x = _resize(x, a, n)
+    x, s, axes = _resized(name, _real(asarray(a, name), name), s, axes, default_all)
     y = _apply(x, axes, "rfft", s)
     return _rescale(y, math.prod(s), norm, False, name)
 
@@ -169,50 +166,56 @@ _FAST_DTYPES = {np.dtype(d) for d in (np.bool_, np.int8, np.int16, np.int32, np.
                                       np.float64, np.complex64, np.complex128)}
 
 
-def _one(n, axis):
-    return (None if n is None else (n,)), (axis,)
+def _one_axis(name, traced, real_input, doc):
+    """fnp.fft.<name> over one axis: numpy.fft eagerly with the default norm, else traced."""
+    def transform(a, n=None, axis=-1, norm=None):
+        fast = _numpy(name, a, real_input, n=n, axis=axis, norm=norm)
+        if fast is not None:
+            return fast
+        return traced(name, a, None if n is None else (n,), (axis,), norm, default_all=False)
+    return _named(transform, name, doc)
 
 
-def fft(a, n=None, axis=-1, norm=None):
-    """The one-dimensional discrete Fourier transform along axis (numpy.fft.fft)."""
-    fast = _numpy("fft", a, False, n=n, axis=axis, norm=norm)
-    if fast is not None:
-        return fast
-    s, axes = _one(n, axis)
-    return _c2c("fft", a, s, axes, norm, False, False)
+def _many_axes(name, traced, real_input, doc, default_axes=None):
+    """fnp.fft.<name> over several axes (all by default, or default_axes)."""
+    def transform(a, s=None, axes=default_axes, norm=None):
+        fast = _numpy(name, a, real_input, s=s, axes=axes, norm=norm)
+        if fast is not None:
+            return fast
+        return traced(name, a, s, axes, norm, default_all=True)
+    return _named(transform, name, doc)
 
 
-def ifft(a, n=None, axis=-1, norm=None):
-    """The inverse of fft along axis (numpy.fft.ifft)."""
-    fast = _numpy("ifft", a, False, n=n, axis=axis, norm=norm)
-    if fast is not None:
-        return fast
-    s, axes = _one(n, axis)
-    return _c2c("ifft", a, s, axes, norm, True, False)
+def _named(fun, name, doc):
+    fun.__name__ = fun.__qualname__ = name
+    fun.__doc__ = doc
+    return fun
 
 
-def rfft(a, n=None, axis=-1, norm=None):
-    """The fft of a real input, keeping the n//2 + 1 non-negative frequencies (numpy.fft.rfft)."""
-    fast = _numpy("rfft", a, True, n=n, axis=axis, norm=norm)
-    if fast is not None:
-        return fast
-    s, axes = _one(n, axis)
-    return _r2c("rfft", a, s, axes, norm, False)
+_forward, _inverse = functools.partial(_c2c, inverse=False), functools.partial(_c2c, inverse=True)
 
-
-def irfft(a, n=None, axis=-1, norm=None):
-    """The inverse of rfft: a real signal of length n (default 2 (m - 1)) (numpy.fft.irfft)."""
-    fast = _numpy("irfft", a, False, n=n, axis=axis, norm=norm)
-    if fast is not None:
-        return fast
-    s, axes = _one(n, axis)
-    return _c2r("irfft", a, s, axes, norm, False)
+fft = _one_axis("fft", _forward, False,
+                "The one-dimensional discrete Fourier transform along axis (numpy.fft.fft).")
+ifft = _one_axis("ifft", _inverse, False, "The inverse of fft along axis (numpy.fft.ifft).")
+rfft = _one_axis("rfft", _r2c, True, "The fft of a real input, keeping the n//2 + 1 "
+                 "non-negative frequencies (numpy.fft.rfft).")
+irfft = _one_axis("irfft", _c2r, False, "The inverse of rfft: a real signal of length n "
+                  "(default 2 (m - 1)) (numpy.fft.irfft).")
+fftn = _many_axes("fftn", _forward, False,
+                  "The n-dimensional discrete Fourier transform (numpy.fft.fftn).")
+ifftn = _many_axes("ifftn", _inverse, False, "The inverse of fftn (numpy.fft.ifftn).")
+rfftn = _many_axes("rfftn", _r2c, True, "fftn of a real input; the last axis keeps its "
+                   "non-negative frequencies (numpy.fft.rfftn).")
+irfftn = _many_axes("irfftn", _c2r, False, "The inverse of rfftn (numpy.fft.irfftn).")
+fft2 = _many_axes("fft2", _forward, False, "fftn over two axes (numpy.fft.fft2).", (-2, -1))
+ifft2 = _many_axes("ifft2", _inverse, False, "ifftn over two axes (numpy.fft.ifft2).", (-2, -1))
+rfft2 = _many_axes("rfft2", _r2c, True, "rfftn over two axes (numpy.fft.rfft2).", (-2, -1))
+irfft2 = _many_axes("irfft2", _c2r, False, "irfftn over two axes (numpy.fft.irfft2).", (-2, -1))
 
 
 def hfft(a, n=None, axis=-1, norm=None):
     """The fft of a Hermitian-symmetric signal given by its first half: a real spectrum
     (numpy.fft.hfft), irfft of the conjugate with the opposite normalization."""
-    fnp = _fnp()
     flipped = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
     if norm not in flipped:
         _rescale(a, 1, norm, False, "hfft")     # raises the norm error
@@ -221,79 +224,13 @@ def hfft(a, n=None, axis=-1, norm=None):
 
 def ihfft(a, n=None, axis=-1, norm=None):
     """The inverse of hfft (numpy.fft.ihfft): the conjugate of rfft, opposite normalization."""
-    fnp = _fnp()
     flipped = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
     if norm not in flipped:
         _rescale(a, 1, norm, False, "ihfft")
     return fnp.conj(rfft(a, n, axis, flipped[norm]))
 
 
-def fftn(a, s=None, axes=None, norm=None):
-    """The n-dimensional discrete Fourier transform (numpy.fft.fftn)."""
-    fast = _numpy("fftn", a, False, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _c2c("fftn", a, s, axes, norm, False, True)
-
-
-def ifftn(a, s=None, axes=None, norm=None):
-    """The inverse of fftn (numpy.fft.ifftn)."""
-    fast = _numpy("ifftn", a, False, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _c2c("ifftn", a, s, axes, norm, True, True)
-
-
-def rfftn(a, s=None, axes=None, norm=None):
-    """fftn of a real input; the last axis keeps its non-negative frequencies (numpy.fft.rfftn)."""
-    fast = _numpy("rfftn", a, True, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _r2c("rfftn", a, s, axes, norm, True)
-
-
-def irfftn(a, s=None, axes=None, norm=None):
-    """The inverse of rfftn (numpy.fft.irfftn)."""
-    fast = _numpy("irfftn", a, False, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _c2r("irfftn", a, s, axes, norm, True)
-
-
-def fft2(a, s=None, axes=(-2, -1), norm=None):
-    """fftn over two axes (numpy.fft.fft2)."""
-    fast = _numpy("fft2", a, False, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _c2c("fft2", a, s, axes, norm, False, True)
-
-
-def ifft2(a, s=None, axes=(-2, -1), norm=None):
-    """ifftn over two axes (numpy.fft.ifft2)."""
-    fast = _numpy("ifft2", a, False, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _c2c("ifft2", a, s, axes, norm, True, True)
-
-
-def rfft2(a, s=None, axes=(-2, -1), norm=None):
-    """rfftn over two axes (numpy.fft.rfft2)."""
-    fast = _numpy("rfft2", a, True, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _r2c("rfft2", a, s, axes, norm, True)
-
-
-def irfft2(a, s=None, axes=(-2, -1), norm=None):
-    """irfftn over two axes (numpy.fft.irfft2)."""
-    fast = _numpy("irfft2", a, False, s=s, axes=axes, norm=norm)
-    if fast is not None:
-        return fast
-    return _c2r("irfft2", a, s, axes, norm, True)
-
-
 def _shift(name, x, axes, sign):
-    fnp = _fnp()
     x = asarray(x, name)
     shape = shape_of(x)
     if axes is None:

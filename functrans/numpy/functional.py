@@ -2,7 +2,9 @@
 
 Composed from other fnp functions; functrans/numpy/extras.py gathers these modules.
 """
-from ._composed import _fnp, _arr
+from ..transforms.vmap import vmap
+from . import _base as fnp
+from ._composed import _arr
 from ._promotion import canonical_axis, shape_of
 
 __all__ = ["apply_along_axis", "apply_over_axes", "vectorize"]
@@ -11,8 +13,6 @@ __all__ = ["apply_along_axis", "apply_over_axes", "vectorize"]
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """func1d applied to every 1-d slice along axis (vmapped over the other axes); the
     result's axes replace axis, as numpy's."""
-    from ..transforms.vmap import vmap
-    fnp = _fnp()
     arr = _arr(arr, "apply_along_axis")
     n = len(shape_of(arr))
     axis = canonical_axis(axis, n, "apply_along_axis")
@@ -27,7 +27,6 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
 
 def apply_over_axes(func, a, axes):
     """func(a, axis) applied for each axis in turn, keeping dimensions."""
-    fnp = _fnp()
     a = _arr(a, "apply_over_axes")
     for axis in ([axes] if isinstance(axes, int) else axes):
         b = func(a, axis)
@@ -41,10 +40,8 @@ def vectorize(pyfunc, *, excluded=frozenset(), signature=None):
     """pyfunc applied elementwise by vmap over broadcast arguments (signature=None only)."""
     if signature is not None:
         raise NotImplementedError("fnp.vectorize: signature= is not supported; use vmap")
-    from ..transforms.vmap import vmap
 
     def wrapped(*args, **kwargs):
-        fnp = _fnp()
         keep = [i for i in range(len(args)) if i not in excluded]
         arrays = fnp.broadcast_arrays(*[_arr(args[i], "vectorize") for i in keep])
         shape = shape_of(arrays[0]) if arrays else ()

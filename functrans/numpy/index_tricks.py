@@ -6,7 +6,8 @@ import operator
 
 import numpy as np
 
-from ._composed import _fnp, _arr, _concrete
+from . import _base as fnp
+from ._composed import _arr, _concrete
 from ._promotion import dtype_of, shape_of
 
 __all__ = ["c_", "r_", "s_", "index_exp", "tril_indices", "triu_indices", "tril_indices_from",
@@ -49,7 +50,6 @@ def indices(dimensions, dtype=np.int64, sparse=False):
 
 def ix_(*args):
     """Open meshes of index vectors for cross-product indexing."""
-    fnp = _fnp()
     n = len(args)
     out = []
     for i, a in enumerate(args):
@@ -64,7 +64,6 @@ def ix_(*args):
 
 def unravel_index(indices, shape):
     """Tuple of coordinate arrays of flat indices in an array of the given shape (clipped)."""
-    fnp = _fnp()
     idx = _arr(indices, "unravel_index")
     shape = tuple(operator.index(s) for s in shape)
     total = int(np.prod(shape, dtype=np.int64))
@@ -79,7 +78,6 @@ def unravel_index(indices, shape):
 
 def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
     """Flat indices of coordinate arrays (mode 'clip' or 'wrap'; 'raise' needs concrete)."""
-    fnp = _fnp()
     if order != "C":
         raise NotImplementedError("fnp.ravel_multi_index: only order='C' is supported")
     dims = tuple(operator.index(d) for d in dims)
@@ -157,7 +155,6 @@ class _Concatenator:
         self.axis, self.ndmin, self.trans1d = axis, ndmin, trans1d
 
     def __getitem__(self, key):
-        fnp = _fnp()
         items = key if isinstance(key, tuple) else (key,)
         axis, ndmin, trans1d = self.axis, self.ndmin, self.trans1d
         matrix = None

@@ -24,9 +24,10 @@ from .. import lax
 from ..core import dtypes
 from ..core.errors import ConcretizationTypeError
 from ..core.trace import Tracer
-from . import _at_modes
-from ._promotion import (asarray, broadcast_shapes, broadcast_to, cast, concrete, dtype_of,
-                         eager, shape_of)
+from ._promotion import (asarray, broadcast_shapes, broadcast_to, canonical_axis, cast,
+                         dtype_of, eager, shape_of)
+# nonzero lives beside where, whose one-argument form it is; it is exported from here.
+from .elementwise import flatnonzero, nonzero
 
 __all__ = ["take", "take_along_axis", "nonzero", "flatnonzero", "NonConcreteBooleanIndexError"]
 
@@ -390,74 +391,6 @@ def _scatter_combine(flat, rows, updates, op):
     return lax.scatter(flat, sorted_rows, combine(lax.gather(flat, sorted_rows), acc))
 
 
-class _IndexUpdateHelper:
-    """x.at: x.at[idx] gives an _IndexUpdateRef whose methods return updated copies of x."""
-    __slots__ = ("array",)
-
-    def __init__(self, array):
-        self.array = array
-
-    def __getitem__(self, idx):
-        return _IndexUpdateRef(self.array, idx)
-
-    def __repr__(self):
-        return f"_IndexUpdateHelper({self.array!r})"
-
-
-class _IndexUpdateRef:
-    """The functional form of x[idx] = v, x[idx] += v, ...: each method returns a new array.
-    Repeated indices accumulate for add/multiply/min/max (set keeps the last)."""
-    __slots__ = ("array", "index")
-
-    def __init__(self, array, index):
-        self.array = array
-        self.index = index
-
-    def __repr__(self):
-        return f"_IndexUpdateRef({self.array!r}, {self.index!r})"
-
-    # mode: None (static out-of-bounds indices raise IndexError; traced ones are clamped for
-    # get and dropped for updates), "fill"/"drop", "clip"/"promise_in_bounds": see _at_modes.
-    # indices_are_sorted / unique_indices are JAX's performance hints, accepted and unused.
-    def get(self, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
-        return _at_modes.get(self.array, self.index, mode, fill_value)
-
-    def set(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        return _at_modes.update(self.array, self.index, values, "set", mode)
-
-    def add(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        return _at_modes.update(self.array, self.index, values, "add", mode)
-
-    def subtract(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        from .elementwise import negative
-        return _at_modes.update(self.array, self.index, negative(values), "add", mode)
-
-    def multiply(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        return _at_modes.update(self.array, self.index, values, "multiply", mode)
-
-    mul = multiply
-
-    def divide(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        from .elementwise import reciprocal
-        return _at_modes.update(self.array, self.index, reciprocal(values), "multiply", mode)
-
-    def power(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        from .elementwise import power
-        current = _at_modes.get(self.array, self.index, mode, None)
-        return _at_modes.update(self.array, self.index, power(current, values), "set", mode)
-
-    def min(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        return _at_modes.update(self.array, self.index, values, "min", mode)
-
-    def max(self, values, mode=None, indices_are_sorted=False, unique_indices=False):
-        return _at_modes.update(self.array, self.index, values, "max", mode)
-
-    def apply(self, func, mode=None, indices_are_sorted=False, unique_indices=False):
-        """x with func (a unary function of arrays) applied at x[idx]; a position named k
-        times gets func applied k times, as in JAX."""
-        return _at_modes.apply(self.array, self.index, func, mode)
-
-
 # --- functions ------------------------------------------------------------------------------------
 
 def take(a, indices, axis=None, mode=None):
@@ -469,7 +402,6 @@ def take(a, indices, axis=None, mode=None):
     if axis is None:
         a = lax.reshape(a, (int(np.prod(shape_of(a), dtype=np.int64)),))
         axis = 0
-    from ._promotion import canonical_axis
     axis = canonical_axis(axis, len(shape_of(a)), "take")
     return getitem(a, (slice(None),) * axis + (asarray(indices, "take"),), mode=mode)
 
@@ -480,7 +412,6 @@ def take_along_axis(arr, indices, axis):
     if eager(arr, indices):
         return np.take_along_axis(arr, indices, axis=axis)
     arr, indices = asarray(arr, "take_along_axis"), asarray(indices, "take_along_axis")
-    from ._promotion import canonical_axis
     if axis is None:
         arr = lax.reshape(arr, (int(np.prod(shape_of(arr), dtype=np.int64)),))
         axis = 0
@@ -493,16 +424,3 @@ def take_along_axis(arr, indices, axis):
                   np.arange(s[d]).reshape([-1 if e == d else 1 for e in range(len(s))])
                   for d in range(len(s)))
     return getitem(arr, index)
-
-
-def nonzero(a):
-    """The indices of the nonzero elements, one integer array per axis. The result's shape
-    depends on a's values, so a must be concrete."""
-    if eager(a):
-        return np.nonzero(a)
-    return np.nonzero(np.asarray(concrete(asarray(a, "nonzero"), "nonzero")))
-
-
-def flatnonzero(a):
-    """Indices of the nonzero elements of a.ravel() (a must be concrete)."""
-    return nonzero(np.ravel(concrete(asarray(a, "flatnonzero"), "flatnonzero")))[0]

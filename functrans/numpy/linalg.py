@@ -18,8 +18,15 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes
-from ._promotion import (asarray, broadcast_shapes, broadcast_to, canonical_axis, dtype_of,
-                         eager, promote, shape_of, to_inexact)
+from ..lax_linalg import lu_solve
+from ..primitives.linalg import cholesky_p
+from ..transforms.custom import custom_jvp
+# Sibling families by module: their functions must not become fnp.linalg names (_outputs.py
+# wraps every function this module's namespace holds).
+from . import creation as _creation, elementwise as _ew, indexing as _indexing
+from . import reductions as _red, shaping as _shaping, sorting as _sorting
+from ._promotion import (asarray, broadcast_shapes, broadcast_to, canonical_axis, concrete,
+                         dtype_of, eager, promote, shape_of, to_inexact)
 
 __all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "norm", "solve", "inv",
            "det", "slogdet", "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd",
@@ -109,8 +116,7 @@ def dot(a, b, /):
 
 def _scalar_product(a, b):
     """A product with a scalar operand: numpy multiplies (bools: logical and)."""
-    from .elementwise import multiply
-    return multiply(a, b)
+    return _ew.multiply(a, b)
 
 
 def _check_sizes(name, a, b, ia, ib):
@@ -121,11 +127,10 @@ def _check_sizes(name, a, b, ia, ib):
 
 def vdot(a, b, /):
     """The dot product of the flattened arrays, conjugating the first."""
-    from .elementwise import conj
     a, b = _operands("vdot", a, b)
     a, b = (lax.reshape(x, (int(np.prod(shape_of(x), dtype=np.int64)),)) for x in (a, b))
     _check_sizes("vdot", a, b, 0, 0)
-    return _contract(conj(a), b, (0,), (0,))
+    return _contract(_ew.conj(a), b, (0,), (0,))
 
 
 def inner(a, b, /):
@@ -140,11 +145,10 @@ def inner(a, b, /):
 
 def outer(a, b, /):
     """out[i, j] = a.ravel()[i] * b.ravel()[j]."""
-    from .elementwise import multiply
     a, b = _operands("outer", a, b)
     a = lax.reshape(a, (int(np.prod(shape_of(a), dtype=np.int64)), 1))
     b = lax.reshape(b, (1, int(np.prod(shape_of(b), dtype=np.int64))))
-    return multiply(a, b)
+    return _ew.multiply(a, b)
 
 
 def tensordot(a, b, axes=2):
@@ -178,8 +182,6 @@ def norm(x, ord=None, axis=None, keepdims=False):
     array (the Frobenius norm of a matrix). Vector ords: inf, -inf, 0, 1, 2 and any other
     number p (sum |x|**p)**(1/p); matrix ords: 'fro', 1, -1, inf, -inf, and 2, -2, 'nuc'
     (the largest, smallest and summed singular values)."""
-    from . import reductions as red
-    from .elementwise import absolute, conj, multiply, not_equal, power, real, sqrt
     x = to_inexact(asarray(x, "linalg.norm"))
     nd = len(shape_of(x))
     if axis is None and (ord is None or (ord in ("f", "fro") and nd == 2) or
@@ -196,38 +198,38 @@ def norm(x, ord=None, axis=None, keepdims=False):
     axes = tuple(canonical_axis(a, nd, "linalg.norm") for a in axes)
     if len(axes) == 1:
         if ord == np.inf:
-            return red.max(absolute(x), axis=axes, keepdims=keepdims)
+            return _red.max(_ew.absolute(x), axis=axes, keepdims=keepdims)
         if ord == -np.inf:
-            return red.min(absolute(x), axis=axes, keepdims=keepdims)
+            return _red.min(_ew.absolute(x), axis=axes, keepdims=keepdims)
         if ord == 0:
-            nonzero = lax.convert_element_type(not_equal(x, 0), dtype_of(real(x)))
-            return red.sum(nonzero, axis=axes, keepdims=keepdims)
+            nonzero = lax.convert_element_type(_ew.not_equal(x, 0), dtype_of(_ew.real(x)))
+            return _red.sum(nonzero, axis=axes, keepdims=keepdims)
         if ord == 1:
-            return red.sum(absolute(x), axis=axes, keepdims=keepdims)
+            return _red.sum(_ew.absolute(x), axis=axes, keepdims=keepdims)
         if ord is None or ord == 2:
-            return sqrt(red.sum(real(multiply(conj(x), x)), axis=axes, keepdims=keepdims))
+            return _ew.sqrt(_red.sum(_ew.real(_ew.multiply(_ew.conj(x), x)), axis=axes,
+                                     keepdims=keepdims))
         if isinstance(ord, str):
             raise ValueError(f"fnp.linalg.norm: invalid norm order {ord!r} for vectors")
-        total = red.sum(power(absolute(x), ord), axis=axes, keepdims=keepdims)
-        return power(total, np.reciprocal(np.asarray(ord, dtype_of(total))))
+        total = _red.sum(_ew.power(_ew.absolute(x), ord), axis=axes, keepdims=keepdims)
+        return _ew.power(total, np.reciprocal(np.asarray(ord, dtype_of(total))))
     if len(axes) == 2:
         row, col = axes
         if row == col:
             raise ValueError("fnp.linalg.norm: duplicate axes given")
         if ord in (2, -2, "nuc"):
             # Singular values of the (row, col) matrices: move those axes last.
-            from .shaping import moveaxis
-            s = svdvals(moveaxis(x, (row, col), (-2, -1)))
-            reduce = {2: red.max, -2: red.min, "nuc": red.sum}[ord]
+            s = svdvals(_shaping.moveaxis(x, (row, col), (-2, -1)))
+            reduce = {2: _red.max, -2: _red.min, "nuc": _red.sum}[ord]
             out = reduce(s, axis=-1)
         elif ord in (1, -1):
-            extreme = red.max if ord == 1 else red.min
-            out = extreme(red.sum(absolute(x), axis=row), axis=col - (col > row))
+            extreme = _red.max if ord == 1 else _red.min
+            out = extreme(_red.sum(_ew.absolute(x), axis=row), axis=col - (col > row))
         elif ord in (np.inf, -np.inf):
-            extreme = red.max if ord == np.inf else red.min
-            out = extreme(red.sum(absolute(x), axis=col), axis=row - (row > col))
+            extreme = _red.max if ord == np.inf else _red.min
+            out = extreme(_red.sum(_ew.absolute(x), axis=col), axis=row - (row > col))
         elif ord in (None, "fro", "f"):
-            out = sqrt(red.sum(real(multiply(conj(x), x)), axis=axes))
+            out = _ew.sqrt(_red.sum(_ew.real(_ew.multiply(_ew.conj(x), x)), axis=axes))
         else:
             raise ValueError(f"fnp.linalg.norm: invalid norm order {ord!r} for matrices")
         if keepdims:
@@ -273,9 +275,8 @@ def _matrix(name, a, square=False):
 
 
 def _adjoint(x):
-    from .elementwise import conj
     x = _swap_last(x)
-    return conj(x) if dtype_of(x).kind == "c" else x
+    return _ew.conj(x) if dtype_of(x).kind == "c" else x
 
 
 def _swap_last(x):
@@ -338,7 +339,6 @@ _CUSTOM = {}
 
 def _custom(name, fun, rule, nondiff_argnums=()):
     if name not in _CUSTOM:
-        from ..transforms.custom import custom_jvp
         f = custom_jvp(fun, nondiff_argnums=nondiff_argnums)
         f.defjvp(rule)
         _CUSTOM[name] = f
@@ -347,13 +347,11 @@ def _custom(name, fun, rule, nondiff_argnums=()):
 
 def _solve_matrices(a, b):
     """x with a x = b: a [..., n, n], b [..., n, k], equal batch dims and dtype."""
-    from ..lax_linalg import lu_solve
     lu, _, perm = lax.linalg.lu(a)
     return lu_solve(lu, perm, b)
 
 
 def _solve_jvp(primals, tangents):
-    from ..lax_linalg import lu_solve
     (a, b), (da, db) = primals, tangents
     lu, _, perm = lax.linalg.lu(a)
     x = lu_solve(lu, perm, b)
@@ -368,15 +366,12 @@ def _matmul_batched(a, b):
 
 def _trace_of_solve(lu, perm, da):
     """tr(a^-1 da) per batch member, from a's LU factors."""
-    from ..lax_linalg import lu_solve
-    from .shaping import diagonal
     x = lu_solve(lu, perm, da)
-    return lax.reduce_sum(diagonal(x, axis1=-2, axis2=-1), (len(shape_of(x)) - 2,))
+    return lax.reduce_sum(_shaping.diagonal(x, axis1=-2, axis2=-1), (len(shape_of(x)) - 2,))
 
 
 def inv(a):
     """The inverse of each square matrix (a solve against the identity)."""
-    from .creation import eye
     a = _matrix("inv", a, square=True)
     if eager(a):
         try:
@@ -384,12 +379,11 @@ def inv(a):
         except LinAlgError:       # singular: inf/NaN from the LU path, as JAX
             pass
     n = shape_of(a)[-1]
-    return solve(a, broadcast_to(eye(n, dtype=dtype_of(a)), shape_of(a), "linalg.inv"))
+    return solve(a, broadcast_to(_creation.eye(n, dtype=dtype_of(a)), shape_of(a), "linalg.inv"))
 
 
 def _lu_diagonal(lu):
-    from .shaping import diagonal
-    return diagonal(lu, axis1=-2, axis2=-1)
+    return _shaping.diagonal(lu, axis1=-2, axis2=-1)
 
 
 def det(a):
@@ -406,8 +400,7 @@ def _det_value(a):
 
 
 def _det_from_lu(lu, pivots):
-    from . import reductions as red
-    return lax.mul(_lu_parity_sign(pivots, dtype_of(lu)), red.prod(_lu_diagonal(lu), axis=-1))
+    return lax.mul(_lu_parity_sign(pivots, dtype_of(lu)), _red.prod(_lu_diagonal(lu), axis=-1))
 
 
 def _det_jvp(primals, tangents):
@@ -449,18 +442,15 @@ def _slogdet_value(a):
 
 
 def _slogdet_from_lu(lu, pivots):
-    from . import reductions as red
-    from .elementwise import absolute, divide, log, where
     d = _lu_diagonal(lu)
-    mag = absolute(d)
-    logabsdet = red.sum(log(mag), axis=-1)
+    mag = _ew.absolute(d)
+    logabsdet = _red.sum(_ew.log(mag), axis=-1)
     parity = _lu_parity_sign(pivots, dtype_of(lu))
     if dtype_of(lu).kind == "c":
-        unit = where(mag == 0, np.asarray(0, dtype_of(lu)), divide(d, mag))
-        sign = lax.mul(parity, red.prod(unit, axis=-1))
+        unit = _ew.where(mag == 0, np.asarray(0, dtype_of(lu)), _ew.divide(d, mag))
+        sign = lax.mul(parity, _red.prod(unit, axis=-1))
     else:
-        from .elementwise import sign as sign_of
-        sign = lax.mul(parity, red.prod(sign_of(d), axis=-1))
+        sign = lax.mul(parity, _red.prod(_ew.sign(d), axis=-1))
     return sign, logabsdet
 
 
@@ -470,7 +460,6 @@ def cholesky(a, *, upper=False, symmetrize_input=True):
     symmetrize_input, (a + a^H) / 2 is factored (derivatives are those of a symmetric matrix)."""
     a = _matrix("cholesky", a, square=True)
     if eager(a):
-        from ..primitives.linalg import cholesky_p
         if symmetrize_input:
             a = (a + np.conj(np.swapaxes(a, -1, -2))) / np.asarray(2, a.dtype)
         L = cholesky_p.impl(a)
@@ -532,24 +521,19 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False, subset_by_index
 
 
 def _svd_hermitian(a, compute_uv):
-    from .elementwise import absolute, negative, where
-    from .indexing import take_along_axis
-    from .sorting import argsort
     a = _matrix("svd", a, square=True)
     v, w = lax.linalg.eigh(a)
-    s = absolute(w)
-    order = argsort(negative(s), axis=-1)
-    s = take_along_axis(s, order, axis=-1)
+    s = _ew.absolute(w)
+    order = _sorting.argsort(_ew.negative(s), axis=-1)
+    s = _indexing.take_along_axis(s, order, axis=-1)
     if not compute_uv:
         return s
-    from .elementwise import multiply
-    from .shaping import expand_dims
-    cols = broadcast_to(expand_dims(order, -2), shape_of(v), "linalg.svd")
-    u = take_along_axis(v, cols, axis=-1)
+    cols = broadcast_to(_shaping.expand_dims(order, -2), shape_of(v), "linalg.svd")
+    u = _indexing.take_along_axis(v, cols, axis=-1)
     # a = V diag(w) V^H = U diag(|w|) (V diag(sign w))^H
-    signs = where(w < 0, np.asarray(-1, dtype_of(w)), np.asarray(1, dtype_of(w)))
-    signed = multiply(v, expand_dims(signs, -2))
-    return SVDResult(u, s, _adjoint(take_along_axis(signed, cols, axis=-1)))
+    signs = _ew.where(w < 0, np.asarray(-1, dtype_of(w)), np.asarray(1, dtype_of(w)))
+    signed = _ew.multiply(v, _shaping.expand_dims(signs, -2))
+    return SVDResult(u, s, _adjoint(_indexing.take_along_axis(signed, cols, axis=-1)))
 
 
 def svdvals(x, /):
@@ -585,33 +569,28 @@ def pinv(a, rtol=None, hermitian=False, *, rcond=None):
     a = _matrix("pinv", a)
     if rtol is None:
         rtol = _default_rtol(a)
-    from ._promotion import concrete
     rtol = float(np.asarray(concrete(rtol, "linalg.pinv (rtol)")))
     return _pinv(a, rtol, bool(hermitian))
 
 
 def _pinv_value(a, rtol, hermitian):
-    from . import reductions as red
-    from .elementwise import divide, greater, multiply, where
-    from .shaping import expand_dims
     if hermitian:
         u, s, vh = _svd_hermitian(a, True)
     else:
         u, s, vh = lax.linalg.svd(a, full_matrices=False)
     if shape_of(s)[-1]:
-        cutoff = multiply(red.max(s, axis=-1, keepdims=True), np.asarray(rtol, dtype_of(s)))
-        keep = greater(s, cutoff)
-        s = where(keep, divide(1, where(keep, s, 1)), 0)   # 1/s, and 0 below the cutoff
-    return matmul(multiply(_adjoint(vh), expand_dims(s, -2)), _adjoint(u))
+        cutoff = _ew.multiply(_red.max(s, axis=-1, keepdims=True), np.asarray(rtol, dtype_of(s)))
+        keep = _ew.greater(s, cutoff)
+        s = _ew.where(keep, _ew.divide(1, _ew.where(keep, s, 1)), 0)   # 1/s, and 0 below the cutoff
+    return matmul(_ew.multiply(_adjoint(vh), _shaping.expand_dims(s, -2)), _adjoint(u))
 
 
 def _pinv_jvp(rtol, hermitian, primals, tangents):
     (a,), (da,) = primals, tangents
     p = _pinv(a, rtol, hermitian)
-    from .creation import eye
     m, n = shape_of(a)[-2:]
-    eye_m = broadcast_to(eye(m, dtype=dtype_of(a)), shape_of(a)[:-2] + (m, m))
-    eye_n = broadcast_to(eye(n, dtype=dtype_of(a)), shape_of(a)[:-2] + (n, n))
+    eye_m = broadcast_to(_creation.eye(m, dtype=dtype_of(a)), shape_of(a)[:-2] + (m, m))
+    eye_n = broadcast_to(_creation.eye(n, dtype=dtype_of(a)), shape_of(a)[:-2] + (n, n))
     dah = _adjoint(da)
     # d(A+) = -A+ dA A+ + A+ A+^H dA^H (I - A A+) + (I - A+ A) dA^H A+^H A+
     t1 = lax.neg(matmul(matmul(p, da), p))
@@ -621,7 +600,6 @@ def _pinv_jvp(rtol, hermitian, primals, tangents):
 
 
 def _make_pinv():
-    from ..transforms.custom import custom_jvp
     f = custom_jvp(lambda rtol, hermitian, a: _pinv_value(a, rtol, hermitian),
                    nondiff_argnums=(0, 1))
     f.defjvp(_pinv_jvp)
@@ -643,8 +621,6 @@ def lstsq(a, b, rcond=None, *, numpy_resid=False):
     pseudo-inverse. residuals are the squared residual norms per column of b; with
     numpy_resid=True they are empty unless a has full column rank and more rows than columns,
     as numpy returns them (which needs a concrete rank). a is (M, N), b (M,) or (M, K)."""
-    from . import reductions as red
-    from .elementwise import multiply
     a = _matrix("lstsq", a)
     b = _inexact_operand(b, "lstsq")
     a, b = promote(a, b)
@@ -662,11 +638,10 @@ def lstsq(a, b, rcond=None, *, numpy_resid=False):
     s = svdvals(a)
     x = matmul(pinv(a, rtol=rcond), b2)
     r = lax.sub(b2, matmul(a, x))
-    resid = red.sum(lax.real(multiply(lax.conj(r), r)) if dtype_of(r).kind == "c"
-                    else multiply(r, r), axis=0)
+    resid = _red.sum(lax.real(_ew.multiply(lax.conj(r), r)) if dtype_of(r).kind == "c"
+                     else _ew.multiply(r, r), axis=0)
     rank = matrix_rank(a, rtol=rcond) if min(m, n) else np.int64(0)
     if numpy_resid:
-        from ._promotion import concrete
         if int(np.asarray(concrete(rank, "linalg.lstsq (numpy_resid=True)"))) < n or m <= n:
             resid = np.zeros(0, dtype_of(s))
     return (lax.reshape(x, (n,)) if vector else x), resid, rank, s
@@ -675,29 +650,26 @@ def lstsq(a, b, rcond=None, *, numpy_resid=False):
 def matrix_rank(M, rtol=None, *, hermitian=False, tol=None):
     """The number of singular values above tol (default: rtol times the largest, rtol
     defaulting to max(m, n) * eps). Integer-valued: not differentiable."""
-    from . import reductions as red
     M = _inexact_operand(M, "matrix_rank")
     if len(shape_of(M)) < 2:
-        from .elementwise import not_equal
-        return lax.convert_element_type(red.any(not_equal(M, 0)), np.int64)
+        return lax.convert_element_type(_red.any(_ew.not_equal(M, 0)), np.int64)
     s = svd(M, compute_uv=False, hermitian=hermitian)
     if tol is None:
         if rtol is None:
             rtol = max(shape_of(M)[-2:]) * np.finfo(dtype_of(s)).eps
-        tol = lax.mul(red.max(s, axis=-1, keepdims=True), lax.convert_element_type(
+        tol = lax.mul(_red.max(s, axis=-1, keepdims=True), lax.convert_element_type(
             np.asarray(rtol), dtype_of(s)))
     else:
         tol = lax.convert_element_type(tol, dtype_of(s))
         if len(shape_of(tol)) < len(shape_of(s)):
             tol = lax.expand_dims(tol, (len(shape_of(tol)),))
     tol = broadcast_to(tol, shape_of(s), "linalg.matrix_rank")
-    return red.sum(lax.convert_element_type(lax.gt(s, tol), np.int64), axis=-1)
+    return _red.sum(lax.convert_element_type(lax.gt(s, tol), np.int64), axis=-1)
 
 
 def matrix_power(a, n):
     """a multiplied by itself n times (n an int; negative n inverts first; n = 0 gives the
     identity), by repeated squaring."""
-    from .creation import eye
     a = asarray(a, "linalg.matrix_power")
     s = shape_of(a)
     if len(s) < 2 or s[-1] != s[-2]:
@@ -709,7 +681,7 @@ def matrix_power(a, n):
         raise TypeError(f"fnp.linalg.matrix_power: exponent must be an integer, got {n!r}") \
             from None
     if n == 0:
-        return broadcast_to(eye(s[-1], dtype=dtype_of(a)), s)
+        return broadcast_to(_creation.eye(s[-1], dtype=dtype_of(a)), s)
     if n < 0:
         a, n = inv(a), -n
     result, power = None, a
@@ -771,13 +743,12 @@ def multi_dot(arrays, *, precision=None):
 def tensorsolve(a, b, axes=None):
     """x with tensordot(a, x, x.ndim) = b: a's trailing axes (after moving `axes` there) form
     the unknown's shape, its leading axes b's shape."""
-    from .shaping import moveaxis
     a = _inexact_operand(a, "tensorsolve")
     b = _inexact_operand(b, "tensorsolve")
     if axes is not None:
         axes = [canonical_axis(i, len(shape_of(a)), "linalg.tensorsolve") for i in
                 (axes if isinstance(axes, (tuple, list)) else [axes])]
-        a = moveaxis(a, axes, list(range(len(shape_of(a)) - len(axes), len(shape_of(a)))))
+        a = _shaping.moveaxis(a, axes, list(range(len(shape_of(a)) - len(axes), len(shape_of(a)))))
     sb = shape_of(b)
     x_shape = shape_of(a)[len(sb):]
     rows = int(np.prod(sb, dtype=np.int64))
@@ -809,11 +780,10 @@ def tensorinv(a, ind=2):
 def cond(x, p=None):
     """The condition number of each matrix in the norm p (default: 2, the ratio of the largest
     to the smallest singular value)."""
-    from . import reductions as red
     x = _matrix("cond", x)
     if p is None or p in (2, -2):
         s = svdvals(x)
-        big, small = red.max(s, axis=-1), red.min(s, axis=-1)
+        big, small = _red.max(s, axis=-1), _red.min(s, axis=-1)
         return lax.div(small, big) if p == -2 else lax.div(big, small)
     x = _matrix("cond", x, square=True)
     return lax.mul(norm(x, ord=p, axis=(-2, -1)), norm(inv(x), ord=p, axis=(-2, -1)))
@@ -823,29 +793,24 @@ def cond(x, p=None):
 
 def matrix_transpose(x, /):
     """x with its last two axes swapped."""
-    from .shaping import matrix_transpose as transpose_last
-    return transpose_last(x)
+    return _shaping.matrix_transpose(x)
 
 
 def diagonal(x, /, *, offset=0):
     """The diagonals of the matrices in the last two axes."""
-    from .shaping import diagonal as diagonal_of
-    return diagonal_of(x, offset=offset, axis1=-2, axis2=-1)
+    return _shaping.diagonal(x, offset=offset, axis1=-2, axis2=-1)
 
 
 def trace(x, /, *, offset=0, dtype=None):
     """The traces of the matrices in the last two axes."""
-    from .shaping import trace as trace_of
-    return trace_of(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
+    return _shaping.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
 
 
 def vecdot(x1, x2, /, *, axis=-1):
     """sum(conj(x1) * x2) along axis, the other axes broadcast."""
-    from . import reductions as red
-    from .elementwise import conj, multiply
-    products = multiply(conj(x1), x2)
+    products = _ew.multiply(_ew.conj(x1), x2)
     # A product keeps its operands' dtype (JAX): no widening of narrow integers as sum does.
-    return red.sum(products, axis=axis, dtype=dtype_of(products))
+    return _red.sum(products, axis=axis, dtype=dtype_of(products))
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
@@ -856,7 +821,6 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """The vector norm of x over axis (all axes by default; a tuple of axes is treated as one
     flattened axis)."""
-    from .shaping import expand_dims, moveaxis
     x = asarray(x, "linalg.vector_norm")
     nd = len(shape_of(x))
     axes = tuple(range(nd)) if axis is None else \
@@ -865,25 +829,23 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     if len(axes) == 1:
         return norm(x, ord=ord, axis=axes[0], keepdims=keepdims)
     rest = tuple(d for d in range(nd) if d not in axes)
-    moved = moveaxis(x, axes, tuple(range(nd - len(axes), nd)))
+    moved = _shaping.moveaxis(x, axes, tuple(range(nd - len(axes), nd)))
     flat = lax.reshape(moved, tuple(shape_of(x)[d] for d in rest) +
                     (int(np.prod([shape_of(x)[d] for d in axes], dtype=np.int64)),))
     out = norm(flat, ord=ord, axis=-1)
-    return expand_dims(out, tuple(sorted(axes))) if keepdims else out
+    return _shaping.expand_dims(out, tuple(sorted(axes))) if keepdims else out
 
 
 def cross(x1, x2, /, *, axis=-1):
     """The cross product of 3-element vectors along axis (the other axes broadcast)."""
-    from .elementwise import subtract, multiply
-    from .shaping import moveaxis, stack
     a, b = promote(asarray(x1, "linalg.cross"), asarray(x2, "linalg.cross"))
     if shape_of(a)[axis] != 3 or shape_of(b)[axis] != 3:
         raise ValueError(f"fnp.linalg.cross: both inputs must have size 3 along axis {axis}, "
                          f"got shapes {shape_of(a)} and {shape_of(b)}")
-    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    a, b = _shaping.moveaxis(a, axis, -1), _shaping.moveaxis(b, axis, -1)
     a0, a1, a2 = (a[..., i] for i in range(3))
     b0, b1, b2 = (b[..., i] for i in range(3))
-    out = stack([subtract(multiply(a1, b2), multiply(a2, b1)),
-                 subtract(multiply(a2, b0), multiply(a0, b2)),
-                 subtract(multiply(a0, b1), multiply(a1, b0))], axis=-1)
-    return moveaxis(out, -1, axis)
+    out = _shaping.stack([_ew.subtract(_ew.multiply(a1, b2), _ew.multiply(a2, b1)),
+                          _ew.subtract(_ew.multiply(a2, b0), _ew.multiply(a0, b2)),
+                          _ew.subtract(_ew.multiply(a0, b1), _ew.multiply(a1, b0))], axis=-1)
+    return _shaping.moveaxis(out, -1, axis)

@@ -9,8 +9,9 @@ import numpy as np
 
 from ..core import dtypes
 from .. import lax
-from ._composed import _fnp, _arr, _inexact, _concrete
-from ._promotion import dtype_of, eager, promote_args
+from . import _base as fnp
+from ._composed import _arr, _inexact, _concrete
+from ._promotion import dtype_of, eager, numpy_promote, promote_args, to_inexact
 from .comparisons import isneginf, isposinf
 
 __all__ = ["angle", "fabs", "logaddexp2", "nan_to_num", "sinc", "heaviside", "float_power",
@@ -20,7 +21,6 @@ __all__ = ["angle", "fabs", "logaddexp2", "nan_to_num", "sinc", "heaviside", "fl
 
 def angle(z, deg=False):
     """The argument of complex z (arctan2(imag, real)); 0 or pi for real z."""
-    fnp = _fnp()
     z = _arr(z, "angle")
     # JAX computes the angle of integers in float64 (not float32 as its other float functions)
     z = z if dtype_of(z).kind in "fc" else fnp.asarray(z, dtype=np.float64)
@@ -34,19 +34,17 @@ def fabs(x):
     x = _arr(x, "fabs")
     if dtype_of(x).kind == "c":
         raise TypeError("fnp.fabs does not accept complex arguments; use fnp.abs")
-    return _fnp().abs(_inexact(x))
+    return fnp.abs(_inexact(x))
 
 
 def logaddexp2(x1, x2):
     """log2(2**x1 + 2**x2), without overflow."""
-    fnp = _fnp()
     x1, x2 = promote_args("logaddexp2", x1, x2, inexact=True)
     ln2 = np.asarray(math.log(2), dtype_of(x1))[()]
     return fnp.divide(fnp.logaddexp(fnp.multiply(x1, ln2), fnp.multiply(x2, ln2)), ln2)
 
 
 def _sinc_core(x):
-    fnp = _fnp()
     # Below |x| = 1e-3 the Maclaurin polynomial 1 - (pi x)^2/6 + (pi x)^4/120 is exact to
     # double precision, and differentiable to any order at 0 (sin(pi x)/(pi x) is 0/0 there).
     small = fnp.less(fnp.abs(x), 1e-3)
@@ -64,7 +62,6 @@ def sinc(x):
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """nan -> nan, inf -> posinf (default: the largest finite value), -inf -> neginf."""
-    fnp = _fnp()
     x = _arr(x, "nan_to_num")
     kind = dtype_of(x).kind
     if kind == "c":
@@ -83,7 +80,6 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 def heaviside(x1, x2):
     """0 for x1 < 0, x2 at 0, 1 for x1 > 0 (zero derivative in x1)."""
-    fnp = _fnp()
     x1, x2 = promote_args("heaviside", x1, x2, inexact=True)
     zero, one = fnp.zeros_like(x1), fnp.ones_like(x1)
     return fnp.where(fnp.less(x1, 0), zero, fnp.where(fnp.greater(x1, 0), one, x2))
@@ -92,14 +88,12 @@ def heaviside(x1, x2):
 def float_power(x1, x2):
     """x1 ** x2 computed in the inexact promoted dtype (JAX's float_power; numpy always uses
     float64 or complex128)."""
-    fnp = _fnp()
     x1, x2 = promote_args("float_power", x1, x2, inexact=True)
     return fnp.power(x1, x2)
 
 
 def ldexp(x1, x2):
     """x1 * 2**x2 (x2 integers)."""
-    fnp = _fnp()
     x1 = _inexact(_arr(x1, "ldexp"))
     x2 = _arr(x2, "ldexp")
     if dtype_of(x2).kind not in "biu":
@@ -110,7 +104,6 @@ def ldexp(x1, x2):
 def frexp(x):
     """(mantissa, exponent) with x = mantissa * 2**exponent and 0.5 <= |mantissa| < 1; the
     mantissa's derivative is 2**-exponent, the exponent (int32) has none."""
-    fnp = _fnp()
     x = _inexact(_arr(x, "frexp"))
     if eager(x):
         m, e = np.frexp(x)
@@ -130,7 +123,6 @@ def frexp(x):
 
 def modf(x):
     """(fractional part, integral part), both with x's sign."""
-    fnp = _fnp()
     x = _inexact(_arr(x, "modf"))
     whole = fnp.trunc(x)
     return fnp.subtract(x, whole), whole
@@ -138,13 +130,11 @@ def modf(x):
 
 def divmod(x1, x2):
     """(x1 // x2, x1 % x2), numpy's floor division and remainder."""
-    fnp = _fnp()
     return fnp.floor_divide(x1, x2), fnp.remainder(x1, x2)
 
 
 def spacing(x):
     """The distance from x to the next float away from zero (no derivative)."""
-    fnp = _fnp()
     x = _inexact(_arr(x, "spacing"))
     inf = np.asarray(np.inf, dtype_of(x))[()]
     toward = fnp.where(fnp.less(x, 0), -inf, inf)
@@ -152,12 +142,12 @@ def spacing(x):
 
 
 def i0(x):
-    """The modified Bessel function of the first kind, order 0."""
-    from ..scipy.special import i0 as _i0
+    """The modified Bessel function of the first kind, order 0: exp(|x|) i0e(x)."""
     x = _arr(x, "i0")
     if dtype_of(x).kind == "c":
         raise TypeError("fnp.i0 does not accept complex arguments")
-    return _i0(x)
+    x = to_inexact(x)
+    return fnp.multiply(fnp.exp(fnp.abs(x)), lax.bessel_i0e(x))
 
 
 def gcd(x1, x2):
@@ -175,14 +165,12 @@ def _integer_pair(name, np_fun, x1, x2):
     b = _concrete(x2, name, "Euclid's algorithm runs a value-dependent number of steps")
     if np.result_type(a, b).kind not in "biu":
         raise TypeError(f"fnp.{name} requires integer arguments")
-    from ._promotion import numpy_promote
     return np_fun(*numpy_promote(x1 if dtypes.is_python_scalar(x1) else a,
                                  x2 if dtypes.is_python_scalar(x2) else b))
 
 
 def sort_complex(a):
     """a sorted (real part, then imaginary part) as complex."""
-    fnp = _fnp()
     a = _arr(a, "sort_complex")
     d = dtype_of(a)
     # JAX's complex dtype for it: complex64 up to float32 (and 32-bit integers), else complex128
@@ -194,7 +182,6 @@ def sort_complex(a):
 
 def lexsort(keys, axis=-1):
     """Indices that sort by the last key, then the one before, ... (stable)."""
-    fnp = _fnp()
     keys = [_arr(k, "lexsort") for k in keys]
     if not keys:
         raise TypeError("fnp.lexsort needs at least one key")

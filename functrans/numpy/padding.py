@@ -8,8 +8,10 @@ import builtins
 import numpy as np
 
 from .. import lax
-from ._composed import _fnp, _arr, _is_traced
+from . import _base as fnp
+from ._composed import _arr, _is_traced
 from ._promotion import dtype_of, shape_of
+from .statistics import median
 
 __all__ = ["pad"]
 
@@ -18,7 +20,6 @@ def pad(array, pad_width, mode="constant", **kwargs):
     """numpy.pad with modes constant (constant_values), edge, reflect and symmetric
     (reflect_type 'even'), wrap, linear_ramp (end_values), maximum/minimum/mean/median
     (stat_length None) and empty (zeros); or a callable mode is refused."""
-    fnp = _fnp()
     array = _arr(array, "pad")
     n = len(shape_of(array))
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(
@@ -119,5 +120,4 @@ def _pad_axis(fnp, x, ax, lo, hi, mode, kwargs):
 
 
 def _median_fn():
-    from .statistics import median
     return median

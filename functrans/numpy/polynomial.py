@@ -4,19 +4,18 @@ import operator
 
 import numpy as np
 
+from . import _base as fnp
 from ._promotion import dtype_of, shape_of
+from .assembly import trim_zeros
+from .linalg import eigvals, lstsq
+from .sequences import vander
 
 __all__ = ["polyval", "polyadd", "polysub", "polymul", "polyder", "polyint", "polyfit", "poly",
            "roots", "polydiv"]
 
 
-def _fnp():
-    from ._raw import raw       # fnp's functions, without the user-facing result wrapper
-    return raw
-
 
 def _coeffs(p, name):
-    fnp = _fnp()
     p = fnp.asarray(p)
     if len(shape_of(p)) != 1:
         raise ValueError(f"fnp.{name}: coefficients must be a 1-d array")
@@ -25,7 +24,6 @@ def _coeffs(p, name):
 
 def polyval(p, x, *, unroll=16):
     """p[0] x^(n-1) + ... + p[n-1] by Horner's rule."""
-    fnp = _fnp()
     p = _coeffs(p, "polyval")
     x = fnp.asarray(x)
     out = fnp.zeros_like(fnp.multiply(x, fnp.zeros((), dtype_of(p))))
@@ -35,14 +33,12 @@ def polyval(p, x, *, unroll=16):
 
 
 def _pad_left(a, n):
-    fnp = _fnp()
     m = shape_of(a)[0]
     return a if m == n else fnp.concatenate([fnp.zeros((n - m,), dtype_of(a)), a])
 
 
 def polyadd(a1, a2):
     """The sum of two polynomials."""
-    fnp = _fnp()
     a1, a2 = _coeffs(a1, "polyadd"), _coeffs(a2, "polyadd")
     n = max(shape_of(a1)[0], shape_of(a2)[0])
     return fnp.add(_pad_left(a1, n), _pad_left(a2, n))
@@ -50,7 +46,6 @@ def polyadd(a1, a2):
 
 def polysub(a1, a2):
     """The difference of two polynomials."""
-    fnp = _fnp()
     a1, a2 = _coeffs(a1, "polysub"), _coeffs(a2, "polysub")
     n = max(shape_of(a1)[0], shape_of(a2)[0])
     return fnp.subtract(_pad_left(a1, n), _pad_left(a2, n))
@@ -58,7 +53,6 @@ def polysub(a1, a2):
 
 def polymul(a1, a2, *, trim_leading_zeros=False):
     """The product of two polynomials (a full convolution of the coefficients)."""
-    fnp = _fnp()
     a1, a2 = _coeffs(a1, "polymul"), _coeffs(a2, "polymul")
     n1, n2 = shape_of(a1)[0], shape_of(a2)[0]
     if n1 == 0 or n2 == 0:
@@ -72,7 +66,6 @@ def polymul(a1, a2, *, trim_leading_zeros=False):
 
 def polyder(p, m=1):
     """The m-th derivative of a polynomial."""
-    fnp = _fnp()
     p = _coeffs(p, "polyder")
     m = operator.index(m)
     if m < 0:
@@ -87,7 +80,6 @@ def polyder(p, m=1):
 
 def polyint(p, m=1, k=None):
     """The m-th antiderivative, with integration constants k (default 0)."""
-    fnp = _fnp()
     p = _coeffs(p, "polyint")
     m = operator.index(m)
     ks = np.zeros(m) if k is None else np.broadcast_to(np.asarray(k, dtype=np.float64), (m,))
@@ -103,7 +95,6 @@ def polyint(p, m=1, k=None):
 def polydiv(u, v, *, trim_leading_zeros=False):
     """(quotient, remainder) of polynomial division (v's leading coefficient nonzero); the
     remainder keeps u's length unless trim_leading_zeros=True (needs concrete values)."""
-    fnp = _fnp()
     u = fnp.asarray(_coeffs(u, "polydiv"), dtype=np.float64) if dtype_of(
         fnp.asarray(u)).kind in "biu" else _coeffs(u, "polydiv")
     v = _coeffs(v, "polydiv")
@@ -118,20 +109,17 @@ def polydiv(u, v, *, trim_leading_zeros=False):
                                              fnp.zeros((m - n - k,), dtype_of(r))]))
     quotient = fnp.stack(q) if q else fnp.zeros((1,), dtype_of(r))
     if trim_leading_zeros:
-        from .extras import trim_zeros
         r = trim_zeros(r, "f")
     return quotient, r         # u's length, with leading zeros (as JAX; numpy trims them)
 
 
 def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
     """Least-squares polynomial coefficients of degree deg (highest first)."""
-    fnp = _fnp()
     if full or cov:
         raise NotImplementedError("fnp.polyfit: full=True and cov=True are not supported")
     deg = operator.index(deg)
     x = fnp.asarray(x, dtype=np.float64) if dtype_of(fnp.asarray(x)).kind in "biu" else \
         fnp.asarray(x)
-    from .extras import vander
     lhs = vander(x, deg + 1)
     rhs = fnp.asarray(y)
     if w is not None:
@@ -139,17 +127,16 @@ def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
         rhs = fnp.multiply(rhs, fnp.asarray(w) if len(shape_of(rhs)) == 1 else
                            fnp.asarray(w)[:, None])
     scale = fnp.sqrt(fnp.sum(fnp.square(lhs), axis=0))
-    coef = fnp.linalg.lstsq(fnp.divide(lhs, scale), rhs, rcond=rcond)[0]
+    coef = lstsq(fnp.divide(lhs, scale), rhs, rcond=rcond)[0]
     return fnp.divide(coef, scale if len(shape_of(coef)) == 1 else scale[:, None])
 
 
 def poly(seq_of_zeros):
     """The coefficients of the monic polynomial with the given roots (or a square matrix's
     characteristic polynomial)."""
-    fnp = _fnp()
     a = fnp.asarray(seq_of_zeros)
     if len(shape_of(a)) == 2 and shape_of(a)[0] == shape_of(a)[1] and shape_of(a)[0] > 0:
-        a = fnp.linalg.eigvals(a)
+        a = eigvals(a)
     elif len(shape_of(a)) != 1:
         raise ValueError("fnp.poly: input must be 1-d or a non-empty square 2-d array")
     out = fnp.ones((1,), dtype_of(a) if dtype_of(a).kind in "fc" else np.float64)
@@ -160,10 +147,8 @@ def poly(seq_of_zeros):
 
 def roots(p, *, strip_zeros=True):
     """The roots of a polynomial: the eigenvalues of its companion matrix (complex)."""
-    fnp = _fnp()
     p = _coeffs(p, "roots")
     if strip_zeros:
-        from .extras import trim_zeros
         p = trim_zeros(p, "f")
     n = shape_of(p)[0]
     if n < 2:
@@ -171,4 +156,4 @@ def roots(p, *, strip_zeros=True):
     p = fnp.asarray(p, dtype=np.float64) if dtype_of(p).kind in "biu" else p
     companion = fnp.concatenate([fnp.negative(fnp.divide(p[1:], p[0]))[None, :],
                                  fnp.eye(n - 2, n - 1, dtype=dtype_of(p))], axis=0)
-    return fnp.linalg.eigvals(companion)
+    return eigvals(companion)

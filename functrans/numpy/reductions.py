@@ -18,8 +18,10 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes
+from . import _complex_math
 from ._promotion import (asarray, canonical_axes, canonical_axis, canonical_dtype, cast,
                          dtype_of, eager, numpy_operand, shape_of)
+from .elementwise import maximum, minimum, where as _select
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "argmax",
            "argmin", "all", "any", "count_nonzero", "cumsum", "cumprod"]
@@ -152,17 +154,14 @@ def _extremum(name, np_fun, lax_fun, lax_pair):
                              "which has no identity; pass initial= to give empty reductions "
                              "a value")
         if where is not None:
-            from .elementwise import where as select
-            a = select(where, a, initial)
+            a = _select(where, a, initial)
         if dtype_of(a).kind == "c":     # numpy's lexicographic order (real, then imaginary)
-            from . import _complex_math
             result = _complex_math.reduce_extremum(a, axes, lax_pair == "max")
             if keepdims:
                 result = lax.expand_dims(result, axes)
         else:
             result = _reduce(name, lax_fun, a, axis, keepdims)
         if initial is not None:
-            from .elementwise import maximum, minimum
             result = (maximum if lax_pair == "max" else minimum)(result, initial)
         return result
     fun.__name__ = fun.__qualname__ = name

@@ -11,7 +11,8 @@ import numpy as np
 from ..core import dtypes
 from .. import lax
 from ..core.trace import Tracer
-from ._composed import _fnp, _arr, _inexact, _concrete
+from . import _base as fnp
+from ._composed import _arr, _inexact, _concrete
 from ._promotion import canonical_axis, dtype_of, shape_of
 from .differences import diff
 
@@ -22,7 +23,6 @@ __all__ = ["interp", "trapezoid", "histogram", "histogram_bin_edges", "searchsor
 def searchsorted(a, v, side="left", sorter=None, *, method="compare_all"):
     """Insertion points of v in the sorted 1-d a (int32, as JAX): each v compared with all of
     a (O(len(a) len(v)) work, no value-dependent control flow)."""
-    fnp = _fnp()
     a = _arr(a, "searchsorted")
     if len(shape_of(a)) != 1:
         raise ValueError("fnp.searchsorted: a must be one-dimensional")
@@ -40,7 +40,6 @@ def searchsorted(a, v, side="left", sorter=None, *, method="compare_all"):
 
 def digitize(x, bins, right=False):
     """Indices of the bins x falls in (bins increasing or decreasing), int32 as JAX."""
-    fnp = _fnp()
     bins = _arr(bins, "digitize")
     if len(shape_of(bins)) != 1:
         raise ValueError("fnp.digitize: bins must be one-dimensional")
@@ -57,7 +56,6 @@ def digitize(x, bins, right=False):
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation of (xp, fp) at x (xp increasing); differentiable in x,
     xp and fp."""
-    fnp = _fnp()
     x, xp, fp = _arr(x, "interp"), _arr(xp, "interp"), _arr(fp, "interp")
     if len(shape_of(xp)) != 1 or shape_of(xp) != shape_of(fp):
         raise ValueError("fnp.interp: xp and fp must be 1-d sequences of the same length")
@@ -90,7 +88,6 @@ def interp(x, xp, fp, left=None, right=None, period=None):
 
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """The integral of y by the trapezoidal rule along axis (sample points x or spacing dx)."""
-    fnp = _fnp()
     y = _arr(y, "trapezoid")
     if x is not None:       # y and x promoted together (JAX): bool y with int64 x is float64
         common = dtypes.promote_types(dtype_of(y), dtype_of(_arr(x, "trapezoid")))
@@ -117,7 +114,6 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
 def histogram_bin_edges(a, bins=10, range=None, weights=None):
     """The edges of histogram(a, bins, range): bins + 1 equal-width edges, or the given
     edges."""
-    fnp = _fnp()
     a = _arr(a, "histogram_bin_edges")
     if np.ndim(bins) == 1 or isinstance(bins, (Tracer, list, tuple)):
         return _inexact(_arr(bins, "histogram_bin_edges"))
@@ -141,7 +137,6 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):
 def histogram(a, bins=10, range=None, weights=None, density=None):
     """(counts, edges): counts per bin (the last bin includes its right edge), float64 as
     JAX; differentiable in weights (and, with density, through the edges)."""
-    fnp = _fnp()
     a = fnp.ravel(_arr(a, "histogram"))
     edges = histogram_bin_edges(a, bins, range)
     nb = shape_of(edges)[0] - 1
@@ -162,7 +157,6 @@ def histogram(a, bins=10, range=None, weights=None, density=None):
 def bincount(x, weights=None, minlength=0, *, length=None):
     """Counts of each non-negative integer in x (int64; the weights' dtype with weights); the
     length is static: length=, or max(x) + 1 from concrete values."""
-    fnp = _fnp()
     x = _arr(x, "bincount")
     if dtype_of(x).kind not in "biu":
         raise TypeError("fnp.bincount: x must hold non-negative integers")
@@ -182,7 +176,6 @@ def bincount(x, weights=None, minlength=0, *, length=None):
 def argwhere(a, *, size=None, fill_value=None):
     """The coordinates of the nonzero elements, shape (count, ndim) (int64); under a transform
     give size= (padding with fill_value, default 0)."""
-    fnp = _fnp()
     a = _arr(a, "argwhere")
     if size is None:
         values = _concrete(a, "argwhere", "the result's length depends on the values; give "
@@ -211,7 +204,6 @@ def _compact_positions(fnp, mask, size):
 
 def extract(condition, arr, *, size=None, fill_value=0):
     """arr's elements where condition is true (flattened); size= under transforms."""
-    fnp = _fnp()
     cond = fnp.ravel(fnp.asarray(_arr(condition, "extract"), dtype=bool))
     arr = fnp.ravel(_arr(arr, "extract"))
     if size is None:
@@ -225,7 +217,6 @@ def extract(condition, arr, *, size=None, fill_value=0):
 
 def compress(condition, a, axis=None, *, size=None, fill_value=0):
     """The slices of a along axis where the 1-d condition is true (concrete condition)."""
-    fnp = _fnp()
     a = _arr(a, "compress")
     if axis is None:
         a, axis = fnp.ravel(a), 0
@@ -237,7 +228,6 @@ def compress(condition, a, axis=None, *, size=None, fill_value=0):
 
 def isin(element, test_elements, assume_unique=False, invert=False, *, method="compare_all"):
     """Whether each element occurs in test_elements (compares with all of them)."""
-    fnp = _fnp()
     element = _arr(element, "isin")
     tests = fnp.ravel(_arr(test_elements, "isin"))
     hit = fnp.any(fnp.equal(fnp.expand_dims(element, -1), tests), axis=-1)

@@ -10,7 +10,8 @@ import operator
 import numpy as np
 
 from .. import lax
-from ._composed import _fnp, _arr, _inexact
+from . import _base as fnp
+from ._composed import _arr, _inexact
 from ._promotion import canonical_axis, dtype_of, promote_args, shape_of
 from .more_math import i0
 from .differences import diff
@@ -21,7 +22,6 @@ __all__ = ["logspace", "geomspace", "vander", "unwrap", "vecdot", "matvec", "vec
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     """base ** linspace(start, stop, num)."""
-    fnp = _fnp()
     exps = fnp.linspace(start, stop, num, endpoint=endpoint, axis=axis)
     out = fnp.power(np.asarray(base, dtype_of(exps))[()] if np.ndim(base) == 0 else base, exps)
     return out if dtype is None else fnp.asarray(out, dtype=dtype)
@@ -29,7 +29,6 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """A geometric progression from start to stop (same signs)."""
-    fnp = _fnp()
     start, stop = promote_args("geomspace", start, stop, inexact=True)
     sign = fnp.sign(start)
     exps = fnp.linspace(fnp.log10(fnp.abs(start)), fnp.log10(fnp.abs(stop)), num,
@@ -41,7 +40,6 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
 
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix of the 1-d x: columns x ** (N-1), ..., x ** 0."""
-    fnp = _fnp()
     x = _arr(x, "vander")
     if len(shape_of(x)) != 1:
         raise ValueError("fnp.vander: x must be one-dimensional")
@@ -65,7 +63,6 @@ bartlett, blackman, hamming, hanning = (_window(f) for f in (np.bartlett, np.bla
 
 def kaiser(M, beta):
     """The Kaiser window (float64), differentiable in beta."""
-    fnp = _fnp()
     M = operator.index(M)
     if M == 1:
         return np.ones(1)
@@ -79,7 +76,6 @@ def kaiser(M, beta):
 def unwrap(p, discont=None, axis=-1, period=2 * math.pi):
     """p with jumps larger than max(discont, period/2) between neighbours removed by adding
     multiples of period."""
-    fnp = _fnp()
     p = _arr(p, "unwrap")
     # JAX unwraps integers in float64 (not float32 as its other float functions)
     p = p if dtype_of(p).kind in "fc" else fnp.asarray(p, dtype=np.float64)
@@ -101,7 +97,6 @@ def unwrap(p, discont=None, axis=-1, period=2 * math.pi):
 
 def vecdot(x1, x2, /, *, axis=-1):
     """sum(conj(x1) * x2) over axis, broadcasting the others."""
-    fnp = _fnp()
     x1, x2 = _arr(x1, "vecdot"), _arr(x2, "vecdot")
     if dtype_of(x1).kind == "c":
         x1 = fnp.conj(x1)
@@ -112,13 +107,11 @@ def vecdot(x1, x2, /, *, axis=-1):
 
 def matvec(x1, x2, /):
     """Matrix-vector products over the last axes, broadcasting the others."""
-    fnp = _fnp()
     return fnp.matmul(x1, fnp.expand_dims(x2, -1))[..., 0]
 
 
 def vecmat(x1, x2, /):
     """conj(vector)-matrix products over the last axes, broadcasting the others."""
-    fnp = _fnp()
     x1 = _arr(x1, "vecmat")
     if dtype_of(x1).kind == "c":
         x1 = fnp.conj(x1)
@@ -136,7 +129,6 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 
 def _cumulative(name, fname, initial, x, axis, dtype, include_initial):
-    fnp = _fnp()
     x = _arr(x, name)
     if axis is None:
         if len(shape_of(x)) > 1:

@@ -7,7 +7,8 @@ import operator
 
 import numpy as np
 
-from ._composed import _fnp, _arr, _is_traced, _concrete
+from . import _base as fnp
+from ._composed import _arr, _is_traced, _concrete
 from ._promotion import dtype_of, shape_of
 from .searching import _compact_positions
 
@@ -21,7 +22,6 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     optional first indices, inverse (int64) and counts. Under a transform give size= (the
     number of outputs): missing entries are fill_value (default: the smallest element), index
     fill 0, count fill 0."""
-    fnp = _fnp()
     ar = _arr(ar, "unique")
     if size is None:
         if _is_traced(ar):

@@ -9,7 +9,11 @@ from ..core import dtypes
 from ..core.trace import get_aval
 from ._promotion import (asarray, broadcast_shapes as _broadcast_shapes, broadcast_to as
                          _broadcast_to, canonical_axes, canonical_axis, concrete, dtype_of, eager,
-                         numpy_promote, promote, shape_arg, shape_of)
+                         join_operands, numpy_promote, shape_arg, shape_of, stack_operands)
+from .creation import asarray as _with_dtype, diagonal_mask
+from .elementwise import where
+from .indexing import take
+from .reductions import sum as _sum
 
 __all__ = ["reshape", "ravel", "transpose", "matrix_transpose", "swapaxes", "moveaxis",
            "squeeze", "expand_dims", "atleast_1d", "atleast_2d", "atleast_3d", "stack", "hstack",
@@ -211,17 +215,6 @@ atleast_3d = _atleast(3, "atleast_3d", np.atleast_3d)
 
 # --- joining and splitting ------------------------------------------------------------------------
 
-def _as_arrays(arrays, name):
-    """A sequence of array-likes as operands of one dtype. Python scalars count as arrays of
-    their default dtype, as numpy converts each element before joining."""
-    if not isinstance(arrays, (list, tuple)):
-        arrays = list(arrays)       # an array: its sub-arrays along the first axis
-    if not arrays:
-        raise ValueError(f"fnp.{name}: need at least one array")
-    ops = [asarray(x, name) for x in arrays]
-    return promote(*(np.asarray(x) if dtypes.is_python_scalar(x) else x for x in ops))
-
-
 def _eager_common(arrays):
     """Eager operands of a join in JAX's common dtype (numpy's own table would widen int32 and
     float32 to float64). Python scalars count as arrays here, as in the traced path."""
@@ -234,10 +227,9 @@ def concatenate(arrays, axis=0, dtype=None):
     if eager(arrays):
         arrays = arrays if dtype is not None else _eager_common(arrays)
         return np.concatenate(arrays, axis=axis, dtype=dtype)
-    ops = _as_arrays(arrays, "concatenate")
+    ops = join_operands(arrays, "concatenate")
     if dtype is not None:
-        from .creation import asarray as to_dtype
-        ops = [to_dtype(x, dtype) for x in ops]
+        ops = [_with_dtype(x, dtype) for x in ops]
     if axis is None:
         ops = [lax.reshape(x, (_size(shape_of(x)),)) for x in ops]
         axis = 0
@@ -260,13 +252,7 @@ def stack(arrays, axis=0):
     """Join arrays of one shape along a new axis."""
     if eager(arrays):
         return np.stack(_eager_common(arrays), axis=axis)
-    ops = _as_arrays(arrays, "stack")
-    shapes = {shape_of(x) for x in ops}
-    if len(shapes) > 1:
-        raise ValueError(f"fnp.stack: all input arrays must have the same shape, got "
-                         f"{[shape_of(x) for x in ops]}")
-    axis = canonical_axis(axis, len(shapes.pop()) + 1, "stack")
-    return lax.concatenate([lax.expand_dims(x, (axis,)) for x in ops], axis)
+    return stack_operands(join_operands(arrays, "stack"), axis)
 
 
 def hstack(tup):
@@ -390,7 +376,6 @@ def repeat(a, repeats, axis=None):
                          f"{axis} of size {s[axis]}")
     if counts.dtype.kind not in "iu" or (counts < 0).any():
         raise ValueError("fnp.repeat: repeats must be non-negative integers")
-    from .indexing import take
     return take(a, np.repeat(np.arange(s[axis]), counts), axis=axis)
 
 
@@ -475,15 +460,13 @@ def _triangle(name, np_fun, keep_below):
         k = operator.index(k)
         if eager(m):
             return np_fun(m, k)
-        from .creation import _diagonal_mask
-        from .elementwise import where
         m = asarray(m, name)
         s = shape_of(m)
         if len(s) == 0:
             raise ValueError(f"fnp.{name}: input must be at least 1-d")
         rows, cols = (s[-2], s[-1]) if len(s) >= 2 else (s[0], s[0])
         # tril keeps col <= row + k; triu keeps col >= row + k
-        mask = _diagonal_mask(rows, cols, k, lax.ge if keep_below else lax.le)
+        mask = diagonal_mask(rows, cols, k, lax.ge if keep_below else lax.le)
         return where(mask, m, np.zeros((), dtype_of(m)))
     fun.__name__ = fun.__qualname__ = name
     fun.__doc__ = (f"m with the elements {'above' if keep_below else 'below'} the k-th diagonal "
@@ -534,13 +517,12 @@ def diag(v, k=0):
         return diagonal(v, k)
     if len(s) != 1:
         raise ValueError("fnp.diag: input must be 1- or 2-d")
-    from .creation import _diagonal_mask
     n = s[0] + abs(k)
     zero = np.zeros((), dtype_of(v))
     padded = lax.pad(v, zero, [(0, abs(k), 0)])
     # Entry (i, i + k) holds v[i] for k >= 0 (v runs along rows); (j - k, j) holds v[j] else.
     spread = lax.broadcast_in_dim(padded, (n, n), (0,) if k >= 0 else (1,))
-    return lax.select_n(_diagonal_mask(n, n, k, lax.eq), lax.broadcast_in_dim(zero, (n, n), ()),
+    return lax.select_n(diagonal_mask(n, n, k, lax.eq), lax.broadcast_in_dim(zero, (n, n), ()),
                         spread)
 
 
@@ -548,6 +530,5 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
     """The sum along a diagonal (numpy's sum dtype rules)."""
     if eager(a):
         return np.trace(a, offset, axis1, axis2, dtype=dtype)
-    from .reductions import sum as sum_
-    return sum_(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+    return _sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 

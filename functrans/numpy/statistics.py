@@ -9,7 +9,9 @@ identity (and count only non-nan elements for means), so nans get zero gradient.
 import numpy as np
 
 from ..core import dtypes
+from . import _base as fnp
 from ._promotion import canonical_axes, dtype_of, promote, shape_of
+from .searching import histogram_bin_edges, searchsorted
 
 __all__ = ["average", "median", "quantile", "percentile", "ptp", "cov", "corrcoef", "nansum",
            "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin", "nanargmax",
@@ -17,25 +19,20 @@ __all__ = ["average", "median", "quantile", "percentile", "ptp", "cov", "corrcoe
            "nanpercentile", "histogramdd", "histogram2d"]
 
 
-def _fnp():
-    from ._raw import raw       # fnp's functions, without the user-facing result wrapper
-    return raw
-
 
 def _arr(x):
-    return _fnp().asarray(x)
+    return fnp.asarray(x)
 
 
 def _inexact(x):
     """x in JAX's float dtype for it (float32 for integers up to 32 bits, float64 above)."""
-    return x if dtype_of(x).kind in "fc" else _fnp().asarray(x, dtype=dtypes.to_inexact(
+    return x if dtype_of(x).kind in "fc" else fnp.asarray(x, dtype=dtypes.to_inexact(
         dtype_of(x)))
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """The weighted mean sum(w a) / sum(w) over axis (weights 1-d along one axis, or a's
     shape); with returned=True also sum(w)."""
-    fnp = _fnp()
     a = _inexact(_arr(a))
     if weights is None:
         avg = fnp.mean(a, axis=axis, keepdims=keepdims)
@@ -68,7 +65,6 @@ _METHODS = ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf",
 
 
 def _quantile(name, a, q, axis, method, keepdims, ignore_nan):
-    fnp = _fnp()
     if method not in _METHODS[:5]:
         raise ValueError(f"fnp.{name}: method must be one of {_METHODS[:5]}, got {method!r}")
     a = _inexact(_arr(a))
@@ -122,56 +118,48 @@ def _quantile(name, a, q, axis, method, keepdims, ignore_nan):
     return out
 
 
-def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-             keepdims=False, *, interpolation=None):
-    """The q-th quantiles (q in [0, 1]) over axis; q's axes come first in the result."""
-    if out is not None:
-        raise NotImplementedError("fnp.quantile: out= is not supported (arrays are immutable)")
-    return _quantile("quantile", a, q, axis, interpolation or method, keepdims, False)
+def _order_statistics(name, ignore_nan):
+    """quantile, percentile and median (ignore_nan: their nan-ignoring forms, nan where a
+    slice is all nan)."""
+    def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                 keepdims=False, *, interpolation=None):
+        if out is not None:
+            raise NotImplementedError(f"fnp.{name}: out= is not supported (arrays are "
+                                      "immutable)")
+        return _quantile(name, a, q, axis, interpolation or method, keepdims, ignore_nan)
+
+    def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                   keepdims=False, *, interpolation=None):
+        return quantile(a, fnp.divide(q, 100), axis, out, overwrite_input, method, keepdims,
+                        interpolation=interpolation)
+
+    def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+        return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
+
+    prefix = "nan" if ignore_nan else ""
+    also = ", ignoring nans (nan where a slice is all nan)" if ignore_nan else ""
+    for fun, doc in ((quantile, f"The q-th quantiles (q in [0, 1]) over axis{also}; q's axes "
+                                "come first in the result."),
+                     (percentile, f"{prefix}quantile(a, q / 100)."),
+                     (median, f"The middle value (the mean of the two middle ones) over "
+                              f"axis{also}.")):
+        fun.__name__ = fun.__qualname__ = prefix + fun.__name__
+        fun.__doc__ = doc
+    return quantile, percentile, median
 
 
-def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-               keepdims=False, *, interpolation=None):
-    """quantile(a, q / 100)."""
-    fnp = _fnp()
-    return quantile(a, fnp.divide(q, 100), axis, out, overwrite_input, method, keepdims,
-                    interpolation=interpolation)
-
-
-def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    """The middle value (the mean of the two middle ones) over axis."""
-    return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
-
-
-def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                keepdims=False, *, interpolation=None):
-    """quantile ignoring nans (nan where a slice is all nan)."""
-    if out is not None:
-        raise NotImplementedError("fnp.nanquantile: out= is not supported")
-    return _quantile("nanquantile", a, q, axis, interpolation or method, keepdims, True)
-
-
-def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                  keepdims=False, *, interpolation=None):
-    fnp = _fnp()
-    return nanquantile(a, fnp.divide(q, 100), axis, out, overwrite_input, method, keepdims,
-                       interpolation=interpolation)
-
-
-def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    return nanquantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
+quantile, percentile, median = _order_statistics("quantile", False)
+nanquantile, nanpercentile, nanmedian = _order_statistics("nanquantile", True)
 
 
 def ptp(a, axis=None, out=None, keepdims=False):
     """max - min over axis."""
-    fnp = _fnp()
     return fnp.subtract(fnp.max(a, axis=axis, keepdims=keepdims),
                         fnp.min(a, axis=axis, keepdims=keepdims))
 
 
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None):
     """The covariance matrix of the variables (rows, or columns with rowvar=False)."""
-    fnp = _fnp()
     m = fnp.atleast_2d(_arr(m))
     if y is not None:       # promoted together first, as JAX does: complex64 with int64 stays c64
         m, y = promote(m, fnp.atleast_2d(_arr(y)), inexact=True)
@@ -214,7 +202,6 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
 
 def corrcoef(x, y=None, rowvar=True):
     """Pearson correlation coefficients: cov / outer(std, std), clipped to [-1, 1]."""
-    fnp = _fnp()
     c = cov(x, y, rowvar)
     if len(shape_of(c)) == 0:
         return fnp.divide(c, c)
@@ -224,7 +211,6 @@ def corrcoef(x, y=None, rowvar=True):
 
 
 def _nan_to(a, value):
-    fnp = _fnp()
     a = _arr(a)
     if dtype_of(a).kind not in "fc":
         return a
@@ -234,13 +220,13 @@ def _nan_to(a, value):
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """sum treating nans as 0."""
     _no_out("nansum", out, initial, where)
-    return _fnp().sum(_nan_to(a, 0), axis=axis, dtype=dtype, keepdims=keepdims)
+    return fnp.sum(_nan_to(a, 0), axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """prod treating nans as 1."""
     _no_out("nanprod", out, initial, where)
-    return _fnp().prod(_nan_to(a, 1), axis=axis, dtype=dtype, keepdims=keepdims)
+    return fnp.prod(_nan_to(a, 1), axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 def _no_out(name, out, initial=None, where=None):
@@ -249,14 +235,12 @@ def _no_out(name, out, initial=None, where=None):
 
 
 def _nan_count(a, axis, keepdims):
-    fnp = _fnp()
     return fnp.sum(fnp.logical_not(fnp.isnan(a)), axis=axis, keepdims=keepdims)
 
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     """mean of the non-nan elements (nan for an all-nan slice)."""
     _no_out("nanmean", out, where=where)
-    fnp = _fnp()
     a = _inexact(_arr(a))
     total = fnp.sum(_nan_to(a, 0), axis=axis, dtype=dtype, keepdims=keepdims)
     count = _nan_count(a, axis, keepdims)
@@ -267,7 +251,6 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
     """var of the non-nan elements."""
     _no_out("nanvar", out, where=where)
-    fnp = _fnp()
     a = _inexact(_arr(a))
     mean = nanmean(a, axis=axis, keepdims=True)
     dev = _nan_to(fnp.subtract(a, mean), 0)
@@ -282,7 +265,7 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=Non
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
     """std of the non-nan elements."""
-    return _fnp().sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where))
+    return fnp.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where))
 
 
 def nanmax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
@@ -297,14 +280,7 @@ def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
 
 def _nan_extremum(name, a, axis, keepdims, out, initial, where, larger):
     _no_out(name, out, initial, where)
-    fnp = _fnp()
-    a = _arr(a)
-    if dtype_of(a).kind != "f":
-        return (fnp.max if larger else fnp.min)(a, axis=axis, keepdims=keepdims)
-    filled = _nan_to(a, -np.inf if larger else np.inf)
-    res = (fnp.max if larger else fnp.min)(filled, axis=axis, keepdims=keepdims)
-    all_nan = fnp.all(fnp.isnan(a), axis=axis, keepdims=keepdims)
-    return fnp.where(all_nan, np.asarray(np.nan, dtype_of(a))[()], res)
+    return _nan_ignoring(fnp.max if larger else fnp.min, a, axis, keepdims, larger, np.nan)
 
 
 def nanargmax(a, axis=None, out=None, keepdims=False):
@@ -317,31 +293,36 @@ def nanargmin(a, axis=None, out=None, keepdims=False):
 
 
 def _nan_arg(name, a, axis, keepdims, larger):
-    fnp = _fnp()
+    return _nan_ignoring(fnp.argmax if larger else fnp.argmin, a, axis, keepdims, larger, -1)
+
+
+def _nan_ignoring(reduce, a, axis, keepdims, larger, all_nan_value):
+    """reduce (max, min, argmax or argmin) of a with its nans replaced by -inf (larger) or
+    inf, so that they never win; all_nan_value (nan in a's dtype, or an index) for slices
+    that are all nan."""
     a = _arr(a)
     if dtype_of(a).kind != "f":
-        return (fnp.argmax if larger else fnp.argmin)(a, axis=axis, keepdims=keepdims)
-    filled = _nan_to(a, -np.inf if larger else np.inf)
-    res = (fnp.argmax if larger else fnp.argmin)(filled, axis=axis, keepdims=keepdims)
+        return reduce(a, axis=axis, keepdims=keepdims)
+    res = reduce(_nan_to(a, -np.inf if larger else np.inf), axis=axis, keepdims=keepdims)
     all_nan = fnp.all(fnp.isnan(a), axis=axis, keepdims=keepdims)
-    return fnp.where(all_nan, -1, res)
+    if isinstance(all_nan_value, float):
+        all_nan_value = np.asarray(all_nan_value, dtype_of(a))[()]
+    return fnp.where(all_nan, all_nan_value, res)
 
 
 def nancumsum(a, axis=None, dtype=None, out=None):
     """cumsum treating nans as 0."""
-    return _fnp().cumsum(_nan_to(a, 0), axis=axis, dtype=dtype)
+    return fnp.cumsum(_nan_to(a, 0), axis=axis, dtype=dtype)
 
 
 def nancumprod(a, axis=None, dtype=None, out=None):
     """cumprod treating nans as 1."""
-    return _fnp().cumprod(_nan_to(a, 1), axis=axis, dtype=dtype)
+    return fnp.cumprod(_nan_to(a, 1), axis=axis, dtype=dtype)
 
 
 def histogramdd(sample, bins=10, range=None, weights=None, density=None):
     """(counts, [edges per dimension]) of an (n, d) sample: each dimension binned as
     fnp.histogram does (last bin closed); float64 counts, differentiable in weights."""
-    from .extras import histogram_bin_edges, searchsorted
-    fnp = _fnp()
     sample = _arr(sample)
     if len(shape_of(sample)) == 1:
         sample = sample[:, None]
@@ -383,7 +364,6 @@ _range = range
 
 def histogram2d(x, y, bins=10, range=None, weights=None, density=None):
     """(counts, x edges, y edges) of the points (x, y), as numpy.histogram2d."""
-    fnp = _fnp()
     counts, edges = histogramdd(fnp.stack([_arr(x), _arr(y)], axis=1), bins, range, weights,
                                 density)
     return counts, edges[0], edges[1]

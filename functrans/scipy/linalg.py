@@ -9,8 +9,14 @@ eigh symmetrizes its input ((a + a^H) / 2). Leading axes beyond the matrix axes 
 import numpy as np
 
 from .. import lax
-from ..numpy import linalg as _np_linalg
-from ..numpy._promotion import asarray, dtype_of, eager, promote, shape_of
+from .. import lax_linalg as _lax_linalg
+from ..numpy import creation as _creation, elementwise as _ew, indexing as _indexing
+from ..numpy import linalg as _np_linalg, shaping as _shaping
+from ..numpy._promotion import (asarray, broadcast_shapes, broadcast_to, dtype_of, eager,
+                                promote, shape_of)
+from ..primitives.control_flow import fori_loop
+from ..primitives.linalg import _diag_matrix, _keep, permutation_matrix
+from ..transforms.vmap import vmap
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu_factor", "lu_solve",
            "lu", "expm", "expm_frechet", "det", "inv", "solve", "eigh", "block_diag", "svd",
@@ -36,7 +42,6 @@ def _rhs(a, b, name):
         raise ValueError(f"fsl.{name}: b of shape {sb} does not match a of shape {sa} (b must "
                          f"be (..., {sa[-1]}) or (..., {sa[-1]}, k))")
     if shape_of(b)[:-2] != sa[:-2]:
-        from ..numpy._promotion import broadcast_shapes, broadcast_to
         batch = broadcast_shapes(sa[:-2], shape_of(b)[:-2], name=f"scipy.linalg.{name}")
         a = broadcast_to(a, batch + sa[-2:], f"scipy.linalg.{name}")
         b = broadcast_to(b, batch + shape_of(b)[-2:], f"scipy.linalg.{name}")
@@ -113,9 +118,6 @@ def _permutation_from_pivots(pivots, m):
     swaps, vmapped over any batch axes)."""
     if eager(pivots):
         return lax.linalg.lu_pivots_to_permutation(np.asarray(pivots), m)
-    from ..transforms.vmap import vmap
-    from ..primitives.control_flow import fori_loop
-    from ..numpy.creation import arange
     pivots = lax.convert_element_type(pivots, np.int32)
     k = shape_of(pivots)[-1]
 
@@ -124,7 +126,7 @@ def _permutation_from_pivots(pivots, m):
             p = piv[i]
             at_i, at_p = perm[i], perm[p]
             return perm.at[i].set(at_p).at[p].set(at_i)
-        return fori_loop(0, k, swap, arange(m, dtype=np.int32))
+        return fori_loop(0, k, swap, _creation.arange(m, dtype=np.int32))
     batch = shape_of(pivots)[:-1]
     flat = lax.reshape(pivots, (int(np.prod(batch, dtype=np.int64)), k))
     return lax.reshape(vmap(one)(flat), batch + (m,))
@@ -132,7 +134,6 @@ def _permutation_from_pivots(pivots, m):
 
 def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     """x with a x = b (trans=0), a^T x = b (1) or a^H x = b (2), from lu_factor(a)."""
-    from ..lax_linalg import lu_solve as _lu_solve
     lu_matrix, piv = lu_and_piv
     lu_matrix = _square(lu_matrix, "lu_solve")
     if trans not in (0, 1, 2):
@@ -140,13 +141,12 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     lu_matrix, b, vector = _rhs(lu_matrix, b, "lu_solve")
     perm = _permutation_from_pivots(asarray(piv, "scipy.linalg.lu_solve"),
                                     shape_of(lu_matrix)[-1])
-    return _vector_back(_lu_solve(lu_matrix, perm, b, trans), vector)
+    return _vector_back(_lax_linalg.lu_solve(lu_matrix, perm, b, trans), vector)
 
 
 def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
     """(p, l, u) with a = p @ l @ u: p a permutation matrix, l unit lower triangular (m x k),
     u upper triangular (k x n); with permute_l, (p @ l, u)."""
-    from ..primitives.linalg import _keep, permutation_matrix
     a = _np_linalg._matrix("scipy.linalg.lu", a)
     lu_matrix, _, perm = lax.linalg.lu(a)
     m, n = shape_of(a)[-2:]
@@ -155,7 +155,8 @@ def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
     low = lax.slice(lu_matrix, (0,) * (nb + 2), shape_of(a)[:-2] + (m, k))
     up = lax.slice(lu_matrix, (0,) * (nb + 2), shape_of(a)[:-2] + (k, n))
     ones = lax.full(shape_of(low), 1, dtype_of(a))
-    low = lax.add(_keep(low, np.tri(m, k, -1, dtype=bool)), _keep(ones, np.eye(m, k, dtype=bool)))
+    low = lax.add(_keep(low, np.tri(m, k, -1, dtype=bool)),
+                  _keep(ones, np.eye(m, k, dtype=bool)))
     up = _keep(up, ~np.tri(k, n, -1, dtype=bool))
     # a[perm] = l u, so a = P^T l u with P[i, perm[i]] = 1.
     p = _np_linalg._swap_last(permutation_matrix(perm, dtype_of(a)))
@@ -289,39 +290,34 @@ def polar(a, side="right", *, method="qdwh", eps=None, max_iterations=None):
         raise ValueError(f"fsl.polar: method must be 'qdwh' or 'svd', got {method!r}")
     if side not in ("right", "left"):
         raise ValueError(f"fsl.polar: side must be 'right' or 'left', got {side!r}")
-    from ..numpy.elementwise import multiply
-    from ..numpy.shaping import expand_dims
     a = _np_linalg._matrix("scipy.linalg.polar", a)
     w, s, vh = lax.linalg.svd(a, full_matrices=False)
     u = _np_linalg.matmul(w, vh)
     if side == "right":       # p = V S V^H
-        p = _np_linalg.matmul(multiply(_np_linalg._adjoint(vh), expand_dims(s, -2)), vh)
+        p = _np_linalg.matmul(_ew.multiply(_np_linalg._adjoint(vh), _shaping.expand_dims(s, -2)),
+                              vh)
     else:                     # p = W S W^H
-        p = _np_linalg.matmul(multiply(w, expand_dims(s, -2)), _np_linalg._adjoint(w))
+        p = _np_linalg.matmul(_ew.multiply(w, _shaping.expand_dims(s, -2)), _np_linalg._adjoint(w))
     return u, p
 
 
 def _from_values(vals, index):
     """out[i, j] = vals[index[i, j]] (index a constant numpy array)."""
-    from ..numpy.indexing import take
-    return take(vals, index)
+    return _indexing.take(vals, index)
 
 
 def _vector(x, name):
-    from ..numpy.shaping import ravel
-    return ravel(asarray(x, f"scipy.linalg.{name}"))
+    return _shaping.ravel(asarray(x, f"scipy.linalg.{name}"))
 
 
 def toeplitz(c, r=None):
     """The Toeplitz matrix with first column c and first row r (r[0] is ignored; r defaults to
     conj(c))."""
-    from ..numpy.elementwise import conj
-    from ..numpy.shaping import concatenate
     c = _vector(c, "toeplitz")
-    r = conj(c) if r is None else _vector(r, "toeplitz")
+    r = _ew.conj(c) if r is None else _vector(r, "toeplitz")
     c, r = promote(c, r)
     m, n = shape_of(c)[0], shape_of(r)[0]
-    vals = concatenate([c[::-1], r[1:]])
+    vals = _shaping.concatenate([c[::-1], r[1:]])
     index = (m - 1) - np.arange(m)[:, None] + np.arange(n)[None, :]
     return _from_values(vals, index)
 
@@ -329,14 +325,13 @@ def toeplitz(c, r=None):
 def hankel(c, r=None):
     """The Hankel matrix with first column c and last row r (r[0] is ignored; r defaults to
     zeros)."""
-    from ..numpy.shaping import concatenate
     c = _vector(c, "hankel")
     if r is None:
         r = np.zeros(shape_of(c)[0], dtype_of(c))
     r = _vector(r, "hankel")
     c, r = promote(c, r)
     m, n = shape_of(c)[0], shape_of(r)[0]
-    vals = concatenate([c, r[1:]])
+    vals = _shaping.concatenate([c, r[1:]])
     return _from_values(vals, np.arange(m)[:, None] + np.arange(n)[None, :])
 
 
@@ -373,28 +368,24 @@ def sqrtm(A, blocksize=1):
 def companion(a):
     """The companion matrix of the polynomial with coefficients a (highest power first): first
     row -a[1:] / a[0], ones below the diagonal."""
-    from ..numpy.elementwise import divide, negative
-    from ..numpy.shaping import concatenate, expand_dims
     a = _np_linalg._inexact_operand(_vector(a, "companion"), "scipy.linalg.companion")
     n = shape_of(a)[0]
     if n < 2:
         raise ValueError("fsl.companion: the length of a must be at least 2")
-    first = expand_dims(divide(negative(a[1:]), a[0]), 0)
+    first = _shaping.expand_dims(_ew.divide(_ew.negative(a[1:]), a[0]), 0)
     below = np.eye(n - 2, n - 1, dtype=dtype_of(a))
-    return concatenate([first, below], axis=0)
+    return _shaping.concatenate([first, below], axis=0)
 
 
 def fiedler(a):
     """The symmetric matrix |a[i] - a[j]|."""
-    from ..numpy.elementwise import absolute, subtract
     a = _vector(a, "fiedler")
-    return absolute(subtract(lax.expand_dims(a, (1,)), lax.expand_dims(a, (0,))))
+    return _ew.absolute(_ew.subtract(lax.expand_dims(a, (1,)), lax.expand_dims(a, (0,))))
 
 
 def leslie(f, s):
     """The Leslie matrix: fecundities f in the first row, survival rates s below the
     diagonal."""
-    from ..numpy.shaping import concatenate, expand_dims
     f, s = _vector(f, "leslie"), _vector(s, "leslie")
     f, s = promote(f, s)
     n = shape_of(f)[0]
@@ -403,12 +394,11 @@ def leslie(f, s):
                          f"{shape_of(s)[0]}")
     dtype = dtype_of(f) if dtype_of(f).kind in "fc" else np.dtype(np.float64)
     f, s = lax.convert_element_type(f, dtype), lax.convert_element_type(s, dtype)
-    below = concatenate([_diag_of(s), np.zeros((n - 1, 1), dtype)], axis=1)
-    return concatenate([expand_dims(f, 0), below], axis=0)
+    below = _shaping.concatenate([_diag_of(s), np.zeros((n - 1, 1), dtype)], axis=1)
+    return _shaping.concatenate([_shaping.expand_dims(f, 0), below], axis=0)
 
 
 def _diag_of(v):
-    from ..primitives.linalg import _diag_matrix
     return _diag_matrix(v)
 
 
@@ -422,11 +412,10 @@ def convolution_matrix(a, n, mode="full"):
     n = int(n)
     if m == 0 or n <= 0:
         raise ValueError("fsl.convolution_matrix: a must be non-empty and n positive")
-    from ..numpy.shaping import concatenate
     zero = np.zeros(1, dtype_of(a))
     # full[i, j] = a[i - j] where 0 <= i - j < m (row i of the full convolution)
     rows = m + n - 1
-    vals = concatenate([a, zero])
+    vals = _shaping.concatenate([a, zero])
     index = np.arange(rows)[:, None] - np.arange(n)[None, :]
     index = np.where((index >= 0) & (index < m), index, m)
     full = _from_values(vals, index)
@@ -493,8 +482,6 @@ def eigh_tridiagonal(d, e, *, eigvals_only=False, select="a", select_range=None,
                      key=None):
     """Eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal d and
     off-diagonal e, and its eigenvectors unless eigvals_only; differentiable through eigh."""
-    from ..numpy.elementwise import add
-    from ..primitives.linalg import _diag_matrix
     if select != "a" or select_range is not None:
         raise NotImplementedError("fsl.eigh_tridiagonal: only select='a' (all eigenvalues) is "
                                   "supported")
@@ -507,6 +494,6 @@ def eigh_tridiagonal(d, e, *, eigvals_only=False, select="a", select_range=None,
                          f"{shape_of(e)[0]}")
     zero = np.zeros((), dtype_of(e))[()]
     off = lax.pad(_diag_matrix(e), zero, ((0, 1, 0), (1, 0, 0)))     # e on the superdiagonal
-    t = add(add(_diag_matrix(d), off), _np_linalg._adjoint(off))
+    t = _ew.add(_ew.add(_diag_matrix(d), off), _np_linalg._adjoint(off))
     v, w = lax.linalg.eigh(t)
     return w if eigvals_only else (w, v)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from ..core.trace import Tracer
 from ..numpy._promotion import asarray, canonical_axes, dtype_of, promote_args, shape_of, \
     to_inexact
 from ..transforms.custom import custom_jvp
@@ -99,7 +100,6 @@ def polygamma(n, x):
     """The n-th derivative of digamma (scipy.special.polygamma); n holds integers >= 0, and is
     not differentiable."""
     if dtype_of(asarray(n, "polygamma")).kind not in "biu" and not isinstance(n, (int, bool)):
-        from ..core.trace import Tracer
         if not isinstance(n, Tracer):
             values = np.asarray(n)
             if np.any(values != np.round(values)):
@@ -342,8 +342,7 @@ def i1e(x):
 
 def i0(x):
     """The modified Bessel function I0 (scipy.special.i0), exp(|x|) i0e(x)."""
-    x = _float(x, "i0")
-    return fnp.multiply(fnp.exp(fnp.abs(x)), lax.bessel_i0e(x))
+    return fnp.i0(_float(x, "i0"))
 
 
 def i1(x):

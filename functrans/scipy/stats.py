@@ -21,6 +21,7 @@ import numpy as np
 from .. import numpy as fnp
 from ..numpy._promotion import asarray, dtype_of, promote, promote_args
 from . import special as sp
+from .linalg import solve_triangular
 
 __all__ = ["norm", "multivariate_normal", "bernoulli", "binom", "poisson", "gamma", "beta",
            "dirichlet", "expon", "laplace", "logistic", "cauchy", "t", "uniform", "truncnorm",
@@ -80,6 +81,26 @@ def _module(name, doc, **functions):
     return mod
 
 
+def _standardized(name, cdf, upper=False):
+    """x -> cdf((x - loc) / scale); upper: cdf of the negated value, the survival function of
+    a distribution symmetric about loc."""
+    def fn(x, loc=0, scale=1):
+        x, loc, scale = _args(name, x, loc, scale)
+        z = _std(x, loc, scale)
+        return cdf(fnp.negative(z) if upper else z)
+    return fn
+
+
+def _quantile(name, inverse_cdf, upper=False):
+    """q -> loc + scale inverse_cdf(q); upper: loc - scale inverse_cdf(q), the inverse survival
+    function of a distribution symmetric about loc."""
+    def fn(q, loc=0, scale=1):
+        q, loc, scale = _args(name, q, loc, scale)
+        step = fnp.multiply(scale, inverse_cdf(q))
+        return fnp.subtract(loc, step) if upper else fnp.add(loc, step)
+    return fn
+
+
 def _from_log(logfn):
     def fn(*args, **kwargs):
         return fnp.exp(logfn(*args, **kwargs))
@@ -95,40 +116,13 @@ def _norm_logpdf(x, loc=0, scale=1):
                         fnp.add(fnp.log(scale), _c(0.5 * _LOG_2PI, z)))
 
 
-def _norm_cdf(x, loc=0, scale=1):
-    x, loc, scale = _args("norm.cdf", x, loc, scale)
-    return sp.ndtr(_std(x, loc, scale))
-
-
-def _norm_logcdf(x, loc=0, scale=1):
-    x, loc, scale = _args("norm.logcdf", x, loc, scale)
-    return sp.log_ndtr(_std(x, loc, scale))
-
-
-def _norm_sf(x, loc=0, scale=1):
-    x, loc, scale = _args("norm.sf", x, loc, scale)
-    return sp.ndtr(fnp.negative(_std(x, loc, scale)))
-
-
-def _norm_logsf(x, loc=0, scale=1):
-    x, loc, scale = _args("norm.logsf", x, loc, scale)
-    return sp.log_ndtr(fnp.negative(_std(x, loc, scale)))
-
-
-def _norm_ppf(q, loc=0, scale=1):
-    q, loc, scale = _args("norm.ppf", q, loc, scale)
-    return fnp.add(loc, fnp.multiply(scale, sp.ndtri(q)))
-
-
-def _norm_isf(q, loc=0, scale=1):
-    q, loc, scale = _args("norm.isf", q, loc, scale)
-    return fnp.subtract(loc, fnp.multiply(scale, sp.ndtri(q)))
-
-
 norm = _module("norm", "The normal distribution (jax.scipy.stats.norm).",
-               logpdf=_norm_logpdf, pdf=_from_log(_norm_logpdf), cdf=_norm_cdf,
-               logcdf=_norm_logcdf, sf=_norm_sf, logsf=_norm_logsf, ppf=_norm_ppf,
-               isf=_norm_isf)
+               logpdf=_norm_logpdf, pdf=_from_log(_norm_logpdf),
+               cdf=_standardized("norm.cdf", sp.ndtr),
+               logcdf=_standardized("norm.logcdf", sp.log_ndtr),
+               sf=_standardized("norm.sf", sp.ndtr, upper=True),
+               logsf=_standardized("norm.logsf", sp.log_ndtr, upper=True),
+               ppf=_quantile("norm.ppf", sp.ndtri), isf=_quantile("norm.isf", sp.ndtri, True))
 
 
 # --- multivariate normal ----------------------------------------------------------------------
@@ -147,7 +141,6 @@ def _mvn_logpdf(x, mean, cov, allow_singular=None):
         quad = fnp.sum(fnp.divide(fnp.square(d), var), axis=-1)
         logdet = fnp.sum(fnp.log(var))
     else:
-        from .linalg import solve_triangular
         chol = fnp.linalg.cholesky(cov)
         d = fnp.subtract(x, mean)
         flat = fnp.reshape(d, (-1, n))
@@ -428,29 +421,12 @@ def _logistic_logpdf(x, loc=0, scale=1):
                         fnp.log(scale))
 
 
-def _logistic_cdf(x, loc=0, scale=1):
-    x, loc, scale = _args("logistic.cdf", x, loc, scale)
-    return sp.expit(_std(x, loc, scale))
-
-
-def _logistic_sf(x, loc=0, scale=1):
-    x, loc, scale = _args("logistic.sf", x, loc, scale)
-    return sp.expit(fnp.negative(_std(x, loc, scale)))
-
-
-def _logistic_ppf(q, loc=0, scale=1):
-    q, loc, scale = _args("logistic.ppf", q, loc, scale)
-    return fnp.add(loc, fnp.multiply(scale, sp.logit(q)))
-
-
-def _logistic_isf(q, loc=0, scale=1):
-    q, loc, scale = _args("logistic.isf", q, loc, scale)
-    return fnp.subtract(loc, fnp.multiply(scale, sp.logit(q)))
-
-
 logistic = _module("logistic", "The logistic distribution (jax.scipy.stats.logistic).",
                    logpdf=_logistic_logpdf, pdf=_from_log(_logistic_logpdf),
-                   cdf=_logistic_cdf, sf=_logistic_sf, ppf=_logistic_ppf, isf=_logistic_isf)
+                   cdf=_standardized("logistic.cdf", sp.expit),
+                   sf=_standardized("logistic.sf", sp.expit, upper=True),
+                   ppf=_quantile("logistic.ppf", sp.logit),
+                   isf=_quantile("logistic.isf", sp.logit, True))
 
 
 def _cauchy_logpdf(x, loc=0, scale=1):
