@@ -18,6 +18,8 @@ import operator
 
 import math
 
+import sys
+
 import numpy as np
 
 from ..core import dtypes
@@ -146,6 +148,8 @@ def elementwise_primitive(name, impl, nargs, *, kinds=ALL_KINDS, out_dtype=None,
     """An elementwise primitive with its shape, batching and cost rules (the shared ones).
     `declared`: its forward declaration, if it has one (_forward.py), which this completes."""
     impl, shape_rule = _checked_impl(name, impl, kinds), _shape_rule(name, kinds, out_dtype)
+    # The family is the module that declares the primitive (docs/primitives.md lists it).
+    impl.__module__ = sys._getframe(1).f_globals["__name__"]
     if declared is None:
         prim = Primitive(name, impl=impl, jacobian=jacobian, shape_rule=shape_rule)
     else:

@@ -13,6 +13,8 @@ rules that need a materialized zero.
 import builtins
 import operator
 
+import sys
+
 import numpy as np
 
 from ..core import dtypes
@@ -106,6 +108,8 @@ def checked_primitive(name, impl, shape_rule, jacobian, declared=None):
         shape_rule(*map(aval_of_value, args), **params)
         return impl(*args, **params)
     checked_impl.__name__ = f"{name}_impl"
+    # The family is the module that declares the primitive (docs/primitives.md lists it).
+    checked_impl.__module__ = sys._getframe(1).f_globals["__name__"]
     if declared is not None:
         return _forward.define(declared, impl=checked_impl, shape_rule=shape_rule,
                                jacobian=jacobian)
