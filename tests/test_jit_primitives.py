@@ -6,7 +6,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import functrans as ft
-from functrans.backend import install_lowerings
 from functrans.core.primitive import registry
 
 from primitive_cases import all_strategies
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.usefixtures("fresh_jit_cache_dir")
 
 
 def test_every_primitive_has_a_lowering():
-    install_lowerings()
     missing = [name for name, prim in registry.items() if prim.lowering is None]
     assert not missing, f"primitives without a Numba lowering: {missing}"
 

@@ -12,7 +12,6 @@
     codegen.py    the Python driver that calls kernels, BLAS and numpy; compile statistics
     loops.py      a scan or while_loop (with the loops and conds in its body) as one njit
                   function
-    rules.py      lowering rules of primitives declared outside functrans/primitives
 
 The modules that import Numba load on first use, so importing functrans.lax stays cheap.
 """
@@ -30,13 +29,6 @@ def __getattr__(name):
     if module is None:
         raise AttributeError(f"module 'functrans.backend' has no attribute {name!r}")
     return getattr(importlib.import_module(module, __name__), name)
-
-
-def install_lowerings():
-    """Attach the rules of rules.py to registered primitives that lack their own (idempotent:
-    call again after new primitives are registered)."""
-    from . import rules
-    rules.install()
 
 
 def clear_kernel_cache(disk=True):

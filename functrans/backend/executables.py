@@ -3,8 +3,6 @@ compiled once under a lock. The jit call primitive and the loops of control flow
 import threading
 import weakref
 
-from . import install_lowerings
-
 _executables = weakref.WeakKeyDictionary()      # ClosedProgram -> {donate: Executable}
 _compile_lock = threading.RLock()
 
@@ -17,7 +15,6 @@ def executable_for(program, donate=()):
             per = _executables.setdefault(program, {})
             if key not in per:
                 from .codegen import compile_program     # loads Numba: on first compile only
-                install_lowerings()
                 per[key] = compile_program(program, donate=donate,
                                            name=_program_name(program))
     return per[key]

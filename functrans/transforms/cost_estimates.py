@@ -232,10 +232,8 @@ def _eqn_label(eqn):
 def jit_steps(closed):
     """The steps jit will run for a program (fused kernels, BLAS/numpy calls, views), planned
     without compiling anything."""
-    from ..backend import install_lowerings
     from ..backend.flatten import flatten
     from ..backend.fusion import plan
-    install_lowerings()
     program, _ = flatten(closed)
     steps, _ = plan(program)
     return steps

@@ -15,6 +15,7 @@ the same object works eagerly, under every transform, and staged in a program:
 import functools
 
 from .. import tree_util
+from ..backend.lowering import impl_call, trace_impl
 from ..core.errors import ConcretizationTypeError, FunctransError
 from ..core.ir import Program
 from ..core.primitive import Cost, Primitive
@@ -163,6 +164,8 @@ custom_jvp_call_p = Primitive("custom_jvp_call", impl=lambda *a, fun, jvp: fun(l
                               shape_rule=_call_shape_rule, multiple_results=True,
                               jacobian="user-defined (custom_jvp rule)")
 custom_jvp_call_p.def_cost(_function_cost)
+# Under jit a call of the user's function is inlined: its impl, traced, is a program.
+custom_jvp_call_p.def_lowering(trace_impl(custom_jvp_call_p))
 # Custom rules differentiate the primal function: its program's pattern is theirs.
 custom_jvp_call_p.def_sparsity(lambda ins, outs, *, fun, **params:
                                _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
@@ -240,6 +243,7 @@ custom_vjp_call_p = Primitive("custom_vjp_call", impl=lambda *a, fun, fwd, bwd: 
                               shape_rule=lambda *avals, fun, fwd, bwd: _out_avals_of(fun, avals),
                               multiple_results=True, jacobian="user-defined (custom_vjp rule)")
 custom_vjp_call_p.def_cost(_function_cost)
+custom_vjp_call_p.def_lowering(trace_impl(custom_vjp_call_p))
 custom_vjp_call_p.def_sparsity(lambda ins, outs, *, fun, **params:
                                _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
@@ -268,6 +272,8 @@ custom_lin_p = Primitive("custom_lin", impl=_custom_lin_impl, multiple_results=T
                          jacobian="user-defined (custom_vjp backward function)")
 custom_lin_p.def_jvp(lambda primals, tangents, **params: _custom_lin_impl(**params))
 custom_lin_p.def_cost(_call_cost)
+# Its impl raises the error that forward mode of a custom_vjp function gets.
+custom_lin_p.def_lowering(impl_call(custom_lin_p))
 # The user's backward function is opaque: each output may depend on every operand.
 custom_lin_p.def_sparsity(_sparsity.dense, exact=False)
 
@@ -346,6 +352,7 @@ checkpoint_p = Primitive("checkpoint", impl=lambda *a, fun: fun(list(a)),
                          shape_rule=_call_shape_rule, multiple_results=True,
                          jacobian="that of the checkpointed function")
 checkpoint_p.def_cost(_function_cost)
+checkpoint_p.def_lowering(trace_impl(checkpoint_p))
 checkpoint_p.def_sparsity(lambda ins, outs, *, fun, **params:
                           _sparsity.callable_deps(fun, ins, ins[0].n_inputs))
 
@@ -369,6 +376,7 @@ remat_lin_p = Primitive("remat_lin", impl=_remat_lin_impl, multiple_results=True
                         shape_rule=lambda *avals, fun: _out_avals_of(fun, avals[:len(avals) // 2]),
                         jacobian="that of the checkpointed function (recomputed)")
 remat_lin_p.def_cost(_call_cost)
+remat_lin_p.def_lowering(trace_impl(remat_lin_p))
 # A recomputed linearization (it appears in gradient programs): counted as dense.
 remat_lin_p.def_sparsity(_sparsity.dense, exact=False)
 

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .. import tree_util
-from ..backend import KERNELS, executables, install_lowerings
+from ..backend import KERNELS, executables
 from ..backend.executables import executable_for
 from ..core import dtypes
 from ..core.array import Array, wrap_outputs, writeable_input
@@ -539,8 +539,3 @@ def clear_cache(disk=True):
     executables.clear()
     clear_derived()
     KERNELS.clear(disk=disk)
-
-
-# The primitives registered so far get the backend's remaining rules now (the registry, and the
-# generated table of primitives, then say which primitives jit can lower); later ones on use.
-install_lowerings()
