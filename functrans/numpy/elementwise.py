@@ -325,16 +325,16 @@ arctan2 = _float_binary("arctan2", np.arctan2, lax.atan2,
                         "The angle of the point (x2, x1): arctan(x1 / x2) in the right quadrant.")
 atan2 = arctan2
 
+exp2 = _float_unary("exp2", np.exp2, lax.exp2, "2**x elementwise.")
+
 # No lax primitive for these: they are derived (as in JAX), and the eager path computes the
 # same formula with numpy so that both paths agree to the last bit. They can differ from
-# np.log2 / np.log10 / np.exp2 by an ulp (log10(1000) is 2.9999999999999996).
+# np.log2 / np.log10 by an ulp (log10(1000) is 2.9999999999999996).
 log2 = _float_unary("log2", lambda x: np.true_divide(np.log(x), _LN2),
                     lambda x: lax.div(lax.log(x), _LN2), "Base-2 logarithm: log(x) / log(2).")
 log10 = _float_unary("log10", lambda x: np.true_divide(np.log(x), _LN10),
                      lambda x: lax.div(lax.log(x), _LN10),
                      "Base-10 logarithm: log(x) / log(10).")
-exp2 = _float_unary("exp2", lambda x: np.power(2.0, x), lambda x: lax.pow(2.0, x),
-                    "2**x elementwise.")
 deg2rad = _float_unary("deg2rad", lambda x: np.multiply(x, math.pi / 180),
                        lambda x: lax.mul(x, math.pi / 180), "Degrees to radians.")
 rad2deg = _float_unary("rad2deg", lambda x: np.multiply(x, 180 / math.pi),

@@ -39,7 +39,7 @@ from ..backend.lowering import (Elementwise, Ufunc, binary, float_only, impl_cal
 
 __all__ = [
     "neg", "add", "sub", "mul", "div", "rem", "pow", "integer_pow", "max", "min",
-    "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "atan2",
+    "exp", "exp2", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "logistic", "sqrt", "rsqrt", "cbrt", "erf",
     "abs", "sign", "floor", "ceil", "round", "RoundingMethod", "is_finite",
     "eq", "ne", "lt", "le", "gt", "ge",
@@ -525,6 +525,11 @@ exp_p = elementwise_primitive("exp", np.exp, 1, kinds=FLOAT_KINDS, flops=20)
 exp_p.def_lowering(numpy_ufunc("exp"))
 _derivative_jvp(exp_p, lambda x, y: y)
 exp = _unary(exp_p)
+
+exp2_p = elementwise_primitive("exp2", np.exp2, 1, kinds=FLOAT_KINDS, flops=20)
+exp2_p.def_lowering(numpy_ufunc("exp2"))
+_derivative_jvp(exp2_p, lambda x, y: mul(y, math.log(2.0)))
+exp2 = _unary(exp2_p)
 
 log_p = elementwise_primitive("log", _quiet(np.log), 1, kinds=FLOAT_KINDS, flops=20)
 log_p.def_lowering(numpy_ufunc("log"))

@@ -105,6 +105,7 @@ _MATH = {"erf": math.erf, "cbrt": lambda v: math.copysign(abs(v) ** (1 / 3), v),
 
 STRATEGIES = {
     "exp": _unary(FLOATS + COMPLEXES, -3, 3, np.exp),
+    "exp2": _unary(FLOATS + COMPLEXES, -3, 3, lambda x: np.exp(x * np.log(2.0))),
     "log": _unary(FLOATS, 0.1, 5, np.log),
     "log1p": _unary(FLOATS, -0.8, 3, lambda x: np.log(1 + x.astype(np.float64))),
     "expm1": _unary(FLOATS, -3, 3, lambda x: np.exp(x.astype(np.float64)) - 1),
