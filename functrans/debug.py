@@ -34,7 +34,7 @@ def _debug_callback_impl(*args, callback, label):
 
 debug_callback_p = Primitive(
     "debug_callback", impl=_debug_callback_impl, shape_rule=lambda *avals, **params: [],
-    multiple_results=True, jacobian="none (no outputs: a side effect on the host)")
+    multiple_results=True, jac_structure="none (no outputs: a side effect on the host)")
 
 
 @debug_callback_p.def_jvp

@@ -32,7 +32,7 @@ def primitive_table_markdown() -> str:
                 marks.append("no (error)")
             else:
                 marks.append("-")
-        structure = prim.jacobian.replace("|", "/")
+        structure = prim.jac_structure.replace("|", "/")
         lines.append(f"| `{name}` | {_family(prim)} | {structure} | " + " | ".join(marks) + " |")
     return "\n".join(lines) + "\n"
 

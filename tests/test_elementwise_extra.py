@@ -295,7 +295,7 @@ def test_every_elementwise_primitive_has_rules():
     for name in NAMES:
         prim = _prim(name)
         assert prim.jvp is not None and prim.batch is not None and prim.cost is not None, name
-        assert prim.jacobian, name
+        assert prim.jac_structure, name
     for name in ("neg", "add", "sub", "mul", "div", "convert_element_type", "select_n",
                  "real", "imag", "conj", "complex"):
         assert _prim(name).transpose is not None, name

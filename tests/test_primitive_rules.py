@@ -40,7 +40,7 @@ def test_every_primitive_has_cases_and_rules():
         assert prim.jvp is not None or prim.not_differentiable, f"{name}: no JVP rule"
         assert prim.batch is not None or prim.not_batchable or not _has_inputs(name), \
             f"{name}: no batching rule"
-        assert prim.jacobian, f"{name}: no Jacobian structure"
+        assert prim.jac_structure, f"{name}: no Jacobian structure"
 
 
 def _has_inputs(name):

@@ -169,7 +169,7 @@ def test_cost_and_jacobian_declared(name):
         cost = registry[name].estimate_cost(*map(aval_of_value, case.args), **case.params)
         assert isinstance(cost, Cost) and cost.flops >= 0 and cost.bytes >= 0
     run()
-    assert registry[name].jacobian and registry[name].transpose is not None or name == "iota"
+    assert registry[name].jac_structure and registry[name].transpose is not None or name == "iota"
 
 
 # --- hand-picked cases --------------------------------------------------------------------------

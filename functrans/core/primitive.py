@@ -20,7 +20,7 @@ Each primitive is declared once, in its family's module under functrans/primitiv
                                               "transcendental", "reduction", "view",
                                               "gather_scatter", "numpy_call", "control_flow",
                                               "call"; None reads it off the lowering
-  jacobian                                    the structure of its local Jacobian, in words
+  jac_structure                               the structure of its local Jacobian, in words
                                               ("diagonal", "dense", "permutation", ...)
   lowering                                    its Numba code generation (see functrans.backend)
   simplifications, loop_lowering              jit's rewrites of its equations, and its code
@@ -66,7 +66,7 @@ def default_cost(*avals, out_avals=(), flops_per_element=0.0):
 
 
 class Primitive:
-    def __init__(self, name, *, impl, shape_rule, multiple_results=False, jacobian="dense",
+    def __init__(self, name, *, impl, shape_rule, multiple_results=False, jac_structure="dense",
                  doc=""):
         if name in registry:
             raise ValueError(f"primitive {name!r} is declared twice")
@@ -74,7 +74,7 @@ class Primitive:
         self.impl = impl
         self.shape_rule = shape_rule
         self.multiple_results = multiple_results
-        self.jacobian = jacobian
+        self.jac_structure = jac_structure
         self.doc = doc
         self.jvp = None
         self.transpose = None

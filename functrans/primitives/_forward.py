@@ -32,8 +32,9 @@ sub_p = _bare("sub")
 reduce_sum_p = _bare("reduce_sum")
 
 
-def define(prim, *, impl, shape_rule, jacobian):
+def define(prim, *, impl, shape_rule, jac_structure):
     """Give a primitive declared above what Primitive(...) would have received: called once,
     by the family module that owns it, right where its rules follow."""
-    prim.impl, prim.shape_rule, prim.jacobian = impl, shape_rule, jacobian
+    prim.impl, prim.shape_rule = impl, shape_rule
+    prim.jac_structure = jac_structure
     return prim

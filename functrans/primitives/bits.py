@@ -122,7 +122,7 @@ def _right_arithmetic_expr(a, ctx):
 def _declare_shift(name, shift_fn, scalar_expr):
     impl, rule = _shift_impl(name, shift_fn)
     prim = Primitive(name, impl=impl, shape_rule=rule,
-                     jacobian="zero (integer output)")
+                     jac_structure="zero (integer output)")
     prim.def_lowering(Elementwise(scalar_expr))
 
     @prim.def_jvp
@@ -173,7 +173,7 @@ def _nextafter_impl(x1, x2):
 
 
 nextafter_p = Primitive("nextafter", impl=_nextafter_impl, shape_rule=_nextafter_rule,
-                        jacobian="diagonal (identity in x1, zero in x2)")
+                        jac_structure="diagonal (identity in x1, zero in x2)")
 nextafter_p.def_lowering(Elementwise(lambda a, ctx: f"np.nextafter({a[0]}, {a[1]})"))
 
 

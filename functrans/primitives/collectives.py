@@ -164,7 +164,7 @@ def _collective(name, impl_name, *, shape_rule, multiple_results, jacobian, doc)
             return _invariant_impl(name, args, axis_name, params)
         return _RUNTIME[impl_name](mpi_world.world(), name, args, **params)
     p = CollectivePrimitive(name, impl=impl, shape_rule=shape_rule,
-                            multiple_results=multiple_results, jacobian=jacobian, doc=doc)
+                            multiple_results=multiple_results, jac_structure=jacobian, doc=doc)
     p.def_lowering(Driver(_driver_emit(p)))
     return p
 
@@ -237,13 +237,13 @@ def _other_axis_batch(prim):
 
 
 psum_p = _collective("psum", "sum", shape_rule=_same_avals("psum"), multiple_results=True,
-                     jacobian="all-ones blocks between members (identity within a member)",
+                     jac_structure="all-ones blocks between members (identity within a member)",
                      doc="sum over the members of a named axis")
 pmax_p = _collective("pmax", "max", shape_rule=_same_avals("pmax"), multiple_results=True,
-                     jacobian="selection of the maximal member (shared at ties)",
+                     jac_structure="selection of the maximal member (shared at ties)",
                      doc="maximum over the members of a named axis")
 pmin_p = _collective("pmin", "min", shape_rule=_same_avals("pmin"), multiple_results=True,
-                     jacobian="selection of the minimal member (shared at ties)",
+                     jac_structure="selection of the minimal member (shared at ties)",
                      doc="minimum over the members of a named axis")
 
 for _p in (psum_p, pmax_p, pmin_p):
@@ -344,7 +344,7 @@ def _all_gather_shape(x, *, axis_name, mpi, axis_size, axis, tiled):
 
 all_gather_p = _collective("all_gather", "all_gather", shape_rule=_all_gather_shape,
                            multiple_results=False,
-                           jacobian="a stack of the members' identities (a selection)",
+                           jac_structure="a stack of the members' identities (a selection)",
                            doc="every member's value, stacked (or concatenated if tiled)")
 
 
@@ -412,7 +412,7 @@ def _psum_scatter_shape(x, *, axis_name, mpi, axis_size, scatter_dimension, tile
 
 psum_scatter_p = _collective("psum_scatter", "psum_scatter", shape_rule=_psum_scatter_shape,
                              multiple_results=False,
-                             jacobian="all-ones blocks between members, one slice each",
+                             jac_structure="all-ones blocks between members, one slice each",
                              doc="the members' sum, each member keeping its slice")
 
 
@@ -468,7 +468,7 @@ def _ppermute_shape(x, *, axis_name, mpi, perm):
 
 ppermute_p = _collective("ppermute", "ppermute", shape_rule=_ppermute_shape,
                          multiple_results=False,
-                         jacobian="a permutation of the members (identity within one)",
+                         jac_structure="a permutation of the members (identity within one)",
                          doc="member d receives member s's value for each (s, d) in perm; "
                              "members that receive nothing get zeros")
 
@@ -514,7 +514,7 @@ ppermute_p.def_sparsity(_sparsity.elementwise, exact=False)
 axis_index_p = _collective(
     "axis_index", "axis_index",
     shape_rule=lambda *, axis_name, mpi: ShapedArray((), np.dtype(np.int32), False),
-    multiple_results=False, jacobian="none (an integer with no operands)",
+    multiple_results=False, jac_structure="none (an integer with no operands)",
     doc="the index of this member along a named axis")
 
 

@@ -141,7 +141,7 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision, preferred_eleme
 
 
 dot_general_p = Primitive("dot_general", impl=_dot_general_impl,
-                          shape_rule=_dot_general_shape_rule, jacobian="dense (bilinear)")
+                          shape_rule=_dot_general_shape_rule, jac_structure="dense (bilinear)")
 
 
 

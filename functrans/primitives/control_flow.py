@@ -414,7 +414,7 @@ def _scan_impl(*args, body, length, reverse, num_consts, num_carry, unroll):
 
 
 scan_p = Primitive("scan", impl=_scan_impl, shape_rule=_scan_shape_rule, multiple_results=True,
-                   jacobian="the body's, composed over the iterations (block lower-triangular "
+                   jac_structure="the body's, composed over the iterations (block lower-triangular "
                             "in time)")
 
 
@@ -767,7 +767,7 @@ def _cond_impl(index, *ops, branches):
 
 cond_p = Primitive("cond", impl=_cond_impl, shape_rule=_cond_shape_rule,
                    multiple_results=True,
-                   jacobian="the taken branch's (a selection among the branches' Jacobians); "
+                   jac_structure="the taken branch's (a selection among the branches' Jacobians); "
                             "zero in the index")
 
 
@@ -1069,7 +1069,7 @@ def _while_impl(*args, cond_program, body_program, cond_nconsts, body_nconsts):
 
 while_loop_p = Primitive("while_loop", impl=_while_impl, shape_rule=_while_shape_rule,
                          multiple_results=True,
-                         jacobian="the body's, composed over the iterations taken; zero "
+                         jac_structure="the body's, composed over the iterations taken; zero "
                                   "through the loop condition")
 
 

@@ -204,7 +204,7 @@ def _conv_impl(lhs, rhs, **params):
 
 conv_general_dilated_p = Primitive(
     "conv_general_dilated", impl=_conv_impl, shape_rule=_conv_shape_rule,
-    jacobian="dense (bilinear; block-Toeplitz along the spatial axes)")
+    jac_structure="dense (bilinear; block-Toeplitz along the spatial axes)")
 
 
 # --- rules, written in the canonical layout: transposes into it, one conv, transposes back -----

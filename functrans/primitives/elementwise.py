@@ -144,22 +144,24 @@ def _keep_dtype(fn):
 
 
 def elementwise_primitive(name, impl, nargs, *, kinds=ALL_KINDS, out_dtype=None, flops=1,
-                          jacobian="diagonal", declared=None):
+                          jac_structure="diagonal", declared=None):
     """An elementwise primitive with its shape, batching and cost rules (the shared ones).
     `declared`: its forward declaration, if it has one (_forward.py), which this completes."""
     impl, shape_rule = _checked_impl(name, impl, kinds), _shape_rule(name, kinds, out_dtype)
     # The family is the module that declares the primitive (docs/primitives.md lists it).
     impl.__module__ = sys._getframe(1).f_globals["__name__"]
     if declared is None:
-        prim = Primitive(name, impl=impl, jacobian=jacobian, shape_rule=shape_rule)
+        prim = Primitive(name, impl=impl, jac_structure=jac_structure,
+                         shape_rule=shape_rule)
     else:
-        prim = _forward.define(declared, impl=impl, shape_rule=shape_rule, jacobian=jacobian)
+        prim = _forward.define(declared, impl=impl, shape_rule=shape_rule,
+                               jac_structure=jac_structure)
     prim.nargs = nargs
     prim.kinds = kinds
     prim.def_batch(elementwise_batch(prim))
     prim.def_cost(elementwise_cost(flops))
     # Element k of the output depends on element k of each operand, unless piecewise constant.
-    prim.def_sparsity(_sparsity.zero if jacobian == "zero" else _sparsity.elementwise)
+    prim.def_sparsity(_sparsity.zero if jac_structure == "zero" else _sparsity.elementwise)
     return prim
 
 
@@ -670,7 +672,7 @@ abs_p.def_lowering(unary("abs({0})"))
 
 abs = _unary(abs_p)
 
-sign_p = elementwise_primitive("sign", np.sign, 1, kinds=REAL_NUMBER_KINDS, jacobian="zero")
+sign_p = elementwise_primitive("sign", np.sign, 1, kinds=REAL_NUMBER_KINDS, jac_structure="zero")
 
 
 def _sign_lowering(a, ctx):
@@ -688,12 +690,12 @@ sign_p.def_lowering(Elementwise(_sign_lowering))
 _zero_jvp(sign_p)
 sign = _unary(sign_p)
 
-floor_p = elementwise_primitive("floor", np.floor, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+floor_p = elementwise_primitive("floor", np.floor, 1, kinds=REAL_FLOAT_KINDS, jac_structure="zero")
 floor_p.def_lowering(unary("np.floor({0})"))
 _zero_jvp(floor_p)
 floor = _unary(floor_p)
 
-ceil_p = elementwise_primitive("ceil", np.ceil, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+ceil_p = elementwise_primitive("ceil", np.ceil, 1, kinds=REAL_FLOAT_KINDS, jac_structure="zero")
 ceil_p.def_lowering(unary("np.ceil({0})"))
 _zero_jvp(ceil_p)
 ceil = _unary(ceil_p)
@@ -722,7 +724,8 @@ def _round_shape_rule(x, *, rounding_method):
 _round_base_rule = _shape_rule("round", REAL_FLOAT_KINDS)
 
 
-round_p = elementwise_primitive("round", _round_impl, 1, kinds=REAL_FLOAT_KINDS, jacobian="zero")
+round_p = elementwise_primitive("round", _round_impl, 1, kinds=REAL_FLOAT_KINDS,
+                               jac_structure="zero")
 round_p.def_lowering(impl_call(round_p))
 round_p.shape_rule = _round_shape_rule
 _zero_jvp(round_p)
@@ -734,7 +737,7 @@ def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
 
 
 is_finite_p = elementwise_primitive("is_finite", np.isfinite, 1, kinds=REAL_FLOAT_KINDS,
-                                    out_dtype=dtypes.bool_, jacobian="zero")
+                                    out_dtype=dtypes.bool_, jac_structure="zero")
 is_finite_p.def_lowering(unary("np.isfinite({0})"))
 _zero_jvp(is_finite_p)
 is_finite = _unary(is_finite_p)
@@ -744,7 +747,7 @@ is_finite = _unary(is_finite_p)
 
 def _comparison(name, impl, kinds=ORDERED_KINDS):
     prim = elementwise_primitive(name, impl, 2, kinds=kinds, out_dtype=dtypes.bool_,
-                                 jacobian="zero")
+                                 jac_structure="zero")
     _zero_jvp(prim)
     return prim
 
@@ -789,13 +792,13 @@ def ge(x, y):
 
 # --- bitwise / logical operations on booleans and integers (no tangents) -------------------------
 
-and_p = elementwise_primitive("and", np.bitwise_and, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+and_p = elementwise_primitive("and", np.bitwise_and, 2, kinds=INT_BOOL_KINDS, jac_structure="zero")
 and_p.def_lowering(binary("&"))
-or_p = elementwise_primitive("or", np.bitwise_or, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+or_p = elementwise_primitive("or", np.bitwise_or, 2, kinds=INT_BOOL_KINDS, jac_structure="zero")
 or_p.def_lowering(binary("|"))
-xor_p = elementwise_primitive("xor", np.bitwise_xor, 2, kinds=INT_BOOL_KINDS, jacobian="zero")
+xor_p = elementwise_primitive("xor", np.bitwise_xor, 2, kinds=INT_BOOL_KINDS, jac_structure="zero")
 xor_p.def_lowering(binary("^"))
-not_p = elementwise_primitive("not", np.invert, 1, kinds=INT_BOOL_KINDS, jacobian="zero")
+not_p = elementwise_primitive("not", np.invert, 1, kinds=INT_BOOL_KINDS, jac_structure="zero")
 not_p.def_lowering(Elementwise(
     lambda a, ctx: f"(not {a[0]})" if ctx.out_aval.dtype.kind == "b" else f"~{a[0]}"))
 for _p in (and_p, or_p, xor_p, not_p):
@@ -881,7 +884,7 @@ def _select_n_shape_rule(which, *cases):
 
 select_n_p = _forward.define(_forward.select_n_p, impl=_select_n_impl,
                              shape_rule=_select_n_shape_rule,
-                             jacobian="diagonal in each case (a 0/1 mask), zero in which")
+                             jac_structure="diagonal in each case (a 0/1 mask), zero in which")
 
 
 @select_n_p.def_jvp
@@ -974,7 +977,7 @@ def _clamp_shape_rule(lo, x, hi):
 
 
 clamp_p = Primitive("clamp", impl=_clamp_impl, shape_rule=_clamp_shape_rule,
-                    jacobian="diagonal (each element follows one operand)")
+                    jac_structure="diagonal (each element follows one operand)")
 
 
 @clamp_p.def_jvp
@@ -1037,7 +1040,7 @@ def _convert_impl(x, *, new_dtype, weak_type):
 
 
 convert_element_type_p = _forward.define(_forward.convert_element_type_p, impl=_convert_impl,
-                                         shape_rule=_convert_shape_rule, jacobian="diagonal")
+                                         shape_rule=_convert_shape_rule, jac_structure="diagonal")
 
 
 @convert_element_type_p.def_jvp
@@ -1092,7 +1095,7 @@ def _identity(x):
 
 
 stop_gradient_p = Primitive("stop_gradient", impl=_identity, shape_rule=_identity,
-                            jacobian="zero")
+                            jac_structure="zero")
 _zero_jvp(stop_gradient_p)   # not linear-transposable: its tangent map is the zero map
 
 

@@ -101,7 +101,7 @@ def _fft_impl(x, *, fft_type, fft_lengths):
 
 
 fft_p = Primitive("fft", impl=_fft_impl, shape_rule=_fft_shape_rule,
-                  jacobian="dense (a discrete Fourier matrix over the transformed axes)")
+                  jac_structure="dense (a discrete Fourier matrix over the transformed axes)")
 
 
 @fft_p.def_jvp

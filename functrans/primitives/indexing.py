@@ -106,7 +106,7 @@ def _dynamic_slice_impl(operand, *starts, slice_sizes):
 
 
 dynamic_slice_p = checked_primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_rule,
-                                    jacobian="selection (a contiguous block of the operand)")
+                                    jac_structure="selection (a contiguous block of the operand)")
 
 
 @dynamic_slice_p.def_jvp
@@ -211,7 +211,7 @@ def _dynamic_update_slice_impl(operand, update, *starts):
 
 dynamic_update_slice_p = checked_primitive("dynamic_update_slice", _dynamic_update_slice_impl,
                                            _dynamic_update_slice_rule,
-                                           jacobian="selection (operand outside a block, "
+                                           jac_structure="selection (operand outside a block, "
                                                     "update inside)")
 
 
@@ -379,7 +379,7 @@ def _gather_impl(operand, indices, *, mode):
 
 
 gather_p = checked_primitive("gather", _gather_impl, _gather_rule,
-                             jacobian="selection (each output element is one operand "
+                             jac_structure="selection (each output element is one operand "
                                       "element, or 0)")
 
 
@@ -479,7 +479,7 @@ def _scatter_add_impl(operand, indices, updates, *, mode):
 
 
 scatter_add_p = checked_primitive("scatter_add", _scatter_add_impl, _scatter_add_rule,
-                                  jacobian="selection-sum (identity on operand; each update "
+                                  jac_structure="selection-sum (identity on operand; each update "
                                            "adds into one place)")
 
 
@@ -599,7 +599,7 @@ def _scatter_impl(operand, indices, updates, *, mode, unique_indices):
 
 
 scatter_p = checked_primitive("scatter", _scatter_impl, _scatter_rule,
-                              jacobian="selection (each output element is an operand or an "
+                              jac_structure="selection (each output element is an operand or an "
                                        "update element)")
 
 

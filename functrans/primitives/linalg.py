@@ -230,7 +230,7 @@ def _sparsity_per_matrix(ins, out_avals, **params):
 
 def _declare(name, impl, shape_rule, jacobian, multiple_results=True, exact_sparsity=True):
     prim = Primitive(name, impl=impl, shape_rule=shape_rule, multiple_results=multiple_results,
-                     jacobian=jacobian)
+                     jac_structure=jacobian)
     prim.def_lowering(impl_call(prim))     # LAPACK from the driver, as eagerly
     # Exact for routines whose outputs depend on every element of the matrix; a superset for
     # those that read one triangle or return a triangular factor (exact_sparsity=False).
@@ -273,7 +273,7 @@ def _cholesky_impl(a):
 
 cholesky_p = _declare("cholesky", _cholesky_impl, _cholesky_rule, multiple_results=False,
                       exact_sparsity=False,
-                      jacobian="dense (lower triangle of the output on the lower triangle of "
+                      jac_structure="dense (lower triangle of the output on the lower triangle of "
                                "the input)")
 
 
@@ -361,7 +361,7 @@ def _triangular_solve_impl(a, b, **params):
 triangular_solve_p = _declare(
     "triangular_solve", _triangular_solve_impl, _triangular_solve_rule, multiple_results=False,
     exact_sparsity=False,
-    jacobian="dense in b (linear: a triangular solve); dense in the used triangle of a")
+    jac_structure="dense in b (linear: a triangular solve); dense in the used triangle of a")
 
 
 def _op(m, transpose_a, conjugate_a):
@@ -440,7 +440,7 @@ def _lu_impl(a):
 
 
 lu_p = _declare("lu", _lu_impl, _lu_rule,
-                jacobian="dense (the packed factors on the whole matrix); zero for the pivots")
+                jac_structure="dense (the packed factors on the whole matrix); zero for the pivots")
 
 
 def permutation_matrix(perm, dtype):
@@ -534,7 +534,7 @@ def _permute_rows_impl(x, perm, *, inverse):
 
 permute_rows_p = Primitive("permute_rows", impl=_permute_rows_impl,
                            shape_rule=_permute_rows_rule,
-                           jacobian="permutation (of the rows of x); zero in perm")
+                           jac_structure="permutation (of the rows of x); zero in perm")
 permute_rows_p.def_lowering(impl_call(permute_rows_p))
 permute_rows_p.def_sparsity(_sparsity_per_matrix, exact=False)
 
@@ -590,7 +590,7 @@ def _qr_impl(a, *, full_matrices):
     return [q, r]
 
 
-qr_p = _declare("qr", _qr_impl, _qr_rule, jacobian="dense", exact_sparsity=False)
+qr_p = _declare("qr", _qr_impl, _qr_rule, jac_structure="dense", exact_sparsity=False)
 
 
 @qr_p.def_jvp
@@ -648,7 +648,7 @@ def _eigh_impl(a, *, lower):
 
 
 eigh_p = _declare("eigh", _eigh_impl, _eigh_rule, exact_sparsity=False,
-                  jacobian="dense (on one triangle of the input)")
+                  jac_structure="dense (on one triangle of the input)")
 
 
 def _gap_inverse(x, dtype):
@@ -710,7 +710,7 @@ def _svd_impl(a, *, full_matrices, compute_uv):
     return [s, u, vh]
 
 
-svd_p = _declare("svd", _svd_impl, _svd_rule, jacobian="dense")
+svd_p = _declare("svd", _svd_impl, _svd_rule, jac_structure="dense")
 
 
 @svd_p.def_jvp
@@ -803,7 +803,7 @@ def _eig_impl(a, *, compute_left_eigenvectors, compute_right_eigenvectors):
 
 
 eig_p = _declare("eig", _eig_impl, _eig_rule,
-                 jacobian="dense (eigenvectors in LAPACK's gauge: unit norm, largest "
+                 jac_structure="dense (eigenvectors in LAPACK's gauge: unit norm, largest "
                           "component real)")
 
 
@@ -892,7 +892,7 @@ def _expm_impl(a):
     return _matrices(_expm_one)([out], a)[0]
 
 
-expm_p = _declare("expm", _expm_impl, _expm_rule, multiple_results=False, jacobian="dense")
+expm_p = _declare("expm", _expm_impl, _expm_rule, multiple_results=False, jac_structure="dense")
 
 
 @expm_p.def_jvp
@@ -937,7 +937,7 @@ def _expm_frechet_impl(a, e):
 
 expm_frechet_p = _declare("expm_frechet", _expm_frechet_impl, _expm_frechet_rule,
                           multiple_results=False,
-                          jacobian="dense in e (linear: L(a, e)); dense in a")
+                          jac_structure="dense in e (linear: L(a, e)); dense in a")
 
 
 def _two_by_two(a, b, c, d):
@@ -1019,7 +1019,8 @@ def _sylvester_impl(a, b, c):
 
 solve_sylvester_p = _declare("solve_sylvester", _sylvester_impl, _sylvester_rule,
                              multiple_results=False,
-                             jacobian="dense in c (linear: x with a x + x b = c); dense in a, b")
+                             jac_structure="dense in c (linear: x with a x + x b = c); "
+                                           "dense in a, b")
 
 
 @solve_sylvester_p.def_jvp
@@ -1080,7 +1081,7 @@ def _sqrtm_impl(a):
 
 
 sqrtm_p = _declare("sqrtm", _sqrtm_impl, _sqrtm_rule, multiple_results=False,
-                   jacobian="dense")
+                   jac_structure="dense")
 
 
 @sqrtm_p.def_jvp
@@ -1126,7 +1127,7 @@ def _schur_impl(a, *, output):
 
 
 schur_p = _declare("schur", _schur_impl, _schur_rule,
-                   jacobian="none: not differentiable (the Schur form's ordering and 2x2 "
+                   jac_structure="none: not differentiable (the Schur form's ordering and 2x2 "
                             "blocks are not smooth functions of the matrix)")
 schur_p.not_differentiable = (
     "lax.linalg.schur is not differentiable (as in JAX): the Schur vectors and the order of "
@@ -1159,7 +1160,7 @@ def _hessenberg_impl(a):
 
 
 hessenberg_p = _declare("hessenberg", _hessenberg_impl, _hessenberg_rule,
-                        jacobian="none: not differentiable (Householder reflector choices)")
+                        jac_structure="none: not differentiable (Householder reflector choices)")
 hessenberg_p.not_differentiable = (
     "lax.linalg.hessenberg is not differentiable in functrans: apply stop_gradient to its "
     "input, or differentiate the quantity you need through eigvals/eigh/expm")

@@ -131,7 +131,7 @@ _reduce_sum_rule = _reduce_shape_rule("reduce_sum", NUMBER_KINDS)
 reduce_sum_p = _forward.define(_forward.reduce_sum_p,
                                impl=_checked(_reduce_sum_rule, _reduce_sum_impl),
                                shape_rule=_reduce_sum_rule,
-                               jacobian="summation (a row of ones per output element)")
+                               jac_structure="summation (a row of ones per output element)")
 
 
 reduce_sum_p.def_sparsity(_sparsity.reduce_axes)   # each output: its group of elements
@@ -174,7 +174,7 @@ def _reduce_prod_impl(x, *, axes):
 _reduce_prod_rule = _reduce_shape_rule("reduce_prod", NUMBER_KINDS)
 reduce_prod_p = Primitive("reduce_prod", impl=_checked(_reduce_prod_rule, _reduce_prod_impl),
                           shape_rule=_reduce_prod_rule,
-                          jacobian="dense within each reduced group (products of the others)")
+                          jac_structure="dense within each reduced group (products of the others)")
 
 
 def _shift(x, axis, offset, fill, reverse):
@@ -244,7 +244,7 @@ def _minmax_impl(ufunc, identity):
 def _declare_minmax(name, ufunc, identity):
     rule = _reduce_shape_rule(name, ORDERED_KINDS)
     prim = Primitive(name, impl=_checked(rule, _minmax_impl(ufunc, identity)), shape_rule=rule,
-                     jacobian="selection (of the extremal element, averaged over ties)")
+                     jac_structure="selection (of the extremal element, averaged over ties)")
 
     @prim.def_jvp
     def jvp(primals, tangents, *, axes):
@@ -313,7 +313,7 @@ def _declare_arg(name, np_fn):
 
     rule = _arg_shape_rule(name)
     prim = Primitive(name, impl=_checked(rule, impl), shape_rule=rule,
-                     jacobian="zero (integer output)")
+                     jac_structure="zero (integer output)")
 
     @prim.def_jvp
     def jvp(primals, tangents, **params):
@@ -374,7 +374,7 @@ def _cumulative_impl(accumulate):
 def _declare_cumulative(name, accumulate, kinds, jacobian):
     rule = _cumulative_shape_rule(name, kinds)
     prim = Primitive(name, impl=_checked(rule, _cumulative_impl(accumulate)), shape_rule=rule,
-                     jacobian=jacobian)
+                     jac_structure=jacobian)
 
     @prim.def_batch
     def batch(args, dims, *, axis, reverse):

@@ -112,8 +112,8 @@ def checked_primitive(name, impl, shape_rule, jacobian, declared=None):
     checked_impl.__module__ = sys._getframe(1).f_globals["__name__"]
     if declared is not None:
         return _forward.define(declared, impl=checked_impl, shape_rule=shape_rule,
-                               jacobian=jacobian)
-    return Primitive(name, impl=checked_impl, shape_rule=shape_rule, jacobian=jacobian)
+                               jac_structure=jacobian)
+    return Primitive(name, impl=checked_impl, shape_rule=shape_rule, jac_structure=jacobian)
 
 
 def _zero_scalar(dtype):
@@ -151,7 +151,7 @@ def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
 
 broadcast_in_dim_p = checked_primitive("broadcast_in_dim", _broadcast_in_dim_impl,
                                        _broadcast_in_dim_rule,
-                                       jacobian="replication (each output element copies one "
+                                       jac_structure="replication (each output element copies one "
                                                 "input element)",
                                        declared=_forward.broadcast_in_dim_p)
 _linear_jvp(broadcast_in_dim_p)
@@ -287,7 +287,7 @@ def _reshape_impl(x, *, new_sizes):
 
 
 reshape_p = checked_primitive("reshape", _reshape_impl, _reshape_rule,
-                              jacobian="identity (elements keep their row-major order)")
+                              jac_structure="identity (elements keep their row-major order)")
 _linear_jvp(reshape_p)
 
 
@@ -337,7 +337,7 @@ def _transpose_impl(x, *, permutation):
 
 
 transpose_p = checked_primitive("transpose", _transpose_impl, _transpose_rule,
-                                jacobian="permutation", declared=_forward.transpose_p)
+                                jac_structure="permutation", declared=_forward.transpose_p)
 _linear_jvp(transpose_p)
 
 
@@ -400,7 +400,7 @@ def _squeeze_impl(x, *, dimensions):
 
 
 squeeze_p = checked_primitive("squeeze", _squeeze_impl, _squeeze_rule,
-                              jacobian="identity (size-1 axes removed)")
+                              jac_structure="identity (size-1 axes removed)")
 _linear_jvp(squeeze_p)
 
 
@@ -448,7 +448,7 @@ def _rev_impl(x, *, dimensions):
 
 
 rev_p = checked_primitive("rev", _rev_impl, _rev_rule,
-                          jacobian="permutation")
+                          jac_structure="permutation")
 _linear_jvp(rev_p)
 
 
@@ -514,7 +514,7 @@ def _slice_impl(x, *, start_indices, limit_indices, strides):
 
 
 slice_p = checked_primitive("slice", _slice_impl, _slice_rule,
-                            jacobian="selection (each output element is one input element)")
+                            jac_structure="selection (each output element is one input element)")
 _linear_jvp(slice_p)
 
 
@@ -622,7 +622,8 @@ def _concatenate_impl(*xs, dimension):
 
 
 concatenate_p = checked_primitive("concatenate", _concatenate_impl, _concatenate_rule,
-                                  jacobian="selection (identity blocks, one per operand, stacked)")
+                                  jac_structure="selection (identity blocks, one per "
+                                                "operand, stacked)")
 
 
 @concatenate_p.def_jvp
@@ -709,7 +710,7 @@ def _pad_impl(x, padding_value, *, padding_config):
 
 
 pad_p = checked_primitive("pad", _pad_impl, _pad_rule,
-                          jacobian="selection (each output element is an operand element or "
+                          jac_structure="selection (each output element is an operand element or "
                                    "the padding value)")
 
 
@@ -806,7 +807,7 @@ def _iota_impl(*, dtype, shape, dimension):
 
 
 iota_p = checked_primitive("iota", _iota_impl, _iota_rule,
-                           jacobian="zero (no inputs)")
+                           jac_structure="zero (no inputs)")
 
 
 @iota_p.def_jvp

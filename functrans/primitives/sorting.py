@@ -62,7 +62,7 @@ def _sort_impl(*operands, dimension, is_stable, num_keys):
 
 
 sort_p = Primitive("sort", impl=_sort_impl, shape_rule=_sort_shape_rule, multiple_results=True,
-                   jacobian="permutation (of each operand along the sorted dimension)")
+                   jac_structure="permutation (of each operand along the sorted dimension)")
 
 
 @sort_p.def_jvp

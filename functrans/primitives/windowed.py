@@ -209,7 +209,7 @@ def _pool_batch(prim):
 _sum_rule = _pool_rule("reduce_window_sum", "iufc")
 reduce_window_sum_p = Primitive(
     "reduce_window_sum", impl=_pool_impl(_sum_rule, np.sum, lambda d: 0), shape_rule=_sum_rule,
-    jacobian="0/1 banded (each output sums the operand elements of its window)")
+    jac_structure="0/1 banded (each output sums the operand elements of its window)")
 
 
 @reduce_window_sum_p.def_jvp
@@ -240,7 +240,7 @@ _pool_batch(reduce_window_sum_p)
 def _declare_extremum(name, ufunc, fill, select):
     rule = _pool_rule(name, "iufb")
     prim = Primitive(name, impl=_pool_impl(rule, ufunc, fill), shape_rule=rule,
-                     jacobian=f"selection (the window's first {select}imal element)")
+                     jac_structure=f"selection (the window's first {select}imal element)")
 
     @prim.def_jvp
     def jvp(primals, tangents, **geometry):
@@ -320,11 +320,11 @@ def _select_rule(name, out_is_operand):
 select_and_gather_add_p = Primitive(
     "select_and_gather_add", impl=_select_and_gather_add_impl,
     shape_rule=_select_rule("select_and_gather_add", False),
-    jacobian="selection in t (one element per window, chosen by x's extremum); zero in x")
+    jac_structure="selection in t (one element per window, chosen by x's extremum); zero in x")
 select_and_scatter_add_p = Primitive(
     "select_and_scatter_add", impl=_select_and_scatter_add_impl,
     shape_rule=_select_rule("select_and_scatter_add", True),
-    jacobian="0/1 scatter in s (transpose of select_and_gather_add); zero in x")
+    jac_structure="0/1 scatter in s (transpose of select_and_gather_add); zero in x")
 
 
 def _declare_select_rules(prim, partner):

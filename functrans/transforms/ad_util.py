@@ -51,8 +51,8 @@ def check_inexact_inputs(fun_name, leaves, allow_int):
                             f"arguments (argnums).")
 
 
-def lower_value(x, main):
+def strip_tracers(x, main):
     """Strip this transform's tracers from an auxiliary output (has_aux values)."""
     if isinstance(x, Tracer) and x._trace.main is main:
-        return lower_value(x.primal, main)
+        return strip_tracers(x.primal, main)
     return x

@@ -39,7 +39,7 @@ def _identity(x, *, name):
 
 
 checkpoint_name_p = Primitive("checkpoint_name", impl=_identity, shape_rule=_identity,
-                              jacobian="identity")
+                              jac_structure="identity")
 
 
 @checkpoint_name_p.def_jvp
@@ -217,7 +217,7 @@ def _make_rule_functions(split):
 
 checkpoint_policy_p = Primitive("checkpoint_policy", impl=lambda *a, fun, policy: fun(list(a)),
                                 shape_rule=_call_shape_rule, multiple_results=True,
-                                jacobian="that of the checkpointed function")
+                                jac_structure="that of the checkpointed function")
 checkpoint_policy_p.def_cost(_call_cost)
 # Checkpointing changes what is stored, not what depends on what: the function's own pattern.
 checkpoint_policy_p.def_sparsity(lambda ins, outs, *, fun, **params:
@@ -248,7 +248,7 @@ remat_saved_p = Primitive(
     "remat_saved", impl=_remat_saved_impl, multiple_results=True,
     shape_rule=lambda *avals, **params: _out_avals_of(
         lambda a: _remat_saved_impl(*a, **params), avals),
-    jacobian="that of the checkpointed function (recomputed from the saved values)")
+    jac_structure="that of the checkpointed function (recomputed from the saved values)")
 remat_saved_p.def_cost(_call_cost)
 # A recomputed linearization (in gradient programs): counted as dense, as remat_lin is.
 remat_saved_p.def_sparsity(_sparsity.dense, exact=False)

@@ -352,6 +352,6 @@ def explain(fun, static_argnums=()):
                 [v.aval.str_short() for v in eqn.outputs],
                 [(o.aval.size, a.aval.size) for o in eqn.outputs for a in ins
                  if a.aval.dtype.kind in "fc" and o.aval.dtype.kind in "fc"],
-                eqn.primitive.jacobian, cost.flops, cost.bytes, kind, work, how))
+                eqn.primitive.jac_structure, cost.flops, cost.bytes, kind, work, how))
         return ChainReport(closed, steps)
     return report

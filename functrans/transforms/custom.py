@@ -162,7 +162,7 @@ class _FlatArgs:
 
 custom_jvp_call_p = Primitive("custom_jvp_call", impl=lambda *a, fun, jvp: fun(list(a)),
                               shape_rule=_call_shape_rule, multiple_results=True,
-                              jacobian="user-defined (custom_jvp rule)")
+                              jac_structure="user-defined (custom_jvp rule)")
 custom_jvp_call_p.def_cost(_function_cost)
 # Under jit a call of the user's function is inlined: its impl, traced, is a program.
 custom_jvp_call_p.def_lowering(trace_impl(custom_jvp_call_p))
@@ -241,7 +241,7 @@ class custom_jvp:
 
 custom_vjp_call_p = Primitive("custom_vjp_call", impl=lambda *a, fun, fwd, bwd: fun(list(a)),
                               shape_rule=lambda *avals, fun, fwd, bwd: _out_avals_of(fun, avals),
-                              multiple_results=True, jacobian="user-defined (custom_vjp rule)")
+                              multiple_results=True, jac_structure="user-defined (custom_vjp rule)")
 custom_vjp_call_p.def_cost(_function_cost)
 custom_vjp_call_p.def_lowering(trace_impl(custom_vjp_call_p))
 custom_vjp_call_p.def_sparsity(lambda ins, outs, *, fun, **params:
@@ -269,7 +269,7 @@ def _custom_lin_impl(*args, num_res, bwd, out_avals):
 
 custom_lin_p = Primitive("custom_lin", impl=_custom_lin_impl, multiple_results=True,
                          shape_rule=lambda *avals, num_res, bwd, out_avals: list(out_avals),
-                         jacobian="user-defined (custom_vjp backward function)")
+                         jac_structure="user-defined (custom_vjp backward function)")
 custom_lin_p.def_jvp(lambda primals, tangents, **params: _custom_lin_impl(**params))
 custom_lin_p.def_cost(_call_cost)
 # Its impl raises the error that forward mode of a custom_vjp function gets.
@@ -350,7 +350,7 @@ class custom_vjp:
 
 checkpoint_p = Primitive("checkpoint", impl=lambda *a, fun: fun(list(a)),
                          shape_rule=_call_shape_rule, multiple_results=True,
-                         jacobian="that of the checkpointed function")
+                         jac_structure="that of the checkpointed function")
 checkpoint_p.def_cost(_function_cost)
 checkpoint_p.def_lowering(trace_impl(checkpoint_p))
 checkpoint_p.def_sparsity(lambda ins, outs, *, fun, **params:
@@ -374,7 +374,7 @@ def _remat_lin_impl(*args, fun):
 
 remat_lin_p = Primitive("remat_lin", impl=_remat_lin_impl, multiple_results=True,
                         shape_rule=lambda *avals, fun: _out_avals_of(fun, avals[:len(avals) // 2]),
-                        jacobian="that of the checkpointed function (recomputed)")
+                        jac_structure="that of the checkpointed function (recomputed)")
 remat_lin_p.def_cost(_call_cost)
 remat_lin_p.def_lowering(trace_impl(remat_lin_p))
 # A recomputed linearization (it appears in gradient programs): counted as dense.

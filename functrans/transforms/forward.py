@@ -3,7 +3,7 @@
 from .. import tree_util
 from ..core.trace import Tracer
 from . import replay
-from .ad_util import check_tangent, instantiate, lower_value
+from .ad_util import check_tangent, instantiate, strip_tracers
 from .jvp import _split_aux, jvp_flat
 
 
@@ -42,6 +42,6 @@ def jvp(fun, primals, tangents, has_aux=False):
     p_out = tree_util.tree_unflatten(out_tree[0], p_out)
     t_out = tree_util.tree_unflatten(out_tree[0], [instantiate(t) for t in t_out])
     if has_aux:
-        aux = tree_util.tree_map(lambda x: lower_value(x, main), aux_box[0])
+        aux = tree_util.tree_map(lambda x: strip_tracers(x, main), aux_box[0])
         return p_out, t_out, aux
     return p_out, t_out

@@ -47,7 +47,8 @@ def _jit_shape_rule(*avals, program, name):
 
 
 jit_p = Primitive("jit", impl=_jit_impl, shape_rule=_jit_shape_rule, multiple_results=True,
-                  jacobian="that of the called program (a product of its equations' Jacobians)")
+                  jac_structure="that of the called program (a product of its equations' "
+                                "Jacobians)")
 
 
 def bind_jit_call(closed, args, name):

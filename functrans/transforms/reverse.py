@@ -6,7 +6,7 @@ from ..core import dtypes
 from ..core.primitive import FLOAT0, tangent_aval
 from ..core.trace import get_aval
 from . import replay
-from .ad_util import check_inexact_inputs, lower_value
+from .ad_util import check_inexact_inputs, strip_tracers
 from .holomorphic import check_holomorphic_inputs, check_outputs
 from .jvp import _split_aux
 from .linearize import linearize_flat
@@ -83,7 +83,7 @@ def vjp(fun, *primals, has_aux=False):
     vjp_fn = VJPFunction(program, in_tree, out_tree, [get_aval(p) for p in primals_out])
     out = tree_util.tree_unflatten(out_tree, primals_out)
     if has_aux:
-        return out, vjp_fn, tree_util.tree_map(lambda x: lower_value(x, main), aux_box[0])
+        return out, vjp_fn, tree_util.tree_map(lambda x: strip_tracers(x, main), aux_box[0])
     return out, vjp_fn
 
 
