@@ -33,9 +33,9 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.aval import ShapedArray
-from . import _sparsity_rules as _sparsity
 from ..core.primitive import Cost, Zero, is_undefined
 from ..core.trace import Tracer, get_aval
+from . import _sparsity_rules as _sparsity
 from ._common import resolve_dtypes
 from .shape import (_ints, broadcast_in_dim, broadcasted_iota, checked_primitive, concatenate,
                     expand_dims, full, reshape, slice_in_dim, squeeze, zeros_like_aval)
