@@ -289,7 +289,7 @@ def trace_impl(prim):
 
         def flat(ins):
             out = prim.impl(*ins, **params)
-            return list(out) if prim.multiple_results else [out]
+            return prim.as_list(out)
         return stage(flat, list(in_avals))
     return Inline(program)
 

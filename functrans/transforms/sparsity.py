@@ -50,7 +50,7 @@ def _known_value(eqn, values):
             out = prim.impl(*values, **eqn.params)
     except Exception:   # a value we cannot fold stays unknown: rules then treat it as traced
         return None
-    return list(out) if prim.multiple_results else [out]
+    return prim.as_list(out)
 
 
 def _literal_deps(lit, n):

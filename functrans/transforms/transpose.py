@@ -21,7 +21,7 @@ def backward_pass(program, consts, cotangents_out):
             linear_eqns.append(eqn)
         else:
             outs = eqn.primitive.bind(*[_read(env, a) for a in eqn.inputs], **eqn.params)
-            env.update(zip(eqn.outputs, outs if eqn.primitive.multiple_results else [outs]))
+            env.update(zip(eqn.outputs, eqn.primitive.as_list(outs)))
 
     cts = {}
 

@@ -107,8 +107,7 @@ class BatchTrace(Trace):
         if name is not None:
             return self._process_named(primitive, vals, dims, params, name)
         if all(d is None for d in dims):
-            out = primitive.bind(*vals, **params)
-            return out if primitive.multiple_results else [out]
+            return primitive.as_list(primitive.bind(*vals, **params))
         return self._batch(primitive, vals, dims, params)
 
     def _batch(self, primitive, vals, dims, params):
@@ -123,9 +122,8 @@ class BatchTrace(Trace):
         return self._wrap(primitive, out, out_dim)
 
     def _wrap(self, primitive, out, out_dim):
-        if primitive.multiple_results:
-            return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
-        return [BatchTracer(self, out, out_dim)]
+        return [BatchTracer(self, o, d) for o, d in zip(primitive.as_list(out),
+                                                       primitive.as_list(out_dim))]
 
     def _process_named(self, primitive, vals, dims, params, name):
         """A vmap with axis_name: collectives over its axis use their own-axis rule (even on
@@ -139,8 +137,7 @@ class BatchTrace(Trace):
             return self._wrap(primitive, out, out_dim)
         if all(d is None for d in dims):
             if not vals or not _uses_axis(params, name):
-                out = primitive.bind(*vals, **params)
-                return out if primitive.multiple_results else [out]
+                return primitive.as_list(primitive.bind(*vals, **params))
             vals = [bdim_at(vals[0], None, self.axis_size, 0)] + vals[1:]
             dims = [0] + dims[1:]
         saved = _inherit.pending
