@@ -158,13 +158,13 @@ class CollectivePrimitive(Primitive):
         return outs if self.multiple_results else outs[0]
 
 
-def _collective(name, impl_name, *, shape_rule, multiple_results, jacobian, doc):
+def _collective(name, impl_name, *, shape_rule, multiple_results, jac_structure, doc):
     def impl(*args, axis_name, mpi, **params):
         if not mpi:
             return _invariant_impl(name, args, axis_name, params)
         return _RUNTIME[impl_name](mpi_world.world(), name, args, **params)
     p = CollectivePrimitive(name, impl=impl, shape_rule=shape_rule,
-                            multiple_results=multiple_results, jac_structure=jacobian, doc=doc)
+                            multiple_results=multiple_results, jac_structure=jac_structure, doc=doc)
     p.def_lowering(Driver(_driver_emit(p)))
     return p
 

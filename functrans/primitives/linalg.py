@@ -228,9 +228,9 @@ def _sparsity_per_matrix(ins, out_avals, **params):
             for a in out_avals]
 
 
-def _declare(name, impl, shape_rule, jacobian, multiple_results=True, exact_sparsity=True):
+def _declare(name, impl, shape_rule, jac_structure, multiple_results=True, exact_sparsity=True):
     prim = Primitive(name, impl=impl, shape_rule=shape_rule, multiple_results=multiple_results,
-                     jac_structure=jacobian)
+                     jac_structure=jac_structure)
     prim.def_lowering(impl_call(prim))     # LAPACK from the driver, as eagerly
     # Exact for routines whose outputs depend on every element of the matrix; a superset for
     # those that read one triangle or return a triangular factor (exact_sparsity=False).

@@ -371,10 +371,10 @@ def _cumulative_impl(accumulate):
     return impl
 
 
-def _declare_cumulative(name, accumulate, kinds, jacobian):
+def _declare_cumulative(name, accumulate, kinds, jac_structure):
     rule = _cumulative_shape_rule(name, kinds)
     prim = Primitive(name, impl=_checked(rule, _cumulative_impl(accumulate)), shape_rule=rule,
-                     jac_structure=jacobian)
+                     jac_structure=jac_structure)
 
     @prim.def_batch
     def batch(args, dims, *, axis, reverse):

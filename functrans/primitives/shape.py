@@ -99,7 +99,7 @@ def _copy_cost(prim):
     prim.def_cost(cost)
 
 
-def checked_primitive(name, impl, shape_rule, jacobian, declared=None):
+def checked_primitive(name, impl, shape_rule, jac_structure, declared=None):
     """A primitive whose impl checks its arguments with the shape rule first: eagerly no shape
     rule runs, and numpy would otherwise fail with a message that does not name the lax
     function, or silently promote or broadcast. `declared`: its forward declaration, if it has
@@ -112,8 +112,8 @@ def checked_primitive(name, impl, shape_rule, jacobian, declared=None):
     checked_impl.__module__ = sys._getframe(1).f_globals["__name__"]
     if declared is not None:
         return _forward.define(declared, impl=checked_impl, shape_rule=shape_rule,
-                               jac_structure=jacobian)
-    return Primitive(name, impl=checked_impl, shape_rule=shape_rule, jac_structure=jacobian)
+                               jac_structure=jac_structure)
+    return Primitive(name, impl=checked_impl, shape_rule=shape_rule, jac_structure=jac_structure)
 
 
 def _zero_scalar(dtype):
