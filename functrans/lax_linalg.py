@@ -161,7 +161,7 @@ def lu_pivots_to_permutation(pivots, permutation_size):
     """The permutation [..., permutation_size] that LAPACK-style row interchanges `pivots`
     [..., k] apply (jax.lax.linalg.lu_pivots_to_permutation). Pivots must be concrete."""
     if isinstance(pivots, Tracer):
-        pivots = pivots._concrete_or_raise(
+        pivots = pivots.concrete_or_raise(
             "fnp.lax.linalg.lu_pivots_to_permutation needs concrete arguments, which fix the "
             "shape of its result; it was given the value", "int",
             errors.TracerIntegerConversionError)
@@ -194,9 +194,3 @@ def lu_solve(lu_matrix, permutation, b, trans=0):
     z = solve(lu_matrix, b, lower=False, unit_diagonal=False, **flags)
     w = solve(lu_matrix, z, lower=True, unit_diagonal=True, **flags)
     return _p.permute_rows(w, permutation, inverse=True)
-
-
-def _lu_solve_matrix(a, b):
-    """x with a x = b for square a [..., m, m] and b [..., m, k] of one dtype and batch."""
-    lu_matrix, _, perm = _p.lu_p.bind(a)
-    return lu_solve(lu_matrix, perm, b)

@@ -233,7 +233,9 @@ class Tracer:
     def _origin_str(self) -> str:
         return ""
 
-    def _concrete_or_raise(self, what, kind, error):
+    def concrete_or_raise(self, what, kind, error):
+        """The concrete value, or raise `error` (a ConcretizationTypeError subclass) saying
+        what needed it (`what`, e.g. "Attempted int() conversion") and of which `kind`."""
         value = self.concrete_value()
         if value is None:
             raise error(errors.concretization_message(self, what, kind))
@@ -244,19 +246,19 @@ class Tracer:
         item, tolist, __array__): they raise when one flows through the value."""
         if self.carries_derivative():
             raise error(errors.concretization_message(self, what, "derivative"))
-        return self._concrete_or_raise(what, "float", error)
+        return self.concrete_or_raise(what, "float", error)
 
     def __bool__(self):
-        return bool(self._concrete_or_raise(
+        return bool(self.concrete_or_raise(
             "Attempted boolean conversion (e.g. `if x:`, `while x:`, `and`/`or`)", "bool",
             errors.TracerBoolConversionError))
 
     def __int__(self):
-        return int(self._concrete_or_raise("Attempted int() conversion", "int",
+        return int(self.concrete_or_raise("Attempted int() conversion", "int",
                                            errors.TracerIntegerConversionError))
 
     def __index__(self):
-        return int(self._concrete_or_raise(
+        return int(self.concrete_or_raise(
             "Attempted to use as a Python integer (e.g. a shape, a size, an index bound)", "int",
             errors.TracerIntegerConversionError))
 

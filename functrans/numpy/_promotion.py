@@ -284,6 +284,6 @@ def concrete(x, name):
     boolean mask): a traced value raises TracerIntegerConversionError saying why."""
     if not isinstance(x, Tracer):
         return x
-    return x._concrete_or_raise(
+    return x.concrete_or_raise(
         f"fnp.{name} needs concrete arguments, which fix the shape of its result; it was given "
         "the value", "int", errors.TracerIntegerConversionError)
