@@ -4,7 +4,7 @@ from .. import tree_util
 from ..core.trace import Tracer
 from . import replay
 from .ad_util import check_tangent, instantiate, strip_tracers
-from .jvp import _split_aux, jvp_flat
+from .jvp import flat_fun_of, jvp_flat
 
 
 def jvp(fun, primals, tangents, has_aux=False):
@@ -28,16 +28,7 @@ def jvp(fun, primals, tangents, has_aux=False):
         if not replay.skip_after_misses(misses):
             return replay.jvp(fun, tree_p, flat_p, flat_t, has_aux, misses)
     out_tree, aux_box = [], []
-
-    def flat_fun(ins):
-        out = fun(*tree_util.tree_unflatten(tree_p, ins))
-        if has_aux:
-            out, aux = _split_aux(out, "jvp")
-            aux_box.append(aux)
-        leaves, tree = tree_util.tree_flatten(out)
-        out_tree.append(tree)
-        return leaves
-
+    flat_fun = flat_fun_of(fun, tree_p, out_tree, aux_box if has_aux else None, "jvp")
     p_out, t_out, main = jvp_flat(flat_fun, flat_p, flat_t)
     p_out = tree_util.tree_unflatten(out_tree[0], p_out)
     t_out = tree_util.tree_unflatten(out_tree[0], [instantiate(t) for t in t_out])

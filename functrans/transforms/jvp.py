@@ -1,5 +1,6 @@
 """The JVP interpreter: push a tangent through the program, J·v, one primitive's JVP rule at a
 time (the public functrans.jvp is in forward.py)."""
+from .. import tree_util
 from ..core.errors import FunctransError
 from ..core.primitive import Zero
 from ..core.trace import Trace, Tracer, get_aval, new_main
@@ -83,3 +84,17 @@ def _split_aux(out, name):
         raise TypeError(f"{name} with has_aux=True requires the function to return a pair "
                         f"(output, aux); got {type(out).__name__}")
     return out[0], out[1]
+
+
+def flat_fun_of(fun, in_tree, out_tree_box, aux_box=None, name="vjp"):
+    """fun of pytrees as a function of flat lists: its output tree goes into out_tree_box and,
+    with aux_box given (has_aux), its auxiliary output into aux_box."""
+    def flat_fun(ins):
+        out = fun(*tree_util.tree_unflatten(in_tree, ins))
+        if aux_box is not None:
+            out, aux = _split_aux(out, name)
+            aux_box.append(aux)
+        leaves, tree = tree_util.tree_flatten(out)
+        out_tree_box.append(tree)
+        return leaves
+    return flat_fun

@@ -567,17 +567,9 @@ def jvp(fun, in_tree, flat_primals, flat_tangents, has_aux, misses):
     """jvp(fun, primals, tangents) by recording fun and replaying its tangent program (the
     arguments were checked by transforms.jvp)."""
     from .. import tree_util
-    from .jvp import _split_aux
+    from .jvp import flat_fun_of
     out_tree, aux_box = [], []
-
-    def flat_fun(ins):
-        out = fun(*tree_util.tree_unflatten(in_tree, ins))
-        if has_aux:
-            out, aux = _split_aux(out, "jvp")
-            aux_box.append(aux)
-        leaves, tree = tree_util.tree_flatten(out)
-        out_tree.append(tree)
-        return leaves
+    flat_fun = flat_fun_of(fun, in_tree, out_tree, aux_box if has_aux else None, "jvp")
 
     rec, outs, out_atoms, main = record(flat_fun, flat_primals,
                                         [type(t) is not Zero for t in flat_tangents])

@@ -8,21 +8,9 @@ from ..core.trace import get_aval
 from . import replay
 from .ad_util import check_inexact_inputs, strip_tracers
 from .holomorphic import check_holomorphic_inputs, check_outputs
-from .jvp import _split_aux
+from .jvp import flat_fun_of
 from .linearize import linearize_flat
 from .transpose import transpose_program
-
-
-def _flat_fun_of(fun, in_tree, out_tree_box, aux_box=None, name="vjp"):
-    def flat_fun(ins):
-        out = fun(*tree_util.tree_unflatten(in_tree, ins))
-        if aux_box is not None:
-            out, aux = _split_aux(out, name)
-            aux_box.append(aux)
-        leaves, tree = tree_util.tree_flatten(out)
-        out_tree_box.append(tree)
-        return leaves
-    return flat_fun
 
 
 def _checked_cotangent(ct, out_aval, i):
@@ -78,7 +66,7 @@ def vjp(fun, *primals, has_aux=False):
     flat, in_tree = tree_util.tree_flatten(primals)
     out_tree_box, aux_box = [], ([] if has_aux else None)
     primals_out, program, main = linearize_flat(
-        _flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat)
+        flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat)
     out_tree = out_tree_box[0]
     vjp_fn = VJPFunction(program, in_tree, out_tree, [get_aval(p) for p in primals_out])
     out = tree_util.tree_unflatten(out_tree, primals_out)
@@ -105,7 +93,7 @@ def _vjp_for_grad(fun, primals, has_aux, misses=None):
         return vjp(fun, *primals, has_aux=has_aux)
     out_tree_box, aux_box = [], ([] if has_aux else None)
     rec, outs, out_atoms, main = replay.record(
-        _flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat,
+        flat_fun_of(fun, in_tree, out_tree_box, aux_box), flat,
         [get_aval(x).dtype.kind in "fc" for x in flat])
     out_tree = out_tree_box[0]
     out_avals = [get_aval(o) for o in outs]
