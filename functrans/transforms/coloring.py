@@ -19,10 +19,25 @@ neighbours leave free. The order matters: largest-first (by degree) and smallest
 the fewer colours win. The loops run in Numba: a dense row makes the intersection graph dense,
 and Python would take minutes where compiled loops take milliseconds.
 """
+import functools
 from dataclasses import dataclass
 
-import numba
 import numpy as np
+
+
+def _compiled(fn):
+    """fn compiled with Numba on its first call: importing Numba costs about 0.3 s, which
+    `import functrans` should not pay for colourings few programs ask for."""
+    compiled = None
+
+    @functools.wraps(fn)
+    def call(*args):
+        nonlocal compiled
+        if compiled is None:
+            import numba
+            compiled = numba.njit(cache=True)(fn)
+        return compiled(*args)
+    return call
 
 
 @dataclass
@@ -46,7 +61,7 @@ def _csr_parts(p):
 
 # --- graphs ---------------------------------------------------------------------------------------
 
-@numba.njit(cache=True)
+@_compiled
 def _intersection_graph(n_cols, row_ptr, row_idx, col_ptr, col_idx):
     """Adjacency (CSR, no self loops) of the column intersection graph of a pattern given as
     CSR (rows) and CSC (columns)."""
@@ -109,7 +124,7 @@ def largest_first(ptr, adj):
     return np.argsort(-degree, kind="stable")
 
 
-@numba.njit(cache=True)
+@_compiled
 def smallest_last(ptr, adj):
     """Repeatedly remove a vertex of least remaining degree; colour in reverse removal order."""
     n = len(ptr) - 1
@@ -169,7 +184,7 @@ ORDERINGS = {"largest_first": largest_first, "smallest_last": smallest_last}
 
 # --- colourings -----------------------------------------------------------------------------------
 
-@numba.njit(cache=True)
+@_compiled
 def _greedy(ptr, adj, order):
     n = len(ptr) - 1
     color = np.full(n, -1, np.int64)
@@ -186,7 +201,7 @@ def _greedy(ptr, adj, order):
     return color
 
 
-@numba.njit(cache=True)
+@_compiled
 def _star(ptr, adj, order):
     """Greedy star colouring (Gebremedhin, Manne and Pothen 2005, their first algorithm): a
     colour is forbidden for v if a neighbour has it, if a vertex two steps away has it through an
@@ -273,7 +288,7 @@ def is_star_coloring(pattern, colors):
     return bool(_is_star(ptr, adj, np.asarray(colors, np.int64)))
 
 
-@numba.njit(cache=True)
+@_compiled
 def _is_star(ptr, adj, color):
     n = len(ptr) - 1
     for w in range(n):

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .. import tree_util
-from ..backend import KERNELS, executables
+from ..backend import clear_kernel_cache, executables
 from ..backend.executables import executable_for
 from ..core import dtypes
 from ..core.array import Array, wrap_outputs, writeable_input
@@ -538,4 +538,4 @@ def clear_cache(disk=True):
     cache directory's contents (FUNCTRANS_CACHE_DIR)."""
     executables.clear()
     clear_derived()
-    KERNELS.clear(disk=disk)
+    clear_kernel_cache(disk=disk)
