@@ -46,3 +46,14 @@ def test_primitives_import_no_api_module():
     bad = [e for e in _edges_from("functrans.primitives")
            if e[1] == "functrans" or e[1].startswith(api)]
     assert not bad, bad
+
+
+def test_import_functrans_loads_neither_numba_nor_scipy():
+    """Numba (about 0.3 s to import) loads on the first compile and scipy on first use: a
+    script that only differentiates never pays for them."""
+    import subprocess
+    code = ("import sys, functrans, functrans.numpy as fnp; functrans.grad(fnp.sin)(1.0); "
+            "print(sorted(m for m in ('numba', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=pathlib.Path(__file__).resolve().parent.parent, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
