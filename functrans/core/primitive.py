@@ -1,6 +1,8 @@
 """Primitives: the unit of the library. A primitive's whole meaning sits in one place.
 
-Each primitive is declared once, in its family's module under functrans/primitives/, with:
+Each primitive is declared once, in its family's module under functrans/primitives/ (the
+primitives a transform creates to hold a user's function or a program, such as the jit call and
+custom_jvp/custom_vjp calls, beside that transform in functrans/transforms/), with:
 
   impl(*args, **params)                       numpy implementation; args are numpy arrays or
                                               Python scalars; returns an array (a list of arrays
@@ -26,7 +28,7 @@ Each primitive is declared once, in its family's module under functrans/primitiv
   simplifications, loop_lowering              jit's rewrites of its equations, and its code
                                               inside a compiled loop (functrans.backend.lowering)
   sparsity(ins, out_avals, **params)          which input elements each output element depends
-                                              on: ins are functrans.transforms.sparsity.Deps
+                                              on: ins are primitives._sparsity_rules.Deps
                                               (aval, pattern, value); returns one pattern per
                                               output (see that module); `sparsity_exact` says
                                               whether the rule is exact or a superset
