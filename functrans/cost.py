@@ -59,6 +59,13 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from ._version import __version__
+from . import lax, numpy as fnp
+from .core.ir import Literal
+from .core.staging import eval_closed
+from .transforms.cost_estimates import _jit_terms, compiled_loop, jit_steps
+from .transforms.jacobians import jacfwd, jacrev
+from .transforms.jit import jit
+from .transforms.tracing import make_jaxpr
 
 FILE_NAME = "calibration.json"
 _lock = threading.RLock()
@@ -222,7 +229,6 @@ def _fit(points):
 
 def _chain(k, width=4):
     """A tiny MLP-like chain: k layers of tanh(W @ x); mostly dispatch, little arithmetic."""
-    from . import numpy as fnp
     w = np.random.default_rng(k).standard_normal((width, width)) / 2
 
     def f(x):
@@ -237,7 +243,6 @@ LOOP_LENGTH = 16
 
 def _loop(width=4):
     """A small recurrence as a lax.scan: per-iteration costs of loops."""
-    from . import lax, numpy as fnp
     w = np.random.default_rng(0).standard_normal((width, width)) / 2
 
     def g(h, xs):
@@ -316,7 +321,6 @@ def impl_seconds(r, eqn):
 
 
 def _time_impl(eqn):
-    from .core.ir import Literal
     if sum(a.aval.size for a in eqn.inputs) > SMALL_OPERANDS:
         return None
     args = [a.value if isinstance(a, Literal) else np.ones(a.aval.shape, a.aval.dtype)
@@ -335,9 +339,6 @@ def _impls(r, closed):
 
 
 def _measure_eager(r):
-    from .core.staging import eval_closed
-    from .transforms.tracing import make_jaxpr
-    from .transforms.jacobians import jacfwd, jacrev
     for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
         # the shortest chain pins the fixed part, the longest the part per equation; what the
         # impls cost themselves is measured per primitive and taken out
@@ -372,11 +373,6 @@ def _measure_eager(r):
 
 
 def _measure_jit(r):
-    from . import numpy as fnp
-    from .transforms.cost_estimates import jit_steps
-    from .transforms.tracing import make_jaxpr
-    from .transforms.jacobians import jacfwd
-    from .transforms.jit import jit
     tiny = np.ones(4)
     one = jit(lambda x: x * 2.0)                              # one kernel: call + one step
     chains = [_chain(k) for k in (2, 8)]
@@ -394,7 +390,6 @@ def _measure_jit(r):
     r.jit_step = max(((t_long - blas[1]) - (t_short - blas[0])) / max(units[1] - units[0], 1),
                      0.05 * t_one)
     r.jit_call = max(t_one - r.jit_step, 0.0)
-    from .transforms.cost_estimates import _jit_terms, compiled_loop
     g, h, xs = _loop()
     compiled = jit(g)
     scan_eqn = [e for e in make_jaxpr(g)(h, xs).eqns if e.primitive.name == "scan"][0]

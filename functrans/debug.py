@@ -19,6 +19,9 @@ import numpy as np
 
 from . import tree_util
 from .core.primitive import Cost, Primitive
+from .backend.lowering import impl_call
+from .core.trace import Tracer
+from .primitives.shape import index_in_dim
 
 __all__ = ["print", "callback", "breakpoint"]
 
@@ -46,7 +49,6 @@ def _debug_callback_jvp(primals, tangents, *, callback, label):
 
 @debug_callback_p.def_batch
 def _debug_callback_batch(args, dims, *, callback, label):
-    from .primitives.shape import index_in_dim
     size = next((np.shape(a)[d] if not hasattr(a, "aval") else a.aval.shape[d]
                  for a, d in zip(args, dims) if d is not None), None)
     if size is None:
@@ -66,7 +68,6 @@ debug_callback_p.effectful = True      # never removed as dead code: it has no o
 
 
 def _install_lowering():
-    from .backend.lowering import impl_call
     # The compiled program's Python driver calls the impl between kernels, in program order.
     debug_callback_p.def_lowering(impl_call(debug_callback_p))
 
@@ -113,7 +114,6 @@ def breakpoint(*, ordered=False, num_frames=None, stdin=None, stdout=None):  # n
     import pdb
     frame = sys._getframe(1)
     names, values = [], []
-    from .core.trace import Tracer
     for k, v in frame.f_locals.items():
         if isinstance(v, (Tracer, np.ndarray, np.generic)):
             names.append(k)

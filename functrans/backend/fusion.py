@@ -11,7 +11,7 @@ import heapq
 
 import numpy as np
 
-from ..core.ir import Literal, Var
+from ..core.ir import ClosedProgram, Literal, Program, Var
 from .flatten import LoweringError, describe_eqn, lowering_of
 from .lowering import Driver, Elementwise, Reduce, Ufunc, View, identity_map, typed_const
 
@@ -378,7 +378,6 @@ class Planner:
 
 
 def _has_subprograms(eqn):
-    from ..core.ir import ClosedProgram, Program
     kinds = (ClosedProgram, Program)
     return any(isinstance(v, kinds) or (isinstance(v, (tuple, list)) and
                                         any(isinstance(u, kinds) for u in v))

@@ -56,6 +56,7 @@ a tuple with one entry per operand axis, each (k, scale, offset) for `offset + s
 import numpy as np
 
 from ..core.ir import Eqn, Literal
+from ..core.staging import stage
 
 
 class Lowering:
@@ -285,7 +286,6 @@ def numpy_minmax(ufunc, identity):
 def trace_impl(prim):
     """Inline a call-like primitive by tracing its impl (written with lax functions)."""
     def program(in_avals, **params):
-        from ..core.staging import stage
 
         def flat(ins):
             out = prim.impl(*ins, **params)

@@ -25,6 +25,14 @@ import numpy as np
 from .. import tree_util
 from ..core.ir import Literal, Var
 from ..core.trace import is_eager
+from ..primitives._program_cost import equation_cost
+from .forward import jvp
+from .jacobians import jacfwd, jacrev
+from .reverse import vjp
+from .sparse_jacobian import _flat_function
+from .sparsity_detection import _argnums, signature_key
+from .tracing import eval_shape, make_jaxpr
+from .vmap import vmap
 
 PEAK_FLOPS = 2e10        # FLOP/s: BLAS-bound work on one core (only ratios matter)
 BANDWIDTH = 1e10         # bytes/s
@@ -138,7 +146,6 @@ def _thin(cuts):
 
 def _equation_terms(eqn, dep):
     """(FLOPs, constant bytes, varying bytes) of one equation per tangent."""
-    from ..primitives._program_cost import equation_cost
     c = equation_cost(eqn)
     varying = sum(a.aval.size * a.aval.dtype.itemsize for a in (*eqn.inputs, *eqn.outputs)
                   if not isinstance(a, Literal) and a in dep)
@@ -247,8 +254,6 @@ def _segment_function(plan, env, a, b):
 
 def _push_forward(plan, env, a, b, columns):
     """J(a, b) @ columns, columns of shape (|c_a|, w)."""
-    from .forward import jvp
-    from .vmap import vmap
     g = _segment_function(plan, env, a, b)
     va = env[plan.cuts[a].var]
     shape_a = np.shape(va)
@@ -259,8 +264,6 @@ def _push_forward(plan, env, a, b, columns):
 
 def _pull_back(plan, env, a, b, rows):
     """rows @ J(a, b), rows of shape (w, |c_b|)."""
-    from .reverse import vjp
-    from .vmap import vmap
     g = _segment_function(plan, env, a, b)
     va, vb = env[plan.cuts[a].var], env[plan.cuts[b].var]
     _, pullback = vjp(g, va)
@@ -288,9 +291,6 @@ def _run(plan, env, step):
 # --- public ---------------------------------------------------------------------------------------
 
 def _prepare(fun, args, argnums, has_aux, name, trace=True):
-    from .tracing import make_jaxpr
-    from .sparse_jacobian import _flat_function
-    from .sparsity_detection import _argnums
     nums = _argnums(argnums, len(args), name)
     f_flat, x0, in_leaves = _flat_function(fun, args, nums, has_aux)
     closed = make_jaxpr(f_flat)(x0) if trace else None
@@ -305,7 +305,6 @@ def chain_jacobian(fun, argnums=0, has_aux=False):
     plans = {}
 
     def jac_fun(*args):
-        from .sparsity_detection import _argnums, signature_key
         if not is_eager():
             raise TypeError("jacobian(mode='chain') evaluates segments eagerly and cannot be "
                             "traced (inside jit, vmap or grad); use mode='fwd'/'rev'/'auto' there")
@@ -314,7 +313,6 @@ def chain_jacobian(fun, argnums=0, has_aux=False):
         _, x0, in_leaves, closed, _ = _prepare(fun, args, argnums, has_aux, "jacobian",
                                                trace=key not in plans)
         if key not in plans:      # the plan names the program's values: keep both
-            from .tracing import eval_shape
             shape = eval_shape(fun, *args)
             out_shapes = [o.shape for o in tree_util.tree_leaves(shape[0] if has_aux else shape)]
             plans[key] = closed, plan_chain(closed), out_shapes
@@ -346,7 +344,6 @@ def explain_chain(fun, argnums=0, has_aux=False, measure=False, repeats=3):
         plan = plan_chain(closed)
         if measure:
             import time
-            from .jacobians import jacfwd, jacrev
             runs = {"chain": chain_jacobian(fun, argnums, has_aux),
                     "forward": jacfwd(fun, argnums, has_aux),
                     "reverse": jacrev(fun, argnums, has_aux)}

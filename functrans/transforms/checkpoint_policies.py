@@ -30,6 +30,9 @@ from .custom import (_FlatArgs, _batch_call, _call_cost, _call_shape_rule, _out_
 from .transpose import backward_pass
 from ..primitives import _sparsity_rules
 from ..transforms import sparsity as _sparsity
+from ..backend.lowering import Elementwise, trace_impl
+from .forward import jvp
+from .linearize import linearize_flat
 
 
 # --- checkpoint_name: an identity that names a value ------------------------------------------
@@ -63,7 +66,6 @@ checkpoint_name_p.def_sparsity(_sparsity_rules.elementwise)
 
 
 def _install_lowering():
-    from ..backend.lowering import Elementwise
     checkpoint_name_p.def_lowering(Elementwise(lambda a, ctx, name: a[0]))
 
 
@@ -146,7 +148,6 @@ class _Split:
     """K, L, the saved vars and R for one call of a checkpointed function at given avals."""
 
     def __init__(self, fun, in_avals, policy):
-        from .linearize import linearize_flat
         lin_box = []
 
         def known(xs):
@@ -256,7 +257,6 @@ remat_saved_p.def_sparsity(_sparsity.dense, exact=False)
 
 @remat_saved_p.def_jvp
 def _remat_saved_jvp(primals, tangents, **params):
-    from .forward import jvp
     inner = lambda *a: _remat_saved_impl(*a, **params)  # noqa: E731
     return jvp(inner, tuple(primals), tuple(instantiate(t) for t in tangents))
 
@@ -272,7 +272,6 @@ remat_saved_p.def_batch(_batch_call(remat_saved_p, ("recompute", "lin", "lin_t")
 
 
 def _install_call_lowerings():
-    from ..backend.lowering import trace_impl
     checkpoint_policy_p.def_lowering(trace_impl(checkpoint_policy_p))
     remat_saved_p.def_lowering(trace_impl(remat_saved_p))
 

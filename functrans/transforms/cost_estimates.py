@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from ..core.ir import ClosedProgram, Var
 from ..core.primitive import Cost
 from ..primitives._program_cost import equation_cost
+from ..backend.flatten import flatten
+from ..backend.fusion import plan
+from ..backend.loops import compiles_as_loop
+from ..backend.lowering import Elementwise, Inline, Reduce, Ufunc, View
 
 COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
               "numpy_call", "control_flow", "call")
@@ -26,7 +30,6 @@ def cost_kind(prim) -> str:
     declared = getattr(prim, "cost_kind", None)
     if declared:
         return declared
-    from ..backend.lowering import Elementwise, Inline, Reduce, Ufunc, View
     lowering = prim.lowering
     if isinstance(lowering, Ufunc):
         return "transcendental"
@@ -205,7 +208,6 @@ def compiled_loop(eqn):
     """Will jit run this scan / while_loop as one njit function (functrans.backend.loops), or
     as a Python loop calling the body's compiled program? Asked of the loop generator itself
     (it generates source only; nothing is compiled)."""
-    from ..backend.loops import compiles_as_loop
     return compiles_as_loop(eqn)
 
 
@@ -232,8 +234,6 @@ def _eqn_label(eqn):
 def jit_steps(closed):
     """The steps jit will run for a program (fused kernels, BLAS/numpy calls, views), planned
     without compiling anything."""
-    from ..backend.flatten import flatten
-    from ..backend.fusion import plan
     program, _ = flatten(closed)
     steps, _ = plan(program)
     return steps

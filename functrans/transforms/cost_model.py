@@ -31,6 +31,10 @@ from .tracing import make_jaxpr
 from ..core.trace import Tracer, get_aval
 from ..primitives._program_cost import equation_cost, program_cost
 from .cost_estimates import Term, _eager_terms, _jit_terms, _numpy_work, cost_kind, peak_bytes
+from ..backend.flatten import LoweringError
+from .jacobians import jacfwd, jacrev
+from .jit import jit as jit_
+from .linearize import linearize
 
 def _rates(jit):
     return cost.rates(jit=jit)
@@ -46,7 +50,6 @@ def estimate_terms(closed, execution="eager", mode="fwd"):
         try:
             steps = _jit_terms(r, closed)
         except Exception as e:      # a program jit cannot lower: it would run eagerly
-            from ..backend.flatten import LoweringError
             if not isinstance(e, LoweringError):
                 raise
             execution = "eager"
@@ -136,7 +139,6 @@ def _concrete(x):
 def _residual_bytes(fun, args, known):
     """Bytes reverse mode keeps for the backward pass: the linear program's constants that are
     not arguments or constants the program holds anyway (`known`: ids)."""
-    from .linearize import linearize
     _, lin = linearize(fun, *args)
     skip = known | {id(x) for x in tree_util.tree_leaves(args)}
     return int(sum(getattr(c, "nbytes", 0) for c in lin.program.consts if id(c) not in skip))
@@ -159,7 +161,6 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
     """Estimate both ways of building fun's full Jacobian at args, run eagerly (jit=False) or
     compiled (jit=True), and pick the faster one; reverse mode is ruled out when its residuals
     exceed memory_budget bytes (default: default_memory_budget()) and forward mode fits."""
-    from .jacobians import jacfwd, jacrev
     t0 = time.thread_time()
     execution = "jit" if jit else "eager"
     budget = default_memory_budget() if memory_budget is None else int(memory_budget)
@@ -236,13 +237,11 @@ def compare_modes(fun, *args, repeats=5, measure=True, jit=False,
     reverse accumulation of fun's Jacobian at args, eager or under jit, beside the measured
     median time of each (jacfwd/jacrev, jit-compiled with jit=True) and their ratio, and which
     is faster and why. Print it; `.explain()` shows where each estimate comes from."""
-    from .jacobians import jacfwd, jacrev
     decision = choose_mode(fun, *args, jit=jit, memory_budget=memory_budget)
     if measure:
         argnums = tuple(range(len(args)))
         runs = {"fwd": jacfwd(fun, argnums), "rev": jacrev(fun, argnums)}
         if jit:
-            from .jit import jit as jit_
             runs = {k: jit_(v) for k, v in runs.items()}
         times = measure_medians({k: (lambda f=f: f(*args)) for k, f in runs.items()}, repeats)
         decision.measured = {k: w for k, (w, _) in times.items()}

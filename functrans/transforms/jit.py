@@ -22,7 +22,7 @@ from ..core import dtypes
 from ..core.array import Array, wrap_outputs, writeable_input
 from ..core.aval import aval_of_value
 from ..core.config import config as _config
-from ..core.staging import stage
+from ..core.staging import abstractify, stage
 from ..core.trace import Tracer, is_eager
 from ..core.value_checks import check_jit_outputs
 from .jit_call import bind_jit_call, clear_derived
@@ -53,7 +53,6 @@ def _leaf_signature(x):
 
 
 def _signature_aval(x):
-    from ..core.staging import abstractify
     return abstractify(x)          # tracers, arrays, scalars, ShapeDtypeStructs (for lower)
 
 

@@ -26,6 +26,10 @@ from ..core.trace import Tracer, new_main
 from ..core.value_checks import check_jit_outputs, rerun_program
 from . import sparsity as _sparsity
 from .partial_eval import partial_eval_program
+from ..primitives._batching import batch_size
+from .jvp import jvp_flat
+from .transpose import backward_pass
+from .vmap import BatchTrace, BatchTracer, inherited_axis_name
 
 
 def _jit_impl(*args, program, name):
@@ -87,7 +91,6 @@ def _cached(program, key, build):
 def _jvp_program(program, nonzero):
     """(primals..., nonzero tangents...) -> (primal outs..., nonzero tangent outs...)."""
     def build():
-        from .jvp import jvp_flat
         n = len(program.in_avals)
         box = []
 
@@ -151,7 +154,6 @@ def _transpose_program(program, undefined, ct_nonzero):
     """(defined operands..., nonzero cotangents...) -> nonzero cotangents of the undefined
     operands."""
     def build():
-        from .transpose import backward_pass
         prog = program.program
         defined = [v for v, u in zip(prog.invars, undefined) if not u]
         linear = [v for v, u in zip(prog.invars, undefined) if u]
@@ -195,7 +197,6 @@ def _jit_transpose(cts, *args, program, name):
 
 def _batch_program(program, dims, size):
     def build():
-        from .vmap import BatchTrace, BatchTracer
         box = []
 
         def flat(ins):
@@ -218,13 +219,11 @@ def _batch_program(program, dims, size):
         return closed, box[0]
     # A vmap with axis_name batching this call makes the batch trace take its name (collectives
     # over it reduce): a different program from an unnamed batching of the same call.
-    from .vmap import inherited_axis_name
     return _cached(program, ("batch", dims, size, inherited_axis_name()), build)
 
 
 @jit_p.def_batch
 def _jit_batch(args, dims, *, program, name):
-    from ..primitives._batching import batch_size
     size = batch_size(args, dims)
     bp, out_dims = _batch_program(program, tuple(dims), size)
     return bind_jit_call(bp, list(args), f"vmap({name})"), list(out_dims)

@@ -16,6 +16,7 @@ from ..core.staging import ProgramBuilder, StagingTrace, eval_closed
 from ..core.trace import get_aval, new_main
 from .ad_util import instantiate
 from .jvp import jvp_flat
+from .transpose import transpose_program
 
 
 def linearize_flat(flat_fun, primals):
@@ -71,7 +72,6 @@ class LinearMap:
                 raise ValueError(f"linear map expects inputs shaped {self.in_shapes}; got "
                                  f"{[np.shape(x) for x in flat]}")
         if self.transposed:
-            from .transpose import transpose_program
             outs = tree_util.tree_unflatten(self.in_tree, transpose_program(self.program, flat))
             # The map was built from fun(*primals): with one primal, return its cotangent alone.
             return outs[0] if isinstance(outs, tuple) and len(outs) == 1 else outs

@@ -12,7 +12,7 @@ residuals.
 """
 from dataclasses import dataclass
 
-from ..core.ir import ClosedProgram, Literal, Program, Var
+from ..core.ir import ClosedProgram, Eqn, Literal, Program, Var
 
 
 @dataclass
@@ -96,7 +96,6 @@ def partial_eval_program(closed: ClosedProgram, known_inputs, instantiate=False)
 def _rename_eqn(eqn, rename):
     if not any(isinstance(a, Var) and a in rename for a in eqn.inputs):
         return eqn
-    from ..core.ir import Eqn
     return Eqn(eqn.primitive, tuple(rename.get(a, a) if isinstance(a, Var) else a
                                     for a in eqn.inputs), eqn.outputs, eqn.params)
 

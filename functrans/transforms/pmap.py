@@ -20,8 +20,12 @@ import functools
 
 import numpy as np
 
-from .. import tree_util
+from .. import mpi_world, tree_util
 from ..core.trace import Tracer, get_aval
+from ..primitives.collectives import mpi_axis
+from ..primitives.shape import expand_dims, squeeze
+from .jit import jit
+from .vmap import _broadcast_prefix
 
 __all__ = ["pmap"]
 
@@ -29,9 +33,6 @@ __all__ = ["pmap"]
 def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnums=(),
          devices=None, backend=None, axis_size=None, donate_argnums=()):
     """Map fun over the processes of the MPI world (jax.pmap, multi-process semantics)."""
-    from .. import mpi_world
-    from ..primitives.collectives import mpi_axis
-    from .jit import jit
     name = getattr(fun, "__name__", "fun")
     if devices is not None:
         raise NotImplementedError(f"pmap of {name}: devices= is not supported; functrans "
@@ -75,7 +76,6 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
 
 
 def _prefix_leaves(spec, tree, name, what):
-    from .vmap import _broadcast_prefix
     try:
         return _broadcast_prefix(spec, tree, what)
     except (ValueError, TypeError) as e:
@@ -104,7 +104,6 @@ def _unmap(arg, spec, name, what):
                 "slice with a leading axis of length 1 (x[None]); to use more devices, run more "
                 "processes (mpiexec -n N).")
         if isinstance(x, Tracer):
-            from ..primitives.shape import squeeze
             out.append(squeeze(x, (axis,)))
         else:
             out.append(np.asarray(x)[(slice(None),) * axis + (0,)])
@@ -124,7 +123,6 @@ def _remap(out, out_axes, name):
             raise ValueError(f"pmap of {name}: out_axes={axis} is out of bounds for an output "
                              f"of rank {ndim - 1}")
         if isinstance(x, Tracer):
-            from ..primitives.shape import expand_dims
             res.append(expand_dims(x, (axis % ndim,)))
         else:
             res.append(np.expand_dims(np.asarray(x), axis % ndim))

@@ -38,6 +38,11 @@ from ..core.ir import Eqn, Literal, Program, Var
 from ..core.primitive import Zero, tangent_aval
 from ..core.staging import eval_program, stage
 from ..core.trace import _EVAL_TRACE, Trace, Tracer, _state, get_aval, new_main
+from .. import tree_util
+from .ad_util import instantiate
+from .jvp import flat_fun_of, jvp_flat
+from .linearize import linearize_flat
+from .transpose import transpose_program
 
 __all__ = ["fast_paths", "fast_paths_enabled", "cache_info", "clear_cache"]
 
@@ -174,7 +179,6 @@ class Recorder:
         """Exactly what the ordinary path's JVP tracer would say: is the tangent of this value
         symbolically nonzero? (The JVP of the recorded prefix answers; rare: float() and
         friends on differentiated values.)"""
-        from .jvp import jvp_flat
         prefix = Program(tuple(self.constvars), tuple(self.invars), self.eqns(),
                          (tracer.atom,))
         tangents = [np.zeros(np.shape(v), tangent_aval(get_aval(v)).dtype)
@@ -360,8 +364,6 @@ class _GradientProgram:
 def _gradient_program(program, n_in, n_const, ct_avals):
     """Stage u ↦ Jᵀu of the recorded program, then let it read the forward values the call
     already computed instead of recomputing them."""
-    from .linearize import linearize_flat
-    from .transpose import transpose_program
 
     def flat_fun(flat):
         ins, consts, cts = flat[:n_in], flat[n_in:n_in + n_const], flat[n_in + n_const:]
@@ -440,8 +442,6 @@ def _tangent_program(program, n_in, n_const, t_avals):
     """Stage the JVP (inputs, constants, tangents) ↦ output tangents of the recorded program,
     reading the forward values the call already computed. A float0 tangent (integer input) is
     a symbolic zero, as jvp makes it."""
-    from .ad_util import instantiate
-    from .jvp import jvp_flat
 
     def flat_fun(flat):
         ins, consts, ts = flat[:n_in], flat[n_in:n_in + n_const], flat[n_in + n_const:]
@@ -525,8 +525,6 @@ class ReplayedVJP(_Replayed):
         return _gradient_program(self.program, n_in, n_const, ct_avals)
 
     def _ordinary(self, cts):
-        from .linearize import linearize_flat
-        from .transpose import transpose_program
         consts = list(self.rec.consts)
         _, lin, _ = linearize_flat(lambda xs: eval_program(self.program, consts, xs),
                                    list(self.rec.values))
@@ -553,8 +551,6 @@ class ReplayedJVP(_Replayed):
                                  else t for t in tangents])
 
     def _ordinary(self, tangents):
-        from .ad_util import instantiate
-        from .jvp import jvp_flat
         consts = list(self.rec.consts)
         ts = [Zero(a) if a.dtype == dtypes.float0 else t
               for t, a in zip(tangents, self.tangent_avals)]
@@ -566,8 +562,6 @@ class ReplayedJVP(_Replayed):
 def jvp(fun, in_tree, flat_primals, flat_tangents, has_aux, misses):
     """jvp(fun, primals, tangents) by recording fun and replaying its tangent program (the
     arguments were checked by transforms.jvp)."""
-    from .. import tree_util
-    from .jvp import flat_fun_of
     out_tree, aux_box = [], []
     flat_fun = flat_fun_of(fun, in_tree, out_tree, aux_box if has_aux else None, "jvp")
 

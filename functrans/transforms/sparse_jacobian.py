@@ -19,9 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import tree_util
+from .. import lax, numpy as fnp, tree_util
 from ..core.trace import get_aval, is_eager
 from . import coloring, sparsity_detection as _sp
+from ..primitives._program_cost import program_cost
+from .forward import jvp
+from .jit import JitFunction, jit
+from .reverse import grad, vjp
+from .tracing import eval_shape, make_jaxpr
+from .vmap import vmap
 
 # Colouring the columns needs the intersection graph, whose size is the sum of squared row
 # lengths: above this, that mode is not coloured (it would need about as many colours as columns).
@@ -58,7 +64,6 @@ class SparseDecision:
 def _flat_function(fun, args, nums, has_aux):
     """f_flat(x) for x the concatenated, raveled differentiated leaves; returns the concatenated,
     raveled output leaves, and the input leaves."""
-    from .. import lax, numpy as fnp
     dargs = [args[i] for i in nums]
     in_leaves, in_tree = tree_util.tree_flatten(dargs)
     avals = [get_aval(x) for x in in_leaves]
@@ -107,19 +112,14 @@ def _given_pattern(pattern, shape, name):
 
 def _seconds(closed):
     """A rough roofline time of one program (only the ratio of two such estimates is used)."""
-    from ..primitives._program_cost import program_cost
     c = program_cost(closed)
     return max(c.flops / 2e10, c.bytes / 1e10)
 
 
 def _pass_seconds(f_flat, x0, m):
     """Estimated seconds of one JVP and one VJP beyond the primal computation."""
-    from .tracing import make_jaxpr
-    from .forward import jvp
-    from .reverse import vjp
     primal = _seconds(make_jaxpr(f_flat)(x0))
     fwd = _seconds(make_jaxpr(lambda x, t: jvp(f_flat, (x,), (t,))[1])(x0, x0))
-    from .tracing import eval_shape
     ct = np.zeros(m, eval_shape(f_flat, x0).dtype)
     rev = _seconds(make_jaxpr(lambda x, u: vjp(f_flat, x)[1](u)[0])(x0, ct))
     return max(fwd - primal, 1e-12), max(rev - primal, 1e-12)
@@ -128,13 +128,10 @@ def _pass_seconds(f_flat, x0, m):
 # --- compressed evaluation and decompression ----------------------------------------------------
 
 def _maybe_jit(fun, build):
-    from .jit import JitFunction, jit
     return jit(build) if isinstance(fun, JitFunction) else build
 
 
 def _forward_pass(f_flat):
-    from .forward import jvp
-    from .vmap import vmap
 
     def compressed(x, seeds):          # seeds: (colours, N) -> (colours, M)
         return vmap(lambda s: jvp(f_flat, (x,), (s,))[1])(seeds)
@@ -142,8 +139,6 @@ def _forward_pass(f_flat):
 
 
 def _reverse_pass(f_flat):
-    from .reverse import vjp
-    from .vmap import vmap
 
     def compressed(x, seeds):          # seeds: (colours, M) -> (colours, N)
         _, pullback = vjp(f_flat, x)
@@ -288,7 +283,6 @@ def sparse_jacobian(fun, argnums=0, has_aux=False, sparsity="auto", mode="auto",
         else:
             jac = decompress_rows(plan.pattern, plan.coloring.colors, compressed)
         if not checked:
-            from .forward import jvp
             _check_given_pattern(jac, lambda x, v: jvp(f_flat, (x,), (v,))[1], x0, "jacobian")
         plans[key] = plan
         if has_aux:
@@ -302,7 +296,6 @@ def sparse_jacobian(fun, argnums=0, has_aux=False, sparsity="auto", mode="auto",
 
 
 def _out_dtype(plan, f_flat, x0):
-    from .tracing import eval_shape
     return eval_shape(f_flat, x0).dtype
 
 
@@ -315,9 +308,6 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
     """The Hessian of a scalar fun as a scipy.sparse.csr_array (input size x input size), by a
     star colouring of its symmetric pattern: one Hessian-vector product (forward over reverse)
     per colour. sparsity: "auto" (the pattern of the gradient's Jacobian) or a pattern."""
-    from .forward import jvp
-    from .reverse import grad
-    from .vmap import vmap
     plans = {}
 
     def hess_fun(*args):
@@ -327,7 +317,6 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
         f_flat, x0, in_leaves = _flat_function(fun, args, nums, has_aux)
         n = len(x0)
         if key not in plans:
-            from .tracing import eval_shape
             if eval_shape(f_flat, x0).size != 1:
                 raise TypeError(f"hessian: {getattr(fun, '__name__', 'fun')} must return a "
                                 f"scalar, got {eval_shape(f_flat, x0).size} elements")
@@ -368,6 +357,5 @@ def sparse_hessian(fun, argnums=0, has_aux=False, sparsity="auto",
 
 
 def _grad_tree(fun, nums, has_aux):
-    from .reverse import grad
     return grad(fun, argnums=nums, has_aux=has_aux) if not has_aux else \
         (lambda *a: grad(fun, argnums=nums, has_aux=True)(*a)[0])
