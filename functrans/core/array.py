@@ -24,6 +24,9 @@ __all__ = ["Array", "to_array", "wrap_outputs"]
 _ndarray = np.ndarray
 _nd_getitem = np.ndarray.__getitem__
 _nd_setitem = np.ndarray.__setitem__
+_nd_view = np.ndarray.view
+# Called positionally: `setflags(write=False)` parses its keyword at twice the cost.
+_setflags = np.ndarray.setflags
 
 
 # functrans.numpy and the Tracer class sit above this module: they hand what Arrays need (the
@@ -115,23 +118,46 @@ _SAME_DTYPE = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
                "greater_equal": np.greater_equal}
 
 
+# The dtypes whose same-dtype operators numpy and JAX agree on (bool is not one: JAX's
+# subtract on booleans raises where numpy's operator differs).
+_FAST_DTYPES = frozenset(np.dtype(c) for c in np.typecodes["AllInteger"] + np.typecodes["AllFloat"])
+
+
 def _operator(name, reflected=False):
     ufunc = _SAME_DTYPE.get(name)
 
-    def op(self, other):
-        a = _ndarray.view(self, _ndarray)
-        t = type(other)
-        b = _ndarray.view(other, _ndarray) if t is Array else other
-        if ufunc is not None and (t is Array or t is _ndarray) and b.dtype == a.dtype and \
-                a.dtype.kind in "iufc" and not (_config.debug_nans or _config.debug_infs):
-            return to_array(ufunc(b, a) if reflected else ufunc(a, b))
+    def slow(a, b):
         fn = _raw_functions.get(name) or _raw(name)
         out = fn(b, a) if reflected else fn(a, b)
-        if _config.debug_nans or _config.debug_infs:
+        if _config.checks_values:
             check_function_outputs(f"fnp.{name}", out)
         return to_array(out) if isinstance(out, _ndarray) else out
-    op.__name__ = f"__{'r' if reflected else ''}{name}__"
-    return op
+
+    # The fast path (two arrays of one numeric dtype, no value checks) is written out twice
+    # so that neither form tests `reflected` per call.
+    def op(self, other):
+        a = _nd_view(self, _ndarray)
+        t = type(other)
+        b = _nd_view(other, _ndarray) if t is Array else other
+        if (t is Array or t is _ndarray) and ufunc is not None:
+            dt = a.dtype
+            if b.dtype is dt and dt in _FAST_DTYPES and not _config.checks_values:
+                return to_array(ufunc(a, b))
+        return slow(a, b)
+
+    def rop(self, other):
+        a = _nd_view(self, _ndarray)
+        t = type(other)
+        b = _nd_view(other, _ndarray) if t is Array else other
+        if (t is Array or t is _ndarray) and ufunc is not None:
+            dt = a.dtype
+            if b.dtype is dt and dt in _FAST_DTYPES and not _config.checks_values:
+                return to_array(ufunc(b, a))
+        return slow(a, b)
+
+    fn = rop if reflected else op
+    fn.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return fn
 
 
 def _inplace(name, dunder):
@@ -167,9 +193,14 @@ Array.__hash__ = None
 
 def to_array(x):
     """x (a numpy array) as a read-only Array view; the same object if it already is one."""
-    if type(x) is Array and not x.flags.writeable:
+    t = type(x)
+    if t is _ndarray:
+        v = _nd_view(x, Array)
+        _setflags(v, False)
+        return v
+    if t is Array and not x.flags.writeable:
         return x
-    v = x.view(Array)
+    v = x.view(Array)           # numpy scalars (0-d results) stay numpy scalars
     v.setflags(write=False)
     return v
 
@@ -177,7 +208,7 @@ def to_array(x):
 def plain(x):
     """An Array as a plain (read-only) ndarray view, for code that computes with numpy: numpy's
     fast paths test `type(x) is np.ndarray`, and subclasses cost extra in every ufunc call."""
-    return x.view(_ndarray) if type(x) is Array else x
+    return _nd_view(x, _ndarray) if type(x) is Array else x
 
 
 def wrap_outputs(outs):

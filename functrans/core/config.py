@@ -29,6 +29,13 @@ class Config:
         self.debug_infs = False
         self.enable_x64 = True
 
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name in ("debug_nans", "debug_infs"):
+            # One attribute for the eager hot paths to test instead of two.
+            object.__setattr__(self, "checks_values", bool(getattr(self, "debug_nans", False)
+                                                           or getattr(self, "debug_infs", False)))
+
     @classmethod
     def _canonical(cls, name):
         for prefix in ("jax_", "functrans_"):

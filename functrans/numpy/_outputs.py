@@ -11,8 +11,14 @@ so only the user's outermost call pays for it. The wrapper:
 import functools
 import types
 
+import numpy as np
+
 from ..core.config import config as _config
-from ..core.array import Array, plain, wrap_tree
+from ..core.array import Array, wrap_tree
+
+_ndarray = np.ndarray
+_nd_view = np.ndarray.view
+_setflags = np.ndarray.setflags
 from ..core.value_checks import check_function_outputs
 
 __all__ = []
@@ -29,11 +35,15 @@ def _wrap(fn, name):
         # exactly np.ndarray, and a subclass costs extra inside every ufunc call.
         for a in args:
             if type(a) is Array:
-                args = tuple([plain(a) for a in args])
+                args = tuple([_nd_view(a, _ndarray) if type(a) is Array else a for a in args])
                 break
         out = fn(*args, **kwargs)
-        if _config.debug_nans or _config.debug_infs:
+        if _config.checks_values:
             _check(name, out)
+        if type(out) is _ndarray:           # the common case, inline: one call fewer
+            out = _nd_view(out, Array)
+            _setflags(out, False)
+            return out
         return wrap_tree(out)
     wrapper.__wrapped_fnp__ = fn
     return wrapper
