@@ -511,6 +511,15 @@ class _EmitCtx:
     def stats(self):
         return self._d.stats
 
+    def kernel(self, body):
+        """A generated kernel (`def kernel(...)` source with its geometry as literals) compiled
+        through the kernel cache (on disk, shared between programs); counted in the stats and
+        shown by lower().as_text()."""
+        disp, event = KERNELS.kernel(body)
+        self._d.numba_s += event.seconds
+        self.record(event, body)
+        return disp
+
     def record(self, event, source):
         """A compiled module (a loop) this step calls: counted in the stats, shown by
         lower().as_text()."""

@@ -294,11 +294,14 @@ def _select_and_scatter_add_impl(s, x, *, select, **geometry):
         region = tuple(slice(b, b + (m - 1) * st + 1, st) for b, m, st in
                        zip(start, idx.shape, geometry["window_strides"]))
         grid[region] += part
-    # Back from the padded grid to the operand: undo the padding, skip the dilation holes.
-    unpadded = _pad_impl(grid, np.zeros((), s.dtype),
-                         padding_config=tuple((-lo, -hi, 0) for lo, hi in geometry["padding"]))
-    return np.ascontiguousarray(unpadded[tuple(slice(None, None, b)
-                                               for b in geometry["base_dilation"])])
+    return unpadded(grid, geometry["padding"], geometry["base_dilation"])
+
+
+def unpadded(grid, padding, base_dilation):
+    """Back from a padded, dilated grid to the operand: undo the padding, skip the holes."""
+    cropped = _pad_impl(grid, np.zeros((), grid.dtype),
+                        padding_config=tuple((-lo, -hi, 0) for lo, hi in padding))
+    return np.ascontiguousarray(cropped[tuple(slice(None, None, b) for b in base_dilation)])
 
 
 def _select_rule(name, out_is_operand):
@@ -396,7 +399,7 @@ select_and_scatter_add_p.def_sparsity(_scatter_window_sparsity)
 
 for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_min_p,
            select_and_gather_add_p, select_and_scatter_add_p):
-    _p.def_lowering(Driver(_window_kernels.emitter(_p)))
+    _p.def_lowering(Driver(_window_kernels.emitter(_p, padded, unpadded)))
 
 
 # --- the lax function ----------------------------------------------------------------------------
