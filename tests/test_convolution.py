@@ -145,7 +145,7 @@ def test_errors_name_the_function_and_argument():
 # --- derivatives, vmap, jit over many parameter combinations ------------------------------------
 
 @st.composite
-def conv_setups(draw):
+def conv_setups(draw, layouts=("canonical", "channels_last")):
     nsp = draw(st.sampled_from([1, 2]))
     dtype = draw(st.sampled_from([np.float64, np.float64, np.float32]))
     ks = tuple(draw(st.integers(1, 3)) for _ in range(nsp))
@@ -159,14 +159,14 @@ def conv_setups(draw):
         padding = tuple((draw(st.integers(0, 2)), draw(st.integers(-1, 2))) for _ in range(nsp))
     g = draw(st.sampled_from([1, 1, 2]))
     sp = tuple(draw(st.integers(4, 6)) for _ in range(nsp))
-    layout = draw(st.sampled_from(["canonical", "channels_last"]))
+    layout = draw(st.sampled_from(layouts))
     rng = np.random.default_rng(draw(st.integers(0, 1000)))
     x = rng.uniform(-1, 1, (2, 2 * g) + sp).astype(dtype)
     w = rng.uniform(-1, 1, (2 * g, 2) + ks).astype(dtype)
     dn = None
     if layout == "channels_last":
-        x = np.moveaxis(x, 1, -1)
-        w = np.moveaxis(np.moveaxis(w, 0, -1), 0, -2)       # (spatial..., I, O)
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))       # channels-last in memory too
+        w = np.ascontiguousarray(np.moveaxis(np.moveaxis(w, 0, -1), 0, -2))  # (spatial.., I, O)
         dn = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}[nsp]
 
     def f(x, w):
@@ -335,3 +335,45 @@ def test_matches_jax_where_installed():
     np.testing.assert_allclose(
         lax.reduce_window(x, -np.inf, lax.max, (1, 3, 2, 1), (1, 2, 2, 1), "SAME"),
         jax.lax.reduce_window(x, -np.inf, jax.lax.max, (1, 3, 2, 1), (1, 2, 2, 1), "SAME"))
+
+
+@SETTINGS
+@given(conv_setups(layouts=("channels_last",)))
+def test_jitted_gradients_match_the_interpreter(setup):
+    # Under jit the weight gradient of a channels-last convolution takes the transposed-columns
+    # path of the lowering (_conv_kernels.ConvCall._transposed_columns); the interpreter runs
+    # the numpy impl.
+    f, x, w = setup
+    u = np.random.default_rng(1).standard_normal(f(x, w).shape).astype(x.dtype)
+
+    def pulled(x, w):
+        return ft.vjp(f, x, w)[1](u)
+    for got, want in zip(ft.jit(pulled)(x, w), pulled(x, w)):
+        np.testing.assert_allclose(got, want, **_tol(x.dtype))
+
+
+@SETTINGS
+@given(nsp=st.sampled_from([1, 2]), strides=st.integers(1, 2), rhs_dil=st.integers(1, 2),
+       lhs_dil=st.integers(1, 2), lo=st.integers(0, 2), hi=st.integers(-1, 2),
+       seed=st.integers(0, 1000))
+def test_transposed_columns_path_matches_the_impl(nsp, strides, rhs_dil, lhs_dil, lo, hi, seed):
+    from functrans.core.aval import ShapedArray
+    from functrans.primitives._conv_kernels import ConvCall
+    from functrans.primitives.convolution import conv_general_dilated_p
+    rng = np.random.default_rng(seed)
+    sp = (5,) * nsp
+    # Operands with the batch (lhs) and the output feature (rhs) innermost in memory.
+    lhs = np.moveaxis(rng.standard_normal((4,) + sp + (3,)), -1, 0)      # (N=3, C=4, S...)
+    rhs = np.moveaxis(rng.standard_normal((4,) + (2,) * nsp + (6,)), -1, 0)  # (O=6, C=4, K...)
+    spec = {1: ("NCW", "OIW", "NCW"), 2: ("NCHW", "OIHW", "NCHW")}[nsp]
+    params = dict(window_strides=(strides,) * nsp, padding=((lo, hi),) * nsp,
+                  lhs_dilation=(lhs_dil,) * nsp, rhs_dilation=(rhs_dil,) * nsp,
+                  dimension_numbers=lax.conv_dimension_numbers(lhs.shape, rhs.shape, spec),
+                  feature_group_count=1, batch_group_count=1, precision=None,
+                  preferred_element_type=None)
+    want = conv_general_dilated_p.impl(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs),
+                                       **params)
+    aval = lambda a: ShapedArray(a.shape, a.dtype, False)   # noqa: E731
+    call = ConvCall(aval(lhs), aval(rhs), aval(want), params)
+    assert call._batch_innermost(lhs, rhs)
+    np.testing.assert_allclose(call(lhs, rhs), want, rtol=1e-12, atol=1e-12)
