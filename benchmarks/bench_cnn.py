@@ -7,13 +7,26 @@ and batch. Candidates are timed interleaved over several rounds; each reports th
 time of its best round (the machine is shared with other jobs: the least disturbed round is
 the fairest). The JAX column is skipped when JAX is not installed.
 
-    python benchmarks/bench_cnn.py [--quick]
+Threads: the step runs twice, in fresh processes: both libraries on one thread (OpenBLAS for
+functrans, XLA's Eigen pool for JAX), then both with every core of the machine. A comparison in
+which JAX has the cores and functrans one BLAS thread measures the threading, not the step.
+
+    python benchmarks/bench_cnn.py [--quick] [--threads N]   # --threads: one setting only
 """
 import argparse
 import os
+import subprocess
 import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+_THREADS = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--threads=")), None)
+if _THREADS is None and "--threads" in sys.argv[:-1]:
+    _THREADS = sys.argv[sys.argv.index("--threads") + 1]
+if _THREADS is not None:        # before numpy and JAX load: both read these at start-up
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = _THREADS
+    if _THREADS == "1":
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false"
+                                   " intra_op_parallelism_threads=1").strip()
 
 import time  # noqa: E402
 
@@ -113,8 +126,19 @@ def conv_strategies(params, batch, rounds, reps):
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", help="threads for both libraries (default: 1, then all)")
+    parser.add_argument("--no-strategies", action="store_true",
+                        help="skip the per-convolution strategy table")
     args = parser.parse_args(argv)
+    if args.threads is None:
+        for threads in ("1", str(os.cpu_count())):
+            subprocess.run([sys.executable, __file__, "--threads", threads] +
+                           (["--quick"] if args.quick else []) +
+                           (["--no-strategies"] if args.no_strategies else []), check=True)
+        return
     rounds, reps = (2, 10) if args.quick else (5, 30)
+    print(f"# {args.threads} thread(s) per library (OPENBLAS_NUM_THREADS; JAX: "
+          f"{'XLA single-threaded' if args.threads == '1' else 'its default pool'})\n")
 
     jax = optional("jax")
     if jax is not None:
@@ -145,7 +169,10 @@ def main(argv=None):
     if jax is None:
         print("\n(JAX is not installed: no jax.jit column)")
 
-    print("\n## The step's convolutions: im2col + BLAS vs direct Numba loops\n")
+    if args.threads != "1" or "--no-strategies" in sys.argv:
+        return
+    print("\n## The step's convolutions: im2col + BLAS vs direct Numba loops (contiguous "
+          "operands)\n")
     print("| operands (lhs * rhs) | im2col (numpy copy) + BLAS µs | im2col (Numba kernel) + "
           "BLAS µs | direct Numba loops µs |")
     print("| --- | --- | --- | --- |")
