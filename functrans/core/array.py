@@ -125,16 +125,9 @@ _FAST_DTYPES = frozenset(np.dtype(c) for c in np.typecodes["AllInteger"] + np.ty
 
 def _operator(name, reflected=False):
     ufunc = _SAME_DTYPE.get(name)
+    if ufunc is not None and reflected:
+        ufunc = _swapped(ufunc)
 
-    def slow(a, b):
-        fn = _raw_functions.get(name) or _raw(name)
-        out = fn(b, a) if reflected else fn(a, b)
-        if _config.checks_values:
-            check_function_outputs(f"fnp.{name}", out)
-        return to_array(out) if isinstance(out, _ndarray) else out
-
-    # The fast path (two arrays of one numeric dtype, no value checks) is written out twice
-    # so that neither form tests `reflected` per call.
     def op(self, other):
         a = _nd_view(self, _ndarray)
         t = type(other)
@@ -143,21 +136,17 @@ def _operator(name, reflected=False):
             dt = a.dtype
             if b.dtype is dt and dt in _FAST_DTYPES and not _config.checks_values:
                 return to_array(ufunc(a, b))
-        return slow(a, b)
+        fn = _raw_functions.get(name) or _raw(name)
+        out = fn(b, a) if reflected else fn(a, b)
+        if _config.checks_values:
+            check_function_outputs(f"fnp.{name}", out)
+        return to_array(out) if isinstance(out, _ndarray) else out
+    op.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return op
 
-    def rop(self, other):
-        a = _nd_view(self, _ndarray)
-        t = type(other)
-        b = _nd_view(other, _ndarray) if t is Array else other
-        if (t is Array or t is _ndarray) and ufunc is not None:
-            dt = a.dtype
-            if b.dtype is dt and dt in _FAST_DTYPES and not _config.checks_values:
-                return to_array(ufunc(b, a))
-        return slow(a, b)
 
-    fn = rop if reflected else op
-    fn.__name__ = f"__{'r' if reflected else ''}{name}__"
-    return fn
+def _swapped(ufunc):
+    return lambda a, b: ufunc(b, a)
 
 
 def _inplace(name, dunder):

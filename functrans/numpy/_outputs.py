@@ -28,39 +28,39 @@ def _check(name, out):
     check_function_outputs(f"fnp.{name}", out)
 
 
+def _finish(name, out):
+    """The result of a public function, off the fast path: checked when debug_nans/infs is on,
+    its arrays made Arrays."""
+    if _config.checks_values:
+        _check(name, out)
+    return wrap_tree(out)
+
+
 def _wrap(fn, name):
     # Written out per arity (unary and binary functions with positional-only parameters, the
-    # elementwise ones: a hundred of them): *args packing and a shared helper would each add a
-    # call's worth of overhead to every operation.
+    # elementwise ones: a hundred of them), and the common result (one array, no value checks)
+    # made an Array inline: *args packing and a helper call would each add a call's worth of
+    # overhead to every operation.
     code = fn.__code__
     plain_positional = code.co_kwonlyargcount == 0 and not code.co_flags & 0x0C and \
         code.co_argcount == code.co_posonlyargcount
     if plain_positional and code.co_argcount == 1:
         def wrapper(x, /):
-            if type(x) is Array:
-                x = _nd_view(x, _ndarray)
-            out = fn(x)
-            if _config.checks_values:
-                _check(name, out)
-            if type(out) is _ndarray:
+            out = fn(_nd_view(x, _ndarray) if type(x) is Array else x)
+            if type(out) is _ndarray and not _config.checks_values:
                 out = _nd_view(out, Array)
                 _setflags(out, False)
                 return out
-            return wrap_tree(out)
+            return _finish(name, out)
     elif plain_positional and code.co_argcount == 2:
         def wrapper(x, y, /):
-            if type(x) is Array:
-                x = _nd_view(x, _ndarray)
-            if type(y) is Array:
-                y = _nd_view(y, _ndarray)
-            out = fn(x, y)
-            if _config.checks_values:
-                _check(name, out)
-            if type(out) is _ndarray:
+            out = fn(_nd_view(x, _ndarray) if type(x) is Array else x,
+                     _nd_view(y, _ndarray) if type(y) is Array else y)
+            if type(out) is _ndarray and not _config.checks_values:
                 out = _nd_view(out, Array)
                 _setflags(out, False)
                 return out
-            return wrap_tree(out)
+            return _finish(name, out)
     else:
         def wrapper(*args, **kwargs):
             # Arrays go in as plain read-only views: numpy's fast paths (and fnp's) test for
@@ -70,14 +70,7 @@ def _wrap(fn, name):
                     args = tuple([_nd_view(a, _ndarray) if type(a) is Array else a
                                   for a in args])
                     break
-            out = fn(*args, **kwargs)
-            if _config.checks_values:
-                _check(name, out)
-            if type(out) is _ndarray:
-                out = _nd_view(out, Array)
-                _setflags(out, False)
-                return out
-            return wrap_tree(out)
+            return _finish(name, fn(*args, **kwargs))
     wrapper = functools.wraps(fn)(wrapper)
     wrapper.__wrapped_fnp__ = fn
     return wrapper
