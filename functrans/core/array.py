@@ -135,7 +135,12 @@ def _operator(name, reflected=False):
         if (t is Array or t is _ndarray) and ufunc is not None:
             dt = a.dtype
             if b.dtype is dt and dt in _FAST_DTYPES and not _config.checks_values:
-                return to_array(ufunc(a, b))
+                out = ufunc(a, b)
+                if type(out) is _ndarray:       # to_array inline (0-d results are scalars)
+                    out = _nd_view(out, Array)
+                    _setflags(out, False)
+                    return out
+                return to_array(out)
         fn = _raw_functions.get(name) or _raw(name)
         out = fn(b, a) if reflected else fn(a, b)
         if _config.checks_values:
