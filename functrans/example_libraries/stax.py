@@ -231,11 +231,11 @@ def _pooling_layer(reducer, init_val, rescale=None):
 
 
 def _average(out, inputs, dims, strides, padding):
-    """Divide window sums by the number of operand elements in each window (padding excluded),
-    a constant computed from shapes."""
-    ones = np.ones(fnp.shape(inputs), np.float64)
-    counts = np.asarray(lax.reduce_window(ones, 0.0, lax.add, dims, strides, padding))
-    return fnp.divide(out, counts.astype(out.dtype))
+    """Divide window sums by the number of operand elements in each window (padding excluded).
+    The counts come from the shapes alone, but like JAX's stax they are computed with lax:
+    under jit every lax call is staged, constant operands or not."""
+    ones = np.ones(fnp.shape(inputs), out.dtype)
+    return fnp.divide(out, lax.reduce_window(ones, 0.0, lax.add, dims, strides, padding))
 
 
 MaxPool = _pooling_layer(lax.max, -np.inf)
