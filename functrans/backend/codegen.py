@@ -359,12 +359,17 @@ def _emit(d, program, steps, donate):
     d.names.update(zip(program.invars, args))
     d.lines.append(f"def driver({', '.join(args)}):")
     body_start = len(d.lines)
+    batched = {a for s in steps if s.kind == "batch" for a in _step_reads(s)}
     for v, a in zip(program.invars, args):
         if v.aval.ndim == 0:
             d.lines.append(f"    {a} = {scalar_ctor(v.aval.dtype)}({a})")
         else:
             # Kernels are compiled for C-contiguous inputs; Numba's dispatcher compiles another
-            # specialization (once) if a caller passes a strided array.
+            # specialization (once) if a caller passes a strided array. A batched kernel
+            # cannot: its tuple of arrays must be of one type, so its inputs are made
+            # contiguous (no copy when they are).
+            if v in batched:
+                d.lines.append(f"    {a} = np.ascontiguousarray({a})")
             d.c_layout.add(v)
     bufs = _Buffers(d, program, steps,
                     {program.invars[k] for k in donate if k < len(program.invars)})
