@@ -25,6 +25,8 @@ __array__) are answered exactly by asking the JVP of the recorded prefix.
 
 `fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
 """
+import keyword
+import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -36,6 +38,7 @@ from ..config import config as _config
 from ..core import dtypes
 from ..core.ir import Eqn, Literal, Program, Var
 from ..core.primitive import Zero, tangent_aval
+from ..core.array import plain, to_array
 from ..core.staging import eval_program, stage
 from ..core.trace import _EVAL_TRACE, Trace, Tracer, _state, get_aval, new_main
 from .. import tree_util
@@ -317,48 +320,72 @@ def lower_aux(x, main):
 class _GradientProgram:
     """The staged u ↦ Jᵀu of a recorded structure: a program of (inputs, constants, the
     recorded values it reuses, u); `saved` numbers those recorded values."""
-    __slots__ = ("program", "consts", "saved", "steps", "n_slots", "out_slots", "_literals")
+    __slots__ = ("program", "consts", "saved", "run")
 
     def __init__(self, program, consts, saved):
         self.program, self.consts, self.saved = program, consts, saved
-        # A straight-line plan over numbered slots: what eval_program does, without the env
-        # dict and bind's search for the trace (the inputs are concrete values at top level).
-        slot = {}
-        for v in tuple(program.constvars) + tuple(program.invars):
-            slot[v] = len(slot)
-        literals = []
-
-        def number(a):
-            if type(a) is Literal:
-                literals.append(a.value)
-                return -len(literals)
-            return slot[a]
-        steps = []
-        for e in program.eqns:
-            ins = tuple(number(a) for a in e.inputs)
-            for v in e.outputs:
-                slot[v] = len(slot)
-            steps.append((e.primitive, ins, e.params, tuple(slot[v] for v in e.outputs),
-                          e.primitive.multiple_results))
-        self.out_slots = tuple(number(a) for a in program.outvars)
-        self.n_slots = len(slot)
-        # Literals live after the slots: a negative number -k reads literal k-1.
-        self.steps = [(p, tuple(i if i >= 0 else self.n_slots - i - 1 for i in ins), params,
-                       outs, multi) for p, ins, params, outs, multi in steps]
-        self.out_slots = tuple(i if i >= 0 else self.n_slots - i - 1 for i in self.out_slots)
-        self._literals = literals
+        self.run = _straight_line(program, len(consts))
 
     def __call__(self, args):
         if len(_state.stack) != 1 or any(isinstance(a, Tracer) for a in args):
             return eval_program(self.program, self.consts, args)
-        env = [*self.consts, *args, *([None] * (self.n_slots - len(self.consts) - len(args))),
-               *self._literals]
-        process = _EVAL_TRACE.process_primitive
-        for prim, ins, params, outs, multi in self.steps:
-            res = process(prim, [env[i] for i in ins], params)
-            for i, r in zip(outs, res):
-                env[i] = r
-        return [env[i] for i in self.out_slots]
+        return self.run(*self.consts, *args)
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _straight_line(program, n_const):
+    """The program as one generated Python function of (constants, inputs) that calls each
+    primitive's numpy impl directly: what the eager interpreter does for each equation (plain
+    ndarrays in, read-only Arrays out), with the interpreter's per-equation work (finding
+    the trace, a dict of variables, wrapping every intermediate) done once here instead of on
+    every call. The values are the interpreter's, bit for bit: the same impls on the same
+    inputs."""
+    g = {"_plain": plain, "_wrap": to_array, "_nd": np.ndarray}
+    names = {}
+
+    def name(a):
+        if type(a) is Literal:
+            return glob(a.value)
+        return names[a]
+
+    def glob(obj):
+        k = f"_g{len(g)}"
+        g[k] = obj
+        return k
+
+    def fresh(v):
+        names[v] = f"v{len(names)}"
+        return names[v]
+
+    params_in = [fresh(v) for v in tuple(program.constvars) + tuple(program.invars)]
+    lines = [f"def run({', '.join(params_in)}):"]
+    lines += [f"    {n} = _plain({n})" for n in params_in]
+    for e in program.eqns:
+        fn = glob(e.primitive.impl)
+        kw = []
+        for k, v in e.params.items():
+            if not _IDENT.match(k) or keyword.iskeyword(k):
+                kw = None
+                break
+            kw.append(f"{k}={glob(v)}")
+        args = ", ".join([name(a) for a in e.inputs] +
+                         (kw if kw is not None else [f"**{glob(e.params)}"]))
+        outs = [fresh(v) for v in e.outputs]
+        if e.primitive.multiple_results:
+            target = ", ".join(outs) + ("," if len(outs) == 1 else "")
+            lines.append(f"    {target or '_'} = {fn}({args})")
+        else:
+            lines.append(f"    {outs[0]} = {fn}({args})")
+    results = []
+    for a in program.outvars:
+        n = name(a)
+        # As the interpreter returns them: numpy arrays as read-only Arrays, others as they are.
+        results.append(f"(_wrap({n}) if isinstance({n}, _nd) else {n})")
+    lines.append(f"    return [{', '.join(results)}]")
+    exec(compile("\n".join(lines) + "\n", "<functrans replay>", "exec"), g)
+    return g["run"]
 
 
 def _gradient_program(program, n_in, n_const, ct_avals):
