@@ -165,13 +165,38 @@ class RecordTracer(Tracer):
         return self._trace.main.global_data.carries_derivative(self)
 
 
+_AVALS = {}            # (type, shape, dtype) -> (ShapedArray, its key part), for values
+
+
+def _aval_and_key(value):
+    """A concrete value's aval, interned, and a plain-tuple stand-in for it in structure keys
+    (hashed in C; ShapedArray's dataclass hash and equality run Python code, and a key holds
+    one per recorded value)."""
+    try:
+        k = (type(value), value.shape, value.dtype)
+    except AttributeError:           # a Python scalar
+        aval = get_aval(value)
+        return aval, _aval_key(aval)
+    hit = _AVALS.get(k)
+    if hit is None:
+        if len(_AVALS) > 4096:
+            _AVALS.clear()
+        aval = get_aval(value)
+        hit = _AVALS[k] = (aval, _aval_key(aval))
+    return hit
+
+
+def _aval_key(aval):
+    return (aval.shape, aval.dtype, aval.weak_type)
+
+
 class Recorder:
     def __init__(self, values):
         self.values = values
         self.raw_eqns = []
         self.key = []
         self.keep = []                # objects whose id() is in the key: kept alive
-        self.invars = [Var(get_aval(v)) for v in values]
+        self.invars = [Var(_aval_and_key(v)[0]) for v in values]
         self.constvars, self.consts, self.const_ids = [], [], {}
         self.var_values = list(values)    # by variable number: inputs, then eqn outputs
 
@@ -207,11 +232,11 @@ class RecordTrace(Trace):
                                 False)
         k = rec.const_ids.get(id(value))
         if k is None:
-            aval = get_aval(value)
+            aval, aval_key = _aval_and_key(value)
             k = rec.const_ids[id(value)] = len(rec.consts)
             rec.consts.append(value)
             rec.constvars.append(Var(aval))
-            rec.key.append(("c", aval))
+            rec.key.append(("c", aval_key))
         var = rec.constvars[k]
         return RecordTracer(self, var.aval, value, var, ("c", k), False)
 
@@ -219,36 +244,40 @@ class RecordTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
-        rec = self.main.global_data
+        main = self.main
+        rec = main.global_data
         values = [t.value for t in tracers]
-        if self.main.level == 1:
+        if main.level == 1:
             # What bind would do with these concrete values (no staging is active below this
             # trace, or bind would not have come here): the eager interpreter.
             outs = _EVAL_TRACE.process_primitive(primitive, values, params)
         else:       # inside an enclosing replay, whose recording tracers these values are
             out = primitive.bind(*values, **params)
             outs = primitive.as_list(out)
-        if getattr(primitive, "effectful", False) and not outs:
+        if not outs and getattr(primitive, "effectful", False):
             # A host side effect (debug.print) happens here, once, as on the ordinary path; it
             # has nothing to differentiate, and the recorded program must not repeat it.
             return []
         dep = False
+        ins, refs = [], []
         for t in tracers:
+            ins.append(t.atom)
+            refs.append(t.ref)
             if t.dep:
                 dep = True
-                break
-        result = []
+        result, atoms, out_keys = [], [], []
         values = rec.var_values
         for o in outs:
-            var = Var(get_aval(o))
-            result.append(RecordTracer(self, var.aval, o, var, len(values), dep))
+            aval, aval_key = _aval_and_key(o)
+            var = Var(aval)
+            result.append(RecordTracer(self, aval, o, var, len(values), dep))
+            atoms.append(var)
+            out_keys.append(aval_key)
             values.append(o)
         # Kept as a plain tuple: Eqn objects are made only if this structure needs deriving.
-        rec.raw_eqns.append((primitive, tuple([t.atom for t in tracers]),
-                             tuple([r.atom for r in result]), params))
-        rec.key.append((primitive, _params_key(params, rec.keep),
-                        tuple([t.ref for t in tracers]),
-                        tuple([r.aval for r in result])))
+        rec.raw_eqns.append((primitive, tuple(ins), tuple(atoms), params))
+        rec.key.append((primitive, _params_key(params, rec.keep), tuple(refs),
+                        tuple(out_keys)))
         return result
 
 
@@ -266,14 +295,27 @@ class _Ident:
         return id(self.obj)
 
 
-_PLAIN = frozenset((bool, int, str, type(None), np.dtype))
+# Values equal only when they act the same, given their type (dtypes: each dtype class).
+_PLAIN = frozenset((bool, int, str, type(None), np.dtype) +
+                   tuple(type(np.dtype(c)) for c in "?bhilqpBHILQPefdgFDGMm"))
+_INT = {int}
 
 
 def _params_key(v, keep):
     """A hashable stand-in for primitive parameters, equal only when they act the same."""
     t = type(v)
     if t is dict:
-        return tuple([(k, _params_key(x, keep)) for k, x in sorted(v.items())])
+        out = []
+        for k in sorted(v):
+            x = v[k]
+            tx = type(x)
+            # The common parameters (dtypes, flags, axes, shapes) as they are; the 3-tuple
+            # cannot equal the 2-tuple of the general case.
+            if tx in _PLAIN or (tx is tuple and (not x or set(map(type, x)) == _INT)):
+                out.append((k, tx, x))
+            else:
+                out.append((k, _params_key(x, keep)))
+        return tuple(out)
     if t in _PLAIN:
         return (t, v)
     if t is tuple or t is list:
@@ -339,9 +381,9 @@ def _straight_line(program, n_const):
     """The program as one generated Python function of (constants, inputs) that calls each
     primitive's numpy impl directly: what the eager interpreter does for each equation (plain
     ndarrays in, read-only Arrays out), with the interpreter's per-equation work (finding
-    the trace, a dict of variables, wrapping every intermediate) done once here instead of on
-    every call. The values are the interpreter's, bit for bit: the same impls on the same
-    inputs."""
+    the trace, a dict of variables, wrapping every intermediate, checking arguments) done
+    once here instead of on every call. The values are the interpreter's, bit for bit: the
+    same numpy code on the same inputs."""
     g = {"_plain": plain, "_wrap": to_array, "_nd": np.ndarray}
     names = {}
 
@@ -363,7 +405,10 @@ def _straight_line(program, n_const):
     lines = [f"def run({', '.join(params_in)}):"]
     lines += [f"    {n} = _plain({n})" for n in params_in]
     for e in program.eqns:
-        fn = glob(e.primitive.impl)
+        # The program was staged, so every shape rule has run on exactly these avals: the
+        # impls' own argument checks (`unchecked`, where an impl has them) would pass.
+        impl = e.primitive.impl
+        fn = glob(getattr(impl, "unchecked", impl))
         kw = []
         for k, v in e.params.items():
             if not _IDENT.match(k) or keyword.iskeyword(k):
@@ -493,7 +538,7 @@ class _Replayed:
         self.misses = misses
         self.outvars = tuple(outvars)
         self.out_avals = out_avals
-        self.key = (tuple(v.aval for v in rec.invars), tuple(rec.key))
+        self.key = (tuple([_aval_key(v.aval) for v in rec.invars]), tuple(rec.key))
 
     @property
     def program(self):
@@ -503,7 +548,7 @@ class _Replayed:
 
     def __call__(self, cts):
         ct_avals = self._extra_avals()
-        key = (type(self), self.key, tuple(ct_avals))
+        key = (type(self), self.key, tuple([_aval_key(a) for a in ct_avals]))
         entries = _cache.entries
         with _cache.lock:
             seen = key in entries
