@@ -7,6 +7,10 @@ parentheses; ratios are functrans / reference (< 1 means functrans is faster), o
     python benchmarks/bench_eager.py eager        # value_and_grad, HVP, vmap(grad) only
     python benchmarks/bench_eager.py jit          # jit first call / import (fresh processes)
 
+jit's first call runs on numpy by default while the kernels compile in a background thread (the
+second call waits for them); the jit table shows that and compiling on the first call
+(FUNCTRANS_JIT_BACKGROUND_COMPILE=0) side by side.
+
 This machine is shared (2 cores, other jobs running): expect 10-30% noise between runs; the
 ratios, measured interleaved in one process, are the stable part.
 """
@@ -222,21 +226,24 @@ def _run_first_call(mod, np_mod, block, env):
 
 
 def bench_jit_first_call(repeats=3):
-    env = dict(os.environ)
-    rows = {"first call, empty cache": [], "first call, warm disk cache": [],
-            "second call": [], "import": []}
-    jrows = {k: [] for k in rows}
+    """functrans with its default (the first call on numpy, the compile in a background
+    thread: the second call waits for it) and compiling on the first call, then jax.jit."""
+    rows = ["first call, empty cache", "second call, empty cache",
+            "first call, warm disk cache", "second call, warm disk cache", "import"]
+    cols = {"functrans": "1", "functrans, compile on first call": "0"}
+    times = {c: {r: [] for r in rows} for c in list(cols) + ["jax.jit"]}
     have_jax = _optional("jax") is not None
     for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as d:
-            env["FUNCTRANS_CACHE_DIR"] = d
-            imp, first, second = _run_first_call("functrans", "functrans.numpy", "", env)
-            rows["first call, empty cache"].append(first)
-            rows["import"].append(imp)
-            imp, first, second = _run_first_call("functrans", "functrans.numpy", "", env)
-            rows["first call, warm disk cache"].append(first)
-            rows["second call"].append(second)
-            rows["import"].append(imp)
+        for col, background in cols.items():
+            env = dict(os.environ, FUNCTRANS_JIT_BACKGROUND_COMPILE=background)
+            with tempfile.TemporaryDirectory() as d:
+                env["FUNCTRANS_CACHE_DIR"] = d
+                for cache in ("empty cache", "warm disk cache"):
+                    imp, first, second = _run_first_call("functrans", "functrans.numpy", "",
+                                                         env)
+                    times[col][f"first call, {cache}"].append(first)
+                    times[col][f"second call, {cache}"].append(second)
+                    times[col]["import"].append(imp)
         if have_jax:
             jenv = dict(os.environ)
             with tempfile.TemporaryDirectory() as d:
@@ -244,21 +251,23 @@ def bench_jit_first_call(repeats=3):
                 jenv["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
                 jenv["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
                 block = "import jax; jax.block_until_ready(out)"
-                imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
-                jrows["first call, empty cache"].append(first)
-                jrows["import"].append(imp)
-                imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
-                jrows["first call, warm disk cache"].append(first)
-                jrows["second call"].append(second)
-                jrows["import"].append(imp)
-    print("\n| jit, small MLP step (64-32-32-10, batch 32), fresh process | functrans | jax.jit |")
-    print("|---|---|---|")
-    for k in rows:
-        ft_t = float(np.median(rows[k]))
-        j = f"{np.median(jrows[k]):.3f} s ({ft_t / np.median(jrows[k]):.2f}x)" if have_jax \
-            else "—"
-        print(f"| {k} | {ft_t:.3f} s | {j} |")
-    print("(medians of", repeats, "fresh processes each)")
+                for cache in ("empty cache", "warm disk cache"):
+                    imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
+                    times["jax.jit"][f"first call, {cache}"].append(first)
+                    times["jax.jit"][f"second call, {cache}"].append(second)
+                    times["jax.jit"]["import"].append(imp)
+    names = list(cols) + (["jax.jit"] if have_jax else [])
+    print("\n| jit, small MLP step (64-32-32-10, batch 32), fresh process | "
+          + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for r in rows:
+        base = float(np.median(times["functrans"][r]))
+        cells = []
+        for c in names:
+            t = float(np.median(times[c][r]))
+            cells.append(f"{t:.3f} s" if c == "functrans" else f"{t:.3f} s ({base / t:.2g}x)")
+        print(f"| {r} | " + " | ".join(cells) + " |")
+    print("(medians of", repeats, "fresh processes each; ratios are functrans / column)")
 
 
 def main(argv):
