@@ -362,22 +362,138 @@ def lower_aux(x, main):
 class _GradientProgram:
     """The staged u ↦ Jᵀu of a recorded structure: a program of (inputs, constants, the
     recorded values it reuses, u); `saved` numbers those recorded values."""
-    __slots__ = ("program", "consts", "saved", "run")
+    __slots__ = ("program", "consts", "saved", "run", "_run_all", "_block")
 
     def __init__(self, program, consts, saved):
         self.program, self.consts, self.saved = program, consts, saved
-        self.run = _straight_line(program, len(consts))
+        self.run = _straight_line(program)
+        self._run_all = self._block = None
 
     def __call__(self, args):
-        if len(_state.stack) != 1 or any(isinstance(a, Tracer) for a in args):
-            return eval_program(self.program, self.consts, args)
-        return self.run(*self.consts, *args)
+        stack = _state.stack
+        if len(stack) == 1:
+            if not any(isinstance(a, Tracer) for a in args):
+                return self.run(*self.consts, *args)
+        elif len(stack) == 2 and stack[1].trace_type is RecordTrace and \
+                _state.dynamic.level == 0:
+            # Inside the recording of an enclosing jvp or grad (a Hessian-vector product):
+            # record the whole program at once.
+            main = stack[1]
+            if all(not isinstance(a, Tracer) or a._trace.main is main for a in args):
+                return self._record(main, args)
+        return eval_program(self.program, self.consts, args)
+
+    def _record(self, main, args):
+        """What evaluating the program through the enclosing RecordTrace records, equation
+        by equation (the same equations, atoms, values and avals; constants and literals
+        become the recording's constants in the same order), without a bind per equation:
+        the values come from the generated function, and the structure key holds the
+        program itself (this object, kept alive by the key) and how its inputs are wired."""
+        prog = self.program
+        if self._block is None:
+            self._run_all = _straight_line(prog, all_outputs=True)
+            self._block = _block_plan(prog)
+            if self._block is None:
+                return eval_program(prog, self.consts, args)
+        in_slots, eqn_plan, out_plan = self._block
+        trace = main.trace()
+        rec = main.global_data
+        atoms, refs, dep = [], [], False
+        ins = []
+        for kind, x in in_slots:
+            if kind == "c":                  # the program's constants, then its inputs
+                t = trace.full_raise(self.consts[x])
+            elif kind == "i":
+                t = trace.full_raise(args[x])
+            else:                            # a literal, which bind would make a constant
+                t = trace.pure(x)
+            ins.append(t)
+            atoms.append(t.atom)
+            refs.append(t.ref)
+            if t.dep:
+                dep = True
+        n_in = len(self.consts) + len(args)
+        values = self._run_all(*[t.value for t in ins[:n_in]])
+        var_values = rec.var_values
+        raw_eqns = rec.raw_eqns
+        k = 0
+        tracers = {}
+        for prim, in_idx, params, n_out, out_pos in eqn_plan:
+            outs = []
+            for j in range(n_out):
+                v = values[k]
+                k += 1
+                var = Var(_aval_and_key(v)[0])
+                outs.append(var)
+                if out_pos[j] is not None:
+                    for pos in out_pos[j]:
+                        tracers[pos] = RecordTracer(trace, var.aval, v, var, len(var_values),
+                                                    dep)
+                atoms.append(var)
+                var_values.append(v)
+            raw_eqns.append((prim, tuple([atoms[i] for i in in_idx]), tuple(outs), params))
+        rec.key.append(("program", self, tuple(refs)))
+        return [tracers[i] if i in tracers else ins[src] for i, src in enumerate(out_plan)]
+
+
+def _block_plan(program):
+    """How _GradientProgram._record wires a program: (the slots read from outside, in order:
+    constants, inputs, literals), per equation (primitive, input slots, params, number of
+    outputs, which program outputs each output is), and per program output the slot of the
+    input or literal it is (-1: an equation's output). None if an equation has a host side
+    effect, which evaluating it must perform in order."""
+    slot, in_slots = {}, []
+    for i, v in enumerate(program.constvars):
+        slot[v] = len(in_slots)
+        in_slots.append(("c", i))
+    for i, v in enumerate(program.invars):
+        slot[v] = len(in_slots)
+        in_slots.append(("i", i))
+    literal_slots = {}
+    out_positions = {}
+    for pos, a in enumerate(program.outvars):
+        if type(a) is Var:
+            out_positions.setdefault(a, []).append(pos)
+
+    def read(a):
+        if type(a) is Literal:
+            if id(a) not in literal_slots:
+                literal_slots[id(a)] = len(in_slots)
+                in_slots.append(("l", a.value))
+            return literal_slots[id(a)]
+        return slot[a]
+
+    # Literals first, in the order the equations read them: bind would make each a
+    # constant of the recording at its first use, before the equation is recorded, and
+    # the order of constants is part of the key.
+    for e in program.eqns:
+        if getattr(e.primitive, "effectful", False):
+            return None
+        for a in e.inputs:
+            if type(a) is Literal:
+                read(a)
+    for a in program.outvars:
+        if type(a) is Literal:
+            read(a)
+    eqn_plan = []
+    n = len(in_slots)
+    for e in program.eqns:
+        ins = tuple(read(a) for a in e.inputs)
+        for v in e.outputs:
+            slot[v] = n
+            n += 1
+        eqn_plan.append((e.primitive, ins, e.params, len(e.outputs),
+                         tuple(out_positions.get(v) for v in e.outputs)))
+    n_in = len(in_slots)
+    out_plan = [-1 if slot_of >= n_in else slot_of
+                for slot_of in (read(a) for a in program.outvars)]
+    return tuple(in_slots), eqn_plan, out_plan
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def _straight_line(program, n_const):
+def _straight_line(program, all_outputs=False):
     """The program as one generated Python function of (constants, inputs) that calls each
     primitive's numpy impl directly: what the eager interpreter does for each equation (plain
     ndarrays in, read-only Arrays out), with the interpreter's per-equation work (finding
@@ -424,7 +540,8 @@ def _straight_line(program, n_const):
         else:
             lines.append(f"    {outs[0]} = {fn}({args})")
     results = []
-    for a in program.outvars:
+    for a in ([v for e in program.eqns for v in e.outputs] if all_outputs
+              else program.outvars):
         n = name(a)
         # As the interpreter returns them: numpy arrays as read-only Arrays, others as they are.
         results.append(f"(_wrap({n}) if isinstance({n}, _nd) else {n})")
