@@ -166,6 +166,9 @@ class RecordTracer(Tracer):
 
 
 _AVALS = {}            # (type, shape, dtype) -> (ShapedArray, its key part), for values
+# (primitive, parameters key, input avals) whose impl's argument checks passed. Parameters
+# holding arrays or unhashable objects (compared by identity) are never entered.
+_CHECKED = set()
 
 
 def _aval_and_key(value):
@@ -247,24 +250,43 @@ class RecordTrace(Trace):
         main = self.main
         rec = main.global_data
         values = [t.value for t in tracers]
+        n_keep = len(rec.keep)
+        params_key = _params_key(params, rec.keep)
+        dep = False
+        ins, refs, in_avals = [], [], []
+        for t in tracers:
+            ins.append(t.atom)
+            refs.append(t.ref)
+            a = t.aval
+            in_avals.append((a.shape, a.dtype, a.weak_type))
+            if t.dep:
+                dep = True
         if main.level == 1:
             # What bind would do with these concrete values (no staging is active below this
-            # trace, or bind would not have come here): the eager interpreter.
-            outs = _EVAL_TRACE.process_primitive(primitive, values, params)
+            # trace, or bind would not have come here): the eager interpreter. An impl's
+            # argument checks (its shape rule on the arguments' avals) passed before for the
+            # same primitive, parameters and avals are not run again.
+            unchecked = getattr(primitive.impl, "unchecked", None)
+            check_key = None
+            if unchecked is not None and len(rec.keep) == n_keep:
+                check_key = (primitive, params_key, tuple(in_avals))
+                if check_key in _CHECKED:
+                    check_key = None
+                else:
+                    unchecked = None
+            outs = _EVAL_TRACE.process_primitive(primitive, values, params, unchecked)
+            if check_key is not None:
+                if len(_CHECKED) > 8192:
+                    _CHECKED.clear()
+                _CHECKED.add(check_key)
         else:       # inside an enclosing replay, whose recording tracers these values are
             out = primitive.bind(*values, **params)
             outs = primitive.as_list(out)
         if not outs and getattr(primitive, "effectful", False):
             # A host side effect (debug.print) happens here, once, as on the ordinary path; it
             # has nothing to differentiate, and the recorded program must not repeat it.
+            del rec.keep[n_keep:]
             return []
-        dep = False
-        ins, refs = [], []
-        for t in tracers:
-            ins.append(t.atom)
-            refs.append(t.ref)
-            if t.dep:
-                dep = True
         result, atoms, out_keys = [], [], []
         values = rec.var_values
         for o in outs:
@@ -276,8 +298,7 @@ class RecordTrace(Trace):
             values.append(o)
         # Kept as a plain tuple: Eqn objects are made only if this structure needs deriving.
         rec.raw_eqns.append((primitive, tuple(ins), tuple(atoms), params))
-        rec.key.append((primitive, _params_key(params, rec.keep), tuple(refs),
-                        tuple(out_keys)))
+        rec.key.append((primitive, params_key, tuple(refs), tuple(out_keys)))
         return result
 
 
