@@ -340,3 +340,25 @@ def test_nested_gradient_programs_with_literals_and_passed_through_outputs():
     both_ways(lambda: ft.jvp(lambda v: inner(v, 1.5), (w,), (np.ones(4),)), calls=5)
     both_ways(lambda: ft.grad(lambda v: fnp.sum(inner(v, 0.5)[0] ** 2))(w), calls=5)
     both_ways(lambda: ft.hessian(lambda v: f(v, 2.0))(w), calls=4)
+
+
+def test_argument_checks_skipped_only_where_they_passed_before():
+    """Recording skips an impl's argument checks for a (primitive, parameters, avals) that
+    passed them before; another combination is still checked and raises as without the fast
+    path."""
+    from functrans import lax
+
+    def f(x, y):
+        return fnp.sum(lax.add(x, y) * lax.broadcast_in_dim(y, (2, 3), (1,)))
+    good = (rng.standard_normal(3), rng.standard_normal(3))
+    both_ways(lambda: ft.grad(f)(*good))
+    for enabled in (False, True):
+        with replay.fast_paths(enabled):
+            with pytest.raises((TypeError, ValueError)) as bad_dtype:
+                ft.grad(f)(good[0], good[1].astype(np.float32))
+            with pytest.raises((TypeError, ValueError)) as bad_shape:
+                ft.grad(f)(np.ones(3), np.ones(2))
+        if enabled:
+            assert str(bad_dtype.value) == dtype_message
+            assert str(bad_shape.value) == shape_message
+        dtype_message, shape_message = str(bad_dtype.value), str(bad_shape.value)
