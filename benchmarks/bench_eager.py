@@ -12,7 +12,8 @@ second call waits for them); the jit table shows that and compiling on the first
 (FUNCTRANS_JIT_BACKGROUND_COMPILE=0) side by side.
 
 This machine is shared (2 cores, other jobs running): expect 10-30% noise between runs; the
-ratios, measured interleaved in one process, are the stable part.
+ratios, measured round-robin in one loop in one process, are the stable part. torch is not
+installed here: no torch eager column.
 """
 import os
 import subprocess
@@ -42,16 +43,22 @@ class Timing(float):
         return t
 
 
-def median_time(fn, repeats, min_time=0.3):
-    fn()
-    fn()        # the replay fast path derives a structure's gradient program on its 2nd call
-    times = []
-    t_start = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - t_start < min_time and len(times) < 200):
-        t0 = time.perf_counter()
+def interleaved_times(fns, repeats, min_time=1.0):
+    """{name: Timing} for several callables measured round-robin in one loop: on a loaded
+    machine a burst of load then slows every column alike, and the ratios stay meaningful."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return Timing(times)
+        fn()    # the replay fast path derives a structure's gradient program on its 2nd call
+    times = {k: [] for k in fns}
+    t_start = time.perf_counter()
+    n = 0
+    while n < repeats or (time.perf_counter() - t_start < min_time and n < 400):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+        n += 1
+    return {k: Timing(v) for k, v in times.items()}
 
 
 def _optional(name):
@@ -88,29 +95,27 @@ def bench_value_and_grad(repeats):
     for sizes, batch in SIZES:
         params = mlp.init_params(sizes)
         x, y = mlp.make_batch(sizes, batch)
-        times = {}
         loss, _ = mlp.make_step(fnp, ft.grad)
         f = ft.value_and_grad(loss)
-        times["functrans"] = median_time(lambda: f(params, x, y), repeats)
-        with replay.fast_paths(False):
-            times["off"] = median_time(lambda: f(params, x, y), repeats)
+
+        def off():
+            with replay.fast_paths(False):
+                return f(params, x, y)
+        fns = {"functrans": lambda: f(params, x, y), "off": off}
         if ag is not None:
             import autograd.numpy as anp
             aloss, _ = mlp.make_step(anp, ag.grad)
             af = ag.value_and_grad(aloss)
-            times["autograd"] = median_time(lambda: af(params, x, y), repeats)
-        else:
-            times["autograd"] = None
+            fns["autograd"] = lambda: af(params, x, y)
         if jax is not None:
             import jax.numpy as jnp
             jloss, _ = mlp.make_step(jnp, jax.grad)
             jf = jax.value_and_grad(jloss)
             jp = jax.tree_util.tree_map(jnp.asarray, params)
             jx, jy = jnp.asarray(x), jnp.asarray(y)
-            times["jax (no jit)"] = median_time(
-                lambda: jax.block_until_ready(jf(jp, jx, jy)), repeats)
-        else:
-            times["jax (no jit)"] = None
+            fns["jax (no jit)"] = lambda: jax.block_until_ready(jf(jp, jx, jy))
+        measured = interleaved_times(fns, repeats)
+        times = {k: measured.get(k) for k in ("functrans", "off", "autograd", "jax (no jit)")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
 
@@ -147,15 +152,15 @@ def bench_hvp(repeats):
         x, y = mlp.make_batch(sizes, batch)
         g = ft.grad(_flat_loss(fnp, sizes))
         hvp = lambda: ft.jvp(lambda p: g(p, x, y), (theta,), (v,))[1]  # noqa: E731
-        times = {"functrans": median_time(hvp, repeats)}
+        fns = {"functrans": hvp}
         if ag is not None:
             import autograd.numpy as anp
             ahvp = ag.hessian_vector_product(_flat_loss(anp, sizes))
-            times["autograd"] = median_time(lambda: ahvp(theta, x, y, v), repeats)
+            fns["autograd"] = lambda: ahvp(theta, x, y, v)
             np.testing.assert_allclose(np.asarray(hvp()), ahvp(theta, x, y, v),
                                        rtol=2e-3, atol=2e-4)
-        else:
-            times["autograd"] = None
+        measured = interleaved_times(fns, repeats)
+        times = {k: measured.get(k) for k in ("functrans", "autograd")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
 
@@ -174,16 +179,16 @@ def bench_vmap_grad(repeats):
         # Per-example: the loss of one example (rows of length 1).
         one = lambda p, xi, yi: loss(p, xi[None], yi[None])  # noqa: E731
         f = ft.vmap(ft.grad(one), in_axes=(None, 0, 0))
-        times = {"functrans": median_time(lambda: f(params, x, y), repeats)}
+        fns = {"functrans": lambda: f(params, x, y)}
         if jax is not None:
             import jax.numpy as jnp
             jloss, _ = mlp.make_step(jnp, jax.grad)
             jone = lambda p, xi, yi: jloss(p, xi[None], yi[None])  # noqa: E731
             jf = jax.vmap(jax.grad(jone), in_axes=(None, 0, 0))
             jp = jax.tree_util.tree_map(jnp.asarray, params)
-            times["jax"] = median_time(lambda: jax.block_until_ready(jf(jp, x, y)), repeats)
-        else:
-            times["jax"] = None
+            fns["jax"] = lambda: jax.block_until_ready(jf(jp, x, y))
+        measured = interleaved_times(fns, repeats)
+        times = {k: measured.get(k) for k in ("functrans", "jax")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
 
@@ -274,9 +279,9 @@ def main(argv):
     what = argv[1] if len(argv) > 1 else "all"
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}; medians; float32")
     if what in ("all", "eager"):
-        bench_value_and_grad(repeats=15)
-        bench_hvp(repeats=15)
-        bench_vmap_grad(repeats=7)
+        bench_value_and_grad(repeats=40)
+        bench_hvp(repeats=40)
+        bench_vmap_grad(repeats=15)
     if what in ("all", "jit"):
         bench_jit_first_call()
 
