@@ -160,3 +160,39 @@ def test_under_transforms_and_nested_jit(background):
     np.testing.assert_allclose(first, second, rtol=1e-12)
     np.testing.assert_allclose(g_first, g_second, rtol=1e-12)
     np.testing.assert_allclose(first, np.sum((np.tanh(x) * x) ** 2), rtol=1e-12)
+
+
+def _programs():
+    from functrans import lax, random
+    x = rng.standard_normal((4, 3))
+    return [
+        ("random", lambda k: (random.bits(k, (4,)), random.uniform(k, (3,)),
+                              random.normal(k, (2, 2))), (random.PRNGKey(3),)),
+        ("fori_loop", lambda v: lax.fori_loop(0, 4, lambda i, c: fnp.tanh(c) * 1.5 + i, v),
+         (x,)),
+        ("scan", lambda v: lax.scan(lambda c, r: (c + r, c * r), fnp.zeros(3), v), (x,)),
+        ("while", lambda v: lax.while_loop(lambda c: fnp.sum(c) < 100.0,
+                                           lambda c: c * 2.0 + 1.0, v), (fnp.abs(x),)),
+        ("cond", lambda v: lax.cond(fnp.sum(v) > 0, lambda a: a * 2, lambda a: -a, v), (x,)),
+        ("sort_argmax_int", lambda v: (fnp.sort(v, axis=0), fnp.argmax(v, axis=1),
+                                       (v * 10).astype(np.int32) // 3), (x,)),
+        ("complex_float32", lambda v: (fnp.exp(1j * v.astype(np.complex64)),
+                                       fnp.sum(v.astype(np.float32) ** 2, axis=0)), (x,)),
+        ("vmap_grad", ft.vmap(ft.grad(lambda r: fnp.sum(fnp.sin(r) * r))), (x,)),
+    ]
+
+
+@pytest.mark.parametrize("name", [n for n, _, _ in _programs()])
+def test_first_call_matches_compiled_code(background, name):
+    """Loops, conditionals, random bits, integers, complex and float32 values: the first call
+    (numpy) and the second (compiled code) agree in values, dtypes and types."""
+    (fun, args), = [(f, a) for n, f, a in _programs() if n == name]
+    f = ft.jit(fun)
+    first = f(*args)
+    second = f(*args)
+    assert _program(f).executable is not None
+    assert_same(first, second, 1e-5)
+    la, lb = ft.tree_util.tree_leaves(first), ft.tree_util.tree_leaves(second)
+    for a, b in zip(la, lb):
+        if np.asarray(a).dtype.kind in "iub":
+            np.testing.assert_array_equal(a, b)    # random bits, integers: exactly
