@@ -7,8 +7,13 @@ parentheses; ratios are functrans / reference (< 1 means functrans is faster), o
     python benchmarks/bench_eager.py eager        # value_and_grad, HVP, vmap(grad) only
     python benchmarks/bench_eager.py jit          # jit first call / import (fresh processes)
 
+jit's first call runs on numpy by default while the kernels compile in a background thread (the
+second call waits for them); the jit table shows that and compiling on the first call
+(FUNCTRANS_JIT_BACKGROUND_COMPILE=0) side by side.
+
 This machine is shared (2 cores, other jobs running): expect 10-30% noise between runs; the
-ratios, measured interleaved in one process, are the stable part.
+ratios, measured round-robin in one loop in one process, are the stable part. torch is not
+installed here: no torch eager column.
 """
 import os
 import subprocess
@@ -38,16 +43,22 @@ class Timing(float):
         return t
 
 
-def median_time(fn, repeats, min_time=0.3):
-    fn()
-    fn()        # the replay fast path derives a structure's gradient program on its 2nd call
-    times = []
-    t_start = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - t_start < min_time and len(times) < 200):
-        t0 = time.perf_counter()
+def interleaved_times(fns, repeats, min_time=1.0):
+    """{name: Timing} for several callables measured round-robin in one loop: on a loaded
+    machine a burst of load then slows every column alike, and the ratios stay meaningful."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return Timing(times)
+        fn()    # the replay fast path derives a structure's gradient program on its 2nd call
+    times = {k: [] for k in fns}
+    t_start = time.perf_counter()
+    n = 0
+    while n < repeats or (time.perf_counter() - t_start < min_time and n < 400):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+        n += 1
+    return {k: Timing(v) for k, v in times.items()}
 
 
 def _optional(name):
@@ -84,29 +95,27 @@ def bench_value_and_grad(repeats):
     for sizes, batch in SIZES:
         params = mlp.init_params(sizes)
         x, y = mlp.make_batch(sizes, batch)
-        times = {}
         loss, _ = mlp.make_step(fnp, ft.grad)
         f = ft.value_and_grad(loss)
-        times["functrans"] = median_time(lambda: f(params, x, y), repeats)
-        with replay.fast_paths(False):
-            times["off"] = median_time(lambda: f(params, x, y), repeats)
+
+        def off():
+            with replay.fast_paths(False):
+                return f(params, x, y)
+        fns = {"functrans": lambda: f(params, x, y), "off": off}
         if ag is not None:
             import autograd.numpy as anp
             aloss, _ = mlp.make_step(anp, ag.grad)
             af = ag.value_and_grad(aloss)
-            times["autograd"] = median_time(lambda: af(params, x, y), repeats)
-        else:
-            times["autograd"] = None
+            fns["autograd"] = lambda: af(params, x, y)
         if jax is not None:
             import jax.numpy as jnp
             jloss, _ = mlp.make_step(jnp, jax.grad)
             jf = jax.value_and_grad(jloss)
             jp = jax.tree_util.tree_map(jnp.asarray, params)
             jx, jy = jnp.asarray(x), jnp.asarray(y)
-            times["jax (no jit)"] = median_time(
-                lambda: jax.block_until_ready(jf(jp, jx, jy)), repeats)
-        else:
-            times["jax (no jit)"] = None
+            fns["jax (no jit)"] = lambda: jax.block_until_ready(jf(jp, jx, jy))
+        measured = interleaved_times(fns, repeats)
+        times = {k: measured.get(k) for k in ("functrans", "off", "autograd", "jax (no jit)")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
 
@@ -143,15 +152,15 @@ def bench_hvp(repeats):
         x, y = mlp.make_batch(sizes, batch)
         g = ft.grad(_flat_loss(fnp, sizes))
         hvp = lambda: ft.jvp(lambda p: g(p, x, y), (theta,), (v,))[1]  # noqa: E731
-        times = {"functrans": median_time(hvp, repeats)}
+        fns = {"functrans": hvp}
         if ag is not None:
             import autograd.numpy as anp
             ahvp = ag.hessian_vector_product(_flat_loss(anp, sizes))
-            times["autograd"] = median_time(lambda: ahvp(theta, x, y, v), repeats)
+            fns["autograd"] = lambda: ahvp(theta, x, y, v)
             np.testing.assert_allclose(np.asarray(hvp()), ahvp(theta, x, y, v),
                                        rtol=2e-3, atol=2e-4)
-        else:
-            times["autograd"] = None
+        measured = interleaved_times(fns, repeats)
+        times = {k: measured.get(k) for k in ("functrans", "autograd")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
 
@@ -170,16 +179,16 @@ def bench_vmap_grad(repeats):
         # Per-example: the loss of one example (rows of length 1).
         one = lambda p, xi, yi: loss(p, xi[None], yi[None])  # noqa: E731
         f = ft.vmap(ft.grad(one), in_axes=(None, 0, 0))
-        times = {"functrans": median_time(lambda: f(params, x, y), repeats)}
+        fns = {"functrans": lambda: f(params, x, y)}
         if jax is not None:
             import jax.numpy as jnp
             jloss, _ = mlp.make_step(jnp, jax.grad)
             jone = lambda p, xi, yi: jloss(p, xi[None], yi[None])  # noqa: E731
             jf = jax.vmap(jax.grad(jone), in_axes=(None, 0, 0))
             jp = jax.tree_util.tree_map(jnp.asarray, params)
-            times["jax"] = median_time(lambda: jax.block_until_ready(jf(jp, x, y)), repeats)
-        else:
-            times["jax"] = None
+            fns["jax"] = lambda: jax.block_until_ready(jf(jp, x, y))
+        measured = interleaved_times(fns, repeats)
+        times = {k: measured.get(k) for k in ("functrans", "jax")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
 
@@ -222,21 +231,24 @@ def _run_first_call(mod, np_mod, block, env):
 
 
 def bench_jit_first_call(repeats=3):
-    env = dict(os.environ)
-    rows = {"first call, empty cache": [], "first call, warm disk cache": [],
-            "second call": [], "import": []}
-    jrows = {k: [] for k in rows}
+    """functrans with its default (the first call on numpy, the compile in a background
+    thread: the second call waits for it) and compiling on the first call, then jax.jit."""
+    rows = ["first call, empty cache", "second call, empty cache",
+            "first call, warm disk cache", "second call, warm disk cache", "import"]
+    cols = {"functrans": "1", "functrans, compile on first call": "0"}
+    times = {c: {r: [] for r in rows} for c in list(cols) + ["jax.jit"]}
     have_jax = _optional("jax") is not None
     for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as d:
-            env["FUNCTRANS_CACHE_DIR"] = d
-            imp, first, second = _run_first_call("functrans", "functrans.numpy", "", env)
-            rows["first call, empty cache"].append(first)
-            rows["import"].append(imp)
-            imp, first, second = _run_first_call("functrans", "functrans.numpy", "", env)
-            rows["first call, warm disk cache"].append(first)
-            rows["second call"].append(second)
-            rows["import"].append(imp)
+        for col, background in cols.items():
+            env = dict(os.environ, FUNCTRANS_JIT_BACKGROUND_COMPILE=background)
+            with tempfile.TemporaryDirectory() as d:
+                env["FUNCTRANS_CACHE_DIR"] = d
+                for cache in ("empty cache", "warm disk cache"):
+                    imp, first, second = _run_first_call("functrans", "functrans.numpy", "",
+                                                         env)
+                    times[col][f"first call, {cache}"].append(first)
+                    times[col][f"second call, {cache}"].append(second)
+                    times[col]["import"].append(imp)
         if have_jax:
             jenv = dict(os.environ)
             with tempfile.TemporaryDirectory() as d:
@@ -244,30 +256,32 @@ def bench_jit_first_call(repeats=3):
                 jenv["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
                 jenv["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
                 block = "import jax; jax.block_until_ready(out)"
-                imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
-                jrows["first call, empty cache"].append(first)
-                jrows["import"].append(imp)
-                imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
-                jrows["first call, warm disk cache"].append(first)
-                jrows["second call"].append(second)
-                jrows["import"].append(imp)
-    print("\n| jit, small MLP step (64-32-32-10, batch 32), fresh process | functrans | jax.jit |")
-    print("|---|---|---|")
-    for k in rows:
-        ft_t = float(np.median(rows[k]))
-        j = f"{np.median(jrows[k]):.3f} s ({ft_t / np.median(jrows[k]):.2f}x)" if have_jax \
-            else "—"
-        print(f"| {k} | {ft_t:.3f} s | {j} |")
-    print("(medians of", repeats, "fresh processes each)")
+                for cache in ("empty cache", "warm disk cache"):
+                    imp, first, second = _run_first_call("jax", "jax.numpy", block, jenv)
+                    times["jax.jit"][f"first call, {cache}"].append(first)
+                    times["jax.jit"][f"second call, {cache}"].append(second)
+                    times["jax.jit"]["import"].append(imp)
+    names = list(cols) + (["jax.jit"] if have_jax else [])
+    print("\n| jit, small MLP step (64-32-32-10, batch 32), fresh process | "
+          + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for r in rows:
+        base = float(np.median(times["functrans"][r]))
+        cells = []
+        for c in names:
+            t = float(np.median(times[c][r]))
+            cells.append(f"{t:.3f} s" if c == "functrans" else f"{t:.3f} s ({base / t:.2g}x)")
+        print(f"| {r} | " + " | ".join(cells) + " |")
+    print("(medians of", repeats, "fresh processes each; ratios are functrans / column)")
 
 
 def main(argv):
     what = argv[1] if len(argv) > 1 else "all"
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}; medians; float32")
     if what in ("all", "eager"):
-        bench_value_and_grad(repeats=15)
-        bench_hvp(repeats=15)
-        bench_vmap_grad(repeats=7)
+        bench_value_and_grad(repeats=40)
+        bench_hvp(repeats=40)
+        bench_vmap_grad(repeats=15)
     if what in ("all", "jit"):
         bench_jit_first_call()
 

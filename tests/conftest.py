@@ -1,7 +1,14 @@
 """Test-wide settings. Under CI (the CI environment variable set) hypothesis is derandomized
-and keeps no example database, so a run is reproducible; locally it explores new examples."""
+and keeps no example database, so a run is reproducible; locally it explores new examples.
+
+jit compiles on the first call in tests (and in the processes they start): most tests call a
+jitted function once and compare it with the interpreter, which must check compiled code, not
+the numpy interpreter that runs first calls by default. tests/test_jit_background.py tests that
+mode."""
 import os
 import sys
+
+os.environ["FUNCTRANS_JIT_BACKGROUND_COMPILE"] = "0"
 
 import pytest
 from hypothesis import HealthCheck, settings

@@ -295,3 +295,70 @@ def test_jvp_with_integer_inputs_outputs_and_aux():
     v = rng.standard_normal(3)
     hv = both_ways(lambda: ft.jvp(ft.grad(lambda z: fnp.sum(fnp.sin(z) * z)), (x,), (v,))[1])
     np.testing.assert_allclose(hv, (2 * np.cos(x) - x * np.sin(x)) * v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hessian_vector_products_record_the_inner_gradient_program_whole(dtype, monkeypatch):
+    """jvp of grad: inside the outer recording the inner gradient program is recorded in one
+    piece (_GradientProgram._record) instead of equation by equation; the outer tangent
+    program derived from that recording gives the same bits as the ordinary path."""
+    p = mlp_params(dtype)
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    y = rng.standard_normal((6, 3)).astype(dtype)
+    v = tree_util.tree_map(lambda a: np.ones_like(a) * dtype(0.5), p)
+    g = ft.grad(mlp_loss)
+    recorded_whole = []
+    original = replay._GradientProgram._record
+
+    def spy(self, main, args):
+        out = original(self, main, args)
+        recorded_whole.append(len(self.program.eqns))
+        return out
+    monkeypatch.setattr(replay._GradientProgram, "_record", spy)
+    hvp = both_ways(lambda: ft.jvp(lambda q: g(q, x, y), (p,), (v,)), calls=5)
+    assert recorded_whole and recorded_whole[0] > 10
+    # Against finite differences of the gradient, in float64.
+    p64 = tree_util.tree_map(lambda a: np.asarray(a, np.float64), p)
+    x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    eps = 1e-6
+    plus = ft.grad(mlp_loss)(tree_util.tree_map(lambda a, t: a + eps * t, p64, v), x64, y64)
+    minus = ft.grad(mlp_loss)(tree_util.tree_map(lambda a, t: a - eps * t, p64, v), x64, y64)
+    fd = tree_util.tree_map(lambda a, b: (a - b) / (2 * eps), plus, minus)
+    tol = 2e-3 if dtype == np.float32 else 1e-6
+    for a, b in zip(_leaves(hvp[1]), _leaves(fd)):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_nested_gradient_programs_with_literals_and_passed_through_outputs():
+    """Gradient programs whose outputs include an input passed through, a constant and a
+    literal, recorded whole inside an outer replay: same bits as the ordinary path."""
+    w = rng.standard_normal(4)
+
+    def f(v, c):
+        return fnp.sum(v * 2.0) + c * 3.0 + fnp.sum(fnp.cos(v) * v)
+    inner = ft.grad(f, argnums=(0, 1))
+    both_ways(lambda: ft.jvp(lambda v: inner(v, 1.5), (w,), (np.ones(4),)), calls=5)
+    both_ways(lambda: ft.grad(lambda v: fnp.sum(inner(v, 0.5)[0] ** 2))(w), calls=5)
+    both_ways(lambda: ft.hessian(lambda v: f(v, 2.0))(w), calls=4)
+
+
+def test_argument_checks_skipped_only_where_they_passed_before():
+    """Recording skips an impl's argument checks for a (primitive, parameters, avals) that
+    passed them before; another combination is still checked and raises as without the fast
+    path."""
+    from functrans import lax
+
+    def f(x, y):
+        return fnp.sum(lax.add(x, y) * lax.broadcast_in_dim(y, (2, 3), (1,)))
+    good = (rng.standard_normal(3), rng.standard_normal(3))
+    both_ways(lambda: ft.grad(f)(*good))
+    for enabled in (False, True):
+        with replay.fast_paths(enabled):
+            with pytest.raises((TypeError, ValueError)) as bad_dtype:
+                ft.grad(f)(good[0], good[1].astype(np.float32))
+            with pytest.raises((TypeError, ValueError)) as bad_shape:
+                ft.grad(f)(np.ones(3), np.ones(2))
+        if enabled:
+            assert str(bad_dtype.value) == dtype_message
+            assert str(bad_shape.value) == shape_message
+        dtype_message, shape_message = str(bad_dtype.value), str(bad_shape.value)

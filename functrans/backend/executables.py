@@ -1,7 +1,19 @@
 """Compiled programs in memory: one Executable per ClosedProgram (and set of donated inputs),
-compiled once under a lock. The jit call primitive and the loops of control flow run them."""
+compiled once under a lock. The jit call primitive and the loops of control flow run them.
+
+A jitted function's first call need not wait for Numba (0.3 s to start in a new process, then
+0.1-0.2 s per new kernel): `Interpreted` runs the flattened program on numpy, and
+`compile_in_background` queues its compile on a worker thread. The worker is not a daemon: a
+short script waits for its compiles at exit, so that the next process finds them in the disk
+cache."""
 import threading
 import weakref
+
+import numpy as np
+
+from ..core.staging import eval_program
+from .flatten import flatten
+from .fusion import plan
 
 _executables = weakref.WeakKeyDictionary()      # ClosedProgram -> {donate: Executable}
 _compile_lock = threading.RLock()
@@ -20,9 +32,99 @@ def executable_for(program, donate=()):
     return per[key]
 
 
+def compiled(program, donate=()):
+    """The Executable if it is already compiled, else None (never compiles)."""
+    per = _executables.get(program)
+    return None if per is None else per.get(tuple(donate))
+
+
 def _program_name(program):
     return f"program_{id(program):x}"
 
 
 def clear():
     _executables.clear()
+
+
+# --- first calls on numpy, compiles in the background ------------------------------------------
+
+class Interpreted:
+    """A ClosedProgram flattened as jit flattens it (sub-program calls inlined, the primitives'
+    simplifications applied) and run by numpy, equation by equation. Making one runs jit's
+    checks that need no Numba (every equation has a lowering), so a program jit cannot lower
+    fails on its first call, as it does when compiled right away."""
+
+    def __init__(self, closed):
+        self.program, self.consts = flatten(closed)
+        plan(self.program)
+        self.out_avals = [v.aval for v in self.program.outvars]
+
+    def __call__(self, *args):
+        outs = eval_program(self.program, self.consts, args)
+        # As compiled code returns them: rank-0 outputs as numpy scalars, others as arrays of
+        # the output's dtype (a Literal or an input passed through comes back as given here).
+        return [np.asarray(o, a.dtype)[()] if not a.shape else
+                o if isinstance(o, np.ndarray) and o.dtype == a.dtype else np.asarray(o, a.dtype)
+                for o, a in zip(outs, self.out_avals)]
+
+
+class BackgroundCompile:
+    """A queued compile of one program. A compile error stays here: the next call compiles the
+    program again in its own thread, which raises it there."""
+    __slots__ = ("program", "donate", "event", "error")
+
+    def __init__(self, program, donate):
+        self.program, self.donate = program, tuple(donate)
+        self.event = threading.Event()
+        self.error = None
+
+    def done(self):
+        return self.event.is_set()
+
+    def wait(self, timeout=None):
+        return self.event.wait(timeout)
+
+    def _run(self):
+        try:
+            executable_for(self.program, self.donate)
+        except Exception as e:   # noqa: BLE001
+            self.error = e
+        finally:
+            self.event.set()
+
+
+_queue = []
+_queue_lock = threading.Lock()
+_worker = [None]
+
+
+def compile_in_background(program, donate=()) -> BackgroundCompile:
+    job = BackgroundCompile(program, donate)
+    with _queue_lock:
+        _queue.append(job)
+        if _worker[0] is None:
+            _worker[0] = threading.Thread(target=_drain, name="functrans-jit-compile")
+            _worker[0].start()
+    return job
+
+
+def _drain():
+    while True:
+        with _queue_lock:
+            if not _queue:
+                _worker[0] = None
+                return
+            job = _queue.pop(0)
+        job._run()
+
+
+def wait_for_background_compiles(timeout=None):
+    """Block until every queued compile has finished (tests; a benchmark's steady state)."""
+    while True:
+        with _queue_lock:
+            worker = _worker[0]
+        if worker is None:
+            return
+        worker.join(timeout)
+        if timeout is not None:
+            return

@@ -11,10 +11,17 @@ Settings:
   debug_infs   the same for infinities.
   enable_x64   always True: functrans follows JAX with jax_enable_x64=True. Setting it False
                raises (32-bit defaults are not implemented).
+  jit_background_compile
+               True (the default; the environment variable FUNCTRANS_JIT_BACKGROUND_COMPILE=0
+               sets False): a jitted function's first calls with a new signature run its
+               program on numpy while its kernels compile in a background thread, and later
+               calls run the compiled code (values equal up to float rounding). False: the
+               first call compiles, then runs compiled code.
 
 This module is read by the core's hot paths: it must stay free of other imports.
 """
 import contextlib
+import os
 
 __all__ = ["config", "update", "debug_nans_context"]
 
@@ -22,12 +29,15 @@ __all__ = ["config", "update", "debug_nans_context"]
 class Config:
     """The settings object (also importable as functrans.config.config)."""
 
-    _NAMES = ("debug_nans", "debug_infs", "enable_x64")
+    _NAMES = ("debug_nans", "debug_infs", "enable_x64", "jit_background_compile")
 
     def __init__(self):
         self.debug_nans = False
         self.debug_infs = False
         self.enable_x64 = True
+        self.jit_background_compile = \
+            os.environ.get("FUNCTRANS_JIT_BACKGROUND_COMPILE", "1").strip().lower() \
+            not in ("0", "false", "no", "off")
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)

@@ -78,8 +78,10 @@ class EvalTrace(Trace):
 
     lift = pure
 
-    def process_primitive(self, primitive, values, params):
-        out = primitive.impl(*[plain(v) for v in values], **params)
+    def process_primitive(self, primitive, values, params, impl=None):
+        """`impl`: the primitive's impl without its argument checks, for a caller that knows
+        they pass (transforms/replay.py)."""
+        out = (impl or primitive.impl)(*[plain(v) for v in values], **params)
         # Results reach the user as read-only Arrays (JAX's semantics; see core/array.py).
         if primitive.multiple_results:
             outs = [to_array(o) if isinstance(o, np.ndarray) else o for o in out]

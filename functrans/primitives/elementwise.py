@@ -107,6 +107,7 @@ def _checked_impl(name, fn, kinds):
                 raise _kind_error(name, np.dtype(_dtype_of(a)), kinds)
         return fn(*args, **params)
     impl.__name__ = f"{name}_impl"
+    impl.unchecked = fn       # for programs whose equations the shape rule checked
     return impl
 
 

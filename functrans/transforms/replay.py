@@ -25,6 +25,8 @@ __array__) are answered exactly by asking the JVP of the recorded prefix.
 
 `fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
 """
+import keyword
+import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -36,6 +38,7 @@ from ..config import config as _config
 from ..core import dtypes
 from ..core.ir import Eqn, Literal, Program, Var
 from ..core.primitive import Zero, tangent_aval
+from ..core.array import plain, to_array
 from ..core.staging import eval_program, stage
 from ..core.trace import _EVAL_TRACE, Trace, Tracer, _state, get_aval, new_main
 from .. import tree_util
@@ -162,13 +165,41 @@ class RecordTracer(Tracer):
         return self._trace.main.global_data.carries_derivative(self)
 
 
+_AVALS = {}            # (type, shape, dtype) -> (ShapedArray, its key part), for values
+# (primitive, parameters key, input avals) whose impl's argument checks passed. Parameters
+# holding arrays or unhashable objects (compared by identity) are never entered.
+_CHECKED = set()
+
+
+def _aval_and_key(value):
+    """A concrete value's aval, interned, and a plain-tuple stand-in for it in structure keys
+    (hashed in C; ShapedArray's dataclass hash and equality run Python code, and a key holds
+    one per recorded value)."""
+    try:
+        k = (type(value), value.shape, value.dtype)
+    except AttributeError:           # a Python scalar
+        aval = get_aval(value)
+        return aval, _aval_key(aval)
+    hit = _AVALS.get(k)
+    if hit is None:
+        if len(_AVALS) > 4096:
+            _AVALS.clear()
+        aval = get_aval(value)
+        hit = _AVALS[k] = (aval, _aval_key(aval))
+    return hit
+
+
+def _aval_key(aval):
+    return (aval.shape, aval.dtype, aval.weak_type)
+
+
 class Recorder:
     def __init__(self, values):
         self.values = values
         self.raw_eqns = []
         self.key = []
         self.keep = []                # objects whose id() is in the key: kept alive
-        self.invars = [Var(get_aval(v)) for v in values]
+        self.invars = [Var(_aval_and_key(v)[0]) for v in values]
         self.constvars, self.consts, self.const_ids = [], [], {}
         self.var_values = list(values)    # by variable number: inputs, then eqn outputs
 
@@ -204,11 +235,11 @@ class RecordTrace(Trace):
                                 False)
         k = rec.const_ids.get(id(value))
         if k is None:
-            aval = get_aval(value)
+            aval, aval_key = _aval_and_key(value)
             k = rec.const_ids[id(value)] = len(rec.consts)
             rec.consts.append(value)
             rec.constvars.append(Var(aval))
-            rec.key.append(("c", aval))
+            rec.key.append(("c", aval_key))
         var = rec.constvars[k]
         return RecordTracer(self, var.aval, value, var, ("c", k), False)
 
@@ -216,36 +247,58 @@ class RecordTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
-        rec = self.main.global_data
+        main = self.main
+        rec = main.global_data
         values = [t.value for t in tracers]
-        if self.main.level == 1:
+        n_keep = len(rec.keep)
+        params_key = _params_key(params, rec.keep)
+        dep = False
+        ins, refs, in_avals = [], [], []
+        for t in tracers:
+            ins.append(t.atom)
+            refs.append(t.ref)
+            a = t.aval
+            in_avals.append((a.shape, a.dtype, a.weak_type))
+            if t.dep:
+                dep = True
+        if main.level == 1:
             # What bind would do with these concrete values (no staging is active below this
-            # trace, or bind would not have come here): the eager interpreter.
-            outs = _EVAL_TRACE.process_primitive(primitive, values, params)
+            # trace, or bind would not have come here): the eager interpreter. An impl's
+            # argument checks (its shape rule on the arguments' avals) passed before for the
+            # same primitive, parameters and avals are not run again.
+            unchecked = getattr(primitive.impl, "unchecked", None)
+            check_key = None
+            if unchecked is not None and len(rec.keep) == n_keep:
+                check_key = (primitive, params_key, tuple(in_avals))
+                if check_key in _CHECKED:
+                    check_key = None
+                else:
+                    unchecked = None
+            outs = _EVAL_TRACE.process_primitive(primitive, values, params, unchecked)
+            if check_key is not None:
+                if len(_CHECKED) > 8192:
+                    _CHECKED.clear()
+                _CHECKED.add(check_key)
         else:       # inside an enclosing replay, whose recording tracers these values are
             out = primitive.bind(*values, **params)
             outs = primitive.as_list(out)
-        if getattr(primitive, "effectful", False) and not outs:
+        if not outs and getattr(primitive, "effectful", False):
             # A host side effect (debug.print) happens here, once, as on the ordinary path; it
             # has nothing to differentiate, and the recorded program must not repeat it.
+            del rec.keep[n_keep:]
             return []
-        dep = False
-        for t in tracers:
-            if t.dep:
-                dep = True
-                break
-        result = []
+        result, atoms, out_keys = [], [], []
         values = rec.var_values
         for o in outs:
-            var = Var(get_aval(o))
-            result.append(RecordTracer(self, var.aval, o, var, len(values), dep))
+            aval, aval_key = _aval_and_key(o)
+            var = Var(aval)
+            result.append(RecordTracer(self, aval, o, var, len(values), dep))
+            atoms.append(var)
+            out_keys.append(aval_key)
             values.append(o)
         # Kept as a plain tuple: Eqn objects are made only if this structure needs deriving.
-        rec.raw_eqns.append((primitive, tuple([t.atom for t in tracers]),
-                             tuple([r.atom for r in result]), params))
-        rec.key.append((primitive, _params_key(params, rec.keep),
-                        tuple([t.ref for t in tracers]),
-                        tuple([r.aval for r in result])))
+        rec.raw_eqns.append((primitive, tuple(ins), tuple(atoms), params))
+        rec.key.append((primitive, params_key, tuple(refs), tuple(out_keys)))
         return result
 
 
@@ -263,14 +316,27 @@ class _Ident:
         return id(self.obj)
 
 
-_PLAIN = frozenset((bool, int, str, type(None), np.dtype))
+# Values equal only when they act the same, given their type (dtypes: each dtype class).
+_PLAIN = frozenset((bool, int, str, type(None), np.dtype) +
+                   tuple(type(np.dtype(c)) for c in "?bhilqpBHILQPefdgFDGMm"))
+_INT = {int}
 
 
 def _params_key(v, keep):
     """A hashable stand-in for primitive parameters, equal only when they act the same."""
     t = type(v)
     if t is dict:
-        return tuple([(k, _params_key(x, keep)) for k, x in sorted(v.items())])
+        out = []
+        for k in sorted(v):
+            x = v[k]
+            tx = type(x)
+            # The common parameters (dtypes, flags, axes, shapes) as they are; the 3-tuple
+            # cannot equal the 2-tuple of the general case.
+            if tx in _PLAIN or (tx is tuple and (not x or set(map(type, x)) == _INT)):
+                out.append((k, tx, x))
+            else:
+                out.append((k, _params_key(x, keep)))
+        return tuple(out)
     if t in _PLAIN:
         return (t, v)
     if t is tuple or t is list:
@@ -317,48 +383,192 @@ def lower_aux(x, main):
 class _GradientProgram:
     """The staged u ↦ Jᵀu of a recorded structure: a program of (inputs, constants, the
     recorded values it reuses, u); `saved` numbers those recorded values."""
-    __slots__ = ("program", "consts", "saved", "steps", "n_slots", "out_slots", "_literals")
+    __slots__ = ("program", "consts", "saved", "run", "_run_all", "_block")
 
     def __init__(self, program, consts, saved):
         self.program, self.consts, self.saved = program, consts, saved
-        # A straight-line plan over numbered slots: what eval_program does, without the env
-        # dict and bind's search for the trace (the inputs are concrete values at top level).
-        slot = {}
-        for v in tuple(program.constvars) + tuple(program.invars):
-            slot[v] = len(slot)
-        literals = []
-
-        def number(a):
-            if type(a) is Literal:
-                literals.append(a.value)
-                return -len(literals)
-            return slot[a]
-        steps = []
-        for e in program.eqns:
-            ins = tuple(number(a) for a in e.inputs)
-            for v in e.outputs:
-                slot[v] = len(slot)
-            steps.append((e.primitive, ins, e.params, tuple(slot[v] for v in e.outputs),
-                          e.primitive.multiple_results))
-        self.out_slots = tuple(number(a) for a in program.outvars)
-        self.n_slots = len(slot)
-        # Literals live after the slots: a negative number -k reads literal k-1.
-        self.steps = [(p, tuple(i if i >= 0 else self.n_slots - i - 1 for i in ins), params,
-                       outs, multi) for p, ins, params, outs, multi in steps]
-        self.out_slots = tuple(i if i >= 0 else self.n_slots - i - 1 for i in self.out_slots)
-        self._literals = literals
+        self.run = _straight_line(program)
+        self._run_all = self._block = None
 
     def __call__(self, args):
-        if len(_state.stack) != 1 or any(isinstance(a, Tracer) for a in args):
-            return eval_program(self.program, self.consts, args)
-        env = [*self.consts, *args, *([None] * (self.n_slots - len(self.consts) - len(args))),
-               *self._literals]
-        process = _EVAL_TRACE.process_primitive
-        for prim, ins, params, outs, multi in self.steps:
-            res = process(prim, [env[i] for i in ins], params)
-            for i, r in zip(outs, res):
-                env[i] = r
-        return [env[i] for i in self.out_slots]
+        stack = _state.stack
+        if len(stack) == 1:
+            if not any(isinstance(a, Tracer) for a in args):
+                return self.run(*self.consts, *args)
+        elif len(stack) == 2 and stack[1].trace_type is RecordTrace and \
+                _state.dynamic.level == 0:
+            # Inside the recording of an enclosing jvp or grad (a Hessian-vector product):
+            # record the whole program at once.
+            main = stack[1]
+            if all(not isinstance(a, Tracer) or a._trace.main is main for a in args):
+                return self._record(main, args)
+        return eval_program(self.program, self.consts, args)
+
+    def _record(self, main, args):
+        """What evaluating the program through the enclosing RecordTrace records, equation
+        by equation (the same equations, atoms, values and avals; constants and literals
+        become the recording's constants in the same order), without a bind per equation:
+        the values come from the generated function, and the structure key holds the
+        program itself (this object, kept alive by the key) and how its inputs are wired."""
+        prog = self.program
+        if self._block is None:
+            self._run_all = _straight_line(prog, all_outputs=True)
+            self._block = _block_plan(prog)
+            if self._block is None:
+                return eval_program(prog, self.consts, args)
+        in_slots, eqn_plan, out_plan = self._block
+        trace = main.trace()
+        rec = main.global_data
+        atoms, refs, dep = [], [], False
+        ins = []
+        for kind, x in in_slots:
+            if kind == "c":                  # the program's constants, then its inputs
+                t = trace.full_raise(self.consts[x])
+            elif kind == "i":
+                t = trace.full_raise(args[x])
+            else:                            # a literal, which bind would make a constant
+                t = trace.pure(x)
+            ins.append(t)
+            atoms.append(t.atom)
+            refs.append(t.ref)
+            if t.dep:
+                dep = True
+        n_in = len(self.consts) + len(args)
+        values = self._run_all(*[t.value for t in ins[:n_in]])
+        var_values = rec.var_values
+        raw_eqns = rec.raw_eqns
+        k = 0
+        tracers = {}
+        for prim, in_idx, params, n_out, out_pos in eqn_plan:
+            outs = []
+            for j in range(n_out):
+                v = values[k]
+                k += 1
+                var = Var(_aval_and_key(v)[0])
+                outs.append(var)
+                if out_pos[j] is not None:
+                    for pos in out_pos[j]:
+                        tracers[pos] = RecordTracer(trace, var.aval, v, var, len(var_values),
+                                                    dep)
+                atoms.append(var)
+                var_values.append(v)
+            raw_eqns.append((prim, tuple([atoms[i] for i in in_idx]), tuple(outs), params))
+        rec.key.append(("program", self, tuple(refs)))
+        return [tracers[i] if i in tracers else ins[src] for i, src in enumerate(out_plan)]
+
+
+def _block_plan(program):
+    """How _GradientProgram._record wires a program: (the slots read from outside, in order:
+    constants, inputs, literals), per equation (primitive, input slots, params, number of
+    outputs, which program outputs each output is), and per program output the slot of the
+    input or literal it is (-1: an equation's output). None if an equation has a host side
+    effect, which evaluating it must perform in order."""
+    slot, in_slots = {}, []
+    for i, v in enumerate(program.constvars):
+        slot[v] = len(in_slots)
+        in_slots.append(("c", i))
+    for i, v in enumerate(program.invars):
+        slot[v] = len(in_slots)
+        in_slots.append(("i", i))
+    literal_slots = {}
+    out_positions = {}
+    for pos, a in enumerate(program.outvars):
+        if type(a) is Var:
+            out_positions.setdefault(a, []).append(pos)
+
+    def read(a):
+        if type(a) is Literal:
+            if id(a) not in literal_slots:
+                literal_slots[id(a)] = len(in_slots)
+                in_slots.append(("l", a.value))
+            return literal_slots[id(a)]
+        return slot[a]
+
+    # Literals first, in the order the equations read them: bind would make each a
+    # constant of the recording at its first use, before the equation is recorded, and
+    # the order of constants is part of the key.
+    for e in program.eqns:
+        if getattr(e.primitive, "effectful", False):
+            return None
+        for a in e.inputs:
+            if type(a) is Literal:
+                read(a)
+    for a in program.outvars:
+        if type(a) is Literal:
+            read(a)
+    eqn_plan = []
+    n = len(in_slots)
+    for e in program.eqns:
+        ins = tuple(read(a) for a in e.inputs)
+        for v in e.outputs:
+            slot[v] = n
+            n += 1
+        eqn_plan.append((e.primitive, ins, e.params, len(e.outputs),
+                         tuple(out_positions.get(v) for v in e.outputs)))
+    n_in = len(in_slots)
+    out_plan = [-1 if slot_of >= n_in else slot_of
+                for slot_of in (read(a) for a in program.outvars)]
+    return tuple(in_slots), eqn_plan, out_plan
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _straight_line(program, all_outputs=False):
+    """The program as one generated Python function of (constants, inputs) that calls each
+    primitive's numpy impl directly: what the eager interpreter does for each equation (plain
+    ndarrays in, read-only Arrays out), with the interpreter's per-equation work (finding
+    the trace, a dict of variables, wrapping every intermediate, checking arguments) done
+    once here instead of on every call. The values are the interpreter's, bit for bit: the
+    same numpy code on the same inputs."""
+    g = {"_plain": plain, "_wrap": to_array, "_nd": np.ndarray}
+    names = {}
+
+    def name(a):
+        if type(a) is Literal:
+            return glob(a.value)
+        return names[a]
+
+    def glob(obj):
+        k = f"_g{len(g)}"
+        g[k] = obj
+        return k
+
+    def fresh(v):
+        names[v] = f"v{len(names)}"
+        return names[v]
+
+    params_in = [fresh(v) for v in tuple(program.constvars) + tuple(program.invars)]
+    lines = [f"def run({', '.join(params_in)}):"]
+    lines += [f"    {n} = _plain({n})" for n in params_in]
+    for e in program.eqns:
+        # The program was staged, so every shape rule has run on exactly these avals: the
+        # impls' own argument checks (`unchecked`, where an impl has them) would pass.
+        impl = e.primitive.impl
+        fn = glob(getattr(impl, "unchecked", impl))
+        kw = []
+        for k, v in e.params.items():
+            if not _IDENT.match(k) or keyword.iskeyword(k):
+                kw = None
+                break
+            kw.append(f"{k}={glob(v)}")
+        args = ", ".join([name(a) for a in e.inputs] +
+                         (kw if kw is not None else [f"**{glob(e.params)}"]))
+        outs = [fresh(v) for v in e.outputs]
+        if e.primitive.multiple_results:
+            target = ", ".join(outs) + ("," if len(outs) == 1 else "")
+            lines.append(f"    {target or '_'} = {fn}({args})")
+        else:
+            lines.append(f"    {outs[0]} = {fn}({args})")
+    results = []
+    for a in ([v for e in program.eqns for v in e.outputs] if all_outputs
+              else program.outvars):
+        n = name(a)
+        # As the interpreter returns them: numpy arrays as read-only Arrays, others as they are.
+        results.append(f"(_wrap({n}) if isinstance({n}, _nd) else {n})")
+    lines.append(f"    return [{', '.join(results)}]")
+    exec(compile("\n".join(lines) + "\n", "<functrans replay>", "exec"), g)
+    return g["run"]
 
 
 def _gradient_program(program, n_in, n_const, ct_avals):
@@ -466,7 +676,7 @@ class _Replayed:
         self.misses = misses
         self.outvars = tuple(outvars)
         self.out_avals = out_avals
-        self.key = (tuple(v.aval for v in rec.invars), tuple(rec.key))
+        self.key = (tuple([_aval_key(v.aval) for v in rec.invars]), tuple(rec.key))
 
     @property
     def program(self):
@@ -476,7 +686,7 @@ class _Replayed:
 
     def __call__(self, cts):
         ct_avals = self._extra_avals()
-        key = (type(self), self.key, tuple(ct_avals))
+        key = (type(self), self.key, tuple([_aval_key(a) for a in ct_avals]))
         entries = _cache.entries
         with _cache.lock:
             seen = key in entries
