@@ -22,8 +22,10 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                bytes/s of a matrix-vector product (memory-bound), and the fixed
                                cost of a tiny product
   stream_bw, dram_bw, np_call  a numpy binary ufunc: bytes/s on arrays that stay in cache, and
-                               on large fresh ones (memory-bound, page faults included), and its
-                               fixed cost
+                               on large ones (memory-bound), and its fixed cost
+  fault_byte                   seconds per byte of fresh memory: arrays larger than the
+                               allocator's largest mmap threshold (32 MiB) are mapped anew at
+                               each allocation, and each page faults on its first write
   transc_elem                  seconds per element of a numpy transcendental (np.tanh)
   copy_bw, reduce_bw, reduce_row
                                bytes/s of a transposed copy and of np.sum, and np.sum's cost per
@@ -48,6 +50,7 @@ another CPU. The jit rates need compiled kernels: they are measured the first ti
 estimate is asked for, so an eager-only user never waits for Numba.
 """
 import json
+import mmap
 import os
 import platform
 import tempfile
@@ -89,6 +92,7 @@ class Rates:
     blas_call: float = 2e-6
     stream_bw: float = 5e9
     dram_bw: float = 1e10
+    fault_byte: float = 1e-10
     np_call: float = 1e-6
     transc_elem: float = 5e-9
     copy_bw: float = 3e9
@@ -98,6 +102,7 @@ class Rates:
     jit_step: float = 1e-6
     jit_iter: float = 5e-6
     jit_loop_step: float = 2e-7
+    loop_alloc: float = 1e-10
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
@@ -126,13 +131,15 @@ class Rates:
             f"dimension {self.gemm_half:.3g}, {gb(self.gemm_bw)} "
             f"matrix-vector, {us(self.blas_call)} per call",
             f"  numpy: {gb(self.stream_bw)} elementwise in cache, {gb(self.dram_bw)} on large "
-            f"arrays, {us(self.np_call)} per call, "
+            f"arrays, {self.fault_byte * 1e12:.0f} ps per byte of fresh memory, "
+            f"{us(self.np_call)} per call, "
             f"{self.transc_elem * 1e9:.2f} ns per tanh, {gb(self.copy_bw)} transposed copy, "
             f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row",
             f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per Python loop iteration, {us(self.jit_loop_step)} per "
-            f"step of a compiled loop; fused "
+            f"step of a compiled loop, {self.loop_alloc * 1e12:.0f} ps per byte allocated in it; "
+            f"fused "
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
             f"{self.fused_reduce * 1e9:.2f} ns per reduced element, "
@@ -241,13 +248,13 @@ def _chain(k, width=4):
 LOOP_LENGTH = 16
 
 
-def _loop(width=4):
+def _loop(width=4, length=LOOP_LENGTH):
     """A small recurrence as a lax.scan: per-iteration costs of loops."""
     w = np.random.default_rng(0).standard_normal((width, width)) / 2
 
     def g(h, xs):
         return lax.scan(lambda c, x: (fnp.tanh(w @ c + x), c), h, xs)
-    return g, np.linspace(0.1, 0.9, width), np.ones((LOOP_LENGTH, width))
+    return g, np.linspace(0.1, 0.9, width), np.ones((length, width))
 
 
 # --- the measurements ----------------------------------------------------------------------------
@@ -272,6 +279,11 @@ def _blas_time(fn, samples=7):
     return best
 
 
+MEMORY_PROBE = 16 << 20      # bytes of each operand of the large-array probe (beyond cache)
+FRESH_PROBE = 40 << 20       # bytes of the page-fault probe's array (above 32 MiB)
+PAGE = mmap.PAGESIZE
+
+
 def _measure_numpy(r):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((256, 256))
@@ -286,8 +298,9 @@ def _measure_numpy(r):
     big = rng.standard_normal(100_000)
     out = np.empty_like(big)
     r.stream_bw = 3 * big.nbytes / _seconds(lambda: np.multiply(big, big, out=out))
-    large, other = np.full(4_000_000, 1.5), np.full(4_000_000, 0.5)
+    large, other = np.full(MEMORY_PROBE // 8, 1.5), np.full(MEMORY_PROBE // 8, 0.5)
     r.dram_bw = 3 * large.nbytes / _seconds(lambda: np.multiply(large, other), samples=3)
+    r.fault_byte = _seconds(_touch_fresh_pages, samples=3) / FRESH_PROBE
     tiny = np.ones(4)
     r.np_call = _seconds(lambda: np.multiply(tiny, tiny))
     r.transc_elem = _seconds(lambda: np.tanh(big, out=out)) / big.size
@@ -297,6 +310,12 @@ def _measure_numpy(r):
     pairs = big.reshape(-1, 2)
     r.reduce_row = max(_seconds(lambda: np.sum(pairs, axis=1)) - big.nbytes / r.reduce_bw,
                        0.0) / pairs.shape[0]
+
+
+def _touch_fresh_pages():
+    """Write one element per page of a fresh array larger than the allocator's largest mmap
+    threshold: numpy maps such arrays anew at every allocation, and each page faults."""
+    np.empty(FRESH_PROBE // 8)[::PAGE // 8].fill(0.0)
 
 
 SMALL_OPERANDS = 4096      # elements: an impl timed on operands this small shows its fixed cost
@@ -390,19 +409,6 @@ def _measure_jit(r):
     r.jit_step = max(((t_long - blas[1]) - (t_short - blas[0])) / max(units[1] - units[0], 1),
                      0.05 * t_one)
     r.jit_call = max(t_one - r.jit_step, 0.0)
-    g, h, xs = _loop()
-    compiled = jit(g)
-    scan_eqn = [e for e in make_jaxpr(g)(h, xs).eqns if e.primitive.name == "scan"][0]
-    terms = _jit_terms(r, scan_eqn.params["body"])
-    per_iter = _seconds(lambda: compiled(h, xs)) / LOOP_LENGTH
-    work = sum(t.work for t in terms)
-    if compiled_loop(scan_eqn):
-        work -= r.blas_call * sum(t.kind == "blas" for t in terms)
-        units = sum(0.5 if t.kind == "view" else 1.0 for t in terms)
-        r.jit_loop_step = max(per_iter - work, 0.1 * per_iter) / max(units, 1.0)
-    else:
-        steps = sum(t.overhead for t in terms)
-        r.jit_iter = max(per_iter - work - steps, 0.1 * per_iter)
 
     def poly(x):                                     # one kernel of 16 operations
         for c in (1.5, 0.5, 0.25, 2.0, 0.75, 1.25, 0.125, 3.0):
@@ -427,7 +433,49 @@ def _measure_jit(r):
     t_small, t_mid = _interleaved([lambda: sq(small), lambda: sq(mid)], samples=7)
     r.fused_reduce = max((t_mid - t_small) / (mid.size - small.size) - r.fused_elem,
                          r.fused_elem)
+    # the loops last: their estimates use the kernel rates measured above
+    _measure_loops(r)
     r.have_jit = True
+
+
+def _fit_rate(r, name, measured, model):
+    """Set the rate `name` so that the model's estimate (linear in it) matches the measured
+    seconds; at least zero."""
+    setattr(r, name, 0.0)
+    without = model()
+    setattr(r, name, 1e-6)
+    count = (model() - without) / 1e-6          # how many times the model counts the rate
+    setattr(r, name, max(measured - without, 0.0) / count if count > 1e-3 else 0.0)
+
+
+def _measure_loops(r):
+    """A loop under jit: the difference between a short and a long small scan gives the cost
+    per step of a loop compiled as one njit function (or per iteration of a Python loop over
+    the body's compiled program), without the call's; the reverse-mode Jacobian of a wider
+    one, whose backward loop allocates its products and copies of strided operands every
+    iteration, gives what a byte allocated in a compiled loop costs (freed at the end of the
+    iteration, its pages fault in again at the next)."""
+    short, long_ = _loop(length=LOOP_LENGTH), _loop(length=4 * LOOP_LENGTH)
+    programs = [make_jaxpr(g)(h, xs) for g, h, xs in (short, long_)]
+    compiled = [jit(g) for g, _, _ in (short, long_)]
+    t_short, t_long = _interleaved([lambda c=c, a=a: c(*a[1:]) for c, a in
+                                    zip(compiled, (short, long_))], samples=9)
+    scan_eqn = [e for e in programs[0].eqns if e.primitive.name == "scan"][0]
+    r.loop_alloc = 0.0
+    longer = lambda: _jit_total(r, programs[1]) - _jit_total(r, programs[0])  # noqa: E731
+    if not compiled_loop(scan_eqn):
+        _fit_rate(r, "jit_iter", t_long - t_short, longer)
+        return
+    _fit_rate(r, "jit_loop_step", t_long - t_short, longer)
+    g, h, xs = _loop(width=16)
+    closed = make_jaxpr(jacrev(g))(h, xs)
+    compiled = jit(jacrev(g))
+    t = _seconds(lambda: compiled(h, xs), samples=5)
+    _fit_rate(r, "loop_alloc", t, lambda: _jit_total(r, closed))
+
+
+def _jit_total(r, closed):
+    return r.jit_call + sum(t.seconds for t in _jit_terms(r, closed))
 
 
 # --- the cache -----------------------------------------------------------------------------------
