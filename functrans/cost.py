@@ -63,9 +63,9 @@ import numpy as np
 
 from ._version import __version__
 from . import lax, numpy as fnp
-from .core.ir import Literal
+from .core.ir import ClosedProgram, Literal
 from .core.staging import eval_closed
-from .transforms.cost_estimates import _jit_terms, compiled_loop, jit_steps
+from .transforms.cost_estimates import _jit_terms, compiled_loop, cost_kind, jit_steps
 from .transforms.jacobians import jacfwd, jacrev
 from .transforms.jit import jit
 from .transforms.tracing import make_jaxpr
@@ -319,8 +319,6 @@ def _touch_fresh_pages():
 
 
 SMALL_OPERANDS = 4096      # elements: an impl timed on operands this small shows its fixed cost
-NO_IMPL_TIMING = {"scan", "while_loop", "cond", "jit", "custom_jvp_call", "custom_vjp_call",
-                  "checkpoint", "custom_lin", "remat_lin"}     # costed through their programs
 
 
 def impl_seconds(r, eqn):
@@ -328,7 +326,7 @@ def impl_seconds(r, eqn):
     small; until then the median of the primitives measured so far)."""
     name = eqn.primitive.name
     t = r.impl_call.get(name)
-    if t is None and name not in NO_IMPL_TIMING:
+    if t is None and not _holds_programs(eqn):
         t = _time_impl(eqn)
         if t is not None:
             with _lock:
@@ -337,6 +335,14 @@ def impl_seconds(r, eqn):
     if t is None:
         t = float(np.median(list(r.impl_call.values()))) if r.impl_call else 3 * r.np_call
     return t
+
+
+def _holds_programs(eqn):
+    """Control flow and calls: costed through the programs they run, not their impl's."""
+    return cost_kind(eqn.primitive) in ("control_flow", "call") or any(
+        isinstance(v, ClosedProgram) or
+        (isinstance(v, (tuple, list)) and any(isinstance(b, ClosedProgram) for b in v))
+        for v in eqn.params.values())
 
 
 def _time_impl(eqn):
@@ -400,8 +406,8 @@ def _measure_jit(r):
     for f, x in chains:
         steps = jit_steps(make_jaxpr(jacfwd(f))(x))
         units.append(sum(0.5 if s.kind == "view" else 1.0 for s in steps))
-        blas.append(r.blas_call * sum(s.kind == "driver" and s.eqn.primitive.name ==
-                                      "dot_general" for s in steps))
+        blas.append(r.blas_call * sum(s.kind == "driver" and cost_kind(s.eqn.primitive) ==
+                                      "blas" for s in steps))
     compiled = [jit(jacfwd(f)) for f, _ in chains]
     t_one, t_short, t_long = _interleaved(
         [lambda: one(tiny)] + [lambda c=c, x=x: c(x) for c, (_, x) in zip(compiled, chains)],

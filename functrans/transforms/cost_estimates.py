@@ -23,7 +23,7 @@ from ..backend.loops import compiles_as_loop
 from ..backend.lowering import Elementwise, Inline, Reduce, Ufunc, View
 
 COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
-              "numpy_call", "control_flow", "call")
+              "numpy_call", "control_flow", "call", "copy")
 
 
 def cost_kind(prim) -> str:
@@ -163,10 +163,10 @@ def _numpy_work(r, eqn, kind, cost, execution):
         t, how = _stream(r, sum(_nbytes(a.aval) for a in eqn.inputs), r.reduce_bw)
         rows = sum(_size(v.aval) for v in eqn.outputs)      # numpy's cost per output element
         return t + rows * r.reduce_row, f"{how} + {rows} rows"
+    if kind == "copy":
+        # a fresh array written once: count the write twice (first touch, then the copy)
+        return _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
     if kind == "view":
-        if eqn.primitive.name in ("broadcast_in_dim", "concatenate", "pad"):
-            # a fresh array written once: count the write twice (page faults, then the copy)
-            return _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
         return 0.0, "a numpy view"
     if kind == "control_flow":
         return _control_flow_work(r, eqn, execution)
@@ -179,25 +179,20 @@ def _numpy_work(r, eqn, kind, cost, execution):
 
 
 def _control_flow_work(r, eqn, execution):
-    """A loop runs its body `length` times (a while loop's trip count is unknown: once); a cond
-    runs its most expensive branch. Eagerly each body equation pays eval_eqn; under jit each
-    iteration is a call of the body's compiled program."""
-    p = eqn.params
-    name = eqn.primitive.name
-    if name == "scan":
-        bodies, times = [p["body"]], p["length"]
-        carries = {p["body"]: p["num_carry"]}
-    elif name == "while_loop":
-        bodies, times = [p["cond_program"], p["body_program"]], 1
-        carries = {p["cond_program"]: 0, p["body_program"]: len(p["body_program"].out_avals)}
-    elif name == "cond":
-        bodies, times = [max(p["branches"], key=lambda b: len(b.eqns))], 1
-        carries = {bodies[0]: 0}
-    else:
+    """A loop runs its body `times` times, a cond its most expensive branch (as the primitive
+    declares: `cost_programs`; a trip count unknown until it runs counts once). Eagerly each
+    body equation pays eval_eqn; under jit each iteration is a call of the body's compiled
+    program, or a pass of a loop compiled as one njit function."""
+    declared = eqn.primitive.cost_programs
+    if declared is None:
         return _stream(r, equation_cost(eqn).bytes)
+    programs = declared(**eqn.params)
+    times = {t for _, t, _ in programs}
+    times = programs[0][1] if len(times) == 1 and None not in times else 1
     compiled = execution == "jit" and compiled_loop(eqn)
-    per = 0.0 if compiled else r.jit_iter if execution == "jit" else r.eval_iter
-    for body in bodies:
+    loop = any(carries for _, _, carries in programs) or times != 1
+    per = 0.0 if compiled or not loop else r.jit_iter if execution == "jit" else r.eval_iter
+    for body, _, carries in programs:
         if compiled:        # one njit function: no Python between the body's steps, and
             # its products call BLAS directly (without numpy's call overhead); each iteration
             # copies the body's results into the carry and the stacked outputs
@@ -205,14 +200,15 @@ def _control_flow_work(r, eqn, execution):
             per += sum(t.work - (r.blas_call if t.kind == "blas" else 0.0) +
                        r.jit_loop_step * (0.5 if t.kind == "view" else 1.0)
                        for t in _jit_terms(r, body, in_loop=True, layout=layout))
-            per += _loop_results(r, layout, carries[body])
+            per += _loop_results(r, layout, carries)
         elif execution == "jit":
             per += sum(t.seconds for t in _jit_terms(r, body))
         else:
             per += sum(t.seconds for t in _eager_terms(r, body, per_eqn=r.eval_eqn,
                                                        execution=execution))
-    note = "" if name != "while_loop" else " (trip count unknown: one iteration)"
-    if execution == "jit":
+    note = " (trip count unknown: one iteration)" if any(t is None for _, t, _ in programs) \
+        else ""
+    if execution == "jit" and loop:
         note += ", compiled loop" if compiled else ", Python loop over the compiled body"
     return times * per, f"{times} x body {per * 1e6:.3g} us{note}"
 
@@ -280,8 +276,7 @@ def _eager_terms(r, closed, per_eqn, execution="eager", loop=0.0):
         kind = cost_kind(eqn.primitive)
         cost = equation_cost(eqn)
         work, how = _numpy_work(r, eqn, kind, cost, execution)
-        if kind not in ("view", "control_flow", "call") or \
-                eqn.primitive.name in ("broadcast_in_dim", "concatenate", "pad"):
+        if kind not in ("view", "control_flow", "call"):
             faults = _fresh(r, [v.aval for v in eqn.outputs])
             if faults:
                 work += faults
@@ -320,7 +315,7 @@ def _kernel_term(r, step):
             per_elem += r.fused_reduce       # a chain of dependent adds: latency, not SIMD
         elif cost_kind(m.eqn.primitive) == "transcendental":
             per_elem += r.fused_transc
-        elif cost_kind(m.eqn.primitive) != "view":
+        elif cost_kind(m.eqn.primitive) not in ("view", "copy"):   # an index map
             per_elem += r.fused_elem
     produced = {id(v) for m in group.members for v in m.eqn.outputs}
     sources = {id(rd.source): rd.source for m in group.members for rd in m.reads
@@ -440,9 +435,10 @@ def _view_layout(step, strided):
 
 
 def _loop_product_copies(r, eqn, strided):
-    """(seconds of copies, seconds of allocations) of a matrix product inside a compiled loop: BLAS takes a
-    contiguous 2-D operand or a transposed matrix in place; any other operand is copied into a
-    fresh array, and a product whose result is not a 2-D matrix allocates it."""
+    """(seconds of copies, seconds of allocations) of a matrix product inside a compiled
+    loop: BLAS takes a contiguous 2-D operand or a transposed matrix in place; any other
+    operand is copied into a fresh array, and a product whose result is not a 2-D matrix
+    allocates it."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     copied, allocs = 0, 0
     for a, contracting, first in ((eqn.inputs[0], lc, False), (eqn.inputs[1], rc, True)):
