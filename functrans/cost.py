@@ -49,6 +49,7 @@ when the file is missing or was written by another functrans, numpy or Numba ver
 another CPU. The jit rates need compiled kernels: they are measured the first time a jit
 estimate is asked for, so an eager-only user never waits for Numba.
 """
+import importlib.metadata
 import json
 import mmap
 import os
@@ -63,6 +64,7 @@ import numpy as np
 
 from ._version import __version__
 from . import lax, numpy as fnp
+from .backend.cache_dir import default_cache_dir
 from .core.ir import ClosedProgram, Literal
 from .core.staging import eval_closed
 from .transforms.cost_estimates import _jit_terms, compiled_loop, cost_kind, jit_steps
@@ -110,6 +112,7 @@ class Rates:
     impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
     have_jit: bool = False          # were the jit rates measured (else defaults)
     seconds: float = 0.0            # how long the measurement took
+    parts: dict = field(default_factory=dict)       # of which numpy / eager / jit (seconds)
     key: str = ""                   # library/numpy/Numba versions and CPU it was measured with
 
     def impl_seconds(self, eqn):
@@ -120,7 +123,8 @@ class Rates:
         us = lambda s: f"{s * 1e6:.2f} us"  # noqa: E731
         gb = lambda b: f"{b / 1e9:.1f} GB/s"  # noqa: E731
         return "\n".join([
-            f"calibration ({self.key}; measured in {self.seconds:.2f} s)",
+            f"calibration ({self.key}; measured in {self.seconds:.2f} s"
+            f"{_parts_summary(self.parts)})",
             f"  eager jacfwd: {us(self.eager_fixed_fwd)} + {us(self.eager_eqn_fwd)} per equation",
             f"  eager jacrev: {us(self.eager_fixed_rev)} + {us(self.eager_eqn_rev)} per equation",
             f"  impls on small operands: {_impl_summary(self.impl_call)}",
@@ -146,6 +150,10 @@ class Rates:
             f"{self.fused_row * 1e9:.2f} ns per innermost loop"])
 
 
+def _parts_summary(parts):
+    return ": " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()) if parts else ""
+
+
 def _impl_summary(table):
     if not table:
         return "none measured yet"
@@ -156,7 +164,6 @@ def _impl_summary(table):
 
 def machine_key():
     """What invalidates a calibration: the library, numpy and Numba versions and the CPU."""
-    import numba
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -166,12 +173,21 @@ def machine_key():
                     break
     except OSError:
         pass
-    return (f"functrans {__version__}, numpy {np.__version__}, numba {numba.__version__}, "
+    return (f"functrans {__version__}, numpy {np.__version__}, numba {_numba_version()}, "
             f"{cpu}, {os.cpu_count()} cpus")
 
 
+def _numba_version():
+    """Numba's version from its installed metadata: importing Numba (half a second) is left to
+    the first jit."""
+    try:
+        return importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        import numba
+        return numba.__version__
+
+
 def cache_path():
-    from .backend.cache import default_cache_dir
     return os.path.join(default_cache_dir(), FILE_NAME)
 
 
@@ -183,15 +199,15 @@ def cache_path():
 clock = time.thread_time
 
 
-# Of the samples the lower quartile is kept: a machine shared with other processes slows some
-# samples by bursts; the quartile ignores them while still averaging out timer noise.
-def _quartile(samples):
-    return float(np.percentile(samples, 25))
+# Of the samples the median is kept: the estimates predict the typical time of a call, and a
+# machine shared with other processes slows some samples by bursts that the median ignores.
+def _typical(samples):
+    return float(np.median(samples))
 
 
 def _seconds(fn, samples=7, min_seconds=2e-4):
-    """Seconds per call: the lower quartile of `samples` samples, each looping long enough to be
-    above the timer's resolution."""
+    """Seconds per call: the median of `samples` samples, each looping long enough to be above
+    the timer's resolution."""
     fn()
     t0 = clock()
     fn()
@@ -203,11 +219,11 @@ def _seconds(fn, samples=7, min_seconds=2e-4):
         for _ in range(loops):
             fn()
         out.append((clock() - t0) / loops)
-    return _quartile(out)
+    return _typical(out)
 
 
 def _interleaved(fns, samples=7):
-    """Seconds of each function (lower quartile), sampled in turn so that drifting load hits all
+    """Seconds of each function (median), sampled in turn so that drifting load hits all
     alike."""
     for fn in fns:
         fn()
@@ -217,7 +233,7 @@ def _interleaved(fns, samples=7):
             t0 = clock()
             fn()
             out[i].append(clock() - t0)
-    return [_quartile(o) for o in out]
+    return [_typical(o) for o in out]
 
 
 def _fit(points):
@@ -369,7 +385,7 @@ def _measure_eager(r):
         # impls cost themselves is measured per primitive and taken out
         chains = [_chain(k) for k in (0, 1, 3)]
         programs = [make_jaxpr(jac(f))(x) for f, x in chains]
-        times = _interleaved([lambda f=f, x=x: jac(f)(x) for f, x in chains], samples=11)
+        times = _interleaved([lambda f=f, x=x: jac(f)(x) for f, x in chains], samples=7)
         points = [(len(p.eqns), t - _impls(r, p)) for p, t in zip(programs, times)]
         fixed, per = _fit(points)
         setattr(r, f"eager_fixed_{name}", fixed)
@@ -388,7 +404,7 @@ def _measure_eager(r):
     for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
         program = make_jaxpr(jac(g))(h, xs)
         loops = [e for e in program.eqns if e.primitive.name == "scan"]
-        t = _seconds(lambda: jac(g)(h, xs), samples=3, min_seconds=0)
+        t = _seconds(lambda: jac(g)(h, xs), samples=2, min_seconds=0)
         known = getattr(r, f"eager_fixed_{name}") + \
             len(program.eqns) * getattr(r, f"eager_eqn_{name}") + sum(
             impl_seconds(r, e) for e in program.eqns if e.primitive.name != "scan") + sum(
@@ -509,6 +525,15 @@ def _read(path, key):
     return Rates(**data)
 
 
+def _timed(r, part, measure):
+    """Run one part of the calibration, recording its wall seconds (the first jit part also
+    loads Numba and the probes' kernels)."""
+    t0 = time.perf_counter()
+    measure(r)
+    r.parts[part] = time.perf_counter() - t0
+    return r.parts[part]
+
+
 def calibrate(jit=True) -> Rates:
     """Measure this machine's rates now (numpy, eager dispatch and, with jit=True, compiled
     kernels), write them beside the kernel cache and use them from now on."""
@@ -516,10 +541,10 @@ def calibrate(jit=True) -> Rates:
     with _lock:
         t0 = time.perf_counter()
         r = Rates(key=machine_key())
-        _measure_numpy(r)
-        _measure_eager(r)
+        _timed(r, "numpy", _measure_numpy)
+        _timed(r, "eager", _measure_eager)
         if jit:
-            _measure_jit(r)
+            _timed(r, "jit", _measure_jit)
         r.seconds = time.perf_counter() - t0
         path = cache_path()
         _write(path, r)
@@ -540,9 +565,7 @@ def rates(jit=False) -> Rates:
             return calibrate(jit=jit)
         r = _cached[1]
         if jit and not r.have_jit:
-            t0 = time.perf_counter()
-            _measure_jit(r)
-            r.seconds += time.perf_counter() - t0
+            r.seconds += _timed(r, "jit", _measure_jit)
             _write(path, r)
         return r
 

@@ -89,6 +89,21 @@ def test_calibration_cache_written_reused_and_refreshed(tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_eager_calibration_and_its_cache_do_not_load_numba(tmp_path):
+    """An eager-only user (jacobian(mode="auto") without jit) never pays Numba's import: the
+    cache directory and the calibration key are found without it."""
+    import pathlib
+    import subprocess
+    import sys
+    code = ("import sys, functrans as ft; ft.cost.calibrate(jit=False); ft.cost.forget(); "
+            "ft.cost.rates(); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=pathlib.Path(__file__).resolve().parent.parent, check=True,
+                         env={**os.environ, "FUNCTRANS_CACHE_DIR": str(tmp_path)})
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+    assert os.path.exists(tmp_path / cost.FILE_NAME)
+
+
 def test_machine_key_names_versions_and_cpu():
     key = cost.machine_key()
     assert f"functrans {ft.__version__}" in key and "numpy" in key and "numba" in key
