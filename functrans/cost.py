@@ -67,7 +67,8 @@ from . import lax, numpy as fnp
 from .backend.cache_dir import default_cache_dir
 from .core.ir import ClosedProgram, Literal
 from .core.staging import eval_closed
-from .transforms.cost_estimates import _jit_terms, compiled_loop, cost_kind, jit_steps
+from .transforms.cost_estimates import MEMORY_BYTES, _jit_terms, compiled_loop, cost_kind, \
+    jit_steps
 from .transforms.jacobians import jacfwd, jacrev
 from .transforms.jit import jit
 from .transforms.tracing import make_jaxpr
@@ -104,7 +105,7 @@ class Rates:
     jit_step: float = 1e-6
     jit_iter: float = 5e-6
     jit_loop_step: float = 2e-7
-    loop_alloc: float = 1e-10
+    loop_alloc: float = 1e-7
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
@@ -142,7 +143,7 @@ class Rates:
             f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per Python loop iteration, {us(self.jit_loop_step)} per "
-            f"step of a compiled loop, {self.loop_alloc * 1e12:.0f} ps per byte allocated in it; "
+            f"step of a compiled loop, {us(self.loop_alloc)} per array allocated in it; "
             f"fused "
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
@@ -264,12 +265,20 @@ def _chain(k, width=4):
 LOOP_LENGTH = 16
 
 
-def _loop(width=4, length=LOOP_LENGTH):
-    """A small recurrence as a lax.scan: per-iteration costs of loops."""
+def _loop(width=4, length=LOOP_LENGTH, allocating=False):
+    """A small recurrence as a lax.scan: per-iteration costs of loops. allocating=True: the
+    product's result is a 3-D array, which a compiled loop allocates at each iteration (a
+    matrix result goes to a buffer allocated once)."""
     w = np.random.default_rng(0).standard_normal((width, width)) / 2
 
+    def product(c):
+        if allocating:
+            return lax.dot_general(w, c.reshape(width, 1, 1), (((1,), (0,)), ((), ()))
+                                   ).reshape(width)
+        return w @ c
+
     def g(h, xs):
-        return lax.scan(lambda c, x: (fnp.tanh(w @ c + x), c), h, xs)
+        return lax.scan(lambda c, x: (fnp.tanh(product(c) + x), c), h, xs)
     return g, np.linspace(0.1, 0.9, width), np.ones((length, width))
 
 
@@ -295,7 +304,8 @@ def _blas_time(fn, samples=7):
     return best
 
 
-MEMORY_PROBE = 16 << 20      # bytes of each operand of the large-array probe (beyond cache)
+# bytes of each operand of the large-array probe: three of them overflow the last-level cache
+MEMORY_PROBE = max(16 << 20, MEMORY_BYTES // 2)
 FRESH_PROBE = 40 << 20       # bytes of the page-fault probe's array (above 32 MiB)
 PAGE = mmap.PAGESIZE
 
@@ -380,14 +390,20 @@ def _impls(r, closed):
 
 
 def _measure_eager(r):
-    for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
-        # the shortest chain pins the fixed part, the longest the part per equation; what the
-        # impls cost themselves is measured per primitive and taken out
-        chains = [_chain(k) for k in (0, 1, 3)]
-        programs = [make_jaxpr(jac(f))(x) for f, x in chains]
-        times = _interleaved([lambda f=f, x=x: jac(f)(x) for f, x in chains], samples=7)
-        points = [(len(p.eqns), t - _impls(r, p)) for p, t in zip(programs, times)]
-        fixed, per = _fit(points)
+    # the shortest chain pins the fixed part, the longest the part per equation; what the
+    # impls cost themselves is measured per primitive and taken out. Both modes are sampled in
+    # turn: a burst of load from other processes then shifts both alike, not the choice
+    # between them.
+    chains = [_chain(k) for k in (0, 1, 3)]
+    runs = [(name, jac, f, x, make_jaxpr(jac(f))(x))
+            for name, jac in (("fwd", jacfwd), ("rev", jacrev)) for f, x in chains]
+    for *_, program in runs:
+        _impls(r, program)                  # impls first timed here, not inside the samples
+    times = _interleaved([lambda jac=jac, f=f, x=x: jac(f)(x) for _, jac, f, x, _ in runs],
+                         samples=7)
+    for name in ("fwd", "rev"):
+        fixed, per = _fit([(len(p.eqns), t - _impls(r, p))
+                           for (m, *_, p), t in zip(runs, times) if m == name])
         setattr(r, f"eager_fixed_{name}", fixed)
         setattr(r, f"eager_eqn_{name}", per)
     f, x = _chain(4)
@@ -473,27 +489,25 @@ def _fit_rate(r, name, measured, model):
 def _measure_loops(r):
     """A loop under jit: the difference between a short and a long small scan gives the cost
     per step of a loop compiled as one njit function (or per iteration of a Python loop over
-    the body's compiled program), without the call's; the reverse-mode Jacobian of a wider
-    one, whose backward loop allocates its products and copies of strided operands every
-    iteration, gives what a byte allocated in a compiled loop costs (freed at the end of the
-    iteration, its pages fault in again at the next)."""
-    short, long_ = _loop(length=LOOP_LENGTH), _loop(length=4 * LOOP_LENGTH)
-    programs = [make_jaxpr(g)(h, xs) for g, h, xs in (short, long_)]
-    compiled = [jit(g) for g, _, _ in (short, long_)]
-    t_short, t_long = _interleaved([lambda c=c, a=a: c(*a[1:]) for c, a in
-                                    zip(compiled, (short, long_))], samples=9)
+    the body's compiled program), without the call's; the difference between the long scan and
+    one whose product returns a 3-D array (which the compiled loop allocates every iteration)
+    gives what an allocation in a compiled loop costs."""
+    loops = [_loop(length=LOOP_LENGTH), _loop(length=4 * LOOP_LENGTH),
+             _loop(length=4 * LOOP_LENGTH, allocating=True)]
+    programs = [make_jaxpr(g)(h, xs) for g, h, xs in loops]
+    compiled = [jit(g) for g, _, _ in loops]
     scan_eqn = [e for e in programs[0].eqns if e.primitive.name == "scan"][0]
+    loop = compiled_loop(scan_eqn)
+    t_short, t_long, t_alloc = _interleaved(
+        [lambda c=c, a=a: c(*a[1:]) for c, a in zip(compiled, loops)][:3 if loop else 2] +
+        ([] if loop else [lambda: None]), samples=9)
     r.loop_alloc = 0.0
-    longer = lambda: _jit_total(r, programs[1]) - _jit_total(r, programs[0])  # noqa: E731
-    if not compiled_loop(scan_eqn):
-        _fit_rate(r, "jit_iter", t_long - t_short, longer)
+    model = [lambda p=p: _jit_total(r, p) for p in programs]
+    if not loop:
+        _fit_rate(r, "jit_iter", t_long - t_short, lambda: model[1]() - model[0]())
         return
-    _fit_rate(r, "jit_loop_step", t_long - t_short, longer)
-    g, h, xs = _loop(width=16)
-    closed = make_jaxpr(jacrev(g))(h, xs)
-    compiled = jit(jacrev(g))
-    t = _seconds(lambda: compiled(h, xs), samples=5)
-    _fit_rate(r, "loop_alloc", t, lambda: _jit_total(r, closed))
+    _fit_rate(r, "jit_loop_step", t_long - t_short, lambda: model[1]() - model[0]())
+    _fit_rate(r, "loop_alloc", t_alloc - t_long, lambda: model[2]() - model[1]())
 
 
 def _jit_total(r, closed):

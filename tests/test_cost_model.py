@@ -239,12 +239,13 @@ def test_compiled_loop_copies_strided_operands_and_results(fixed_rates):
     assert term.work == pytest.approx(40 * (per + results) + copy)
 
 
-def test_loop_allocations_count_whole_pages(fixed_rates):
+def test_loop_allocations_pay_a_fixed_cost_and_faults_when_mapped(fixed_rates):
     from functrans.core.aval import ShapedArray
     alloc = cost_estimates._loop_alloc
-    assert alloc(fixed_rates, ShapedArray((100,), np.dtype(np.float64))) == 0.0     # reused, no faults
-    assert alloc(fixed_rates, ShapedArray((1024,), np.dtype(np.float64))) == \
-        pytest.approx(8192 * fixed_rates.loop_alloc)
+    small, big = (ShapedArray(s, np.dtype(np.float64)) for s in ((100,), (5000, 1000)))
+    assert alloc(fixed_rates, small) == fixed_rates.loop_alloc
+    assert alloc(fixed_rates, big) == pytest.approx(
+        fixed_rates.loop_alloc + 5000 * 1000 * 8 * fixed_rates.fault_byte)
 
 
 def test_large_bases_and_arrays_pay_page_faults(fixed_rates):

@@ -77,7 +77,30 @@ def _gb(x):
     return f"{x / 1e9:.3g} GB/s"
 
 
-CACHE_BYTES, MEMORY_BYTES = 1 << 20, 16 << 20
+def _last_level_cache(default=8 << 20):
+    """Bytes of the CPU's last-level cache (Linux sysfs), or `default`."""
+    best = 0
+    for index in range(8):
+        try:
+            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        try:
+            best = max(best, int(text[:-1]) * units[text[-1]] if text[-1] in units
+                       else int(text))
+        except (ValueError, IndexError):
+            continue
+    return best or default
+
+
+# Arrays a call touches that fit in a quarter of the last-level cache stay there from call to
+# call (weights, and buffers the allocator hands out again): they stream at the in-cache rates;
+# beyond the whole cache at the large-array rate, and geometrically in between.
+MEMORY_BYTES = max(_last_level_cache(), 4 << 20)
+CACHE_BYTES = MEMORY_BYTES // 4
+SMALL_BASIS = 1 << 20      # an eager Jacobian's basis this small is in its calibrated fixed cost
 # glibc's largest mmap threshold: arrays above it are fresh pages at every allocation
 FRESH_BYTES = 32 << 20
 
@@ -88,8 +111,8 @@ def _fresh(r, avals):
 
 
 def _bandwidth(r, moved, in_cache_bw=None):
-    """Bytes/s for an operation touching `moved` bytes: the in-cache rate up to 1 MiB, the
-    large-array rate (memory-bound, fresh pages) from 16 MiB, geometric in between."""
+    """Bytes/s for an operation touching `moved` bytes: the in-cache rate up to CACHE_BYTES,
+    the large-array rate (memory-bound) from MEMORY_BYTES, geometric in between."""
     fast = r.stream_bw if in_cache_bw is None else in_cache_bw
     slow = min(r.dram_bw, fast)
     if moved <= CACHE_BYTES:
@@ -235,14 +258,10 @@ def _loop_results(r, layout, num_carry):
     return t
 
 
-PAGE = 4096
-
-
 def _loop_alloc(r, aval):
-    """Seconds of an allocation inside a compiled loop: freed at the end of the iteration, a
-    block of whole pages goes back to the system, and the next iteration's first writes fault
-    its pages in again (loop_alloc per byte, fitted on a probe); smaller blocks are reused."""
-    return (_nbytes(aval) // PAGE) * PAGE * r.loop_alloc
+    """Seconds of an allocation inside a compiled loop: Numba's allocator and the array's
+    header (loop_alloc, fitted on a probe), and the page faults of an array mapped afresh."""
+    return r.loop_alloc + _fresh(r, [aval])
 
 
 def _loop_copy(r, aval, order=None):
@@ -261,7 +280,7 @@ def basis_seconds(r, size, dtype):
     """Eagerly, jacfwd and jacrev build the identity basis of their tangents (size x size) at
     every call: np.eye, then a copy into the zeroed block; large ones are fresh memory."""
     nbytes = size * size * np.dtype(dtype).itemsize
-    if nbytes <= CACHE_BYTES:
+    if nbytes <= SMALL_BASIS:
         return 0.0, ""                  # part of the calibrated fixed cost
     fresh = 2 * nbytes * r.fault_byte if nbytes > FRESH_BYTES else 0.0
     t, how = _stream(r, 2 * nbytes)
