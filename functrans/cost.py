@@ -27,9 +27,10 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                allocator's largest mmap threshold (32 MiB) are mapped anew at
                                each allocation, and each page faults on its first write
   transc_elem                  seconds per element of a numpy transcendental (np.tanh)
-  copy_bw, reduce_bw, reduce_row
-                               bytes/s of a transposed copy and of np.sum, and np.sum's cost per
-                               output element (large when the reduced axis is short)
+  copy_bw, reduce_bw, reduce_row, reduce_call
+                               bytes/s of a transposed copy and of np.sum, np.sum's cost per
+                               output element (large when the reduced axis is short), and the
+                               fixed cost of a numpy reduction (what jit's driver calls)
   jit_call, jit_step           a compiled Jacobian: fixed cost per call, and per step of its
                                driver (one Numba kernel or numpy/BLAS call), fitted on three
                                compiled chains of different length
@@ -101,6 +102,7 @@ class Rates:
     copy_bw: float = 3e9
     reduce_bw: float = 8e9
     reduce_row: float = 2e-8
+    reduce_call: float = 2e-6
     jit_call: float = 5e-6
     jit_step: float = 1e-6
     jit_iter: float = 5e-6
@@ -139,7 +141,8 @@ class Rates:
             f"arrays, {self.fault_byte * 1e12:.0f} ps per byte of fresh memory, "
             f"{us(self.np_call)} per call, "
             f"{self.transc_elem * 1e9:.2f} ns per tanh, {gb(self.copy_bw)} transposed copy, "
-            f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row",
+            f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row + "
+            f"{us(self.reduce_call)} per call",
             f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per Python loop iteration, {us(self.jit_loop_step)} per "
@@ -333,6 +336,7 @@ def _measure_numpy(r):
     sq = big.reshape(250, 400)
     r.copy_bw = 2 * sq.nbytes / _seconds(lambda: np.ascontiguousarray(sq.T))
     r.reduce_bw = big.nbytes / _seconds(lambda: np.sum(big))
+    r.reduce_call = _seconds(lambda: np.maximum.reduce(tiny, axis=(0,), initial=-np.inf))
     pairs = big.reshape(-1, 2)
     r.reduce_row = max(_seconds(lambda: np.sum(pairs, axis=1)) - big.nbytes / r.reduce_bw,
                        0.0) / pairs.shape[0]
@@ -492,8 +496,9 @@ def _measure_loops(r):
     the body's compiled program), without the call's; the difference between the long scan and
     one whose product returns a 3-D array (which the compiled loop allocates every iteration)
     gives what an allocation in a compiled loop costs."""
-    loops = [_loop(length=LOOP_LENGTH), _loop(length=4 * LOOP_LENGTH),
-             _loop(length=4 * LOOP_LENGTH, allocating=True)]
+    # long loops: a call's own cost and a burst of load are small beside 256 iterations
+    loops = [_loop(length=LOOP_LENGTH), _loop(length=16 * LOOP_LENGTH),
+             _loop(length=16 * LOOP_LENGTH, allocating=True)]
     programs = [make_jaxpr(g)(h, xs) for g, h, xs in loops]
     compiled = [jit(g) for g, _, _ in loops]
     scan_eqn = [e for e in programs[0].eqns if e.primitive.name == "scan"][0]

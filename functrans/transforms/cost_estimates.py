@@ -402,6 +402,9 @@ def _jit_terms(r, closed, in_loop=False, layout=None):
                     how += f" + operand copy {extra * 1e6:.3g} us"
         else:
             work, how = _numpy_work(r, eqn, kind, cost, "jit")
+            if step.kind == "reduce":            # the driver calls numpy's reduction
+                work += r.reduce_call
+                how += " + numpy's call"
             if kind != "control_flow":
                 work += _fresh(r, [v.aval for v in eqn.outputs])
             if kind == "control_flow" and compiled_loop(eqn):
