@@ -214,6 +214,15 @@ def test_reshape_of_a_strided_view_is_costed_as_a_copy(fixed_rates):
     assert all(t.work == 0.0 for t in plain)
 
 
+def test_jit_driver_reduction_pays_numpys_call(fixed_rates):
+    terms = cost_estimates._jit_terms(fixed_rates,
+                                      ft.make_jaxpr(lambda a: fnp.max(a))(np.ones(50)))
+    reductions = [t for t in terms if "numpy's call" in t.source]
+    assert len(reductions) == 1
+    assert reductions[0].work == pytest.approx(
+        fixed_rates.reduce_call + 400 / fixed_rates.reduce_bw + fixed_rates.reduce_row)
+
+
 def test_compiled_loop_copies_strided_operands_and_results(fixed_rates):
     w = np.eye(16) * 0.5
 
