@@ -34,9 +34,13 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
   jit_call, jit_step           a compiled Jacobian: fixed cost per call, and per step of its
                                driver (one Numba kernel or numpy/BLAS call), fitted on three
                                compiled chains of different length
-  jit_iter, jit_loop_step      a loop under jit: run by Python calling the body's compiled
+  jit_iter, jit_loop_step, loop_alloc
+                               a loop under jit: run by Python calling the body's compiled
                                program, its own cost per iteration (slicing, stacking); run as
-                               one njit function (backend/loops.py), the cost per body step
+                               one njit function (backend/loops.py), the cost per body step and
+                               per array it allocates, fitted on a short, a long and an
+                               allocating scan (what else the compiled loop does, its kernels,
+                               products and copies, is costed at the rates above)
   fused_elem, fused_transc, fused_reduce
                                seconds per element and operation inside a fused Numba kernel
                                (arithmetic; a transcendental inlined for small arrays; a
@@ -44,11 +48,14 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
   fused_row                    per pass of a kernel's innermost loop (its start-up: a short
                                innermost axis neither vectorizes nor amortizes it)
 
-`calibrate()` measures them (about 0.2 s with warm kernels) and writes `calibration.json` beside
-the kernel cache (FUNCTRANS_CACHE_DIR); `rates()` returns the cached figures, measuring again
-when the file is missing or was written by another functrans, numpy or Numba version or on
-another CPU. The jit rates need compiled kernels: they are measured the first time a jit
-estimate is asked for, so an eager-only user never waits for Numba.
+Each rate is the median of its samples of this thread's CPU time. `calibrate()` measures them
+(the numpy and eager parts about half a second on an idle machine; the jit part about a second
+more in a fresh process, most of it importing Numba and loading the probes' kernels; `parts`
+records each) and writes `calibration.json` beside the kernel cache (FUNCTRANS_CACHE_DIR);
+`rates()` returns the cached figures, measuring again when the file is missing or was written
+by another functrans, numpy or Numba version or on another CPU. The jit rates need compiled
+kernels: they are measured the first time a jit estimate is asked for, so an eager-only user
+never waits for Numba (neither the cache's directory nor the key imports it).
 """
 import importlib.metadata
 import json
