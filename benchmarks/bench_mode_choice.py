@@ -10,7 +10,8 @@ three alike), each sample looping to at least 2 ms. The clock is this thread's C
 the calibration's (functrans.cost): the machine is shared, and wall time would mostly measure
 the other processes; the wall-clock medians are reported too.
 
-    python benchmarks/bench_mode_choice.py [--quick] [--only eager|jit] [--markdown PATH]
+    python benchmarks/bench_mode_choice.py [--quick] [--only eager|jit] [--filter NAME]
+                                           [--markdown PATH]
 
 Targets (issue 18): every estimate within 2x of its measurement, median ratio within 1.3x; auto
 picks the faster mode wherever the two differ by more than 20%, and is never more than 20%
@@ -218,6 +219,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="every sixth function")
     parser.add_argument("--only", choices=("eager", "jit"))
     parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--filter", help="only the functions whose name contains this")
     parser.add_argument("--markdown", help="write the table and summary to this file")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -226,6 +228,8 @@ def main(argv=None):
     print(HEADER)
     rows = []
     for name, f, x in suite(args.quick):
+        if args.filter and args.filter not in name:
+            continue
         for execution in ("eager", "jit"):
             if args.only not in (None, execution):
                 continue

@@ -22,18 +22,25 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                bytes/s of a matrix-vector product (memory-bound), and the fixed
                                cost of a tiny product
   stream_bw, dram_bw, np_call  a numpy binary ufunc: bytes/s on arrays that stay in cache, and
-                               on large fresh ones (memory-bound, page faults included), and its
-                               fixed cost
+                               on large ones (memory-bound), and its fixed cost
+  fault_byte                   seconds per byte of fresh memory: arrays larger than the
+                               allocator's largest mmap threshold (32 MiB) are mapped anew at
+                               each allocation, and each page faults on its first write
   transc_elem                  seconds per element of a numpy transcendental (np.tanh)
-  copy_bw, reduce_bw, reduce_row
-                               bytes/s of a transposed copy and of np.sum, and np.sum's cost per
-                               output element (large when the reduced axis is short)
+  copy_bw, reduce_bw, reduce_row, reduce_call
+                               bytes/s of a transposed copy and of np.sum, np.sum's cost per
+                               output element (large when the reduced axis is short), and the
+                               fixed cost of a numpy reduction (what jit's driver calls)
   jit_call, jit_step           a compiled Jacobian: fixed cost per call, and per step of its
                                driver (one Numba kernel or numpy/BLAS call), fitted on three
                                compiled chains of different length
-  jit_iter, jit_loop_step      a loop under jit: run by Python calling the body's compiled
+  jit_iter, jit_loop_step, loop_alloc
+                               a loop under jit: run by Python calling the body's compiled
                                program, its own cost per iteration (slicing, stacking); run as
-                               one njit function (backend/loops.py), the cost per body step
+                               one njit function (backend/loops.py), the cost per body step and
+                               per array it allocates, fitted on a short, a long and an
+                               allocating scan (what else the compiled loop does, its kernels,
+                               products and copies, is costed at the rates above)
   fused_elem, fused_transc, fused_reduce
                                seconds per element and operation inside a fused Numba kernel
                                (arithmetic; a transcendental inlined for small arrays; a
@@ -41,13 +48,18 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
   fused_row                    per pass of a kernel's innermost loop (its start-up: a short
                                innermost axis neither vectorizes nor amortizes it)
 
-`calibrate()` measures them (about 0.2 s with warm kernels) and writes `calibration.json` beside
-the kernel cache (FUNCTRANS_CACHE_DIR); `rates()` returns the cached figures, measuring again
-when the file is missing or was written by another functrans, numpy or Numba version or on
-another CPU. The jit rates need compiled kernels: they are measured the first time a jit
-estimate is asked for, so an eager-only user never waits for Numba.
+Each rate is the median of its samples of this thread's CPU time. `calibrate()` measures them
+(the numpy and eager parts about half a second on an idle machine; the jit part about a second
+more in a fresh process, most of it importing Numba and loading the probes' kernels; `parts`
+records each) and writes `calibration.json` beside the kernel cache (FUNCTRANS_CACHE_DIR);
+`rates()` returns the cached figures, measuring again when the file is missing or was written
+by another functrans, numpy or Numba version or on another CPU. The jit rates need compiled
+kernels: they are measured the first time a jit estimate is asked for, so an eager-only user
+never waits for Numba (neither the cache's directory nor the key imports it).
 """
+import importlib.metadata
 import json
+import mmap
 import os
 import platform
 import tempfile
@@ -60,9 +72,11 @@ import numpy as np
 
 from ._version import __version__
 from . import lax, numpy as fnp
-from .core.ir import Literal
+from .backend.cache_dir import default_cache_dir
+from .core.ir import ClosedProgram, Literal
 from .core.staging import eval_closed
-from .transforms.cost_estimates import _jit_terms, compiled_loop, jit_steps
+from .transforms.cost_estimates import MEMORY_BYTES, _jit_terms, compiled_loop, cost_kind, \
+    jit_steps
 from .transforms.jacobians import jacfwd, jacrev
 from .transforms.jit import jit
 from .transforms.tracing import make_jaxpr
@@ -89,15 +103,18 @@ class Rates:
     blas_call: float = 2e-6
     stream_bw: float = 5e9
     dram_bw: float = 1e10
+    fault_byte: float = 1e-10
     np_call: float = 1e-6
     transc_elem: float = 5e-9
     copy_bw: float = 3e9
     reduce_bw: float = 8e9
     reduce_row: float = 2e-8
+    reduce_call: float = 2e-6
     jit_call: float = 5e-6
     jit_step: float = 1e-6
     jit_iter: float = 5e-6
     jit_loop_step: float = 2e-7
+    loop_alloc: float = 1e-7
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
@@ -105,6 +122,7 @@ class Rates:
     impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
     have_jit: bool = False          # were the jit rates measured (else defaults)
     seconds: float = 0.0            # how long the measurement took
+    parts: dict = field(default_factory=dict)       # of which numpy / eager / jit (seconds)
     key: str = ""                   # library/numpy/Numba versions and CPU it was measured with
 
     def impl_seconds(self, eqn):
@@ -115,7 +133,8 @@ class Rates:
         us = lambda s: f"{s * 1e6:.2f} us"  # noqa: E731
         gb = lambda b: f"{b / 1e9:.1f} GB/s"  # noqa: E731
         return "\n".join([
-            f"calibration ({self.key}; measured in {self.seconds:.2f} s)",
+            f"calibration ({self.key}; measured in {self.seconds:.2f} s"
+            f"{_parts_summary(self.parts)})",
             f"  eager jacfwd: {us(self.eager_fixed_fwd)} + {us(self.eager_eqn_fwd)} per equation",
             f"  eager jacrev: {us(self.eager_fixed_rev)} + {us(self.eager_eqn_rev)} per equation",
             f"  impls on small operands: {_impl_summary(self.impl_call)}",
@@ -126,17 +145,24 @@ class Rates:
             f"dimension {self.gemm_half:.3g}, {gb(self.gemm_bw)} "
             f"matrix-vector, {us(self.blas_call)} per call",
             f"  numpy: {gb(self.stream_bw)} elementwise in cache, {gb(self.dram_bw)} on large "
-            f"arrays, {us(self.np_call)} per call, "
+            f"arrays, {self.fault_byte * 1e12:.0f} ps per byte of fresh memory, "
+            f"{us(self.np_call)} per call, "
             f"{self.transc_elem * 1e9:.2f} ns per tanh, {gb(self.copy_bw)} transposed copy, "
-            f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row",
+            f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row + "
+            f"{us(self.reduce_call)} per call",
             f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per Python loop iteration, {us(self.jit_loop_step)} per "
-            f"step of a compiled loop; fused "
+            f"step of a compiled loop, {us(self.loop_alloc)} per array allocated in it; "
+            f"fused "
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
             f"{self.fused_reduce * 1e9:.2f} ns per reduced element, "
             f"{self.fused_row * 1e9:.2f} ns per innermost loop"])
+
+
+def _parts_summary(parts):
+    return ": " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()) if parts else ""
 
 
 def _impl_summary(table):
@@ -149,7 +175,6 @@ def _impl_summary(table):
 
 def machine_key():
     """What invalidates a calibration: the library, numpy and Numba versions and the CPU."""
-    import numba
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -159,12 +184,21 @@ def machine_key():
                     break
     except OSError:
         pass
-    return (f"functrans {__version__}, numpy {np.__version__}, numba {numba.__version__}, "
+    return (f"functrans {__version__}, numpy {np.__version__}, numba {_numba_version()}, "
             f"{cpu}, {os.cpu_count()} cpus")
 
 
+def _numba_version():
+    """Numba's version from its installed metadata: importing Numba (half a second) is left to
+    the first jit."""
+    try:
+        return importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        import numba
+        return numba.__version__
+
+
 def cache_path():
-    from .backend.cache import default_cache_dir
     return os.path.join(default_cache_dir(), FILE_NAME)
 
 
@@ -176,15 +210,15 @@ def cache_path():
 clock = time.thread_time
 
 
-# Of the samples the lower quartile is kept: a machine shared with other processes slows some
-# samples by bursts; the quartile ignores them while still averaging out timer noise.
-def _quartile(samples):
-    return float(np.percentile(samples, 25))
+# Of the samples the median is kept: the estimates predict the typical time of a call, and a
+# machine shared with other processes slows some samples by bursts that the median ignores.
+def _typical(samples):
+    return float(np.median(samples))
 
 
 def _seconds(fn, samples=7, min_seconds=2e-4):
-    """Seconds per call: the lower quartile of `samples` samples, each looping long enough to be
-    above the timer's resolution."""
+    """Seconds per call: the median of `samples` samples, each looping long enough to be above
+    the timer's resolution."""
     fn()
     t0 = clock()
     fn()
@@ -196,11 +230,11 @@ def _seconds(fn, samples=7, min_seconds=2e-4):
         for _ in range(loops):
             fn()
         out.append((clock() - t0) / loops)
-    return _quartile(out)
+    return _typical(out)
 
 
 def _interleaved(fns, samples=7):
-    """Seconds of each function (lower quartile), sampled in turn so that drifting load hits all
+    """Seconds of each function (median), sampled in turn so that drifting load hits all
     alike."""
     for fn in fns:
         fn()
@@ -210,7 +244,7 @@ def _interleaved(fns, samples=7):
             t0 = clock()
             fn()
             out[i].append(clock() - t0)
-    return [_quartile(o) for o in out]
+    return [_typical(o) for o in out]
 
 
 def _fit(points):
@@ -241,13 +275,21 @@ def _chain(k, width=4):
 LOOP_LENGTH = 16
 
 
-def _loop(width=4):
-    """A small recurrence as a lax.scan: per-iteration costs of loops."""
+def _loop(width=4, length=LOOP_LENGTH, allocating=False):
+    """A small recurrence as a lax.scan: per-iteration costs of loops. allocating=True: the
+    product's result is a 3-D array, which a compiled loop allocates at each iteration (a
+    matrix result goes to a buffer allocated once)."""
     w = np.random.default_rng(0).standard_normal((width, width)) / 2
 
+    def product(c):
+        if allocating:
+            return lax.dot_general(w, c.reshape(width, 1, 1), (((1,), (0,)), ((), ()))
+                                   ).reshape(width)
+        return w @ c
+
     def g(h, xs):
-        return lax.scan(lambda c, x: (fnp.tanh(w @ c + x), c), h, xs)
-    return g, np.linspace(0.1, 0.9, width), np.ones((LOOP_LENGTH, width))
+        return lax.scan(lambda c, x: (fnp.tanh(product(c) + x), c), h, xs)
+    return g, np.linspace(0.1, 0.9, width), np.ones((length, width))
 
 
 # --- the measurements ----------------------------------------------------------------------------
@@ -272,6 +314,12 @@ def _blas_time(fn, samples=7):
     return best
 
 
+# bytes of each operand of the large-array probe: three of them overflow the last-level cache
+MEMORY_PROBE = max(16 << 20, MEMORY_BYTES // 2)
+FRESH_PROBE = 40 << 20       # bytes of the page-fault probe's array (above 32 MiB)
+PAGE = mmap.PAGESIZE
+
+
 def _measure_numpy(r):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((256, 256))
@@ -286,22 +334,28 @@ def _measure_numpy(r):
     big = rng.standard_normal(100_000)
     out = np.empty_like(big)
     r.stream_bw = 3 * big.nbytes / _seconds(lambda: np.multiply(big, big, out=out))
-    large, other = np.full(4_000_000, 1.5), np.full(4_000_000, 0.5)
+    large, other = np.full(MEMORY_PROBE // 8, 1.5), np.full(MEMORY_PROBE // 8, 0.5)
     r.dram_bw = 3 * large.nbytes / _seconds(lambda: np.multiply(large, other), samples=3)
+    r.fault_byte = _seconds(_touch_fresh_pages, samples=3) / FRESH_PROBE
     tiny = np.ones(4)
     r.np_call = _seconds(lambda: np.multiply(tiny, tiny))
     r.transc_elem = _seconds(lambda: np.tanh(big, out=out)) / big.size
     sq = big.reshape(250, 400)
     r.copy_bw = 2 * sq.nbytes / _seconds(lambda: np.ascontiguousarray(sq.T))
     r.reduce_bw = big.nbytes / _seconds(lambda: np.sum(big))
+    r.reduce_call = _seconds(lambda: np.maximum.reduce(tiny, axis=(0,), initial=-np.inf))
     pairs = big.reshape(-1, 2)
     r.reduce_row = max(_seconds(lambda: np.sum(pairs, axis=1)) - big.nbytes / r.reduce_bw,
                        0.0) / pairs.shape[0]
 
 
+def _touch_fresh_pages():
+    """Write one element per page of a fresh array larger than the allocator's largest mmap
+    threshold: numpy maps such arrays anew at every allocation, and each page faults."""
+    np.empty(FRESH_PROBE // 8)[::PAGE // 8].fill(0.0)
+
+
 SMALL_OPERANDS = 4096      # elements: an impl timed on operands this small shows its fixed cost
-NO_IMPL_TIMING = {"scan", "while_loop", "cond", "jit", "custom_jvp_call", "custom_vjp_call",
-                  "checkpoint", "custom_lin", "remat_lin"}     # costed through their programs
 
 
 def impl_seconds(r, eqn):
@@ -309,7 +363,7 @@ def impl_seconds(r, eqn):
     small; until then the median of the primitives measured so far)."""
     name = eqn.primitive.name
     t = r.impl_call.get(name)
-    if t is None and name not in NO_IMPL_TIMING:
+    if t is None and not _holds_programs(eqn):
         t = _time_impl(eqn)
         if t is not None:
             with _lock:
@@ -318,6 +372,14 @@ def impl_seconds(r, eqn):
     if t is None:
         t = float(np.median(list(r.impl_call.values()))) if r.impl_call else 3 * r.np_call
     return t
+
+
+def _holds_programs(eqn):
+    """Control flow and calls: costed through the programs they run, not their impl's."""
+    return cost_kind(eqn.primitive) in ("control_flow", "call") or any(
+        isinstance(v, ClosedProgram) or
+        (isinstance(v, (tuple, list)) and any(isinstance(b, ClosedProgram) for b in v))
+        for v in eqn.params.values())
 
 
 def _time_impl(eqn):
@@ -339,14 +401,20 @@ def _impls(r, closed):
 
 
 def _measure_eager(r):
-    for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
-        # the shortest chain pins the fixed part, the longest the part per equation; what the
-        # impls cost themselves is measured per primitive and taken out
-        chains = [_chain(k) for k in (0, 1, 3)]
-        programs = [make_jaxpr(jac(f))(x) for f, x in chains]
-        times = _interleaved([lambda f=f, x=x: jac(f)(x) for f, x in chains], samples=11)
-        points = [(len(p.eqns), t - _impls(r, p)) for p, t in zip(programs, times)]
-        fixed, per = _fit(points)
+    # the shortest chain pins the fixed part, the longest the part per equation; what the
+    # impls cost themselves is measured per primitive and taken out. Both modes are sampled in
+    # turn: a burst of load from other processes then shifts both alike, not the choice
+    # between them.
+    chains = [_chain(k) for k in (0, 1, 3)]
+    runs = [(name, jac, f, x, make_jaxpr(jac(f))(x))
+            for name, jac in (("fwd", jacfwd), ("rev", jacrev)) for f, x in chains]
+    for *_, program in runs:
+        _impls(r, program)                  # impls first timed here, not inside the samples
+    times = _interleaved([lambda jac=jac, f=f, x=x: jac(f)(x) for _, jac, f, x, _ in runs],
+                         samples=7)
+    for name in ("fwd", "rev"):
+        fixed, per = _fit([(len(p.eqns), t - _impls(r, p))
+                           for (m, *_, p), t in zip(runs, times) if m == name])
         setattr(r, f"eager_fixed_{name}", fixed)
         setattr(r, f"eager_eqn_{name}", per)
     f, x = _chain(4)
@@ -363,7 +431,7 @@ def _measure_eager(r):
     for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
         program = make_jaxpr(jac(g))(h, xs)
         loops = [e for e in program.eqns if e.primitive.name == "scan"]
-        t = _seconds(lambda: jac(g)(h, xs), samples=3, min_seconds=0)
+        t = _seconds(lambda: jac(g)(h, xs), samples=2, min_seconds=0)
         known = getattr(r, f"eager_fixed_{name}") + \
             len(program.eqns) * getattr(r, f"eager_eqn_{name}") + sum(
             impl_seconds(r, e) for e in program.eqns if e.primitive.name != "scan") + sum(
@@ -381,8 +449,8 @@ def _measure_jit(r):
     for f, x in chains:
         steps = jit_steps(make_jaxpr(jacfwd(f))(x))
         units.append(sum(0.5 if s.kind == "view" else 1.0 for s in steps))
-        blas.append(r.blas_call * sum(s.kind == "driver" and s.eqn.primitive.name ==
-                                      "dot_general" for s in steps))
+        blas.append(r.blas_call * sum(s.kind == "driver" and cost_kind(s.eqn.primitive) ==
+                                      "blas" for s in steps))
     compiled = [jit(jacfwd(f)) for f, _ in chains]
     t_one, t_short, t_long = _interleaved(
         [lambda: one(tiny)] + [lambda c=c, x=x: c(x) for c, (_, x) in zip(compiled, chains)],
@@ -390,19 +458,6 @@ def _measure_jit(r):
     r.jit_step = max(((t_long - blas[1]) - (t_short - blas[0])) / max(units[1] - units[0], 1),
                      0.05 * t_one)
     r.jit_call = max(t_one - r.jit_step, 0.0)
-    g, h, xs = _loop()
-    compiled = jit(g)
-    scan_eqn = [e for e in make_jaxpr(g)(h, xs).eqns if e.primitive.name == "scan"][0]
-    terms = _jit_terms(r, scan_eqn.params["body"])
-    per_iter = _seconds(lambda: compiled(h, xs)) / LOOP_LENGTH
-    work = sum(t.work for t in terms)
-    if compiled_loop(scan_eqn):
-        work -= r.blas_call * sum(t.kind == "blas" for t in terms)
-        units = sum(0.5 if t.kind == "view" else 1.0 for t in terms)
-        r.jit_loop_step = max(per_iter - work, 0.1 * per_iter) / max(units, 1.0)
-    else:
-        steps = sum(t.overhead for t in terms)
-        r.jit_iter = max(per_iter - work - steps, 0.1 * per_iter)
 
     def poly(x):                                     # one kernel of 16 operations
         for c in (1.5, 0.5, 0.25, 2.0, 0.75, 1.25, 0.125, 3.0):
@@ -427,7 +482,48 @@ def _measure_jit(r):
     t_small, t_mid = _interleaved([lambda: sq(small), lambda: sq(mid)], samples=7)
     r.fused_reduce = max((t_mid - t_small) / (mid.size - small.size) - r.fused_elem,
                          r.fused_elem)
+    # the loops last: their estimates use the kernel rates measured above
+    _measure_loops(r)
     r.have_jit = True
+
+
+def _fit_rate(r, name, measured, model):
+    """Set the rate `name` so that the model's estimate (linear in it) matches the measured
+    seconds; at least zero."""
+    setattr(r, name, 0.0)
+    without = model()
+    setattr(r, name, 1e-6)
+    count = (model() - without) / 1e-6          # how many times the model counts the rate
+    setattr(r, name, max(measured - without, 0.0) / count if count > 1e-3 else 0.0)
+
+
+def _measure_loops(r):
+    """A loop under jit: the difference between a short and a long small scan gives the cost
+    per step of a loop compiled as one njit function (or per iteration of a Python loop over
+    the body's compiled program), without the call's; the difference between the long scan and
+    one whose product returns a 3-D array (which the compiled loop allocates every iteration)
+    gives what an allocation in a compiled loop costs."""
+    # long loops: a call's own cost and a burst of load are small beside 256 iterations
+    loops = [_loop(length=LOOP_LENGTH), _loop(length=16 * LOOP_LENGTH),
+             _loop(length=16 * LOOP_LENGTH, allocating=True)]
+    programs = [make_jaxpr(g)(h, xs) for g, h, xs in loops]
+    compiled = [jit(g) for g, _, _ in loops]
+    scan_eqn = [e for e in programs[0].eqns if e.primitive.name == "scan"][0]
+    loop = compiled_loop(scan_eqn)
+    t_short, t_long, t_alloc = _interleaved(
+        [lambda c=c, a=a: c(*a[1:]) for c, a in zip(compiled, loops)][:3 if loop else 2] +
+        ([] if loop else [lambda: None]), samples=9)
+    r.loop_alloc = 0.0
+    model = [lambda p=p: _jit_total(r, p) for p in programs]
+    if not loop:
+        _fit_rate(r, "jit_iter", t_long - t_short, lambda: model[1]() - model[0]())
+        return
+    _fit_rate(r, "jit_loop_step", t_long - t_short, lambda: model[1]() - model[0]())
+    _fit_rate(r, "loop_alloc", t_alloc - t_long, lambda: model[2]() - model[1]())
+
+
+def _jit_total(r, closed):
+    return r.jit_call + sum(t.seconds for t in _jit_terms(r, closed))
 
 
 # --- the cache -----------------------------------------------------------------------------------
@@ -455,6 +551,15 @@ def _read(path, key):
     return Rates(**data)
 
 
+def _timed(r, part, measure):
+    """Run one part of the calibration, recording its wall seconds (the first jit part also
+    loads Numba and the probes' kernels)."""
+    t0 = time.perf_counter()
+    measure(r)
+    r.parts[part] = time.perf_counter() - t0
+    return r.parts[part]
+
+
 def calibrate(jit=True) -> Rates:
     """Measure this machine's rates now (numpy, eager dispatch and, with jit=True, compiled
     kernels), write them beside the kernel cache and use them from now on."""
@@ -462,10 +567,10 @@ def calibrate(jit=True) -> Rates:
     with _lock:
         t0 = time.perf_counter()
         r = Rates(key=machine_key())
-        _measure_numpy(r)
-        _measure_eager(r)
+        _timed(r, "numpy", _measure_numpy)
+        _timed(r, "eager", _measure_eager)
         if jit:
-            _measure_jit(r)
+            _timed(r, "jit", _measure_jit)
         r.seconds = time.perf_counter() - t0
         path = cache_path()
         _write(path, r)
@@ -486,9 +591,7 @@ def rates(jit=False) -> Rates:
             return calibrate(jit=jit)
         r = _cached[1]
         if jit and not r.have_jit:
-            t0 = time.perf_counter()
-            _measure_jit(r)
-            r.seconds += time.perf_counter() - t0
+            r.seconds += _timed(r, "jit", _measure_jit)
             _write(path, r)
         return r
 

@@ -43,7 +43,7 @@ def test_calibration_measures_positive_rates(tmp_path, monkeypatch):
     monkeypatch.setattr(cost, "_cached", None)
     r = cost.calibrate(jit=False)
     for name in ("eager_eqn_fwd", "eager_eqn_rev", "eval_eqn", "gemm_flops", "gemm_bw",
-                 "stream_bw", "dram_bw", "transc_elem", "reduce_bw", "copy_bw"):
+                 "stream_bw", "dram_bw", "transc_elem", "reduce_bw", "copy_bw", "fault_byte"):
         assert getattr(r, name) > 0, name
     assert not r.have_jit and r.key == cost.machine_key()
     assert "per equation" in str(r)
@@ -89,6 +89,21 @@ def test_calibration_cache_written_reused_and_refreshed(tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_eager_calibration_and_its_cache_do_not_load_numba(tmp_path):
+    """An eager-only user (jacobian(mode="auto") without jit) never pays Numba's import: the
+    cache directory and the calibration key are found without it."""
+    import pathlib
+    import subprocess
+    import sys
+    code = ("import sys, functrans as ft; ft.cost.calibrate(jit=False); ft.cost.forget(); "
+            "ft.cost.rates(); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=pathlib.Path(__file__).resolve().parent.parent, check=True,
+                         env={**os.environ, "FUNCTRANS_CACHE_DIR": str(tmp_path)})
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+    assert os.path.exists(tmp_path / cost.FILE_NAME)
+
+
 def test_machine_key_names_versions_and_cpu():
     key = cost.machine_key()
     assert f"functrans {ft.__version__}" in key and "numpy" in key and "numba" in key
@@ -104,6 +119,23 @@ def test_every_primitive_has_a_known_cost_kind():
     assert kinds["reduce_sum"] == "reduction" and kinds["reshape"] == "view"
     assert kinds["scan"] == kinds["cond"] == kinds["while_loop"] == "control_flow"
     assert kinds["gather"] == kinds["scatter_add"] == "gather_scatter"
+    assert kinds["broadcast_in_dim"] == "copy"       # eagerly a fresh array
+
+
+def test_control_flow_declares_the_programs_it_runs():
+    w = np.eye(3) * 0.5
+    scan = ft.make_jaxpr(lambda xs: lax.scan(lambda h, x: (w @ h + x, h), np.zeros(3), xs))(
+        np.ones((7, 3))).eqns[-1]
+    [(body, times, carries)] = scan.primitive.cost_programs(**scan.params)
+    assert body is scan.params["body"] and times == 7 and carries == 1
+    loop = ft.make_jaxpr(lambda x: lax.while_loop(lambda c: c[0] < 5.0,
+                                                  lambda c: c * 2.0, x))(np.ones(2)).eqns[-1]
+    (cond, t1, k1), (body, t2, k2) = loop.primitive.cost_programs(**loop.params)
+    assert (t1, k1, t2, k2) == (None, 0, None, 1)       # trip count unknown until it runs
+    branch = ft.make_jaxpr(lambda p, x: lax.cond(p, lambda v: fnp.sin(fnp.cos(v)),
+                                                 lambda v: v, x))(True, 1.0).eqns[-1]
+    [(taken, times, carries)] = branch.primitive.cost_programs(**branch.params)
+    assert len(taken.eqns) == 2 and (times, carries) == (1, 0)
 
 
 # --- estimates -------------------------------------------------------------------------------------
@@ -167,6 +199,95 @@ def test_scan_is_costed_per_iteration(fixed_rates):
     assert loops and "50 x body" in loops[0].source and "loop" in loops[0].source.split(",")[-1]
     scan_eqn = [e for e in compiled.reverse.program.eqns if e.primitive.name == "scan"][0]
     assert cost_estimates.compiled_loop(scan_eqn) in (True, False)
+
+
+def test_reshape_of_a_strided_view_is_costed_as_a_copy(fixed_rates):
+    # numpy reshapes a transposed array by copying it; a contiguous one stays a view
+    x = np.ones((300, 200))
+    strided = cost_estimates._jit_terms(fixed_rates,
+                                        ft.make_jaxpr(lambda a: a.T.reshape(-1))(x))
+    plain = cost_estimates._jit_terms(fixed_rates, ft.make_jaxpr(lambda a: a.reshape(-1))(x))
+    copies = [t for t in strided if "copy" in t.source]
+    assert len(copies) == 1 and copies[0].work == pytest.approx(
+        2 * x.nbytes / cost_estimates._bandwidth(fixed_rates, 2 * x.nbytes,
+                                                 fixed_rates.copy_bw))
+    assert all(t.work == 0.0 for t in plain)
+
+
+def test_jit_driver_reduction_pays_numpys_call(fixed_rates):
+    terms = cost_estimates._jit_terms(fixed_rates,
+                                      ft.make_jaxpr(lambda a: fnp.max(a))(np.ones(50)))
+    reductions = [t for t in terms if "numpy's call" in t.source]
+    assert len(reductions) == 1
+    assert reductions[0].work == pytest.approx(
+        fixed_rates.reduce_call + 400 / fixed_rates.reduce_bw + fixed_rates.reduce_row)
+
+
+def test_compiled_loop_copies_strided_operands_and_results(fixed_rates):
+    w = np.eye(16) * 0.5
+
+    def f(xs):             # xs.T: the compiled loop takes a transposed (strided) operand
+        return lax.scan(lambda h, x: (fnp.tanh(w @ h + x), h), np.zeros(16), xs.T)
+    closed = ft.make_jaxpr(f)(np.ones((16, 40)))
+    scan = [e for e in closed.eqns if e.primitive.name == "scan"][0]
+    if not cost_estimates.compiled_loop(scan):
+        pytest.skip("this loop runs as a Python loop here")
+    [term] = [t for t in cost_estimates._jit_terms(fixed_rates, closed)
+              if t.kind == "control_flow"]
+    assert "copy 5.12e+03 B of strided operands" in term.source
+    # per iteration: the body's steps plus copying the carry (16) and the stacked output (16)
+    layout = {}
+    body = cost_estimates._jit_terms(fixed_rates, scan.params["body"], in_loop=True,
+                                     layout=layout)
+    results = cost_estimates._loop_results(fixed_rates, layout, 1)
+    assert results >= 2 * cost_estimates._loop_copy(fixed_rates, scan.params["body"].out_avals[0])
+    per = sum(t.work - (fixed_rates.blas_call if t.kind == "blas" else 0.0) +
+              fixed_rates.jit_loop_step * (0.5 if t.kind == "view" else 1.0) for t in body)
+    moved = 2 * 40 * 16 * 8
+    copy = moved / cost_estimates._bandwidth(fixed_rates, moved, fixed_rates.copy_bw)
+    assert term.work == pytest.approx(40 * (per + results) + copy)
+
+
+def test_loop_allocations_pay_a_fixed_cost_and_faults_when_mapped(fixed_rates):
+    from functrans.core.aval import ShapedArray
+    alloc = cost_estimates._loop_alloc
+    small, big = (ShapedArray(s, np.dtype(np.float64)) for s in ((100,), (5000, 1000)))
+    assert alloc(fixed_rates, small) == fixed_rates.loop_alloc
+    assert alloc(fixed_rates, big) == pytest.approx(
+        fixed_rates.loop_alloc + 5000 * 1000 * 8 * fixed_rates.fault_byte)
+
+
+def test_large_bases_and_arrays_pay_page_faults(fixed_rates):
+    r = fixed_rates
+    assert cost_estimates.basis_seconds(r, 100, np.float64)[0] == 0.0     # in the fixed part
+    nbytes = 4000 * 4000 * 8                                               # above 32 MiB
+    t, how = cost_estimates.basis_seconds(r, 4000, np.float64)
+    large_rate = cost_estimates._bandwidth(r, 2 * nbytes)     # the large-array rate
+    assert large_rate == min(r.dram_bw, r.stream_bw)
+    assert t == pytest.approx(2 * nbytes / large_rate + 2 * nbytes * r.fault_byte)
+    assert "4000x4000 identity" in how and "page faults" in how
+    from functrans.core.aval import ShapedArray
+    small, big = (ShapedArray(s, np.dtype(np.float64)) for s in ((1000, 1000), (5000, 1000)))
+    assert cost_estimates._fresh(r, [small]) == 0.0
+    assert cost_estimates._fresh(r, [small, big]) == pytest.approx(big.size * 8 * r.fault_byte)
+
+
+def test_eager_estimate_includes_the_basis(fixed_rates):
+    f = lambda x: fnp.sum(fnp.tanh(x))            # noqa: E731  R^n -> R
+    x = np.linspace(0, 1, 2100)                    # a 2100 x 2100 basis: 35 MB
+    d = ft.choose_mode(f, x)
+    setup = d.forward.terms[0]
+    assert setup.work == pytest.approx(
+        cost_estimates.basis_seconds(fixed_rates, 2100, np.float64)[0]) and setup.work > 0
+    assert d.reverse.terms[0].work == 0.0          # jacrev's basis: 1 x 1
+
+
+def test_fit_rate_matches_the_model_to_the_measurement():
+    r = cost.Rates()
+    cost._fit_rate(r, "loop_alloc", 7e-6, lambda: 3 * r.loop_alloc + 1e-6)
+    assert r.loop_alloc == pytest.approx(2e-6)
+    cost._fit_rate(r, "loop_alloc", 0.5e-6, lambda: 3 * r.loop_alloc + 1e-6)
+    assert r.loop_alloc == 0.0                   # never negative
 
 
 # --- the decision ----------------------------------------------------------------------------------

@@ -8,7 +8,8 @@
                   equations
     fusion.py     group elementwise work into loop nests; schedule the rest
     kernels.py    a fused group as the source of a small Numba function
-    cache.py      compiled kernels in memory and on disk (FUNCTRANS_CACHE_DIR)
+    cache.py      compiled kernels in memory and on disk (FUNCTRANS_CACHE_DIR; cache_dir.py
+                  finds that directory without importing Numba)
     codegen.py    the Python driver that calls kernels, BLAS and numpy; compile statistics
     loops.py      a scan or while_loop (with the loops and conds in its body) as one njit
                   function
@@ -18,7 +19,7 @@ The modules that import Numba load on first use, so importing functrans.lax stay
 import importlib
 
 _LAZY = {
-    "KERNELS": ".cache", "default_cache_dir": ".cache",
+    "KERNELS": ".cache", "default_cache_dir": ".cache_dir",
     "CompileStats": ".codegen", "Executable": ".codegen", "compile_program": ".codegen",
     "LoweringError": ".flatten",
 }

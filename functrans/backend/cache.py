@@ -31,6 +31,7 @@ import warnings
 import numba
 
 from .._version import __version__
+from .cache_dir import default_cache_dir
 from .kernels import KERNEL_FLAGS
 
 
@@ -43,14 +44,6 @@ class CompileEvent:
 
     def __init__(self, name, how, seconds):
         self.name, self.how, self.seconds = name, how, seconds
-
-
-def default_cache_dir():
-    env = os.environ.get("FUNCTRANS_CACHE_DIR")
-    if env:
-        return os.path.abspath(os.path.expanduser(env))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "functrans")
 
 
 class KernelCache:

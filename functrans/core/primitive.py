@@ -21,7 +21,12 @@ custom_jvp/custom_vjp calls, beside that transform in functrans/transforms/), wi
                                               (functrans.cost): "blas", "elementwise",
                                               "transcendental", "reduction", "view",
                                               "gather_scatter", "numpy_call", "control_flow",
-                                              "call"; None reads it off the lowering
+                                              "call", "copy"; None reads it off the
+                                              lowering
+  cost_programs(**params)                     for control flow: [(program, times, carries)],
+                                              the sub-programs one application runs, how often
+                                              (None: unknown until it runs) and how many of
+                                              their results it keeps across iterations
   jac_structure                               the structure of its local Jacobian, in words
                                               ("diagonal", "dense", "permutation", ...)
   lowering                                    its Numba code generation (see functrans.backend)
@@ -83,6 +88,7 @@ class Primitive:
         self.batch = None
         self.cost = None
         self.cost_kind = None            # see the module docstring; set beside the cost rule
+        self.cost_programs = None        # control flow: the sub-programs it runs, how often
         self.lowering = None
         self.simplifications = []        # jit's rewrites of its equations (backend.lowering)
         self.loop_lowering = None        # its code inside a compiled loop (backend.loop_lowering)

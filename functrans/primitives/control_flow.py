@@ -621,6 +621,7 @@ def _scan_cost(*avals, body, length, **params):
 
 
 scan_p.cost_kind = "control_flow"     # the cost model times its body, length times
+scan_p.cost_programs = lambda *, body, length, num_carry, **_: [(body, length, num_carry)]
 
 
 scan_p.def_loop_lowering(loop_lowering.scan)
@@ -934,6 +935,8 @@ def _cond_sparsity(ins, out_avals, *, branches):
 
 
 cond_p.cost_kind = "control_flow"
+# the most expensive branch, as far as its length says
+cond_p.cost_programs = lambda *, branches: [(max(branches, key=lambda b: len(b.eqns)), 1, 0)]
 
 
 @cond_p.def_cost
@@ -1178,6 +1181,8 @@ def _while_sparsity(ins, out_avals, *, cond_program, body_program, cond_nconsts,
 
 
 while_loop_p.cost_kind = "control_flow"
+while_loop_p.cost_programs = lambda *, cond_program, body_program, **_: [
+    (cond_program, None, 0), (body_program, None, len(body_program.out_avals))]
 
 
 @while_loop_p.def_cost

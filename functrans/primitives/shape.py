@@ -206,6 +206,8 @@ broadcast_in_dim_p.def_sparsity(_sparsity.selection_rule(broadcast_in_dim_p))
 
 
 _copy_cost(broadcast_in_dim_p)
+# eagerly a fresh array written once (a read-only view would not do); under jit a view
+broadcast_in_dim_p.cost_kind = "copy"
 
 
 def broadcast_in_dim(operand, shape, broadcast_dimensions):

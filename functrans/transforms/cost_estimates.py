@@ -11,6 +11,8 @@ transcendental, reduction, view, gather_scatter, numpy_call, control_flow, call;
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 
 from ..core.ir import ClosedProgram, Var
 from ..core.primitive import Cost
@@ -21,7 +23,7 @@ from ..backend.loops import compiles_as_loop
 from ..backend.lowering import Elementwise, Inline, Reduce, Ufunc, View
 
 COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
-              "numpy_call", "control_flow", "call")
+              "numpy_call", "control_flow", "call", "copy")
 
 
 def cost_kind(prim) -> str:
@@ -75,12 +77,42 @@ def _gb(x):
     return f"{x / 1e9:.3g} GB/s"
 
 
-CACHE_BYTES, MEMORY_BYTES = 1 << 20, 16 << 20
+def _last_level_cache(default=8 << 20):
+    """Bytes of the CPU's last-level cache (Linux sysfs), or `default`."""
+    best = 0
+    for index in range(8):
+        try:
+            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        try:
+            best = max(best, int(text[:-1]) * units[text[-1]] if text[-1] in units
+                       else int(text))
+        except (ValueError, IndexError):
+            continue
+    return best or default
+
+
+# Arrays a call touches that fit in a quarter of the last-level cache stay there from call to
+# call (weights, and buffers the allocator hands out again): they stream at the in-cache rates;
+# beyond the whole cache at the large-array rate, and geometrically in between.
+MEMORY_BYTES = max(_last_level_cache(), 4 << 20)
+CACHE_BYTES = MEMORY_BYTES // 4
+SMALL_BASIS = 1 << 20      # an eager Jacobian's basis this small is in its calibrated fixed cost
+# glibc's largest mmap threshold: arrays above it are fresh pages at every allocation
+FRESH_BYTES = 32 << 20
+
+
+def _fresh(r, avals):
+    """Seconds of first-touch page faults of freshly allocated arrays of these avals."""
+    return sum(_nbytes(a) for a in avals if _nbytes(a) > FRESH_BYTES) * r.fault_byte
 
 
 def _bandwidth(r, moved, in_cache_bw=None):
-    """Bytes/s for an operation touching `moved` bytes: the in-cache rate up to 1 MiB, the
-    large-array rate (memory-bound, fresh pages) from 16 MiB, geometric in between."""
+    """Bytes/s for an operation touching `moved` bytes: the in-cache rate up to CACHE_BYTES,
+    the large-array rate (memory-bound) from MEMORY_BYTES, geometric in between."""
     fast = r.stream_bw if in_cache_bw is None else in_cache_bw
     slow = min(r.dram_bw, fast)
     if moved <= CACHE_BYTES:
@@ -154,10 +186,10 @@ def _numpy_work(r, eqn, kind, cost, execution):
         t, how = _stream(r, sum(_nbytes(a.aval) for a in eqn.inputs), r.reduce_bw)
         rows = sum(_size(v.aval) for v in eqn.outputs)      # numpy's cost per output element
         return t + rows * r.reduce_row, f"{how} + {rows} rows"
+    if kind == "copy":
+        # a fresh array written once: count the write twice (first touch, then the copy)
+        return _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
     if kind == "view":
-        if eqn.primitive.name in ("broadcast_in_dim", "concatenate", "pad"):
-            # a fresh array written once: count the write twice (page faults, then the copy)
-            return _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
         return 0.0, "a numpy view"
     if kind == "control_flow":
         return _control_flow_work(r, eqn, execution)
@@ -170,36 +202,36 @@ def _numpy_work(r, eqn, kind, cost, execution):
 
 
 def _control_flow_work(r, eqn, execution):
-    """A loop runs its body `length` times (a while loop's trip count is unknown: once); a cond
-    runs its most expensive branch. Eagerly each body equation pays eval_eqn; under jit each
-    iteration is a call of the body's compiled program."""
-    p = eqn.params
-    name = eqn.primitive.name
-    if name == "scan":
-        bodies, times = [p["body"]], p["length"]
-    elif name == "while_loop":
-        bodies, times = [p["cond_program"], p["body_program"]], 1
-    elif name == "cond":
-        bodies, times = [max(p["branches"], key=lambda b: len(b.eqns))], 1
-    else:
+    """A loop runs its body `times` times, a cond its most expensive branch (as the primitive
+    declares: `cost_programs`; a trip count unknown until it runs counts once). Eagerly each
+    body equation pays eval_eqn; under jit each iteration is a call of the body's compiled
+    program, or a pass of a loop compiled as one njit function."""
+    declared = eqn.primitive.cost_programs
+    if declared is None:
         return _stream(r, equation_cost(eqn).bytes)
+    programs = declared(**eqn.params)
+    times = {t for _, t, _ in programs}
+    times = programs[0][1] if len(times) == 1 and None not in times else 1
     compiled = execution == "jit" and compiled_loop(eqn)
-    per = 0.0 if compiled else r.jit_iter if execution == "jit" else r.eval_iter
-    for body in bodies:
+    loop = any(carries for _, _, carries in programs) or times != 1
+    per = 0.0 if compiled or not loop else r.jit_iter if execution == "jit" else r.eval_iter
+    for body, _, carries in programs:
         if compiled:        # one njit function: no Python between the body's steps, and
             # its products call BLAS directly (without numpy's call overhead); each iteration
             # copies the body's results into the carry and the stacked outputs
+            layout = {}
             per += sum(t.work - (r.blas_call if t.kind == "blas" else 0.0) +
                        r.jit_loop_step * (0.5 if t.kind == "view" else 1.0)
-                       for t in _jit_terms(r, body))
-            per += _stream(r, 2 * sum(_nbytes(a) for a in body.out_avals))[0]
+                       for t in _jit_terms(r, body, in_loop=True, layout=layout))
+            per += _loop_results(r, layout, carries)
         elif execution == "jit":
             per += sum(t.seconds for t in _jit_terms(r, body))
         else:
             per += sum(t.seconds for t in _eager_terms(r, body, per_eqn=r.eval_eqn,
                                                        execution=execution))
-    note = "" if name != "while_loop" else " (trip count unknown: one iteration)"
-    if execution == "jit":
+    note = " (trip count unknown: one iteration)" if any(t is None for _, t, _ in programs) \
+        else ""
+    if execution == "jit" and loop:
         note += ", compiled loop" if compiled else ", Python loop over the compiled body"
     return times * per, f"{times} x body {per * 1e6:.3g} us{note}"
 
@@ -211,6 +243,50 @@ def compiled_loop(eqn):
     return compiles_as_loop(eqn)
 
 
+def _loop_results(r, layout, num_carry):
+    """Seconds per iteration of a compiled loop keeping its body's results: each is copied
+    into its carry or its row of the stacked outputs; a carry that no step of this iteration
+    wrote into a buffer of its own (a product's result, a view, an operand) is first copied
+    into a fresh array, twice when it is a strided view."""
+    t = 0.0
+    for i, v in enumerate(layout["outvars"]):
+        aval = v.aval
+        t += _loop_copy(r, aval)
+        if i < num_carry and aval.ndim and v not in layout["fresh"]:
+            copies = 2 if v in layout["strided"] else 1
+            t += copies * (_loop_copy(r, aval) + _loop_alloc(r, aval))
+    return t
+
+
+def _loop_alloc(r, aval):
+    """Seconds of an allocation inside a compiled loop: Numba's allocator and the array's
+    header (loop_alloc, fitted on a probe), and the page faults of an array mapped afresh."""
+    return r.loop_alloc + _fresh(r, [aval])
+
+
+def _loop_copy(r, aval, order=None):
+    """Seconds of copying an array (its axes in `order`) inside a compiled loop: a loop nest
+    over its elements, limited by memory or by the start of each innermost pass."""
+    if not aval.ndim:
+        return 0.0
+    elems = _size(aval)
+    shape = [aval.shape[d] for d in (order or range(aval.ndim)) if aval.shape[d] != 1]
+    passes = elems // max(shape[-1] if shape else 1, 1)
+    return max(elems * r.fused_elem + passes * r.fused_row,
+               _stream(r, 2 * _nbytes(aval), r.copy_bw)[0])
+
+
+def basis_seconds(r, size, dtype):
+    """Eagerly, jacfwd and jacrev build the identity basis of their tangents (size x size) at
+    every call: np.eye, then a copy into the zeroed block; large ones are fresh memory."""
+    nbytes = size * size * np.dtype(dtype).itemsize
+    if nbytes <= SMALL_BASIS:
+        return 0.0, ""                  # part of the calibrated fixed cost
+    fresh = 2 * nbytes * r.fault_byte if nbytes > FRESH_BYTES else 0.0
+    t, how = _stream(r, 2 * nbytes)
+    return t + fresh, f"{size}x{size} identity: {how}" + (" + page faults" if fresh else "")
+
+
 def _eager_terms(r, closed, per_eqn, execution="eager", loop=0.0):
     """Per equation: the interpreters' dispatch plus the impl's own fixed cost (overhead), and
     the work that grows with the operands."""
@@ -219,6 +295,11 @@ def _eager_terms(r, closed, per_eqn, execution="eager", loop=0.0):
         kind = cost_kind(eqn.primitive)
         cost = equation_cost(eqn)
         work, how = _numpy_work(r, eqn, kind, cost, execution)
+        if kind not in ("view", "control_flow", "call"):
+            faults = _fresh(r, [v.aval for v in eqn.outputs])
+            if faults:
+                work += faults
+                how += " + page faults of a fresh output"
         overhead = per_eqn + r.impl_seconds(eqn)
         if kind == "control_flow":
             overhead += loop              # eagerly, the transforms staged its body anew
@@ -234,9 +315,13 @@ def _eqn_label(eqn):
 def jit_steps(closed):
     """The steps jit will run for a program (fused kernels, BLAS/numpy calls, views), planned
     without compiling anything."""
+    return _planned(closed)[1]
+
+
+def _planned(closed):
     program, _ = flatten(closed)
     steps, _ = plan(program)
-    return steps
+    return program, steps
 
 
 def _kernel_term(r, step):
@@ -249,7 +334,7 @@ def _kernel_term(r, step):
             per_elem += r.fused_reduce       # a chain of dependent adds: latency, not SIMD
         elif cost_kind(m.eqn.primitive) == "transcendental":
             per_elem += r.fused_transc
-        elif cost_kind(m.eqn.primitive) != "view":
+        elif cost_kind(m.eqn.primitive) not in ("view", "copy"):   # an index map
             per_elem += r.fused_elem
     produced = {id(v) for m in group.members for v in m.eqn.outputs}
     sources = {id(rd.source): rd.source for m in group.members for rd in m.reads
@@ -264,21 +349,40 @@ def _kernel_term(r, step):
         how = f"{elems} elements x {per_elem * 1e9:.2g} ns + {passes} rows"
     cost = sum((equation_cost(m.eqn) for m in group.members), Cost(0.0, 0.0))
     label = f"kernel[{', '.join(names)}] over {tuple(group.shape)}"
-    return Term(label, "fused", cost.flops, cost.bytes, r.jit_step, max(compute, memory), how)
+    faults = _fresh(r, [v.aval for v in group.outputs])
+    return Term(label, "fused", cost.flops, cost.bytes, r.jit_step,
+                max(compute, memory) + faults, how)
 
 
-def _jit_terms(r, closed):
+def _jit_terms(r, closed, in_loop=False, layout=None):
+    """One Term per step jit runs for `closed`: in the Python driver, or (in_loop) as a
+    statement of a loop compiled as one njit function. `layout`, a dict, receives the
+    flattened program's outputs ("outvars") and the values written into buffers ("fresh")."""
     terms = []
-    for step in jit_steps(closed):
+    strided = set()          # Vars whose elements are not in row-major order in memory
+    fresh = set()            # Vars a step wrote into a buffer of its own (kernels, products)
+    program, steps = _planned(closed)
+    if layout is not None:
+        layout.update(outvars=program.outvars, fresh=fresh, strided=strided)
+    for step in steps:
         if step.kind == "kernel":
             terms.append(_kernel_term(r, step))
+            fresh.update(step.group.outputs)
             continue
         eqn = step.eqn
         kind = cost_kind(eqn.primitive)
         cost = equation_cost(eqn)
         if step.kind == "view":
-            terms.append(Term(_eqn_label(eqn), "view", 0.0, 0.0, r.jit_step / 2, 0.0,
-                              "a numpy view in the driver"))
+            copied = _view_layout(step, strided)
+            if copied and in_loop:
+                work = _loop_copy(r, copied) + _loop_alloc(r, copied)
+                how = f"reshape of a strided view: a copy of {_nbytes(copied):.3g} B"
+            elif copied:
+                work, how = _stream(r, 2 * _nbytes(copied), r.copy_bw,
+                                    "reshape of a strided view: copy ")
+            else:
+                work, how = 0.0, "a numpy view" + ("" if in_loop else " in the driver")
+            terms.append(Term(_eqn_label(eqn), "view", 0.0, 0.0, r.jit_step / 2, work, how))
             continue
         if step.kind == "scalar":
             terms.append(Term(_eqn_label(eqn), kind, cost.flops, cost.bytes, r.jit_step, 0.0,
@@ -288,10 +392,91 @@ def _jit_terms(r, closed):
             kind = "transcendental"
         if kind == "blas":
             work, how = _gemm_work(r, eqn, call=True)
+            work += _fresh(r, [v.aval for v in eqn.outputs])
+            if in_loop:
+                extra, allocs = _loop_product_copies(r, eqn, strided)
+                work += extra + allocs
+                if eqn.outputs[0].aval.ndim == 2:
+                    fresh.add(eqn.outputs[0])
+                if extra:
+                    how += f" + operand copy {extra * 1e6:.3g} us"
         else:
             work, how = _numpy_work(r, eqn, kind, cost, "jit")
+            if step.kind == "reduce":            # the driver calls numpy's reduction
+                work += r.reduce_call
+                how += " + numpy's call"
+            if kind != "control_flow":
+                work += _fresh(r, [v.aval for v in eqn.outputs])
+            if kind == "control_flow" and compiled_loop(eqn):
+                # the compiled loop takes C-contiguous operands: strided ones are copied
+                moved = sum(_nbytes(a.aval) for a in eqn.inputs
+                            if isinstance(a, Var) and a in strided)
+                if moved:
+                    t, _ = _stream(r, 2 * moved, r.copy_bw)
+                    work += t
+                    how += f" + copy {moved:.3g} B of strided operands"
         terms.append(Term(_eqn_label(eqn), kind, cost.flops, cost.bytes, r.jit_step, work, how))
     return terms
+
+
+def _moves_no_data(rule, xa, out, params):
+    """Does a view keep its operand's elements in row-major order (only adding or dropping
+    axes of size 1), so that a contiguous operand gives a contiguous view?"""
+    if xa.size != out.size or rule.index_map is None:
+        return False
+    m = rule.index_map(xa, out, **params)
+    if m is None:
+        return False
+    axes = []
+    for (k, scale, offset), n in zip(m, xa.shape):
+        if n == 1:
+            continue
+        if k is None or scale != 1 or offset != 0 or out.shape[k] != n:
+            return False
+        axes.append(k)
+    return axes == sorted(set(axes))
+
+
+def _view_layout(step, strided):
+    """Track which values are strided views (a transpose, a broadcast, a slice) and return the
+    aval a view step copies, if it does (numpy reshapes a strided view by copying it)."""
+    eqn = step.eqn
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    xa = x.aval
+    x_strided = isinstance(x, Var) and x in strided
+    keeps_order = _moves_no_data(step.rule, xa, out.aval, eqn.params)
+    if getattr(step.rule, "reshape", False):
+        if x_strided and not keeps_order and xa.ndim and out.aval.size > 1:
+            return out.aval                    # a copy: contiguous from here on
+        if x_strided:
+            strided.add(out)
+        return None
+    if (x_strided or not keeps_order) and out.aval.ndim and out.aval.size > 1:
+        strided.add(out)
+    return None
+
+
+def _loop_product_copies(r, eqn, strided):
+    """(seconds of copies, seconds of allocations) of a matrix product inside a compiled
+    loop: BLAS takes a contiguous 2-D operand or a transposed matrix in place; any other
+    operand is copied into a fresh array, and a product whose result is not a 2-D matrix
+    allocates it."""
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    copied, allocs = 0, 0
+    for a, contracting, first in ((eqn.inputs[0], lc, False), (eqn.inputs[1], rc, True)):
+        aval = a.aval
+        free = [d for d in range(aval.ndim) if d not in contracting]
+        order = list(contracting) + free if first else free + list(contracting)
+        contiguous = not (isinstance(a, Var) and a in strided)
+        in_place = order == sorted(order) and contiguous
+        transposed = aval.ndim == 2 and order == [1, 0] and contiguous
+        if not (in_place or transposed):
+            copied += _loop_copy(r, aval, order)
+            allocs += _loop_alloc(r, aval)
+    out = eqn.outputs[0].aval
+    if out.ndim != 2:
+        allocs += _loop_alloc(r, out)
+    return copied, allocs
 
 
 def peak_bytes(closed) -> int:

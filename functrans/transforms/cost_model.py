@@ -30,7 +30,8 @@ from ..core.primitive import Cost
 from .tracing import make_jaxpr
 from ..core.trace import Tracer, get_aval
 from ..primitives._program_cost import equation_cost, program_cost
-from .cost_estimates import Term, _eager_terms, _jit_terms, _numpy_work, cost_kind, peak_bytes
+from .cost_estimates import Term, _eager_terms, _jit_terms, _numpy_work, basis_seconds, \
+    cost_kind, peak_bytes
 from ..backend.flatten import LoweringError
 from .jacobians import jacfwd, jacrev
 from .jit import jit as jit_
@@ -58,8 +59,13 @@ def estimate_terms(closed, execution="eager", mode="fwd"):
                          "argument checks, signature lookup, driver entry")] + steps
     fixed = getattr(r, f"eager_fixed_{mode}")
     per = getattr(r, f"eager_eqn_{mode}")
+    n = sum(a.size for a in closed.in_avals)
+    outs = sum(a.size for a in closed.out_avals)
+    size = n if mode == "fwd" else outs // max(n, 1)
+    dtype = (closed.in_avals if mode == "fwd" else closed.out_avals or closed.in_avals)
+    basis, how = basis_seconds(r, size, dtype[0].dtype) if dtype else (0.0, "")
     return [Term(f"{'jacfwd' if mode == 'fwd' else 'jacrev'} set-up", "call", 0.0, 0.0, fixed,
-                 0.0, "bases, flattening, tracing set-up")] + \
+                 basis, "bases, flattening, tracing set-up" + (f"; {how}" if how else ""))] + \
         _eager_terms(r, closed, per, execution, getattr(r, f"eager_loop_{mode}"))
 
 
