@@ -30,13 +30,14 @@ from .flatten import flatten
 from .fusion import Group, Member, Planner, Read
 from .kernels import KERNEL_FLAGS, generate
 from .loop_lowering import Unsupported
+from .loop_scalars import Elems, ScalarArrays, flat_index, small, source_index
 from .lowering import identity_map, scalar_ctor, typed_const
 
 # The loop allocates (per-iteration outputs, stacked ys): it needs Numba's runtime.
 LOOP_FLAGS = "cache=True, nogil=True, error_model='numpy', boundscheck=False"
 
 
-class LoopSource:
+class LoopSource(ScalarArrays):
     """Builds the module: the loop function `kernel` and the fused kernels it calls."""
 
     def __init__(self):
@@ -49,6 +50,7 @@ class LoopSource:
         self.prologue = []
         self.fresh_bufs = set()  # names of prologue buffers (written in place each iteration)
         self.c_names = set()     # names known to hold C-contiguous arrays
+        self.elems_of = {}       # buffer name -> the Elems it was materialized from
 
     def fresh(self, prefix="v"):
         self._n += 1
@@ -118,8 +120,9 @@ class LoopSource:
         return "\n\n".join(parts)
 
     # --- programs ------------------------------------------------------------------------------
-    def closed(self, closed, in_names, ind):
-        """Emit the statements of a ClosedProgram applied to in_names; returns its outputs."""
+    def closed(self, closed, in_names, ind, elements=False):
+        """Emit the statements of a ClosedProgram applied to in_names (names, or Elems);
+        returns its outputs (names; with elements=True small arrays may stay Elems)."""
         program, consts = flatten(closed)
         env = {}
         for v, c in zip(program.constvars, consts):
@@ -128,7 +131,8 @@ class LoopSource:
             if v.aval.ndim:
                 self.c_names.add(name)
             env[v] = name
-        env.update(zip(program.invars, in_names))
+        env.update((v, Elems(n.names, n.aval, ind) if isinstance(n, Elems) else n)
+                   for v, n in zip(program.invars, in_names))
         planner = Planner(program)
         steps, _ = planner.plan()
         self._planners.append(planner)
@@ -141,16 +145,34 @@ class LoopSource:
                         env[v] = _Lazy(s, ind)
                     continue
                 self.step(s, env, ind)
+            if elements:
+                return [self.result(a, env, ind) for a in program.outvars]
             return [self.atom(a, env) for a in program.outvars]
         finally:
             self._planners.pop()
+
+    def result(self, a, env, ind):
+        if not isinstance(a, Literal) and small(a.aval):
+            names = self.elements(a, env, ind)
+            if names is not None:
+                return Elems(names, a.aval, ind)
+        return self.atom(a, env)
 
     def atom(self, a, env):
         if isinstance(a, Literal):
             return typed_const(a.value, a.aval.dtype)
         name = env[a]
+        if isinstance(name, Elems):
+            name = env[a] = self.materialize(name)
+            self.c_names.add(name)
         if isinstance(name, _Lazy):
             lazy = name
+            if a.aval.ndim == 0:
+                # a scalar picked from a small array: no view of the array is built
+                names = self.elements(a, env, lazy.ind)
+                if names is not None:
+                    env[a] = names[0]
+                    return names[0]
             ins = [self.atom(x, env) for x in lazy.step.eqn.inputs]
             self.view(lazy.step, lazy.step.eqn, ins, env, lazy.ind)
             name = env[a]
@@ -164,6 +186,11 @@ class LoopSource:
                 return self.atom(a, env)
             e = ()                       # a scalar made by views (x[1:2].reshape(()))
         src, m = self._planners[-1].resolve(a)
+        held = None if isinstance(src, Literal) else env.get(src)
+        if isinstance(held, str):
+            held = self.elems_of.get(held)
+        if isinstance(held, Elems):
+            return held.names[flat_index(source_index(m, e), src.aval.shape)]
         if not isinstance(src, Literal) and isinstance(env.get(src), str) or \
                 isinstance(env.get(src), _Lazy):
             idx = [str(o + s * e[k]) if k is not None else str(o) for k, s, o in m]
@@ -172,8 +199,12 @@ class LoopSource:
 
     def step(self, s, env, ind):
         if s.kind == "kernel":
+            if small(_Shape(s.group.shape)):
+                return self.small_kernel(s.group, env, ind)
             return self.kernel(generate(s.group), env, ind)
         eqn = s.eqn
+        if s.kind == "driver" and self.element_rule(eqn, env, ind):
+            return
         outs = eqn.outputs
         if s.kind == "scalar":
             expr = s.expr.format(*[self.element(a, e, env)
@@ -189,12 +220,30 @@ class LoopSource:
             g = Group(x.aval.shape)
             g.members = [Member(0, eqn, "reduce", None, [Read(x, identity_map(x.aval.ndim))],
                                 s.rule)]
+            if small(x.aval):
+                g.outputs = list(outs)
+                return self.small_kernel(g, env, ind)
             return self.kernel(generate(g), env, ind)
         if s.kind == "view":
             return self.view(s, eqn, ins, env, ind)
         if s.kind == "driver":
             return self.equation(eqn, ins, env, ind)
         raise Unsupported(f"a step of kind {s.kind}")
+
+    def element_rule(self, eqn, env, ind):
+        """A driver step on small arrays by its loop lowering's element rule (picking element
+        names: concatenate, pad); False when it has none or an operand is not small."""
+        rule = getattr(eqn.primitive.loop_lowering, "elements", None)
+        if rule is None or not all(small(v.aval) for v in eqn.outputs):
+            return False
+        xs = [self.elements(a, env, ind) for a in eqn.inputs]
+        if any(x is None for x in xs):
+            return False
+        outs = rule(xs, [a.aval for a in eqn.inputs], [v.aval for v in eqn.outputs],
+                    **eqn.params)
+        for v, names in zip(eqn.outputs, outs):
+            env[v] = Elems(names, v.aval, ind)
+        return True
 
     def equation(self, eqn, ins, env, ind):
         """A driver step, by the primitive's loop lowering."""
@@ -283,13 +332,21 @@ class LoopSource:
         return self.assign(env, eqn.outputs[0], expr, ind)
 
     def init_carries(self, ks, inits, avals, ind):
+        """The carries' variables set from their initial values: a buffer per array carry,
+        scalar variables for rank-0 and small carries (Elems)."""
+        out = []
         for k, a, aval in zip(ks, inits, avals):
+            if small(aval):
+                out.append(self.scalar_carry(k, a, aval, ind))
+                continue
+            out.append(k)
             if aval.ndim:
                 self.alloc(k, aval.shape, scalar_ctor(aval.dtype))
                 self.fresh_bufs.discard(k)
                 self.emit(ind, f"{self.put(aval.ndim)}({k}, {a}, {self.zeros(aval.ndim)})")
             else:
                 self.emit(ind, f"{k} = {scalar_ctor(aval.dtype)}({a})")
+        return out
 
     def update_carries(self, ks, results, avals, ind):
         """The carries' buffers take the iteration's results. A result that is not a buffer
@@ -297,15 +354,29 @@ class LoopSource:
         updating the carries one by one in place would read an overwritten carry."""
         staged = []
         for k, r, aval in zip(ks, results, avals):
-            if aval.ndim and r != k and r not in self.fresh_bufs:
+            if isinstance(k, Elems) or not aval.ndim:
+                pass
+            elif isinstance(r, Elems):
+                r = self.materialize(r, ind)
+            elif r != k and r not in self.fresh_bufs:
                 t = self.fresh("t")
                 self.emit(ind, f"{t} = np.ascontiguousarray({r}).copy()")
                 r = t
             staged.append(r)
+        # Scalar carries in one tuple assignment: a carry's new value may be another's old one.
+        lhs, rhs = [], []
         for k, r, aval in zip(ks, staged, avals):
-            if not aval.ndim:
-                self.emit(ind, f"{k} = {scalar_ctor(aval.dtype)}({r})")
-            elif r != k:
+            ctor = scalar_ctor(aval.dtype)
+            if isinstance(k, Elems):
+                lhs += k.names
+                rhs += [f"{ctor}({v})" for v in self.result_elements(r, aval, ind)]
+            elif not aval.ndim:
+                lhs.append(k)
+                rhs.append(f"{ctor}({r})")
+        if lhs:
+            self.emit(ind, f"{', '.join(lhs)}, = {', '.join(rhs)},")
+        for k, r, aval in zip(ks, staged, avals):
+            if aval.ndim and not isinstance(k, Elems) and r != k:
                 self.emit(ind, f"{self.put(aval.ndim)}({k}, {r}, {self.zeros(aval.ndim)})")
 
     @staticmethod
@@ -318,6 +389,14 @@ class LoopSource:
         if aval.ndim == 0:
             return f"{scalar_ctor(aval.dtype)}({name})"
         return name if name in self.c_names else f"np.ascontiguousarray({name})"
+
+
+class _Shape:
+    """An iteration space seen as an aval (for `small`)."""
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, shape):
+        self.ndim, self.size = len(shape), int(np.prod(shape, dtype=np.int64))
 
 
 class _Lazy:
@@ -374,6 +453,7 @@ def compile_loop(ctx, kind, args, params):
             any(np.dtype(a.aval.dtype) == np.float16 for _, _, a in src.extra):
         ctx.note(f"# {kind}: a Python loop over the body's compiled driver (float16)")
         return None
+    outs = [src.materialize(o, 1) if isinstance(o, Elems) else o for o in outs]
     src.emit(1, f"return ({''.join(o + ', ' for o in outs)})")
     text = src.module_text(names + [n for n, _, _ in src.extra])
     sig = tuple(_layout_type(a) for a in avals) + \
