@@ -180,3 +180,27 @@ def test_the_size_limit(n):
         return lax.fori_loop(0, 4, lambda i, c: fnp.roll(c, 1) * 0.9 + c[0], s)
     text = check(f, np.linspace(0.0, 1.0, n), scalar_carry=n <= 8)
     assert scalar_carries(text) == (n <= 8)
+
+
+def test_array_carries_trade_buffers_with_fresh_results():
+    # results written into their own buffers become the carries without a copy (the buffers
+    # are swapped); a result shared by two carries, or a carry passed through, is copied
+    def f(a, b, c):
+        def body(i, s):
+            a, b, c, d = s
+            t = fnp.tanh(a) * 0.5
+            return b + 1.0, t, t, lax.cond(i % 2 == 0, lambda u: u * 2.0, lambda u: u, a)
+        return lax.fori_loop(0, 7, body, (a, b, c, c))
+    text = check(f, rng.standard_normal((3, 4)), rng.standard_normal((3, 4)),
+                 rng.standard_normal((3, 4)), scalar_carry=False)
+    assert re.search(r"\bk\d+, y\d+ = y\d+, k\d+", text), text
+
+
+def test_strided_column_stacked_without_a_copy():
+    def f(m):
+        def body(c, _):
+            c = c * 0.5 + fnp.roll(c, 1, axis=0)
+            return c, c[:, 1:2].reshape(-1)
+        return lax.scan(body, m, None, length=5)
+    text = check(f, rng.standard_normal((6, 3)), scalar_carry=False)
+    assert "[:, 0]" in text, text

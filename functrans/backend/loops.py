@@ -116,7 +116,8 @@ class LoopSource(ScalarArrays):
         head = f"def kernel({', '.join(header_params)}):"
         parts = ["\n".join([head] + self.prologue + self.lines) + "\n"]
         for h in self.helpers:
-            parts.append(f"@njit({KERNEL_FLAGS})\n{h}")
+            # called only from the loop function: no wrapper for calls from Python
+            parts.append(f"@njit({KERNEL_FLAGS}, no_cpython_wrapper=True)\n{h}")
         return "\n\n".join(parts)
 
     # --- programs ------------------------------------------------------------------------------
@@ -320,6 +321,9 @@ class LoopSource(ScalarArrays):
                               _moves_no_data(s.rule, xa, out, eqn.params)):
             # a reshape of a contiguous array, copied into a buffer first if it is strided
             # (Numba reshapes only contiguous arrays)
+            if x not in self.c_names and _unit_axes_view(x, xa, out) is not None:
+                # only axes of size 1 change: an indexing view, no copy
+                return self.assign(env, eqn.outputs[0], _unit_axes_view(x, xa, out), ind)
             if x not in self.c_names:
                 buf = self.buffer(xa.shape, xa.dtype)
                 self.emit(ind, f"{self.put(xa.ndim)}({buf}, {x}, {self.zeros(xa.ndim)})")
@@ -375,8 +379,15 @@ class LoopSource(ScalarArrays):
                 rhs.append(f"{ctor}({r})")
         if lhs:
             self.emit(ind, f"{', '.join(lhs)}, = {', '.join(rhs)},")
+        # A result written into its own buffer this iteration trades buffers with its carry
+        # (the old carry's buffer is rewritten next iteration) instead of being copied.
+        names = {k for k in ks if isinstance(k, str)}
         for k, r, aval in zip(ks, staged, avals):
-            if aval.ndim and not isinstance(k, Elems) and r != k:
+            if not aval.ndim or isinstance(k, Elems) or r == k:
+                continue
+            if r in self.fresh_bufs and r not in names and staged.count(r) == 1:
+                self.emit(ind, f"{k}, {r} = {r}, {k}")
+            else:
                 self.emit(ind, f"{self.put(aval.ndim)}({k}, {r}, {self.zeros(aval.ndim)})")
 
     @staticmethod
@@ -492,6 +503,20 @@ def _wrapper(kind, loop, names, avals, out_avals, extra):
     wrapper = scope[f"{kind}_njit"]
     wrapper.source = fn_src
     return wrapper
+
+
+def _unit_axes_view(x, xa, out):
+    """x reshaped by dropping and inserting axes of size 1, as indexing (a view of any
+    layout: x[:, 0] then [None, :]), or None when the reshape moves elements."""
+    kept = [n for n in xa.shape if n != 1]
+    if not kept or kept != [n for n in out.shape if n != 1]:
+        return None
+    expr = x
+    if len(kept) < xa.ndim:
+        expr += f"[{', '.join(':' if n != 1 else '0' for n in xa.shape)}]"
+    if len(kept) < out.ndim:
+        expr += f"[{', '.join(':' if n != 1 else 'None' for n in out.shape)}]"
+    return expr
 
 
 def _moves_no_data(rule, xa, out, params):
