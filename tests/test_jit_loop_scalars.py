@@ -204,3 +204,31 @@ def test_strided_column_stacked_without_a_copy():
         return lax.scan(body, m, None, length=5)
     text = check(f, rng.standard_normal((6, 3)), scalar_carry=False)
     assert "[:, 0]" in text, text
+
+
+def test_concatenated_pieces_written_in_place_by_their_kernels():
+    # kernel results placed in their slot of a concatenation: read elsewhere too (a strided
+    # view), concatenated twice, returned as a carry, beside pieces that are not kernel results
+    def f(m, w):
+        def body(c, _):
+            a, b = c
+            u = fnp.sin(a[:, 0]) * 0.5                                  # (6,)
+            v = a[:, 1] * a[:, 2] - 0.1                                 # (6,)
+            cat = fnp.concatenate([u[:, None], v[:, None], b[:, None]], axis=1)
+            both = fnp.concatenate([u, v, u])                           # u in two concats
+            a = cat * 0.9 + a * 0.1
+            return (a, v + both[6:12] @ w), (both, u @ w)
+        return lax.scan(body, (m, m[:, 0]), None, length=5)
+    check(f, rng.standard_normal((6, 3)), rng.standard_normal((6, 6)), scalar_carry=False,
+          tol=1e-10)
+    text = check(ft.vmap(lambda m: f(m, np.eye(6))), rng.standard_normal((2, 6, 3)),
+                 scalar_carry=False, tol=1e-10)
+    assert re.search(r"\]\[(:, )+0\]", text), text      # a kernel writes into a slot
+
+
+def test_lorenz_vmap_runs_as_two_kernels_per_step():
+    states = S0 + np.linspace(0, 1, 16)[:, None]
+    text = check(ft.vmap(lambda s: lorenz(P, s)), states, scalar_carry=False)
+    loop = text[text.find("# kernel"):]
+    body = loop[loop.find("for i"):loop.find("return")]
+    assert len(re.findall(r"\bh\d+\(", body)) == 2 and "put2" not in body, body

@@ -30,10 +30,12 @@ def _size(aval, dims):
 def _matrix(src, x, aval, order, shape):
     """x as a 2-D operand of np.dot, with axes `order` grouped into `shape`."""
     ident = list(range(aval.ndim))
+    # a strided operand is copied here: Numba's np.dot would copy it too, with a warning
+    whole = x if x in src.c_names else f"np.ascontiguousarray({x})"
     if order == ident and tuple(aval.shape) == tuple(shape):
-        return x
+        return whole
     if aval.ndim == 2 and order == [1, 0] and tuple(shape) == tuple(aval.shape[::-1]):
-        return f"{x}.T"                       # BLAS takes it transposed, no copy
+        return f"{whole}.T"                   # BLAS takes it transposed, no copy
     t = x if order == ident else f"{x}.transpose({tuple(order)})"
     c = x if (order == ident and x in src.c_names) else f"np.ascontiguousarray({t})"
     return f"{c}.reshape({tuple(shape)})"

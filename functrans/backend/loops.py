@@ -25,7 +25,7 @@ by equal loops.
 """
 import numpy as np
 
-from ..core.ir import Literal
+from ..core.ir import Literal, Var
 from .flatten import flatten
 from .fusion import Group, Member, Planner, Read
 from .kernels import KERNEL_FLAGS, generate
@@ -47,6 +47,8 @@ class LoopSource(ScalarArrays):
         self.extra = []          # (name, value, aval): constants of bodies, passed as arguments
         self._n = 0
         self._planners = []
+        self._slots = []         # per program: kernel output Var -> its slot in a concatenation
+        self._placed = []        # per program: id(concatenate eqn) -> (buffer, pieces placed)
         self.prologue = []
         self.fresh_bufs = set()  # names of prologue buffers (written in place each iteration)
         self.c_names = set()     # names known to hold C-contiguous arrays
@@ -134,9 +136,12 @@ class LoopSource(ScalarArrays):
             env[v] = name
         env.update((v, Elems(n.names, n.aval, ind) if isinstance(n, Elems) else n)
                    for v, n in zip(program.invars, in_names))
-        planner = Planner(program)
+        planner = _LoopPlanner(program)
         steps, _ = planner.plan()
         self._planners.append(planner)
+        self._slots.append({})
+        self._placed.append({})
+        self.place_pieces(steps, planner)
         try:
             for s in steps:
                 if s.kind == "view":
@@ -151,6 +156,52 @@ class LoopSource(ScalarArrays):
             return [self.atom(a, env) for a in program.outvars]
         finally:
             self._planners.pop()
+            self._slots.pop()
+            self._placed.pop()
+
+    def place_pieces(self, steps, planner):
+        """Pieces of a concatenation that fused kernels compute are written by those kernels
+        straight into their slot of the concatenation's buffer (a strided view), instead of
+        into a buffer of their own copied afterwards (a batched ODE step concatenates the
+        columns of its new state)."""
+        slots, placed = self._slots[-1], self._placed[-1]
+        for s in steps:
+            if s.kind != "driver" or s.eqn.primitive.name != "concatenate" or \
+                    small(s.eqn.outputs[0].aval):
+                continue
+            out, dim = s.eqn.outputs[0].aval, s.eqn.params["dimension"]
+            buf, js, at = None, set(), 0
+            for j, a in enumerate(s.eqn.inputs):
+                n = a.aval.shape[dim]
+                src = None if isinstance(a, Literal) else planner.resolve(a)[0]
+                g = None if src is None or isinstance(src, Literal) else \
+                    planner.group_of.get(planner.producer.get(src))
+                # (a small group's results are scalars: built by the copy below)
+                if g is not None and not small(_Shape(g.shape)) and src in g.outputs and \
+                        src not in slots and \
+                        src.aval.dtype == out.dtype and \
+                        _unit_axes_only(src.aval, a.aval, planner.resolve(a)[1]):
+                    if buf is None:
+                        buf = self.buffer(out.shape, out.dtype)
+                    piece = f"{buf}[{', '.join(f'{at}:{at + n}' if d == dim else ':' for d in range(out.ndim))}]"
+                    view = _unit_axes_view(piece, a.aval, src.aval)
+                    if view is not None:
+                        slots[src] = view
+                        js.add(j)
+                at += n
+            if js:
+                placed[id(s.eqn)] = (buf, js)
+
+    def concatenate_placed(self, eqn, env, ind):
+        """A concatenation whose placed pieces are written already: copy the others."""
+        buf, js = self._placed[-1][id(eqn)]
+        out, dim, at = eqn.outputs[0].aval, eqn.params["dimension"], 0
+        for j, a in enumerate(eqn.inputs):
+            if j not in js:
+                offsets = ", ".join(f"{at if d == dim else 0}, 1" for d in range(out.ndim))
+                self.emit(ind, f"{self.put(out.ndim)}({buf}, {self.atom(a, env)}, {offsets})")
+            at += a.aval.shape[dim]
+        env[eqn.outputs[0]] = buf
 
     def result(self, a, env, ind):
         if not isinstance(a, Literal) and small(a.aval):
@@ -206,6 +257,8 @@ class LoopSource(ScalarArrays):
         eqn = s.eqn
         if s.kind == "driver" and self.element_rule(eqn, env, ind):
             return
+        if s.kind == "driver" and id(eqn) in self._placed[-1]:
+            return self.concatenate_placed(eqn, env, ind)
         outs = eqn.outputs
         if s.kind == "scalar":
             expr = s.expr.format(*[self.element(a, e, env)
@@ -289,7 +342,9 @@ class LoopSource(ScalarArrays):
         args = [self.atom(v, env) for v in spec.inputs]
         outs = []
         for v in spec.outputs:
-            name = self.buffer(v.aval.shape, v.aval.dtype)
+            slot = self._slots[-1].get(v) if self._slots else None
+            name = self.buffer(v.aval.shape, v.aval.dtype) if slot is None else \
+                self.value(slot, ind)
             env[v] = name
             outs.append(name)
         extents = [str(n) for n in spec.shape] if spec.pass_extents else []
@@ -402,6 +457,22 @@ class LoopSource(ScalarArrays):
         return name if name in self.c_names else f"np.ascontiguousarray({name})"
 
 
+class _LoopPlanner(Planner):
+    """The fusion plan of a loop body. Beside a group producing its operands, an equation
+    may join a group of its iteration space that reads the same operands: in a loop the
+    saved pass and call repeat every iteration (the columns of a batched ODE step are three
+    such siblings)."""
+
+    def _candidates(self, reads, shape):
+        found = super()._candidates(reads, shape)
+        srcs = {id(r.source) for r in reads if isinstance(r.source, Var)}
+        for g in self.groups:
+            if g.shape == tuple(shape) and g not in found and \
+                    any(id(r.source) in srcs for m in g.members for r in m.reads):
+                found.append(g)
+        return found
+
+
 class _Shape:
     """An iteration space seen as an aval (for `small`)."""
     dtype = np.dtype(np.float64)
@@ -503,6 +574,21 @@ def _wrapper(kind, loop, names, avals, out_avals, extra):
     wrapper = scope[f"{kind}_njit"]
     wrapper.source = fn_src
     return wrapper
+
+
+def _unit_axes_only(src, piece, m):
+    """Is the view `piece` of `src` (index map m: src axes in terms of piece axes) only src
+    with axes of size 1 added or removed?"""
+    if src.size != piece.size:
+        return False
+    ks = []
+    for (k, scale, offset), n in zip(m, src.shape):
+        if n == 1:
+            continue
+        if k is None or scale != 1 or offset != 0 or piece.shape[k] != n:
+            return False
+        ks.append(k)
+    return ks == sorted(set(ks))
 
 
 def _unit_axes_view(x, xa, out):
