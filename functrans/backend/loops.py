@@ -34,7 +34,8 @@ from .loop_scalars import Elems, ScalarArrays, flat_index, small, source_index
 from .lowering import identity_map, scalar_ctor, typed_const
 
 # The loop allocates (per-iteration outputs, stacked ys): it needs Numba's runtime.
-LOOP_FLAGS = "cache=True, nogil=True, error_model='numpy', boundscheck=False"
+LOOP_FLAGS = ("cache=True, nogil=True, error_model='numpy', boundscheck=False, no_rewrites=True, "
+              "no_cfunc_wrapper=True")
 
 
 class LoopSource(ScalarArrays):
