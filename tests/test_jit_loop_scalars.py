@@ -232,3 +232,10 @@ def test_lorenz_vmap_runs_as_two_kernels_per_step():
     loop = text[text.find("# kernel"):]
     body = loop[loop.find("for i"):loop.find("return")]
     assert len(re.findall(r"\bh\d+\(", body)) == 2 and "put2" not in body, body
+
+
+def test_scalar_carries_swapped_unchanged():
+    # (x, y) -> (y, x): every scalar carry takes its new value in one assignment
+    def f(x, y, v):
+        return lax.fori_loop(0, 3, lambda i, c: (c[1], c[0], c[2][::-1]), (x, y, v))
+    check(f, 2.0, -1.0, np.arange(3.0))
