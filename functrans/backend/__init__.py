@@ -13,6 +13,8 @@
     codegen.py    the Python driver that calls kernels, BLAS and numpy; compile statistics
     loops.py      a scan or while_loop (with the loops and conds in its body) as one njit
                   function
+    loop_scalars.py
+                  small arrays inside compiled loops as scalar variables
 
 The modules that import Numba load on first use, so importing functrans.lax stays cheap.
 """

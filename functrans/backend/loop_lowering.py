@@ -15,6 +15,7 @@ decline: the loop then stays a Python loop calling its body's compiled driver.
 """
 import numpy as np
 
+from .loop_scalars import Elems, flat_index
 from .lowering import scalar_ctor
 
 
@@ -29,10 +30,12 @@ def _size(aval, dims):
 def _matrix(src, x, aval, order, shape):
     """x as a 2-D operand of np.dot, with axes `order` grouped into `shape`."""
     ident = list(range(aval.ndim))
+    # a strided operand is copied here: Numba's np.dot would copy it too, with a warning
+    whole = x if x in src.c_names else f"np.ascontiguousarray({x})"
     if order == ident and tuple(aval.shape) == tuple(shape):
-        return x
+        return whole
     if aval.ndim == 2 and order == [1, 0] and tuple(shape) == tuple(aval.shape[::-1]):
-        return f"{x}.T"                       # BLAS takes it transposed, no copy
+        return f"{whole}.T"                   # BLAS takes it transposed, no copy
     t = x if order == ident else f"{x}.transpose({tuple(order)})"
     c = x if (order == ident and x in src.c_names) else f"np.ascontiguousarray({t})"
     return f"{c}.reshape({tuple(shape)})"
@@ -101,6 +104,20 @@ def dynamic_update_slice(src, ins, in_avals, out_avals, ind):
     return [out]
 
 
+def _pad_elements(xs, in_avals, out_avals, *, padding_config):
+    (x, (v,)), xa, out = xs, in_avals[0], out_avals[0]
+    names = []
+    for idx in np.ndindex(*out.shape):
+        at = []
+        for i, (lo, _, interior), n in zip(idx, padding_config, xa.shape):
+            q, r = divmod(i - lo, interior + 1)
+            if r or not 0 <= q < n:
+                break
+            at.append(q)
+        names.append(x[flat_index(at, xa.shape)] if len(at) == xa.ndim else v)
+    return [names]
+
+
 def pad(src, ins, in_avals, out_avals, ind, *, padding_config):
     (x, v), xa, out = ins, in_avals[0], out_avals[0]
     if xa.ndim == 0 or any(lo < 0 or hi < 0 for lo, hi, _ in padding_config) or xa.size == 0:
@@ -109,6 +126,17 @@ def pad(src, ins, in_avals, out_avals, ind, *, padding_config):
     offsets = ", ".join(f"{lo}, {i + 1}" for lo, _, i in padding_config)
     src.emit(ind, f"{src.put(xa.ndim)}({y}, {x}, {offsets})")
     return [y]
+
+
+def _concatenate_elements(xs, in_avals, out_avals, *, dimension):
+    starts = np.cumsum([0] + [a.shape[dimension] for a in in_avals])
+    names = []
+    for idx in np.ndindex(*out_avals[0].shape):
+        j = int(np.searchsorted(starts, idx[dimension], side="right")) - 1
+        at = list(idx)
+        at[dimension] -= int(starts[j])
+        names.append(xs[j][flat_index(at, in_avals[j].shape)])
+    return [names]
 
 
 def concatenate(src, ins, in_avals, out_avals, ind, *, dimension):
@@ -148,8 +176,7 @@ def scan(src, ins, in_avals, out_avals, ind, *, body, length, reverse, num_const
     nc, nk = num_consts, num_carry
     consts, carry, xs = ins[:nc], ins[nc:nc + nk], ins[nc + nk:]
     k_avals, y_avals = body.out_avals[:nk], body.out_avals[nk:]
-    ks = [src.fresh("k") for _ in carry]
-    src.init_carries(ks, carry, k_avals, ind)
+    ks = src.init_carries([src.fresh("k") for _ in carry], carry, k_avals, ind)
     stacks = [src.fresh("s") for _ in y_avals]
     for s, a in zip(stacks, y_avals):
         src.emit(ind, f"{s} = np.empty({(length,) + tuple(a.shape)}, {scalar_ctor(a.dtype)})")
@@ -164,11 +191,14 @@ def scan(src, ins, in_avals, out_avals, ind, *, body, length, reverse, num_const
         if a.ndim:
             src.c_names.add(name)     # a leading-axis slice of a C array
         x_in.append(name)
-    res = src.closed(body, list(consts) + ks + x_in, ind + 1)
+    res = src.closed(body, list(consts) + ks + x_in, ind + 1, elements=True)
     # ys are stored before the carries are updated in place: a y may be a view of a
     # carry (the primal loop of a gradient stacks h.reshape(1, n) as a residual)
     for s, r, a in zip(stacks, res[nk:], y_avals):
-        if a.ndim:
+        if isinstance(r, Elems):
+            for idx, name in zip(np.ndindex(*a.shape), r.names):
+                src.emit(ind + 1, f"{s}[{', '.join(map(str, (i,) + idx))}] = {name}")
+        elif a.ndim:
             src.emit(ind + 1, f"{src.put(a.ndim)}({s}[{i}], {r}, {src.zeros(a.ndim)})")
         else:
             src.emit(ind + 1, f"{s}[{i}] = {r}")
@@ -183,12 +213,16 @@ def while_loop(src, ins, in_avals, out_avals, ind, *, cond_program, body_program
     cn, bn = cond_nconsts, body_nconsts
     cc, bc, carry = ins[:cn], ins[cn:cn + bn], ins[cn + bn:]
     k_avals = body_program.out_avals
-    ks = [src.fresh("k") for _ in carry]
-    src.init_carries(ks, carry, k_avals, ind)
+    ks = src.init_carries([src.fresh("k") for _ in carry], carry, k_avals, ind)
     src.emit(ind, "while True:")
     (pred,) = src.closed(cond_program, list(cc) + ks, ind + 1)
     src.emit(ind + 1, f"if not {pred}:")
     src.emit(ind + 2, "break")
-    res = src.closed(body_program, list(bc) + ks, ind + 1)
+    res = src.closed(body_program, list(bc) + ks, ind + 1, elements=True)
     src.update_carries(ks, res, k_avals, ind + 1)
     return ks
+
+
+# Element rules: the operation on small arrays held in scalar variables (loop_scalars).
+concatenate.elements = _concatenate_elements
+pad.elements = _pad_elements

@@ -25,18 +25,20 @@ by equal loops.
 """
 import numpy as np
 
-from ..core.ir import Literal
+from ..core.ir import Literal, Var
 from .flatten import flatten
 from .fusion import Group, Member, Planner, Read
 from .kernels import KERNEL_FLAGS, generate
 from .loop_lowering import Unsupported
+from .loop_scalars import Elems, ScalarArrays, flat_index, small, source_index
 from .lowering import identity_map, scalar_ctor, typed_const
 
 # The loop allocates (per-iteration outputs, stacked ys): it needs Numba's runtime.
-LOOP_FLAGS = "cache=True, nogil=True, error_model='numpy', boundscheck=False"
+LOOP_FLAGS = ("cache=True, nogil=True, error_model='numpy', boundscheck=False, no_rewrites=True, "
+              "no_cfunc_wrapper=True")
 
 
-class LoopSource:
+class LoopSource(ScalarArrays):
     """Builds the module: the loop function `kernel` and the fused kernels it calls."""
 
     def __init__(self):
@@ -46,9 +48,12 @@ class LoopSource:
         self.extra = []          # (name, value, aval): constants of bodies, passed as arguments
         self._n = 0
         self._planners = []
+        self._slots = []         # per program: kernel output Var -> its slot in a concatenation
+        self._placed = []        # per program: id(concatenate eqn) -> (buffer, pieces placed)
         self.prologue = []
         self.fresh_bufs = set()  # names of prologue buffers (written in place each iteration)
         self.c_names = set()     # names known to hold C-contiguous arrays
+        self.elems_of = {}       # buffer name -> the Elems it was materialized from
 
     def fresh(self, prefix="v"):
         self._n += 1
@@ -114,12 +119,14 @@ class LoopSource:
         head = f"def kernel({', '.join(header_params)}):"
         parts = ["\n".join([head] + self.prologue + self.lines) + "\n"]
         for h in self.helpers:
-            parts.append(f"@njit({KERNEL_FLAGS})\n{h}")
+            # called only from the loop function: no wrapper for calls from Python
+            parts.append(f"@njit({KERNEL_FLAGS}, no_cpython_wrapper=True)\n{h}")
         return "\n\n".join(parts)
 
     # --- programs ------------------------------------------------------------------------------
-    def closed(self, closed, in_names, ind):
-        """Emit the statements of a ClosedProgram applied to in_names; returns its outputs."""
+    def closed(self, closed, in_names, ind, elements=False):
+        """Emit the statements of a ClosedProgram applied to in_names (names, or Elems);
+        returns its outputs (names; with elements=True small arrays may stay Elems)."""
         program, consts = flatten(closed)
         env = {}
         for v, c in zip(program.constvars, consts):
@@ -128,10 +135,14 @@ class LoopSource:
             if v.aval.ndim:
                 self.c_names.add(name)
             env[v] = name
-        env.update(zip(program.invars, in_names))
-        planner = Planner(program)
+        env.update((v, Elems(n.names, n.aval, ind) if isinstance(n, Elems) else n)
+                   for v, n in zip(program.invars, in_names))
+        planner = _LoopPlanner(program)
         steps, _ = planner.plan()
         self._planners.append(planner)
+        self._slots.append({})
+        self._placed.append({})
+        self.place_pieces(steps, planner)
         try:
             for s in steps:
                 if s.kind == "view":
@@ -141,16 +152,80 @@ class LoopSource:
                         env[v] = _Lazy(s, ind)
                     continue
                 self.step(s, env, ind)
+            if elements:
+                return [self.result(a, env, ind) for a in program.outvars]
             return [self.atom(a, env) for a in program.outvars]
         finally:
             self._planners.pop()
+            self._slots.pop()
+            self._placed.pop()
+
+    def place_pieces(self, steps, planner):
+        """Pieces of a concatenation that fused kernels compute are written by those kernels
+        straight into their slot of the concatenation's buffer (a strided view), instead of
+        into a buffer of their own copied afterwards (a batched ODE step concatenates the
+        columns of its new state)."""
+        slots, placed = self._slots[-1], self._placed[-1]
+        for s in steps:
+            if s.kind != "driver" or s.eqn.primitive.name != "concatenate" or \
+                    small(s.eqn.outputs[0].aval):
+                continue
+            out, dim = s.eqn.outputs[0].aval, s.eqn.params["dimension"]
+            buf, js, at = None, set(), 0
+            for j, a in enumerate(s.eqn.inputs):
+                n = a.aval.shape[dim]
+                src = None if isinstance(a, Literal) else planner.resolve(a)[0]
+                g = None if src is None or isinstance(src, Literal) else \
+                    planner.group_of.get(planner.producer.get(src))
+                # (a small group's results are scalars: built by the copy below)
+                if g is not None and not small(_Shape(g.shape)) and src in g.outputs and \
+                        src not in slots and \
+                        src.aval.dtype == out.dtype and \
+                        _unit_axes_only(src.aval, a.aval, planner.resolve(a)[1]):
+                    if buf is None:
+                        buf = self.buffer(out.shape, out.dtype)
+                    piece = f"{buf}[{', '.join(f'{at}:{at + n}' if d == dim else ':' for d in range(out.ndim))}]"
+                    view = _unit_axes_view(piece, a.aval, src.aval)
+                    if view is not None:
+                        slots[src] = view
+                        js.add(j)
+                at += n
+            if js:
+                placed[id(s.eqn)] = (buf, js)
+
+    def concatenate_placed(self, eqn, env, ind):
+        """A concatenation whose placed pieces are written already: copy the others."""
+        buf, js = self._placed[-1][id(eqn)]
+        out, dim, at = eqn.outputs[0].aval, eqn.params["dimension"], 0
+        for j, a in enumerate(eqn.inputs):
+            if j not in js:
+                offsets = ", ".join(f"{at if d == dim else 0}, 1" for d in range(out.ndim))
+                self.emit(ind, f"{self.put(out.ndim)}({buf}, {self.atom(a, env)}, {offsets})")
+            at += a.aval.shape[dim]
+        env[eqn.outputs[0]] = buf
+
+    def result(self, a, env, ind):
+        if not isinstance(a, Literal) and small(a.aval):
+            names = self.elements(a, env, ind)
+            if names is not None:
+                return Elems(names, a.aval, ind)
+        return self.atom(a, env)
 
     def atom(self, a, env):
         if isinstance(a, Literal):
             return typed_const(a.value, a.aval.dtype)
         name = env[a]
+        if isinstance(name, Elems):
+            name = env[a] = self.materialize(name)
+            self.c_names.add(name)
         if isinstance(name, _Lazy):
             lazy = name
+            if a.aval.ndim == 0:
+                # a scalar picked from a small array: no view of the array is built
+                names = self.elements(a, env, lazy.ind)
+                if names is not None:
+                    env[a] = names[0]
+                    return names[0]
             ins = [self.atom(x, env) for x in lazy.step.eqn.inputs]
             self.view(lazy.step, lazy.step.eqn, ins, env, lazy.ind)
             name = env[a]
@@ -164,6 +239,11 @@ class LoopSource:
                 return self.atom(a, env)
             e = ()                       # a scalar made by views (x[1:2].reshape(()))
         src, m = self._planners[-1].resolve(a)
+        held = None if isinstance(src, Literal) else env.get(src)
+        if isinstance(held, str):
+            held = self.elems_of.get(held)
+        if isinstance(held, Elems):
+            return held.names[flat_index(source_index(m, e), src.aval.shape)]
         if not isinstance(src, Literal) and isinstance(env.get(src), str) or \
                 isinstance(env.get(src), _Lazy):
             idx = [str(o + s * e[k]) if k is not None else str(o) for k, s, o in m]
@@ -172,8 +252,14 @@ class LoopSource:
 
     def step(self, s, env, ind):
         if s.kind == "kernel":
+            if small(_Shape(s.group.shape)):
+                return self.small_kernel(s.group, env, ind)
             return self.kernel(generate(s.group), env, ind)
         eqn = s.eqn
+        if s.kind == "driver" and self.element_rule(eqn, env, ind):
+            return
+        if s.kind == "driver" and id(eqn) in self._placed[-1]:
+            return self.concatenate_placed(eqn, env, ind)
         outs = eqn.outputs
         if s.kind == "scalar":
             expr = s.expr.format(*[self.element(a, e, env)
@@ -189,12 +275,30 @@ class LoopSource:
             g = Group(x.aval.shape)
             g.members = [Member(0, eqn, "reduce", None, [Read(x, identity_map(x.aval.ndim))],
                                 s.rule)]
+            if small(x.aval):
+                g.outputs = list(outs)
+                return self.small_kernel(g, env, ind)
             return self.kernel(generate(g), env, ind)
         if s.kind == "view":
             return self.view(s, eqn, ins, env, ind)
         if s.kind == "driver":
             return self.equation(eqn, ins, env, ind)
         raise Unsupported(f"a step of kind {s.kind}")
+
+    def element_rule(self, eqn, env, ind):
+        """A driver step on small arrays by its loop lowering's element rule (picking element
+        names: concatenate, pad); False when it has none or an operand is not small."""
+        rule = getattr(eqn.primitive.loop_lowering, "elements", None)
+        if rule is None or not all(small(v.aval) for v in eqn.outputs):
+            return False
+        xs = [self.elements(a, env, ind) for a in eqn.inputs]
+        if any(x is None for x in xs):
+            return False
+        outs = rule(xs, [a.aval for a in eqn.inputs], [v.aval for v in eqn.outputs],
+                    **eqn.params)
+        for v, names in zip(eqn.outputs, outs):
+            env[v] = Elems(names, v.aval, ind)
+        return True
 
     def equation(self, eqn, ins, env, ind):
         """A driver step, by the primitive's loop lowering."""
@@ -239,7 +343,9 @@ class LoopSource:
         args = [self.atom(v, env) for v in spec.inputs]
         outs = []
         for v in spec.outputs:
-            name = self.buffer(v.aval.shape, v.aval.dtype)
+            slot = self._slots[-1].get(v) if self._slots else None
+            name = self.buffer(v.aval.shape, v.aval.dtype) if slot is None else \
+                self.value(slot, ind)
             env[v] = name
             outs.append(name)
         extents = [str(n) for n in spec.shape] if spec.pass_extents else []
@@ -271,6 +377,9 @@ class LoopSource:
                               _moves_no_data(s.rule, xa, out, eqn.params)):
             # a reshape of a contiguous array, copied into a buffer first if it is strided
             # (Numba reshapes only contiguous arrays)
+            if x not in self.c_names and _unit_axes_view(x, xa, out) is not None:
+                # only axes of size 1 change: an indexing view, no copy
+                return self.assign(env, eqn.outputs[0], _unit_axes_view(x, xa, out), ind)
             if x not in self.c_names:
                 buf = self.buffer(xa.shape, xa.dtype)
                 self.emit(ind, f"{self.put(xa.ndim)}({buf}, {x}, {self.zeros(xa.ndim)})")
@@ -283,13 +392,21 @@ class LoopSource:
         return self.assign(env, eqn.outputs[0], expr, ind)
 
     def init_carries(self, ks, inits, avals, ind):
+        """The carries' variables set from their initial values: a buffer per array carry,
+        scalar variables for rank-0 and small carries (Elems)."""
+        out = []
         for k, a, aval in zip(ks, inits, avals):
+            if small(aval):
+                out.append(self.scalar_carry(k, a, aval, ind))
+                continue
+            out.append(k)
             if aval.ndim:
                 self.alloc(k, aval.shape, scalar_ctor(aval.dtype))
                 self.fresh_bufs.discard(k)
                 self.emit(ind, f"{self.put(aval.ndim)}({k}, {a}, {self.zeros(aval.ndim)})")
             else:
                 self.emit(ind, f"{k} = {scalar_ctor(aval.dtype)}({a})")
+        return out
 
     def update_carries(self, ks, results, avals, ind):
         """The carries' buffers take the iteration's results. A result that is not a buffer
@@ -297,15 +414,36 @@ class LoopSource:
         updating the carries one by one in place would read an overwritten carry."""
         staged = []
         for k, r, aval in zip(ks, results, avals):
-            if aval.ndim and r != k and r not in self.fresh_bufs:
+            if isinstance(k, Elems) or not aval.ndim:
+                pass
+            elif isinstance(r, Elems):
+                r = self.materialize(r, ind)
+            elif r != k and r not in self.fresh_bufs:
                 t = self.fresh("t")
                 self.emit(ind, f"{t} = np.ascontiguousarray({r}).copy()")
                 r = t
             staged.append(r)
+        # Scalar carries in one tuple assignment: a carry's new value may be another's old one.
+        lhs, rhs = [], []
         for k, r, aval in zip(ks, staged, avals):
-            if not aval.ndim:
-                self.emit(ind, f"{k} = {scalar_ctor(aval.dtype)}({r})")
-            elif r != k:
+            ctor = scalar_ctor(aval.dtype)
+            if isinstance(k, Elems):
+                lhs += k.names
+                rhs += [f"{ctor}({v})" for v in self.result_elements(r, aval, ind)]
+            elif not aval.ndim:
+                lhs.append(k)
+                rhs.append(f"{ctor}({r})")
+        if lhs:
+            self.emit(ind, f"{', '.join(lhs)}, = {', '.join(rhs)},")
+        # A result written into its own buffer this iteration trades buffers with its carry
+        # (the old carry's buffer is rewritten next iteration) instead of being copied.
+        names = {k for k in ks if isinstance(k, str)}
+        for k, r, aval in zip(ks, staged, avals):
+            if not aval.ndim or isinstance(k, Elems) or r == k:
+                continue
+            if r in self.fresh_bufs and r not in names and staged.count(r) == 1:
+                self.emit(ind, f"{k}, {r} = {r}, {k}")
+            else:
                 self.emit(ind, f"{self.put(aval.ndim)}({k}, {r}, {self.zeros(aval.ndim)})")
 
     @staticmethod
@@ -318,6 +456,30 @@ class LoopSource:
         if aval.ndim == 0:
             return f"{scalar_ctor(aval.dtype)}({name})"
         return name if name in self.c_names else f"np.ascontiguousarray({name})"
+
+
+class _LoopPlanner(Planner):
+    """The fusion plan of a loop body. Beside a group producing its operands, an equation
+    may join a group of its iteration space that reads the same operands: in a loop the
+    saved pass and call repeat every iteration (the columns of a batched ODE step are three
+    such siblings)."""
+
+    def _candidates(self, reads, shape):
+        found = super()._candidates(reads, shape)
+        srcs = {id(r.source) for r in reads if isinstance(r.source, Var)}
+        for g in self.groups:
+            if g.shape == tuple(shape) and g not in found and \
+                    any(id(r.source) in srcs for m in g.members for r in m.reads):
+                found.append(g)
+        return found
+
+
+class _Shape:
+    """An iteration space seen as an aval (for `small`)."""
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, shape):
+        self.ndim, self.size = len(shape), int(np.prod(shape, dtype=np.int64))
 
 
 class _Lazy:
@@ -374,6 +536,7 @@ def compile_loop(ctx, kind, args, params):
             any(np.dtype(a.aval.dtype) == np.float16 for _, _, a in src.extra):
         ctx.note(f"# {kind}: a Python loop over the body's compiled driver (float16)")
         return None
+    outs = [src.materialize(o, 1) if isinstance(o, Elems) else o for o in outs]
     src.emit(1, f"return ({''.join(o + ', ' for o in outs)})")
     text = src.module_text(names + [n for n, _, _ in src.extra])
     sig = tuple(_layout_type(a) for a in avals) + \
@@ -412,6 +575,35 @@ def _wrapper(kind, loop, names, avals, out_avals, extra):
     wrapper = scope[f"{kind}_njit"]
     wrapper.source = fn_src
     return wrapper
+
+
+def _unit_axes_only(src, piece, m):
+    """Is the view `piece` of `src` (index map m: src axes in terms of piece axes) only src
+    with axes of size 1 added or removed?"""
+    if src.size != piece.size:
+        return False
+    ks = []
+    for (k, scale, offset), n in zip(m, src.shape):
+        if n == 1:
+            continue
+        if k is None or scale != 1 or offset != 0 or piece.shape[k] != n:
+            return False
+        ks.append(k)
+    return ks == sorted(set(ks))
+
+
+def _unit_axes_view(x, xa, out):
+    """x reshaped by dropping and inserting axes of size 1, as indexing (a view of any
+    layout: x[:, 0] then [None, :]), or None when the reshape moves elements."""
+    kept = [n for n in xa.shape if n != 1]
+    if not kept or kept != [n for n in out.shape if n != 1]:
+        return None
+    expr = x
+    if len(kept) < xa.ndim:
+        expr += f"[{', '.join(':' if n != 1 else '0' for n in xa.shape)}]"
+    if len(kept) < out.ndim:
+        expr += f"[{', '.join(':' if n != 1 else 'None' for n in out.shape)}]"
+    return expr
 
 
 def _moves_no_data(rule, xa, out, params):
