@@ -13,23 +13,15 @@ import functrans as ft
 import functrans.lax as lax
 import functrans.numpy as fnp
 
+from transform_checks import same_trees
+
 pytestmark = pytest.mark.usefixtures("fresh_jit_cache_dir")
 
 rng = np.random.default_rng(3)
 
 
 def same(got, want, tol=1e-12):
-    lg, tg = ft.tree_util.tree_flatten(got)
-    lw, tw = ft.tree_util.tree_flatten(want)
-    assert len(lg) == len(lw) and tg == tw
-    for g, w in zip(lg, lw):
-        g, w = np.asarray(g), np.asarray(w)
-        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
-        if w.dtype.kind in "fc":
-            t = max(tol, 2e-6) if w.dtype == np.float32 else tol
-            np.testing.assert_allclose(g, w, rtol=t, atol=t)
-        else:
-            np.testing.assert_array_equal(g, w)
+    same_trees(got, want, tol, f32_tol=2e-6)
 
 
 def check(f, *args, tol=1e-12, scalar_carry=True):

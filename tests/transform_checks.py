@@ -22,6 +22,22 @@ def assert_close(got, want, rtol=1e-10, atol=1e-12, dtype=True, what=""):
         np.testing.assert_array_equal(got_a, want_a, err_msg=what)
 
 
+def same_trees(got, want, tol, f32_tol):
+    """Two pytrees of one structure, leaves of one shape and dtype, floats within tol (float32:
+    at least f32_tol), other leaves equal."""
+    lg, tg = ft.tree_util.tree_flatten(got)
+    lw, tw = ft.tree_util.tree_flatten(want)
+    assert len(lg) == len(lw) and tg == tw
+    for g, w in zip(lg, lw):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
+        if w.dtype.kind in "fc":
+            t = max(tol, f32_tol) if w.dtype == np.float32 else tol
+            np.testing.assert_allclose(g, w, rtol=t, atol=t)
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
 def check_transforms(f, *args, argnums=None, fd=True, jit=True, vmap=True, rtol=1e-6,
                      atol=1e-8, order=1):
     args = tuple(np.asarray(a) if not np.isscalar(a) else a for a in args)

@@ -31,7 +31,8 @@ from .fusion import Group, Member, Planner, Read
 from .kernels import KERNEL_FLAGS, generate
 from .loop_lowering import Unsupported
 from .loop_scalars import Elems, ScalarArrays, flat_index, small, source_index
-from .lowering import identity_map, scalar_ctor, typed_const
+from .lowering import (identity_map, only_unit_axes_moved, scalar_ctor, typed_const,
+                       view_moves_no_data)
 
 # The loop allocates (per-iteration outputs, stacked ys): it needs Numba's runtime.
 LOOP_FLAGS = ("cache=True, nogil=True, error_model='numpy', boundscheck=False, no_rewrites=True, "
@@ -181,7 +182,7 @@ class LoopSource(ScalarArrays):
                 if g is not None and not small(_Shape(g.shape)) and src in g.outputs and \
                         src not in slots and \
                         src.aval.dtype == out.dtype and \
-                        _unit_axes_only(src.aval, a.aval, planner.resolve(a)[1]):
+                        only_unit_axes_moved(src.aval, a.aval, planner.resolve(a)[1]):
                     if buf is None:
                         buf = self.buffer(out.shape, out.dtype)
                     piece = f"{buf}[{', '.join(f'{at}:{at + n}' if d == dim else ':' for d in range(out.ndim))}]"
@@ -374,7 +375,7 @@ class LoopSource(ScalarArrays):
             return self.assign(env, eqn.outputs[0],
                                f"{scalar_ctor(out.dtype)}({x}[{idx}])", ind)
         if s.rule.reshape or (x in self.c_names and
-                              _moves_no_data(s.rule, xa, out, eqn.params)):
+                              view_moves_no_data(s.rule, xa, out, eqn.params)):
             # a reshape of a contiguous array, copied into a buffer first if it is strided
             # (Numba reshapes only contiguous arrays)
             if x not in self.c_names and _unit_axes_view(x, xa, out) is not None:
@@ -577,21 +578,6 @@ def _wrapper(kind, loop, names, avals, out_avals, extra):
     return wrapper
 
 
-def _unit_axes_only(src, piece, m):
-    """Is the view `piece` of `src` (index map m: src axes in terms of piece axes) only src
-    with axes of size 1 added or removed?"""
-    if src.size != piece.size:
-        return False
-    ks = []
-    for (k, scale, offset), n in zip(m, src.shape):
-        if n == 1:
-            continue
-        if k is None or scale != 1 or offset != 0 or piece.shape[k] != n:
-            return False
-        ks.append(k)
-    return ks == sorted(set(ks))
-
-
 def _unit_axes_view(x, xa, out):
     """x reshaped by dropping and inserting axes of size 1, as indexing (a view of any
     layout: x[:, 0] then [None, :]), or None when the reshape moves elements."""
@@ -604,21 +590,3 @@ def _unit_axes_view(x, xa, out):
     if len(kept) < out.ndim:
         expr += f"[{', '.join(':' if n != 1 else 'None' for n in out.shape)}]"
     return expr
-
-
-def _moves_no_data(rule, xa, out, params):
-    """Does this view keep the operand's elements in their (row-major) order, only adding or
-    dropping axes of size 1 (a broadcast to as many elements)? Then it is a reshape."""
-    if xa.size != out.size or rule.index_map is None:
-        return False
-    m = rule.index_map(xa, out, **params)
-    if m is None:
-        return False
-    axes = []
-    for (k, scale, offset), n in zip(m, xa.shape):
-        if n == 1:
-            continue
-        if k is None or scale != 1 or offset != 0 or out.shape[k] != n:
-            return False
-        axes.append(k)
-    return axes == sorted(set(axes))

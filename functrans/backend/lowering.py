@@ -239,6 +239,30 @@ def impl_call(prim):
     return Driver.impl(prim)
 
 
+def only_unit_axes_moved(src, piece, m):
+    """Is the view `piece` of `src` (avals; m: the index map, src axes in terms of piece axes)
+    only src with axes of size 1 added or removed, its elements in row-major order?"""
+    if src.size != piece.size:
+        return False
+    axes = []
+    for (k, scale, offset), n in zip(m, src.shape):
+        if n == 1:
+            continue
+        if k is None or scale != 1 or offset != 0 or piece.shape[k] != n:
+            return False
+        axes.append(k)
+    return axes == sorted(set(axes))
+
+
+def view_moves_no_data(rule, xa, out, params):
+    """Does a View rule keep its operand's elements in row-major order (only adding or
+    dropping axes of size 1), so that a contiguous operand gives a contiguous view?"""
+    if xa.size != out.size or rule.index_map is None:
+        return False
+    m = rule.index_map(xa, out, **params)
+    return m is not None and only_unit_axes_moved(xa, out, m)
+
+
 def unit_axes_map(x, out):
     """Reshapes that only insert or remove size-1 axes keep an index map; others do not."""
     xs = [(i, n) for i, n in enumerate(x.shape) if n != 1]

@@ -20,7 +20,8 @@ from ..primitives._program_cost import equation_cost
 from ..backend.flatten import flatten
 from ..backend.fusion import plan
 from ..backend.loops import compiles_as_loop
-from ..backend.lowering import Elementwise, Inline, Reduce, Ufunc, View
+from ..backend.lowering import (Elementwise, Inline, Reduce, Ufunc, View,
+                                view_moves_no_data)
 
 COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
               "numpy_call", "control_flow", "call", "copy")
@@ -419,24 +420,6 @@ def _jit_terms(r, closed, in_loop=False, layout=None):
     return terms
 
 
-def _moves_no_data(rule, xa, out, params):
-    """Does a view keep its operand's elements in row-major order (only adding or dropping
-    axes of size 1), so that a contiguous operand gives a contiguous view?"""
-    if xa.size != out.size or rule.index_map is None:
-        return False
-    m = rule.index_map(xa, out, **params)
-    if m is None:
-        return False
-    axes = []
-    for (k, scale, offset), n in zip(m, xa.shape):
-        if n == 1:
-            continue
-        if k is None or scale != 1 or offset != 0 or out.shape[k] != n:
-            return False
-        axes.append(k)
-    return axes == sorted(set(axes))
-
-
 def _view_layout(step, strided):
     """Track which values are strided views (a transpose, a broadcast, a slice) and return the
     aval a view step copies, if it does (numpy reshapes a strided view by copying it)."""
@@ -444,7 +427,7 @@ def _view_layout(step, strided):
     x, out = eqn.inputs[0], eqn.outputs[0]
     xa = x.aval
     x_strided = isinstance(x, Var) and x in strided
-    keeps_order = _moves_no_data(step.rule, xa, out.aval, eqn.params)
+    keeps_order = view_moves_no_data(step.rule, xa, out.aval, eqn.params)
     if getattr(step.rule, "reshape", False):
         if x_strided and not keeps_order and xa.ndim and out.aval.size > 1:
             return out.aval                    # a copy: contiguous from here on
