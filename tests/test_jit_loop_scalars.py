@@ -13,6 +13,7 @@ import functrans as ft
 import functrans.lax as lax
 import functrans.numpy as fnp
 
+from test_jit_loops import P, lorenz      # the Lorenz system, 200 Euler steps
 from transform_checks import same_trees
 
 pytestmark = pytest.mark.usefixtures("fresh_jit_cache_dir")
@@ -37,17 +38,6 @@ def scalar_carries(text):
     return re.search(r"\bk\d+_0\b", text) is not None
 
 
-def lorenz(p, s0, n=100, dt=0.01):
-    def step(s, _):
-        x, y, z = s[0], s[1], s[2]
-        ds = fnp.stack([p[0] * (y - x), x * (p[1] - z) - y, x * y - p[2] * z])
-        s = s + dt * ds
-        return s, s[0]
-    s, xs = lax.scan(step, s0, None, length=n)
-    return fnp.sum(s) + fnp.mean(xs)
-
-
-P = np.array([10.0, 28.0, 8.0 / 3.0])
 S0 = np.array([1.0, 1.0, 1.05])
 
 
