@@ -377,3 +377,85 @@ def test_transposed_columns_path_matches_the_impl(nsp, strides, rhs_dil, lhs_dil
     call = ConvCall(aval(lhs), aval(rhs), aval(want), params)
     assert call._batch_innermost(lhs, rhs)
     np.testing.assert_allclose(call(lhs, rhs), want, rtol=1e-12, atol=1e-12)
+
+
+@SETTINGS
+@given(nsp=st.sampled_from([1, 2]), strides=st.integers(1, 2), rhs_dil=st.integers(1, 2),
+       lhs_dil=st.integers(1, 2), lo=st.integers(0, 2), hi=st.integers(-1, 2),
+       groups=st.sampled_from([(1, 1), (2, 1), (1, 2)]), transposed=st.booleans(),
+       chunked=st.booleans(), seed=st.integers(0, 1000))
+def test_column_chunks_and_reused_buffers_match_the_impl(nsp, strides, rhs_dil, lhs_dil, lo, hi,
+                                                         groups, transposed, chunked, seed):
+    # ConvCall reuses its padded operand and column buffers between calls, and copies and
+    # multiplies the columns in chunks when they are large (forced here by tiny thresholds):
+    # two calls with different operands must both equal the impl.
+    from functrans.core.aval import ShapedArray
+    from functrans.primitives import _conv_kernels
+    from functrans.primitives.convolution import conv_general_dilated_p
+    g, b = groups if not transposed else (1, 1)
+    rng = np.random.default_rng(seed)
+    sp = (5,) * nsp
+    spec = {1: ("NCW", "OIW", "NCW"), 2: ("NCHW", "OIHW", "NCHW")}[nsp]
+
+    def operands():
+        if transposed:      # batch (lhs) and output feature (rhs) innermost in memory
+            lhs = np.moveaxis(rng.standard_normal((4,) + sp + (3,)), -1, 0)
+            rhs = np.moveaxis(rng.standard_normal((4,) + (2,) * nsp + (6,)), -1, 0)
+        else:
+            lhs = rng.standard_normal((3 * b, 2 * g) + sp)
+            rhs = rng.standard_normal((2 * g * b, 2) + (2,) * nsp)
+        return lhs, rhs
+    lhs, rhs = operands()
+    params = dict(window_strides=(strides,) * nsp, padding=((lo, hi),) * nsp,
+                  lhs_dilation=(lhs_dil,) * nsp, rhs_dilation=(rhs_dil,) * nsp,
+                  dimension_numbers=lax.conv_dimension_numbers(lhs.shape, rhs.shape, spec),
+                  feature_group_count=g, batch_group_count=b, precision=None,
+                  preferred_element_type=None)
+
+    def impl(lhs, rhs):
+        return conv_general_dilated_p.impl(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs),
+                                           **params)
+    want = impl(lhs, rhs)
+    aval = lambda a: ShapedArray(a.shape, a.dtype, False)   # noqa: E731
+    call = _conv_kernels.ConvCall(aval(lhs), aval(rhs), aval(want), params)
+    assert call._batch_innermost(lhs, rhs) == transposed
+    lhs2, rhs2 = operands()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_conv_kernels, "COLUMNS_WHOLE_BYTES", 0 if chunked else 1 << 40)
+        mp.setattr(_conv_kernels, "COLUMNS_CHUNK_BYTES", 1)       # one item per chunk
+        first = call(lhs, rhs)
+        np.testing.assert_allclose(first, want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(call(lhs2, rhs2), impl(lhs2, rhs2), rtol=1e-12, atol=1e-12)
+    # The first result is the caller's own array, not a buffer the second call overwrote.
+    np.testing.assert_allclose(first, want, rtol=1e-12, atol=1e-12)
+
+
+@SETTINGS
+@given(nsp=st.sampled_from([1, 2]), strides=st.integers(1, 2), rhs_dil=st.integers(1, 2),
+       lhs_dil=st.integers(1, 2), lo=st.integers(-1, 2), hi=st.integers(-1, 2),
+       out_features=st.integers(1, 15), layout=st.sampled_from(["canonical", "channels_last"]),
+       dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 1000))
+def test_taps_product_strategy_matches_the_interpreter(nsp, strides, rhs_dil, lhs_dil, lo, hi,
+                                                       out_features, layout, dtype, seed):
+    # With at least 16 input features and fewer output features (an input gradient's shape),
+    # jit multiplies every input position by every tap's kernel matrix and sums the taps in a
+    # generated kernel (ConvCall._taps_product) instead of copying im2col columns.
+    rng = np.random.default_rng(seed)
+    sp = (5,) * nsp
+    x = rng.uniform(-1, 1, (2, 16) + sp).astype(dtype)
+    w = rng.uniform(-1, 1, (out_features, 16) + (2,) * nsp).astype(dtype)
+    dn = None
+    if layout == "channels_last":
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+        w = np.ascontiguousarray(np.moveaxis(np.moveaxis(w, 0, -1), 0, -2))
+        dn = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}[nsp]
+
+    def f(x, w):
+        return lax.conv_general_dilated(x, w, (strides,) * nsp, ((lo, hi),) * nsp,
+                                        lhs_dilation=(lhs_dil,) * nsp,
+                                        rhs_dilation=(rhs_dil,) * nsp, dimension_numbers=dn)
+    jitted = ft.jit(f)
+    assert "def kernel(y, out)" in jitted.lower(x, w).as_text()
+    np.testing.assert_allclose(jitted(x, w), f(x, w), **_tol(x.dtype))
+    x2 = rng.uniform(-1, 1, x.shape).astype(dtype)         # buffers reused: a second call
+    np.testing.assert_allclose(jitted(x2, w), f(x2, w), **_tol(x.dtype))

@@ -183,13 +183,74 @@ class ConvCall:
         # run in several threads): a fresh multi-megabyte buffer each call costs more in page
         # faults than the copy into it (measured 7 ms against 1.5 ms on the CNN's convs).
         self._local = threading.local()
+        # The taps-product strategy's generated kernel, set by the emitter where it applies.
+        self.taps_sum = None
+
+    def _padded(self, x, slot, padding, dilation):
+        """x zero-padded and dilated, written into a buffer reused from call to call (per
+        thread) whose padding and holes are zeroed once: a fresh padded copy per call paid its
+        page faults and zeroing every step. Negative padding (a crop) takes windowed.padded."""
+        if all(lo == 0 and hi == 0 for lo, hi in padding) and all(d == 1 for d in dilation):
+            return x
+        if any(lo < 0 or hi < 0 for lo, hi in padding):
+            return padded(x, 0, padding, dilation)
+        buf = getattr(self._local, slot, None)
+        if buf is None:
+            shape = tuple(lo + (n - 1) * d + 1 + hi if n else lo + hi
+                          for n, (lo, hi), d in zip(x.shape, padding, dilation))
+            buf = np.zeros(shape, self.dtype)
+            setattr(self._local, slot, buf)
+        buf[tuple(slice(lo, lo + (n - 1) * d + 1, d)
+                  for n, (lo, _), d in zip(x.shape, padding, dilation))] = x
+        return buf
+
+    def _im2col_product(self, win, wm):
+        """(Q, rows, Oq) = columns @ wm, the columns copied from the window view `win`
+        ((B, G, Nb, out spatial..., taps..., Cg)) into a buffer reused between calls; in chunks
+        of batch members when the whole column matrix would not stay in cache (_chunk)."""
+        pm, nb = self.per_member, self.nb
+        step = _chunk(nb, self.q * pm * self.depth * np.dtype(self.dtype).itemsize)
+        cols = getattr(self._local, "cols", None)
+        if cols is None or cols.shape[1] != step * pm:
+            cols = self._local.cols = np.empty((self.q, step * pm, self.depth), self.dtype)
+        if step == nb:
+            np.copyto(cols.reshape(self.cols_view_shape), win)
+            return np.matmul(cols, wm)
+        res = np.empty((self.q, self.rows, self.oq), self.dtype)
+        for m0 in range(0, nb, step):
+            m1 = min(m0 + step, nb)
+            part = cols[:, :(m1 - m0) * pm]
+            np.copyto(part.reshape(self.cols_view_shape[:2] + (m1 - m0,) +
+                                   self.cols_view_shape[3:]), win[:, :, m0:m1])
+            np.matmul(part, wm, out=res[:, m0 * pm:m1 * pm])
+        return res
+
+    def _taps_product(self, lhs, rhs):
+        """out[n, p, :] = sum over taps k of (x[n, i(p, k), :] @ w[k]): one product of every
+        input position with every tap's kernel matrix, y = x (N S, C) @ w (C, taps O), then
+        the generated kernel `taps_sum` adds each output's taps from y. No column matrix: y has
+        O instead of C features per tap (taps_product_applies)."""
+        nsp, c = self.nsp, self.cg
+        x = np.ascontiguousarray(lhs.transpose(self.x_perm))         # (N, S..., C)
+        taps = math.prod(self.w_sp)
+        # (S..., C, O) -> (C, S..., O): each input feature's row holds every tap's outputs.
+        w = rhs.transpose(self.w_perm)
+        wm = np.ascontiguousarray(np.moveaxis(w, nsp, 0)).reshape(c, taps * self.oq)
+        y = getattr(self._local, "taps_y", None)
+        if y is None:
+            y = self._local.taps_y = np.empty((x.size // c, taps * self.oq), self.dtype)
+        np.matmul(x.reshape(-1, c), wm, out=y)
+        out = np.empty((self.nb,) + self.canon_out[2:] + (self.oq,), self.dtype)
+        self.taps_sum(y.reshape(x.shape[:1 + nsp] + tuple(self.w_sp) + (self.oq,)), out)
+        canon = out.transpose((0, 1 + nsp) + tuple(range(1, 1 + nsp)))
+        return canon.transpose(self.out_perm)
 
     def _windows(self, x):
         """(B, G, Nb, out spatial..., taps..., Cg) view of the windows of x (N, S..., C)."""
         nsp, b, g = self.nsp, self.b, self.g
         x = x.reshape(x.shape[:1 + nsp] + x.shape[-1:])      # drop the unit axes again
-        xp = padded(x, 0, ((0, 0),) + self.padding + ((0, 0),),
-                    (1,) + self.lhs_dilation + (1,))
+        xp = self._padded(x, "xp", ((0, 0),) + self.padding + ((0, 0),),
+                          (1,) + self.lhs_dilation + (1,))
         v = np.lib.stride_tricks.sliding_window_view(xp, self.spans, axis=tuple(
             range(1, 1 + nsp)))                               # (N, P..., C, spans...)
         v = v[(slice(None),) + tuple(slice(None, None, s) for s in self.strides[:nsp])
@@ -217,8 +278,8 @@ class ConvCall:
         and the column copy moves runs of (out width x N) contiguous elements."""
         nsp = self.nsp
         x = lhs.transpose((self.lhs_spec[1],) + tuple(self.lhs_spec[2:]) + (self.lhs_spec[0],))
-        xp = padded(x, 0, ((0, 0),) + self.padding + ((0, 0),),
-                    (1,) + self.lhs_dilation + (1,))                 # (C, padded spatial..., N)
+        xp = self._padded(x, "xp_t", ((0, 0),) + self.padding + ((0, 0),),
+                          (1,) + self.lhs_dilation + (1,))           # (C, padded spatial..., N)
         p_sp, k_sp = self.canon_out[2:], self.w_sp
         # Window j reads x at p * stride + k * rhs_dilation: windows over the output positions
         # (span (P-1)*stride+1), placed at the kernel taps.
@@ -230,13 +291,22 @@ class ConvCall:
         # (C, taps..., N, P...) -> (C, taps..., P..., N)
         v = v.transpose((0,) + tuple(range(1, 1 + nsp)) + tuple(range(2 + nsp, 2 + 2 * nsp))
                         + (1 + nsp,))
-        cols = getattr(self._local, "cols_t", None)
-        if cols is None:
-            cols = self._local.cols_t = np.empty(v.shape, self.dtype)
-        np.copyto(cols, v)
         w = rhs.transpose((self.rhs_spec[1],) + tuple(self.rhs_spec[2:]) + (self.rhs_spec[0],))
-        depth = cols.shape[0] * math.prod(k_sp)
-        res = np.matmul(cols.reshape(depth, -1).T, w.reshape(depth, -1))   # (P... N, O)
+        taps = math.prod(k_sp)
+        wm = w.reshape(v.shape[0] * taps, -1)
+        n_in = v.shape[0]
+        step = _chunk(n_in, v[:1].size * v.itemsize)
+        cols = getattr(self._local, "cols_t", None)
+        if cols is None or len(cols) != step:
+            cols = self._local.cols_t = np.empty((step,) + v.shape[1:], self.dtype)
+        res = None
+        # The contraction runs over (in feature, taps): in chunks of in features, summed.
+        for c0 in range(0, n_in, step):
+            c1 = min(c0 + step, n_in)
+            part = cols[:c1 - c0]
+            np.copyto(part, v[c0:c1])
+            prod = np.matmul(part.reshape((c1 - c0) * taps, -1).T, wm[c0 * taps:c1 * taps])
+            res = prod if res is None else np.add(res, prod, out=res)   # (P... N, O)
         res = res.reshape(tuple(p_sp) + (self.nb, self.canon_out[1]))
         canon = res.transpose((nsp, nsp + 1) + tuple(range(nsp)))           # (N, O, P...)
         return canon.transpose(self.out_perm)
@@ -244,6 +314,8 @@ class ConvCall:
     def __call__(self, lhs, rhs):
         if self._batch_innermost(lhs, rhs):
             return self._transposed_columns(lhs, rhs)
+        if self.taps_sum is not None:
+            return self._taps_product(lhs, rhs)
         # One C-level copy when the operand is not channels-last already: the kernels then
         # read contiguous channels (a strided gather in Numba costs far more).
         x = np.ascontiguousarray(lhs.transpose(self.x_perm)).reshape(self.x3)
@@ -272,13 +344,9 @@ class ConvCall:
         else:
             # The columns by numpy: a strided window view of the padded operand, copied once
             # (in C) into the reused column buffer; then one matmul per group.
-            cols = getattr(self._local, "cols", None)
-            if cols is None:
-                cols = self._local.cols = np.empty((self.q, self.rows, self.depth), self.dtype)
-            np.copyto(cols.reshape(self.cols_view_shape), self._windows(x))
             # Kernel matrix per group: rows (taps, in-feature), columns the group's outputs.
             wm = w.reshape(self.depth, self.q, self.oq).transpose(1, 0, 2)
-            res = np.matmul(cols, wm)                      # (Q, rows, Oq)
+            res = self._im2col_product(self._windows(x), wm)     # (Q, rows, Oq)
         if self.strategy != "direct":
             # (Q, rows, Oq) -> (Nb, spatial..., O), group-major output features.
             if self.q == 1:
@@ -294,6 +362,63 @@ class ConvCall:
 # Bytes of column matrix per chunk (fits the L2 cache of common CPUs).
 CHUNK_BYTES = 256 * 1024
 
+# The numpy im2col copies the whole column matrix at once unless it exceeds COLUMNS_WHOLE_BYTES;
+# then it copies and multiplies chunks of about COLUMNS_CHUNK_BYTES, which the product reads
+# back from cache.
+COLUMNS_WHOLE_BYTES = 3 << 20
+COLUMNS_CHUNK_BYTES = 384 << 10
+
+
+def _chunk(n, bytes_each):
+    """How many of n items (of bytes_each column bytes) to copy and multiply at a time."""
+    if n * bytes_each <= COLUMNS_WHOLE_BYTES:
+        return n
+    return max(1, min(n, COLUMNS_CHUNK_BYTES // max(1, bytes_each)))
+
+
+def taps_product_applies(call):
+    """Whether ConvCall `call` should run as a taps product (ConvCall._taps_product): one
+    group, and more input than output features, so that the product's (positions, taps x O)
+    result is smaller than im2col's (positions, taps x C) columns, with enough input features
+    for BLAS to run well (the input gradient of a layer that widens its features)."""
+    return call.q == 1 and call.cg >= 16 and call.oq < call.cg and \
+        call.per_member * call.nb * math.prod(call.w_sp) * call.oq > 0
+
+
+def taps_sum_source(call):
+    """`def kernel(y, out)`: out[n, p..., o] = sum over taps k of y[n, i(p, k)..., k..., o],
+    where i(p, k) = (p * stride + k * rhs_dilation - pad_lo) / lhs_dilation is the input
+    position tap k of output p reads (skipped where it is a hole or padding). Shapes and
+    geometry are literals."""
+    nsp = call.nsp
+    sp_in = call.x3[1:1 + nsp]
+    lines = ["def kernel(y, out):", f"    for n in range({call.nb}):"]
+    ind = 8
+    for a in range(nsp):
+        lines.append(" " * ind + f"for p{a} in range({call.osp[a]}):")
+        ind += 4
+    at_out = ", ".join(["n"] + [f"p{a}" for a in range(nsp)])
+    lines.append(" " * ind + f"for o in range({call.oq}):")
+    lines.append(" " * ind + f"    out[{at_out}, o] = 0")
+    for a in range(nsp):
+        st, rd, lo, ld = (int(v[a]) for v in (call.st, call.rd, call.lo, call.ld))
+        lines.append(" " * ind + f"for k{a} in range({call.w_sp[a]}):")
+        ind += 4
+        lines.append(" " * ind + f"t{a} = p{a} * {st} + k{a} * {rd} - {lo}")
+        if ld > 1:
+            lines.append(" " * ind + f"if t{a} < 0 or t{a} % {ld} != 0:")
+            lines.append(" " * ind + "    continue")
+            lines.append(" " * ind + f"i{a} = t{a} // {ld}")
+            lines.append(" " * ind + f"if i{a} >= {sp_in[a]}:")
+        else:
+            lines.append(" " * ind + f"i{a} = t{a}")
+            lines.append(" " * ind + f"if i{a} < 0 or i{a} >= {sp_in[a]}:")
+        lines.append(" " * ind + "    continue")
+    at_y = ", ".join(["n"] + [f"i{a}" for a in range(nsp)] + [f"k{a}" for a in range(nsp)])
+    lines.append(" " * ind + f"for o in range({call.oq}):")
+    lines.append(" " * ind + f"    out[{at_out}, o] += y[{at_y}, o]")
+    return "\n".join(lines) + "\n"
+
 
 def conv_emitter(prim):
     """Driver rule of conv_general_dilated (`prim`): ConvCall where it applies, else the impl."""
@@ -304,6 +429,9 @@ def conv_emitter(prim):
                 ctx.out_aval.size == 0 or lhs.size == 0 or rhs.size == 0:
             f = ctx.bind_global(_impl_caller(prim.impl, params), "conv")
         else:
-            f = ctx.bind_global(ConvCall(lhs, rhs, ctx.out_aval, params), "conv")
+            call = ConvCall(lhs, rhs, ctx.out_aval, params)
+            if taps_product_applies(call):
+                call.taps_sum = ctx.kernel(taps_sum_source(call))
+            f = ctx.bind_global(call, "conv")
         return f"{f}({', '.join(args)})"
     return emit
