@@ -135,9 +135,12 @@ class Driver(Lowering):
 
     @staticmethod
     def impl(prim):
-        """Call the primitive's numpy impl from the driver (what the interpreter does)."""
+        """Call the primitive's numpy impl from the driver (what the interpreter does), without
+        the argument checks eager calls run (`unchecked`, shape.checked_primitive): tracing
+        checked this equation's shapes already."""
         def emit(ctx, args, **params):
-            f = ctx.bind_global(_impl_caller(prim.impl, params), f"impl_{prim.name}")
+            impl = getattr(prim.impl, "unchecked", prim.impl)
+            f = ctx.bind_global(_impl_caller(impl, params), f"impl_{prim.name}")
             return f"{f}({', '.join(args)})"
         return Driver(emit)
 
