@@ -459,3 +459,48 @@ def test_taps_product_strategy_matches_the_interpreter(nsp, strides, rhs_dil, lh
     np.testing.assert_allclose(jitted(x, w), f(x, w), **_tol(x.dtype))
     x2 = rng.uniform(-1, 1, x.shape).astype(dtype)         # buffers reused: a second call
     np.testing.assert_allclose(jitted(x2, w), f(x2, w), **_tol(x.dtype))
+
+
+@SETTINGS
+@given(conv_setups())
+def test_jitted_value_and_grad_match_the_interpreter(setup):
+    # jit(value_and_grad) holds the forward convolution and its weight gradient in one program:
+    # the weight gradient multiplies the forward's im2col columns where the geometry pairs them
+    # (_conv_kernels._share_columns), else copies its own.
+    f, x, w = setup
+    u = np.random.default_rng(2).standard_normal(f(x, w).shape).astype(x.dtype)
+
+    def loss(x, w):
+        return fnp.sum(fnp.tanh(f(x, w)) * u)
+    g = ft.value_and_grad(loss, argnums=(0, 1))
+    for got, want in zip(ft.tree_util.tree_leaves(ft.jit(g)(x, w)),
+                         ft.tree_util.tree_leaves(g(x, w))):
+        np.testing.assert_allclose(got, want, **_tol(x.dtype))
+
+
+@pytest.mark.parametrize("strides,rhs_dil,padding", [((1, 1), (1, 1), "SAME"),
+                                                      ((2, 1), (1, 2), ((1, 0), (2, 1)))])
+def test_weight_gradient_reads_the_forward_columns(strides, rhs_dil, padding, monkeypatch):
+    from functrans.primitives import _conv_kernels
+    used = []
+    original = _conv_kernels.ConvCall._from_forward_columns
+
+    def counted(self, cols, rhs):
+        used.append(cols.shape)
+        return original(self, cols, rhs)
+    monkeypatch.setattr(_conv_kernels.ConvCall, "_from_forward_columns", counted)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 6, 5, 4))       # NHWC
+    w = rng.standard_normal((3, 2, 4, 5))        # HWIO
+
+    def loss(w, x):
+        y = lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=rhs_dil,
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return fnp.sum(fnp.sin(y) * y)
+    g = ft.value_and_grad(loss)
+    got, want = ft.jit(g)(w, x), g(w, x)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-10)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-10)
+    assert used            # the weight gradient took the forward's columns
+    x2 = rng.standard_normal(x.shape)    # new columns on the next call
+    np.testing.assert_allclose(ft.jit(g)(w, x2)[1], g(w, x2)[1], rtol=1e-10, atol=1e-10)

@@ -108,6 +108,8 @@ class _Driver:
         self.stats = None
         self.numba_s = 0.0         # seconds Numba spent on this driver's kernels
         self._global_ids = {}
+        self.shared = {}           # what the lowerings of this program share (ConvCall's)
+        self._defs = None
         for k, (v, c) in enumerate(zip(program.constvars, consts)):
             if v.aval.ndim == 0:
                 c = np.asarray(c, dtype=v.aval.dtype)[()]
@@ -125,6 +127,12 @@ class _Driver:
         self.globals[name] = obj
         self._global_ids[key] = name
         return name
+
+    def defining_eqn(self, var):
+        """The equation of this program that computes `var` (None for inputs and constants)."""
+        if self._defs is None:
+            self._defs = {v: e for e in self.program.eqns for v in e.outputs}
+        return self._defs.get(var)
 
     def fresh(self, v):
         name = f"t{self.counter}"
@@ -504,6 +512,15 @@ class _EmitCtx:
 
     def bind_global(self, obj, prefix="g"):
         return self._d.bind_global(obj, prefix)
+
+    @property
+    def shared(self):
+        """A dict the lowerings of one program share (read and written in program order)."""
+        return self._d.shared
+
+    def defining_eqn(self, var):
+        """The equation of the program that computes `var`, or None (an input, a constant)."""
+        return self._d.defining_eqn(var)
 
     def output_buffer(self):
         """A buffer of the output's shape and dtype to write the result into (np.matmul's

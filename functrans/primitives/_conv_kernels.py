@@ -23,6 +23,7 @@ import threading
 import numpy as np
 
 from ..backend.lowering import _impl_caller
+from ..core.ir import Var
 from .windowed import padded
 
 _KERNELS = {}
@@ -185,6 +186,8 @@ class ConvCall:
         self._local = threading.local()
         # The taps-product strategy's generated kernel, set by the emitter where it applies.
         self.taps_sum = None
+        # For a weight gradient: the forward ConvCall whose columns it reads (weight_gradient_of)
+        self.columns_of = None
 
     def _padded(self, x, slot, padding, dilation):
         """x zero-padded and dilated, written into a buffer reused from call to call (per
@@ -215,6 +218,7 @@ class ConvCall:
             cols = self._local.cols = np.empty((self.q, step * pm, self.depth), self.dtype)
         if step == nb:
             np.copyto(cols.reshape(self.cols_view_shape), win)
+            self._local.cols_whole = True
             return np.matmul(cols, wm)
         res = np.empty((self.q, self.rows, self.oq), self.dtype)
         for m0 in range(0, nb, step):
@@ -224,6 +228,18 @@ class ConvCall:
                                    self.cols_view_shape[3:]), win[:, :, m0:m1])
             np.matmul(part, wm, out=res[:, m0 * pm:m1 * pm])
         return res
+
+    def _from_forward_columns(self, cols, rhs):
+        """This weight gradient from the columns its forward convolution copied in this run
+        (columns_of): out[c, o, k] = sum over (n, p) of cols[(n, p), (k, c)] * dy[n, p, o],
+        one product colsᵀ @ dy and no column copy of its own."""
+        nsp = self.nsp
+        # rhs is dy: out feature O, in feature N, spatial P -> (N, P..., O) rows.
+        dy = rhs.transpose((self.rhs_spec[1],) + tuple(self.rhs_spec[2:]) + (self.rhs_spec[0],))
+        res = np.matmul(cols.T, dy.reshape(-1, dy.shape[-1]))       # (K... C, O)
+        res = res.reshape(tuple(self.canon_out[2:]) + tuple(self.canon_out[:2]))
+        canon = res.transpose((nsp, nsp + 1) + tuple(range(nsp)))      # (C, O, K...)
+        return canon.transpose(self.out_perm)
 
     def _taps_product(self, lhs, rhs):
         """out[n, p, :] = sum over taps k of (x[n, i(p, k), :] @ w[k]): one product of every
@@ -312,6 +328,12 @@ class ConvCall:
         return canon.transpose(self.out_perm)
 
     def __call__(self, lhs, rhs):
+        # Whether this call leaves its whole column matrix in self._local.cols (set by
+        # _im2col_product): a later weight gradient of the same program reads it.
+        self._local.cols_whole = False
+        src = self.columns_of
+        if src is not None and getattr(src._local, "cols_whole", False):
+            return self._from_forward_columns(src._local.cols[0], rhs)
         if self._batch_innermost(lhs, rhs):
             return self._transposed_columns(lhs, rhs)
         if self.taps_sum is not None:
@@ -420,6 +442,51 @@ def taps_sum_source(call):
     return "\n".join(lines) + "\n"
 
 
+def _root_axes(ctx, var, axes):
+    """(var, axes) followed back through the program's transposes: the array they view and
+    the axes of it that `axes` of var are."""
+    while isinstance(var, Var):
+        e = ctx.defining_eqn(var)
+        if e is None or e.primitive.name != "transpose":
+            break
+        perm = e.params["permutation"]
+        axes = tuple(perm[a] for a in axes)
+        var = e.inputs[0]
+    return var, axes
+
+
+def _share_columns(ctx, call, taps):
+    """Pair a weight gradient with the forward convolution of the same operand emitted before
+    it in the program (whose im2col columns it is a product with), or record a forward one.
+
+    The weight gradient reads the operand x with batch and feature exchanged: its windows span
+    the forward's output positions (its rhs_dilation is the forward's stride, its stride the
+    forward's rhs_dilation) and its outputs are the forward's taps. Its column matrix is then
+    the forward's, transposed: it multiplies those (ConvCall._from_forward_columns). Emitted
+    later in the same straight-line driver, it runs after the forward call in every run;
+    the forward marks at each call whether its columns are whole in its buffer."""
+    if call.q != 1 or any(call.ld != 1):
+        return
+    lhs = ctx.eqn.inputs[0]
+    root, axes = _root_axes(ctx, lhs, tuple(call.lhs_spec))
+    nsp = call.nsp
+    forwards = ctx.shared.setdefault("conv_columns", [])
+    for f_root, f_axes, fwd in forwards:
+        if f_root is root and axes[0] == f_axes[1] and axes[1] == f_axes[0] and \
+                axes[2:] == f_axes[2:] and fwd.dtype == call.dtype and \
+                np.array_equal(call.st[:nsp], fwd.rd[:nsp]) and \
+                np.array_equal(call.rd[:nsp], fwd.st[:nsp]) and \
+                np.array_equal(call.lo[:nsp], fwd.lo[:nsp]) and \
+                tuple(call.w_sp) == tuple(fwd.canon_out[2:]) and \
+                tuple(call.canon_out[2:]) == tuple(fwd.w_sp):
+            call.columns_of = fwd
+            return
+    whole = _chunk(call.nb, call.per_member * call.depth * np.dtype(call.dtype).itemsize) == \
+        call.nb
+    if isinstance(root, Var) and not taps and whole:
+        forwards.append((root, axes, call))
+
+
 def conv_emitter(prim):
     """Driver rule of conv_general_dilated (`prim`): ConvCall where it applies, else the impl."""
     def emit(ctx, args, **params):
@@ -430,7 +497,9 @@ def conv_emitter(prim):
             f = ctx.bind_global(_impl_caller(prim.impl, params), "conv")
         else:
             call = ConvCall(lhs, rhs, ctx.out_aval, params)
-            if taps_product_applies(call):
+            taps = taps_product_applies(call)
+            _share_columns(ctx, call, taps)
+            if taps and call.columns_of is None:
                 call.taps_sum = ctx.kernel(taps_sum_source(call))
             f = ctx.bind_global(call, "conv")
         return f"{f}({', '.join(args)})"
