@@ -26,6 +26,7 @@ __array__) are answered exactly by asking the JVP of the recorded prefix.
 `fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
 """
 import keyword
+import marshal
 import re
 import threading
 import weakref
@@ -316,6 +317,9 @@ class _Ident:
         return id(self.obj)
 
 
+_MARSHALLED = object()        # marks a key made of marshal bytes (never equal to the others)
+_marshal_dumps = marshal.dumps
+
 # Values equal only when they act the same, given their type (dtypes: each dtype class).
 _PLAIN = frozenset((bool, int, str, type(None), np.dtype) +
                    tuple(type(np.dtype(c)) for c in "?bhilqpBHILQPefdgFDGMm"))
@@ -326,6 +330,15 @@ def _params_key(v, keep):
     """A hashable stand-in for primitive parameters, equal only when they act the same."""
     t = type(v)
     if t is dict:
+        # Parameters made of exact Python builtins only (ints, bools, floats, None, strings,
+        # tuples of them: most primitives'): their marshal bytes, which encode every value's
+        # exact type (True is not 1, -0.0 is not 0.0) and format 2 writes no back-references,
+        # so equal bytes mean equal types and values. marshal refuses subclasses (enums,
+        # named tuples), dtypes and other objects: those take the general walk below.
+        try:
+            return (_MARSHALLED, _marshal_dumps(sorted(v.items()), 2))
+        except ValueError:
+            pass
         out = []
         for k in sorted(v):
             x = v[k]
