@@ -90,7 +90,7 @@ class EvalTrace(Trace):
             outs = [out]
         else:
             outs = [to_array(out) if isinstance(out, np.ndarray) else out]
-        if _config.debug_nans or _config.debug_infs:
+        if _config.checks_values:
             check_primitive_outputs(primitive, outs)
         return outs
 

@@ -130,8 +130,7 @@ def applicable(flat_primals) -> bool:
     recorded by the outer replay). Inside any other transform the ordinary path composes with
     it. It stays off under debug_nans/infs, whose reports name the user's line of each
     primitive."""
-    if not _settings["replay"] or _state.dynamic.level != 0 or \
-            _config.debug_nans or _config.debug_infs:
+    if not _settings["replay"] or _state.dynamic.level != 0 or _config.checks_values:
         return False
     stack = _state.stack
     for m in stack[1:]:
@@ -250,16 +249,15 @@ class RecordTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         main = self.main
         rec = main.global_data
-        values = [t.value for t in tracers]
-        n_keep = len(rec.keep)
-        params_key = _params_key(params, rec.keep)
+        keep = rec.keep
+        n_keep = len(keep)
+        params_key = _params_key(params, keep)
         dep = False
-        ins, refs, in_avals = [], [], []
+        ins, refs, values = [], [], []
         for t in tracers:
             ins.append(t.atom)
             refs.append(t.ref)
-            a = t.aval
-            in_avals.append((a.shape, a.dtype, a.weak_type))
+            values.append(t.value)
             if t.dep:
                 dep = True
         if main.level == 1:
@@ -269,8 +267,10 @@ class RecordTrace(Trace):
             # same primitive, parameters and avals are not run again.
             unchecked = getattr(primitive.impl, "unchecked", None)
             check_key = None
-            if unchecked is not None and len(rec.keep) == n_keep:
-                check_key = (primitive, params_key, tuple(in_avals))
+            if unchecked is not None and len(keep) == n_keep:
+                check_key = (primitive, params_key,
+                             tuple([(a.shape, a.dtype, a.weak_type)
+                                    for a in [t.aval for t in tracers]]))
                 if check_key in _CHECKED:
                     check_key = None
                 else:
