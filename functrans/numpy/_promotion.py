@@ -233,13 +233,12 @@ def promote_args(name, *args, inexact=False):
         _PLANS[key] = _plan(name, args, inexact)
         return out
     shape, steps = plan
-    out = []
-    for a, (dtype, weak, grow) in zip(args, steps):
-        if dtype is not None:
-            a = cast(a, dtype, weak)
+    # All casts, then all broadcasts: the order (and so the staged program) of the full path.
+    out = [a if dtype is None else cast(a, dtype, weak)
+           for a, (dtype, weak, _) in zip(args, steps)]
+    for i, (_, _, grow) in enumerate(steps):
         if grow:
-            a = broadcast_to(a, shape, name)
-        out.append(a)
+            out[i] = broadcast_to(out[i], shape, name)
     return out
 
 

@@ -319,6 +319,21 @@ class _Ident:
 
 _MARSHALLED = object()        # marks a key made of marshal bytes (never equal to the others)
 _marshal_dumps = marshal.dumps
+_BUILTIN_SCALARS = frozenset((int, bool, float, complex, str, type(None)))
+_BUILTINS_AND_TUPLES = _BUILTIN_SCALARS | {tuple}
+
+
+def _builtins_only(values) -> bool:
+    """Whether a tuple holds only exact builtin scalars and tuples of them, at any depth."""
+    types = set(map(type, values))
+    if types <= _BUILTIN_SCALARS:
+        return True
+    if types <= _BUILTINS_AND_TUPLES:
+        for x in values:
+            if type(x) is tuple and not _builtins_only(x):
+                return False
+        return True
+    return False
 
 # Values equal only when they act the same, given their type (dtypes: each dtype class).
 _PLAIN = frozenset((bool, int, str, type(None), np.dtype) +
@@ -330,15 +345,14 @@ def _params_key(v, keep):
     """A hashable stand-in for primitive parameters, equal only when they act the same."""
     t = type(v)
     if t is dict:
-        # Parameters made of exact Python builtins only (ints, bools, floats, None, strings,
-        # tuples of them: most primitives'): their marshal bytes, which encode every value's
-        # exact type (True is not 1, -0.0 is not 0.0) and format 2 writes no back-references,
-        # so equal bytes mean equal types and values. marshal refuses subclasses (enums,
-        # named tuples), dtypes and other objects: those take the general walk below.
-        try:
+        # Parameters made of exact Python builtins only (ints, bools, floats, complex, None,
+        # strings, tuples of them: most primitives'): their marshal bytes, which encode every
+        # value's exact type (True is not 1, -0.0 is not 0.0; format 2 writes no
+        # back-references), so equal bytes mean equal types and values. Anything else (arrays
+        # and numpy scalars, which marshal would write as their raw bytes, dtypes, subclasses
+        # such as enums and named tuples) takes the general walk below.
+        if _builtins_only(tuple(v.values())):
             return (_MARSHALLED, _marshal_dumps(sorted(v.items()), 2))
-        except ValueError:
-            pass
         out = []
         for k in sorted(v):
             x = v[k]
