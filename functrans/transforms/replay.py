@@ -568,11 +568,21 @@ def _straight_line(program, all_outputs=False):
     params_in = [fresh(v) for v in tuple(program.constvars) + tuple(program.invars)]
     lines = [f"def run({', '.join(params_in)}):"]
     lines += [f"    {n} = _plain({n})" for n in params_in]
+    body = []
+    quiet = False
     for e in program.eqns:
         # The program was staged, so every shape rule has run on exactly these avals: the
         # impls' own argument checks (`unchecked`, where an impl has them) would pass.
         impl = e.primitive.impl
-        fn = glob(getattr(impl, "unchecked", impl))
+        impl = getattr(impl, "unchecked", impl)
+        # Impls that silence numpy's floating-point warnings each in an np.errstate of their
+        # own (log, div, reductions, ...) run inside one around the whole body instead
+        # (entering one costs about as much as a small reduction). Warnings only: values and
+        # raised errors are numpy's either way, and JAX's programs never warn.
+        inner = getattr(impl, "quiet_inner", None)
+        if inner is not None:
+            impl, quiet = inner, True
+        fn = glob(impl)
         kw = []
         for k, v in e.params.items():
             if not _IDENT.match(k) or keyword.iskeyword(k):
@@ -584,9 +594,15 @@ def _straight_line(program, all_outputs=False):
         outs = [fresh(v) for v in e.outputs]
         if e.primitive.multiple_results:
             target = ", ".join(outs) + ("," if len(outs) == 1 else "")
-            lines.append(f"    {target or '_'} = {fn}({args})")
+            body.append(f"{target or '_'} = {fn}({args})")
         else:
-            lines.append(f"    {outs[0]} = {fn}({args})")
+            body.append(f"{outs[0]} = {fn}({args})")
+    if quiet:
+        g["_errstate"] = np.errstate
+        lines.append("    with _errstate(all='ignore'):")
+        lines += [f"        {line}" for line in body]
+    else:
+        lines += [f"    {line}" for line in body]
     results = []
     for a in ([v for e in program.eqns for v in e.outputs] if all_outputs
               else program.outvars):
