@@ -100,4 +100,4 @@ def load_everything():
 
 
 def __dir__():
-    return __all__
+    return sorted(set(globals()) | set(__all__))

@@ -48,8 +48,8 @@ for name in functrans.__all__:
     else:
         same = value is not None
     names[name] = same
-print(json.dumps([sorted(names), all(names.values()), sorted(dir(functrans)) == sorted(
-    functrans.__all__)]))
+print(json.dumps([sorted(names), all(names.values()),
+                  set(functrans.__all__) | {"load_everything"} <= set(dir(functrans))]))
 """
     names, same, dir_ok = _run(code)
     assert same and dir_ok

@@ -53,8 +53,9 @@ def numpy_api():
     if _numpy is None:
         api_loader.ensure()
     if _numpy is None:
-        raise ImportError("functrans.numpy has not been imported: import functrans (which "
-                          "imports it) before computing with functrans arrays")
+        raise ImportError("functrans.numpy has not been imported (it is still being "
+                          "imported?): import functrans.numpy before computing with functrans "
+                          "arrays")
     return _numpy
 
 
