@@ -577,8 +577,9 @@ def _straight_line(program, all_outputs=False):
         impl = getattr(impl, "unchecked", impl)
         # Impls that silence numpy's floating-point warnings each in an np.errstate of their
         # own (log, div, reductions, ...) run inside one around the whole body instead
-        # (entering one costs about as much as a small reduction). Warnings only: values and
-        # raised errors are numpy's either way, and JAX's programs never warn.
+        # (entering one costs about as much as a small reduction). Values are the same; what
+        # changes is that the program's other impls do not warn either (nor raise, under a
+        # user's np.seterr(all="raise")), as JAX's programs never warn.
         inner = getattr(impl, "quiet_inner", None)
         if inner is not None:
             impl, quiet = inner, True
