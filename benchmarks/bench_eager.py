@@ -5,6 +5,8 @@ parentheses; ratios are functrans / reference (< 1 means functrans is faster), o
 
     python benchmarks/bench_eager.py              # all tables
     python benchmarks/bench_eager.py eager        # value_and_grad, HVP, vmap(grad) only
+    python benchmarks/bench_eager.py eager --cpu  # the same by CPU time, 300 calls each
+    python benchmarks/bench_eager.py import       # import times (fresh processes)
     python benchmarks/bench_eager.py jit          # jit first call / import (fresh processes)
 
 jit's first call runs on numpy by default while the kernels compile in a background thread (the
@@ -31,6 +33,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlp  # noqa: E402
 
 SIZES = [((64, 32, 32, 10), 32), ((64, 128, 128, 10), 128), ((784, 512, 512, 10), 256)]
+# `--cpu`: time each call by this thread's CPU time (time.thread_time) instead of the wall
+# clock, so that time the shared machine spends on other jobs is not counted. BLAS runs on this
+# thread (OPENBLAS_NUM_THREADS=1); JAX computes on threads of its own, so its column is not
+# comparable under --cpu.
+CLOCK = time.perf_counter
 
 
 class Timing(float):
@@ -54,9 +61,9 @@ def interleaved_times(fns, repeats, min_time=1.0):
     n = 0
     while n < repeats or (time.perf_counter() - t_start < min_time and n < 400):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fn()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(CLOCK() - t0)
         n += 1
     return {k: Timing(v) for k, v in times.items()}
 
@@ -114,7 +121,7 @@ def bench_value_and_grad(repeats):
             jp = jax.tree_util.tree_map(jnp.asarray, params)
             jx, jy = jnp.asarray(x), jnp.asarray(y)
             fns["jax (no jit)"] = lambda: jax.block_until_ready(jf(jp, jx, jy))
-        measured = interleaved_times(fns, repeats)
+        measured = interleaved_times(fns, repeats if sizes[0] < 784 else min(repeats, 40))
         times = {k: measured.get(k) for k in ("functrans", "off", "autograd", "jax (no jit)")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
@@ -275,13 +282,69 @@ def bench_jit_first_call(repeats=3):
     print("(medians of", repeats, "fresh processes each; ratios are functrans / column)")
 
 
+_IMPORT = r"""
+import time
+t0 = time.perf_counter()
+{stmt}
+print(time.perf_counter() - t0)
+"""
+
+_IMPORT_CASES = {
+    "functrans": {
+        "import the package": "import functrans",
+        "+ its numpy": "import functrans, functrans.numpy",
+        "+ a first grad": "import functrans as ft, functrans.numpy as fnp; "
+                          "ft.grad(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3))",
+    },
+    "jax": {
+        "import the package": "import jax",
+        "+ its numpy": "import jax, jax.numpy",
+        "+ a first grad": "import jax, jax.numpy as jnp; "
+                          "jax.grad(lambda x: jnp.sum(jnp.sin(x)))(jnp.ones(3))",
+    },
+}
+
+
+def bench_import(repeats=10):
+    """Fresh-process import times, minimum (median) of `repeats` processes per cell, the
+    columns alternated. Python's bytecode cache is on (PYTHONDONTWRITEBYTECODE unset), as for
+    an installed package: with it off every module compiles from source on every import."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    libs = [lib for lib in _IMPORT_CASES if lib == "functrans" or _optional(lib) is not None]
+    times = {lib: {row: [] for row in _IMPORT_CASES[lib]} for lib in libs}
+    for lib in libs:            # once each first: writes the bytecode cache
+        subprocess.run([sys.executable, "-c", list(_IMPORT_CASES[lib].values())[-1]], env=env,
+                       capture_output=True)
+    for _ in range(repeats):
+        for row in _IMPORT_CASES["functrans"]:
+            for lib in libs:
+                code = _IMPORT.format(stmt=_IMPORT_CASES[lib][row])
+                out = subprocess.run([sys.executable, "-c", code], env=env,
+                                     capture_output=True, text=True, check=True)
+                times[lib][row].append(float(out.stdout.split()[-1]))
+    print("\n| fresh process, min (median) of", repeats, "| " + " | ".join(libs) + " |")
+    print("|---|" + "---|" * len(libs))
+    for row in _IMPORT_CASES["functrans"]:
+        cells = [f"{min(times[lib][row]):.3f} ({np.median(times[lib][row]):.3f}) s"
+                 for lib in libs]
+        print(f"| {row} | " + " | ".join(cells) + " |")
+
+
 def main(argv):
+    global CLOCK
+    repeats = 40
+    if "--cpu" in argv:
+        argv = [a for a in argv if a != "--cpu"]
+        CLOCK, repeats = time.thread_time, 300
     what = argv[1] if len(argv) > 1 else "all"
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}; medians; float32")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}; medians; float32; "
+          f"clock {CLOCK.__name__}")
     if what in ("all", "eager"):
-        bench_value_and_grad(repeats=40)
-        bench_hvp(repeats=40)
+        bench_value_and_grad(repeats=repeats)
+        bench_hvp(repeats=repeats)
         bench_vmap_grad(repeats=15)
+    if what in ("all", "import"):
+        bench_import()
     if what in ("all", "jit"):
         bench_jit_first_call()
 

@@ -15,6 +15,13 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, os.path.dirname(__file__))     # tests import their shared helpers by name
 
+# `import functrans` loads its modules on first use; tests that walk registries filled by module
+# bodies (every primitive, every cost declaration) see them all. tests/test_lazy_import.py
+# checks the lazy loading itself, in fresh processes.
+import functrans  # noqa: E402
+
+functrans.load_everything()
+
 settings.register_profile("ci", derandomize=True, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -362,3 +362,82 @@ def test_argument_checks_skipped_only_where_they_passed_before():
             assert str(bad_dtype.value) == dtype_message
             assert str(bad_shape.value) == shape_message
         dtype_message, shape_message = str(bad_dtype.value), str(bad_shape.value)
+
+
+# --- promotion plans (functrans/numpy/_promotion.promote_args) -------------------------------
+
+_PLAN_ARGS = [1, 2.5, True, 1j, np.float32(2.0), np.int32(3), np.float64(-0.5),
+              np.ones((2, 3), np.float32), np.arange(3, dtype=np.int32),
+              np.ones((1, 3), np.float64), np.ones((), np.float16), np.array([True, False, True])]
+
+
+@pytest.mark.parametrize("inexact", [False, True])
+def test_promotion_plans_give_what_the_full_promotion_gives(inexact):
+    """promote_args keeps its decisions per argument signature; a call that finds a kept plan
+    returns exactly what the full promotion returns (values, dtypes, weakness, shapes), on
+    concrete values and on traced ones (the staged programs are the same text)."""
+    from functrans.numpy import _promotion as pr
+    from functrans.core.trace import get_aval
+
+    def signature(out):
+        return [(get_aval(o).shape, get_aval(o).dtype, get_aval(o).weak_type, type(o).__name__)
+                for o in out]
+
+    for a in _PLAN_ARGS:
+        for b in _PLAN_ARGS:
+            try:
+                ref = pr._promote_args("t", [a, b], inexact)
+            except ValueError:          # shapes that do not broadcast: refused both ways
+                pr._PLANS.clear()
+                with pytest.raises(ValueError):
+                    pr.promote_args("t", a, b, inexact=inexact)
+                continue
+            pr._PLANS.clear()
+            first = pr.promote_args("t", a, b, inexact=inexact)      # makes the plan
+            again = pr.promote_args("t", a, b, inexact=inexact)      # uses it
+            for out in (first, again):
+                assert signature(out) == signature(ref)
+                for o, r in zip(out, ref):
+                    np.testing.assert_array_equal(np.asarray(o), np.asarray(r))
+
+            def staged(x, y):
+                return pr.promote_args("t", x, y, inexact=inexact)
+            arrays = [v for v in (a, b) if isinstance(v, np.ndarray)]
+            if arrays:
+                pr._PLANS.clear()
+                fresh = str(ft.make_jaxpr(lambda *xs: staged(*_fill(a, b, xs)))(*arrays))
+                kept = str(ft.make_jaxpr(lambda *xs: staged(*_fill(a, b, xs)))(*arrays))
+                assert fresh == kept
+
+
+def _fill(a, b, traced):
+    """(a, b) with their arrays replaced by the traced values, in order."""
+    it = iter(traced)
+    return [next(it) if isinstance(v, np.ndarray) else v for v in (a, b)]
+
+
+# --- parameter keys of the recorder (replay._params_key) -----------------------------------------
+
+def test_parameter_keys_tell_apart_what_acts_differently():
+    key = replay._params_key
+    same = [({"axes": (1,)}, {"axes": (1,)}),
+            ({"a": 1, "b": None}, {"b": None, "a": 1}),
+            ({"d": (((1,), (0,)), ((), ()))}, {"d": (((1,), (0,)), ((), ()))}),
+            ({"x": 0.5, "s": "f"}, {"x": 0.5, "s": "f"}),
+            ({"t": np.float32}, {"t": np.float32})]
+    for p, q in same:
+        assert key(p, []) == key(q, [])
+    different = [({"a": 1}, {"a": True}), ({"a": 0.0}, {"a": -0.0}), ({"a": 1}, {"a": 1.0}),
+                 ({"a": (1,)}, {"a": (True,)}), ({"a": (1,)}, {"a": [1]}),
+                 ({"a": 1}, {"a": np.int64(1)}), ({"a": (1, 2)}, {"a": (2, 1)}),
+                 ({"a": np.dtype("float32")}, {"a": np.dtype("float64")}),
+                 # numpy scalars with the same bytes (marshal would write just the bytes)
+                 ({"a": np.float32(1.0)}, {"a": np.int32(1065353216)}),
+                 ({"a": (np.float32(1.0),)}, {"a": (np.int32(1065353216),)})]
+    for p, q in different:
+        assert key(p, []) != key(q, []), (p, q)
+    # Arrays in parameters are compared by identity (and kept alive by the recording).
+    arr = np.ones(2)
+    keep = []
+    assert key({"a": arr}, keep) == key({"a": arr}, keep) != key({"a": arr.copy()}, keep)
+    assert keep and keep[0] is arr

@@ -15,7 +15,7 @@ user's own numpy arrays are never made read-only: only the Array view of a value
 """
 import numpy as np
 
-from . import errors
+from . import api_loader, errors
 from .config import config as _config
 from .value_checks import check_function_outputs
 
@@ -51,8 +51,11 @@ def register_tracer_type(tracer_type):
 def numpy_api():
     """The functrans.numpy namespace (installed by functrans.numpy when it is imported)."""
     if _numpy is None:
-        raise ImportError("functrans.numpy has not been imported: import functrans (which "
-                          "imports it) before computing with functrans arrays")
+        api_loader.ensure()
+    if _numpy is None:
+        raise ImportError("functrans.numpy has not been imported (it is still being "
+                          "imported?): import functrans.numpy before computing with functrans "
+                          "arrays")
     return _numpy
 
 

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import errors
+from . import api_loader, errors
+from . import array as _array
 from .config import config as _config
 from .array import Array, numpy_api, plain, register_tracer_type, to_array
 from .aval import ShapedArray, aval_of_value
@@ -89,7 +90,7 @@ class EvalTrace(Trace):
             outs = [out]
         else:
             outs = [to_array(out) if isinstance(out, np.ndarray) else out]
-        if _config.debug_nans or _config.debug_infs:
+        if _config.checks_values:
             check_primitive_outputs(primitive, outs)
         return outs
 
@@ -107,6 +108,8 @@ _EVAL_TRACE = EvalTrace(_state.stack[0])     # stateless: one object serves ever
 @contextmanager
 def new_main(trace_type, global_data=None, dynamic=False):
     """Push a transform's MainTrace for the duration of the block; it is dead afterwards."""
+    if _array._numpy is None:
+        api_loader.ensure()     # traced values take their operators from functrans.numpy
     stack = _state.stack
     main = MainTrace(len(stack), trace_type, global_data)
     stack.append(main)

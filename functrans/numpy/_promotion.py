@@ -207,9 +207,63 @@ def broadcast_args(name, *args):
 
 
 def promote_args(name, *args, inexact=False):
-    """Array-likes converted, promoted to one dtype and broadcast to one shape."""
+    """Array-likes converted, promoted to one dtype and broadcast to one shape.
+
+    The decisions (which arguments to cast to what, which to broadcast, to which shape) depend
+    only on each argument's kind, shape, dtype and weakness: they are made once per such
+    signature and kept (`_plan`); the casts and broadcasts themselves run on every call."""
+    key = [name, inexact]
+    for a in args:
+        t = type(a)
+        if t in _SCALAR_KEY_TYPES:
+            key.append(t)
+        elif isinstance(a, Tracer):
+            aval = a.aval
+            key.append((aval.shape, aval.dtype, aval.weak_type))
+        elif isinstance(a, np.ndarray):
+            key.append((t, a.shape, a.dtype))
+        else:               # lists, other array-likes: converted as asarray says, every time
+            return _promote_args(name, args, inexact)
+    key = tuple(key)
+    plan = _PLANS.get(key)
+    if plan is None:
+        out = _promote_args(name, args, inexact)     # raises for what it refuses: no plan
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[key] = _plan(name, args, inexact)
+        return out
+    shape, steps = plan
+    # All casts, then all broadcasts: the order (and so the staged program) of the full path.
+    out = [a if dtype is None else cast(a, dtype, weak)
+           for a, (dtype, weak, _) in zip(args, steps)]
+    for i, (_, _, grow) in enumerate(steps):
+        if grow:
+            out[i] = broadcast_to(out[i], shape, name)
+    return out
+
+
+# Python scalars: the type alone decides how they promote (np.generic: their dtype).
+_SCALAR_KEY_TYPES = frozenset((bool, int, float, complex) + tuple(
+    type(np.dtype(c).type(0)) for c in "?bhilqBHILQefdFD"))
+_PLANS = {}
+
+
+def _promote_args(name, args, inexact):
     args = [asarray(a, name) for a in args]
     return broadcast_args(name, *promote(*args, inexact=inexact))
+
+
+def _plan(name, args, inexact):
+    """(shape, per argument (dtype to cast to or None, its weakness, broadcast?)): what
+    promote and broadcast_args do to arguments of these kinds, shapes and dtypes."""
+    dtype, weak = result_type(*args)
+    if inexact and not dtypes.is_inexact(dtype):
+        dtype = dtypes.to_inexact(dtype, weak)
+    casts = [None if typed(a) == (dtype, weak) or (not weak and dtype_of(a) == dtype)
+             else dtype for a in args]
+    shape = broadcast_shapes(*(shape_of(a) for a in args), name=name)
+    return shape, tuple((c, weak, shape_of(a) not in ((), shape))
+                        for a, c in zip(args, casts))
 
 
 # --- axes -----------------------------------------------------------------------------------------

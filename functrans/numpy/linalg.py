@@ -19,6 +19,7 @@ import numpy as np
 from .. import lax
 from ..core import dtypes
 from ..lax_linalg import lu_solve
+from ..primitives.contraction import dot_general_p
 from ..primitives.linalg import cholesky_p
 from ..transforms.custom import custom_jvp
 # Sibling families by module: their functions must not become fnp.linalg names (_outputs.py
@@ -45,6 +46,9 @@ def _contract(a, b, a_axes, b_axes):
     return lax.dot_general(a, b, ((tuple(a_axes), tuple(b_axes)), ((), ())))
 
 
+_MATRIX_PRODUCT = (((1,), (0,)), ((), ()))
+
+
 def matmul(a, b, /):
     """The matrix product of the last two axes, broadcasting the leading (batch) axes; a 1-D
     operand is a vector (its axis is removed from the result)."""
@@ -53,6 +57,12 @@ def matmul(a, b, /):
     if not sa or not sb:
         raise ValueError("fnp.matmul: operands must have at least one dimension (use "
                          "fnp.multiply for scalars)")
+    if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]:
+        # Two matrices: the general path below reduces to this one contraction (no batch
+        # axes, no transpose, no reshape), and lax.dot_general to this bind (the operands
+        # have one dtype, the dimension numbers are canonical).
+        return dot_general_p.bind(a, b, dimension_numbers=_MATRIX_PRODUCT, precision=None,
+                                  preferred_element_type=None)
     vec_a, vec_b = len(sa) == 1, len(sb) == 1
     if vec_a:
         a, sa = lax.reshape(a, (1,) + sa), (1,) + sa

@@ -117,6 +117,7 @@ def _quiet(fn):
     def quiet(*args, **params):
         with np.errstate(all="ignore"):
             return fn(*args, **params)
+    quiet.quiet_inner = fn      # for callers that hold one np.errstate around many calls
     return quiet
 
 

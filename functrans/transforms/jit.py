@@ -222,7 +222,7 @@ class JitFunction:
 
     # --- calling -------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if not kwargs and not (_config.debug_nans or _config.debug_infs):
+        if not kwargs and not _config.checks_values:
             for fast in self._fast_entries:
                 out = fast(args)
                 if out is not _MISS:
@@ -277,7 +277,7 @@ class JitFunction:
                             self._fast_entries.insert(0, fast)
                             del self._fast_entries[8:]
                 outs = wrap_outputs(entry.executable(*map(writeable_input, leaves)))
-            if _config.debug_nans or _config.debug_infs:
+            if _config.checks_values:
                 # As JAX does: on a NaN in the outputs, run the function again op by op.
                 check_jit_outputs(outs, self._name, lambda: self.fun(*args, **kwargs))
         return tree_util.tree_unflatten(entry.out_tree, outs)

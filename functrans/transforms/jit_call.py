@@ -34,7 +34,7 @@ from .vmap import BatchTrace, BatchTracer, inherited_axis_name
 
 def _jit_impl(*args, program, name):
     outs = list(executable_for(program)(*map(writeable_input, args)))
-    if _config.debug_nans or _config.debug_infs:
+    if _config.checks_values:
         check_jit_outputs(outs, name, lambda: rerun_program(program, args))
     return outs
 

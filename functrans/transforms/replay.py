@@ -26,6 +26,7 @@ __array__) are answered exactly by asking the JVP of the recorded prefix.
 `fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
 """
 import keyword
+import marshal
 import re
 import threading
 import weakref
@@ -129,8 +130,7 @@ def applicable(flat_primals) -> bool:
     recorded by the outer replay). Inside any other transform the ordinary path composes with
     it. It stays off under debug_nans/infs, whose reports name the user's line of each
     primitive."""
-    if not _settings["replay"] or _state.dynamic.level != 0 or \
-            _config.debug_nans or _config.debug_infs:
+    if not _settings["replay"] or _state.dynamic.level != 0 or _config.checks_values:
         return False
     stack = _state.stack
     for m in stack[1:]:
@@ -249,16 +249,15 @@ class RecordTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         main = self.main
         rec = main.global_data
-        values = [t.value for t in tracers]
-        n_keep = len(rec.keep)
-        params_key = _params_key(params, rec.keep)
+        keep = rec.keep
+        n_keep = len(keep)
+        params_key = _params_key(params, keep)
         dep = False
-        ins, refs, in_avals = [], [], []
+        ins, refs, values = [], [], []
         for t in tracers:
             ins.append(t.atom)
             refs.append(t.ref)
-            a = t.aval
-            in_avals.append((a.shape, a.dtype, a.weak_type))
+            values.append(t.value)
             if t.dep:
                 dep = True
         if main.level == 1:
@@ -268,8 +267,10 @@ class RecordTrace(Trace):
             # same primitive, parameters and avals are not run again.
             unchecked = getattr(primitive.impl, "unchecked", None)
             check_key = None
-            if unchecked is not None and len(rec.keep) == n_keep:
-                check_key = (primitive, params_key, tuple(in_avals))
+            if unchecked is not None and len(keep) == n_keep:
+                check_key = (primitive, params_key,
+                             tuple([(a.shape, a.dtype, a.weak_type)
+                                    for a in [t.aval for t in tracers]]))
                 if check_key in _CHECKED:
                     check_key = None
                 else:
@@ -316,6 +317,24 @@ class _Ident:
         return id(self.obj)
 
 
+_MARSHALLED = object()        # marks a key made of marshal bytes (never equal to the others)
+_marshal_dumps = marshal.dumps
+_BUILTIN_SCALARS = frozenset((int, bool, float, complex, str, type(None)))
+_BUILTINS_AND_TUPLES = _BUILTIN_SCALARS | {tuple}
+
+
+def _builtins_only(values) -> bool:
+    """Whether a tuple holds only exact builtin scalars and tuples of them, at any depth."""
+    types = set(map(type, values))
+    if types <= _BUILTIN_SCALARS:
+        return True
+    if types <= _BUILTINS_AND_TUPLES:
+        for x in values:
+            if type(x) is tuple and not _builtins_only(x):
+                return False
+        return True
+    return False
+
 # Values equal only when they act the same, given their type (dtypes: each dtype class).
 _PLAIN = frozenset((bool, int, str, type(None), np.dtype) +
                    tuple(type(np.dtype(c)) for c in "?bhilqpBHILQPefdgFDGMm"))
@@ -326,6 +345,14 @@ def _params_key(v, keep):
     """A hashable stand-in for primitive parameters, equal only when they act the same."""
     t = type(v)
     if t is dict:
+        # Parameters made of exact Python builtins only (ints, bools, floats, complex, None,
+        # strings, tuples of them: most primitives'): their marshal bytes, which encode every
+        # value's exact type (True is not 1, -0.0 is not 0.0; format 2 writes no
+        # back-references), so equal bytes mean equal types and values. Anything else (arrays
+        # and numpy scalars, which marshal would write as their raw bytes, dtypes, subclasses
+        # such as enums and named tuples) takes the general walk below.
+        if _builtins_only(tuple(v.values())):
+            return (_MARSHALLED, _marshal_dumps(sorted(v.items()), 2))
         out = []
         for k in sorted(v):
             x = v[k]
@@ -541,11 +568,22 @@ def _straight_line(program, all_outputs=False):
     params_in = [fresh(v) for v in tuple(program.constvars) + tuple(program.invars)]
     lines = [f"def run({', '.join(params_in)}):"]
     lines += [f"    {n} = _plain({n})" for n in params_in]
+    body = []
+    quiet = False
     for e in program.eqns:
         # The program was staged, so every shape rule has run on exactly these avals: the
         # impls' own argument checks (`unchecked`, where an impl has them) would pass.
         impl = e.primitive.impl
-        fn = glob(getattr(impl, "unchecked", impl))
+        impl = getattr(impl, "unchecked", impl)
+        # Impls that silence numpy's floating-point warnings each in an np.errstate of their
+        # own (log, div, reductions, ...) run inside one around the whole body instead
+        # (entering one costs about as much as a small reduction). Values are the same; what
+        # changes is that the program's other impls do not warn either (nor raise, under a
+        # user's np.seterr(all="raise")), as JAX's programs never warn.
+        inner = getattr(impl, "quiet_inner", None)
+        if inner is not None:
+            impl, quiet = inner, True
+        fn = glob(impl)
         kw = []
         for k, v in e.params.items():
             if not _IDENT.match(k) or keyword.iskeyword(k):
@@ -557,9 +595,15 @@ def _straight_line(program, all_outputs=False):
         outs = [fresh(v) for v in e.outputs]
         if e.primitive.multiple_results:
             target = ", ".join(outs) + ("," if len(outs) == 1 else "")
-            lines.append(f"    {target or '_'} = {fn}({args})")
+            body.append(f"{target or '_'} = {fn}({args})")
         else:
-            lines.append(f"    {outs[0]} = {fn}({args})")
+            body.append(f"{outs[0]} = {fn}({args})")
+    if quiet:
+        g["_errstate"] = np.errstate
+        lines.append("    with _errstate(all='ignore'):")
+        lines += [f"        {line}" for line in body]
+    else:
+        lines += [f"    {line}" for line in body]
     results = []
     for a in ([v for e in program.eqns for v in e.outputs] if all_outputs
               else program.outvars):

@@ -83,12 +83,13 @@ class _ReplayedVJPFunction(VJPFunction):
         return self.program(flat_cts)
 
 
-def _vjp_for_grad(fun, primals, has_aux, misses=None):
+def _vjp_for_grad(fun, primals, has_aux, misses=None, flattened=None):
     """vjp for grad and value_and_grad: the replay fast path at top level on concrete values
     (same values; see replay.py), the ordinary vjp otherwise. `misses` counts this grad
     function's calls in a row that found no cached gradient program: a function whose
-    structure never repeats (sub-programs made anew each call) stops paying for recording."""
-    flat, in_tree = tree_util.tree_flatten(primals)
+    structure never repeats (sub-programs made anew each call) stops paying for recording.
+    `flattened`: tree_flatten(primals), when the caller has it."""
+    flat, in_tree = flattened or tree_util.tree_flatten(primals)
     if not replay.applicable(flat) or replay.skip_after_misses(misses):
         return vjp(fun, *primals, has_aux=has_aux)
     out_tree_box, aux_box = [], ([] if has_aux else None)
@@ -125,9 +126,10 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
     def value_and_grad_fun(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args), "grad")
         diff_args = tuple(args[i] for i in nums)
-        check_inexact_inputs("grad", tree_util.tree_leaves(diff_args), allow_int)
+        flattened = tree_util.tree_flatten(diff_args)
+        check_inexact_inputs("grad", flattened[0], allow_int)
         if holomorphic:
-            check_holomorphic_inputs("grad", [get_aval(x) for x in tree_util.tree_leaves(diff_args)])
+            check_holomorphic_inputs("grad", [get_aval(x) for x in flattened[0]])
 
         def partial_fun(*dargs):
             full = list(args)
@@ -135,7 +137,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
                 full[i] = a
             return fun(*full, **kwargs)
 
-        res = _vjp_for_grad(partial_fun, diff_args, has_aux, misses)
+        res = _vjp_for_grad(partial_fun, diff_args, has_aux, misses, flattened)
         out, vjp_fn = res[0], res[1]
         leaves = tree_util.tree_leaves(out)
         aval = get_aval(leaves[0]) if len(leaves) == 1 else None
@@ -149,9 +151,11 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
                             f"returned {aval.str_short()}. Integer outputs have no gradient; "
                             "convert to float inside the function if that is intended.")
         check_outputs("grad", [aval], holomorphic, real_required=True)
-        ct = np.ones((), aval.dtype)
-        grads = vjp_fn(tree_util.tree_unflatten(vjp_fn.out_tree, [ct]))
-        grads = tuple(_float0_for_ints(g, a) for g, a in zip(grads, diff_args))
+        # The one cotangent, of the output's dtype: what vjp_fn's checks would let through.
+        grads = tree_util.tree_unflatten(vjp_fn.in_tree,
+                                         vjp_fn._transpose([np.ones((), aval.dtype)]))
+        if allow_int:       # otherwise every input is inexact (checked above)
+            grads = tuple(_float0_for_ints(g, a) for g, a in zip(grads, diff_args))
         g = grads[0] if isinstance(argnums, int) else grads
         return ((out, res[2]), g) if has_aux else (out, g)
 
