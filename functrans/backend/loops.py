@@ -353,7 +353,7 @@ class LoopSource(ScalarArrays):
         return name
 
     def kernel(self, spec, env, ind):
-        h = self.helper(_early_exit(spec))
+        h = self.helper(_static_extents(_early_exit(spec), spec.shape))
         args = [self.atom(v, env) for v in spec.inputs]
         outs = []
         for v in spec.outputs:
@@ -470,6 +470,15 @@ class LoopSource(ScalarArrays):
         if aval.ndim == 0:
             return f"{scalar_ctor(aval.dtype)}({name})"
         return name if name in self.c_names else f"np.ascontiguousarray({name})"
+
+
+def _static_extents(source, shape):
+    """The kernel's loop extents as constants (a loop's shapes are compiled in): LLVM unrolls
+    and vectorizes loops of a known trip count (a batch of 3-element states)."""
+    names = ", ".join(f"n{d}" for d in range(len(shape)))
+    values = ", ".join(str(int(n)) for n in shape)
+    return re.sub(rf"^    {names},? = y\d+\.shape$", f"    {names}, = {values},", source, count=1,
+                  flags=re.M)
 
 
 def _early_exit(spec):
