@@ -23,7 +23,6 @@ The module's text depends only on the loop's structure (shapes are compiled in, 
 and goes through the kernel cache: it is written to disk, loaded by later processes and shared
 by equal loops.
 """
-import os
 import re
 
 import numpy as np
@@ -32,7 +31,6 @@ from ..core.ir import Literal, Var
 from .flatten import flatten
 from .fusion import Group, Member, Planner, Read
 from .kernels import KERNEL_FLAGS, generate
-from .loop_inline import inline
 from .loop_lowering import Unsupported
 from .loop_scalars import Elems, ScalarArrays, flat_index, small, source_index
 from .lowering import (identity_map, only_unit_axes_moved, scalar_ctor, typed_const,
@@ -41,10 +39,6 @@ from .lowering import (identity_map, only_unit_axes_moved, scalar_ctor, typed_co
 # The loop allocates (per-iteration outputs, stacked ys): it needs Numba's runtime.
 LOOP_FLAGS = ("cache=True, nogil=True, error_model='numpy', boundscheck=False, no_rewrites=True, "
               "no_cfunc_wrapper=True")
-
-# Helpers (kernels, copies) written into the loop function rather than compiled as functions of
-# their own (functrans.backend.loop_inline): one Numba compile per loop.
-INLINE_HELPERS = os.environ.get("FUNCTRANS_LOOP_INLINE", "1") != "0"
 
 
 class LoopSource(ScalarArrays):
@@ -126,13 +120,8 @@ class LoopSource(ScalarArrays):
     def module_text(self, header_params):
         """The loop module's body (the cache prepends the imports and the loop's decorator)."""
         head = f"def kernel({', '.join(header_params)}):"
-        body = self.prologue + self.lines
-        helpers = self.helpers
-        if INLINE_HELPERS:
-            body = inline(body, dict(zip(self._helper_of.values(), helpers)))
-            helpers = []
-        parts = ["\n".join([head] + body) + "\n"]
-        for h in helpers:
+        parts = ["\n".join([head] + self.prologue + self.lines) + "\n"]
+        for h in self.helpers:
             # called only from the loop function: no wrapper for calls from Python
             parts.append(f"@njit({KERNEL_FLAGS}, no_cpython_wrapper=True)\n{h}")
         return "\n\n".join(parts)
