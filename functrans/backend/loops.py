@@ -23,6 +23,8 @@ The module's text depends only on the loop's structure (shapes are compiled in, 
 and goes through the kernel cache: it is written to disk, loaded by later processes and shared
 by equal loops.
 """
+import re
+
 import numpy as np
 
 from ..core.ir import Literal, Var
@@ -340,7 +342,7 @@ class LoopSource(ScalarArrays):
         return name
 
     def kernel(self, spec, env, ind):
-        h = self.helper(spec.source)
+        h = self.helper(_static_extents(_early_exit(spec), spec.shape))
         args = [self.atom(v, env) for v in spec.inputs]
         outs = []
         for v in spec.outputs:
@@ -459,6 +461,41 @@ class LoopSource(ScalarArrays):
         return name if name in self.c_names else f"np.ascontiguousarray({name})"
 
 
+def _static_extents(source, shape):
+    """The kernel's loop extents as constants (a loop's shapes are compiled in): LLVM unrolls
+    and vectorizes loops of a known trip count (a batch of 3-element states)."""
+    names = ", ".join(f"n{d}" for d in range(len(shape)))
+    values = ", ".join(str(int(n)) for n in shape)
+    return re.sub(rf"^    {names},? = y\d+\.shape$", f"    {names}, = {values},", source, count=1,
+                  flags=re.M)
+
+
+def _early_exit(spec):
+    """The kernel's source, stopping at the first True of an `any` (the first False of an
+    `all`) when that boolean is all the kernel computes: a while_loop's condition
+    `any(not converged)` then reads as far as the first element not converged, as a hand
+    loop does. The elements after it cannot change the result."""
+    if spec.outputs or len(spec.scalar_outputs) != 1:
+        return spec.source
+    out = spec.scalar_outputs[0]
+    reductions = [e for e in spec.eqns if e.primitive.name.startswith(("reduce_", "arg"))]
+    if out.aval.dtype != np.bool_ or len(reductions) != 1 or \
+            reductions[0].outputs[0] is not out or \
+            reductions[0].primitive.name not in ("reduce_max", "reduce_min"):
+        return spec.source
+    lines = spec.source.rstrip("\n").split("\n")
+    acc = lines[-1].strip()[len("return "):].rstrip(",").strip()
+    op = "max" if reductions[0].primitive.name == "reduce_max" else "min"
+    update = re.compile(rf"^(\s+){acc} = np\.bool\({op}\({acc}, ")
+    at = [j for j, ln in enumerate(lines) if update.match(ln)]
+    if len(at) != 1 or not re.fullmatch(r"a\d+", acc):
+        return spec.source
+    pad = update.match(lines[at[0]]).group(1)
+    stop = acc if op == "max" else f"not {acc}"
+    lines[at[0] + 1:at[0] + 1] = [f"{pad}if {stop}:", f"{pad}    break"]
+    return "\n".join(lines) + "\n"
+
+
 class _LoopPlanner(Planner):
     """The fusion plan of a loop body. Beside a group producing its operands, an equation
     may join a group of its iteration space that reads the same operands: in a loop the
@@ -498,10 +535,11 @@ def _layout_type(aval):
     return nbt.Array(from_dtype(aval.dtype), aval.ndim, "C")
 
 
-def _generate(rule, in_avals, out_avals, params):
-    """The loop's LoopSource, its parameter names and the names of its results."""
+def _generate(rule, in_avals, out_avals, params, names=None):
+    """The loop's LoopSource, its operands' names (a{i}; given: an operand passed twice has one
+    name) and the names of its results."""
     src = LoopSource()
-    names = [f"a{i}" for i in range(len(in_avals))]
+    names = names or [f"a{i}" for i in range(len(in_avals))]
     src.c_names.update(n for n, a in zip(names, in_avals) if a.ndim)
     outs = rule(src, names, in_avals, out_avals, 1, **params)
     return src, names, outs
@@ -526,20 +564,25 @@ def compile_loop(ctx, kind, args, params):
     function, or None when its body has something the generator does not compile (the caller
     then keeps the Python loop). The module's text is shown by lower().as_text()."""
     from .cache import KERNELS
-    avals = ctx.in_avals
+    # An operand passed more than once (a while_loop's condition, body and initial carry all
+    # reading the same array) is one parameter: each costs a conversion and an unboxing per call.
+    first = {}
+    names = [first.setdefault(a, f"a{i}") for i, a in enumerate(args)]
+    unique = list(first.values())
     try:
-        src, names, outs = _generate(ctx.eqn.primitive.loop_lowering, avals, ctx.out_avals,
-                                     params)
+        src, names, outs = _generate(ctx.eqn.primitive.loop_lowering, ctx.in_avals,
+                                     ctx.out_avals, params, names)
     except Unsupported as e:
         ctx.note(f"# {kind}: a Python loop over the body's compiled driver ({e})")
         return None
+    avals = [ctx.in_avals[int(n[1:])] for n in unique]
     if any(np.dtype(a.dtype) == np.float16 for a in avals) or \
             any(np.dtype(a.aval.dtype) == np.float16 for _, _, a in src.extra):
         ctx.note(f"# {kind}: a Python loop over the body's compiled driver (float16)")
         return None
     outs = [src.materialize(o, 1) if isinstance(o, Elems) else o for o in outs]
     src.emit(1, f"return ({''.join(o + ', ' for o in outs)})")
-    text = src.module_text(names + [n for n, _, _ in src.extra])
+    text = src.module_text(unique + [n for n, _, _ in src.extra])
     sig = tuple(_layout_type(a) for a in avals) + \
         tuple(_layout_type(a) for _, _, a in src.extra)
     try:
@@ -549,9 +592,10 @@ def compile_loop(ctx, kind, args, params):
                  f"compile the loop: {type(e).__name__}: {str(e).splitlines()[0][:200]})")
         return None
     ctx.record(event, text)
-    wrapper = _wrapper(kind, disp, names, avals, ctx.out_avals, src.extra)
+    wrapper = _wrapper(kind, disp, unique, avals, ctx.out_avals, src.extra)
     wrapper.source += "\n# the compiled loop\n" + text     # what runs, for inspection
-    return f"{ctx.bind_global(wrapper, kind + '_njit')}({', '.join(args)})"
+    call_args = [args[int(n[1:])] for n in unique]
+    return f"{ctx.bind_global(wrapper, kind + '_njit')}({', '.join(call_args)})"
 
 
 def _wrapper(kind, loop, names, avals, out_avals, extra):

@@ -18,6 +18,7 @@ import numpy as np
 from .. import tree_util
 from ..backend import clear_kernel_cache, executables
 from ..backend.executables import executable_for
+from ..backend.loop_runs import first_call_on_numpy_pays
 from ..core import dtypes
 from ..core.array import Array, wrap_outputs, writeable_input
 from ..core.aval import aval_of_value
@@ -346,9 +347,11 @@ class JitFunction:
         """config.jit_background_compile: a new program's first call runs on numpy, then its
         kernels compile in a background thread; the next call waits for them (calls
         interpreted meanwhile would take the GIL from the compile: a loop of them measured
-        7x slower to reach compiled code)."""
+        7x slower to reach compiled code). Not for a program whose loops would run long on
+        numpy (backend.loop_runs): it compiles on its first call."""
         return _config.jit_background_compile and entry.background is None and \
-            executables.compiled(entry.closed, entry.donate) is None
+            executables.compiled(entry.closed, entry.donate) is None and \
+            first_call_on_numpy_pays(entry.closed)
 
     # --- cache misses --------------------------------------------------------------------------
     def _explain(self, key):
