@@ -121,6 +121,7 @@ class Rates:
     fused_row: float = 2e-9
     impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
     have_jit: bool = False          # were the jit rates measured (else defaults)
+    jit_provisional: bool = False   # jit rates derived from the numpy ones, probes compiling
     seconds: float = 0.0            # how long the measurement took
     parts: dict = field(default_factory=dict)       # of which numpy / eager / jit (seconds)
     key: str = ""                   # library/numpy/Numba versions and CPU it was measured with
@@ -150,7 +151,7 @@ class Rates:
             f"{self.transc_elem * 1e9:.2f} ns per tanh, {gb(self.copy_bw)} transposed copy, "
             f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row + "
             f"{us(self.reduce_call)} per call",
-            f"  jit{'' if self.have_jit else ' (defaults, not measured yet)'}: "
+            f"  jit{_jit_state(self)}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per Python loop iteration, {us(self.jit_loop_step)} per "
             f"step of a compiled loop, {us(self.loop_alloc)} per array allocated in it; "
@@ -159,6 +160,14 @@ class Rates:
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
             f"{self.fused_reduce * 1e9:.2f} ns per reduced element, "
             f"{self.fused_row * 1e9:.2f} ns per innermost loop"])
+
+
+def _jit_state(r):
+    if r.have_jit:
+        return ""
+    if r.jit_provisional:
+        return " (provisional, derived from the numpy rates while the probes compile)"
+    return " (defaults, not measured yet)"
 
 
 def _parts_summary(parts):
@@ -216,16 +225,16 @@ def _typical(samples):
     return float(np.median(samples))
 
 
-def _seconds(fn, samples=7, min_seconds=2e-4):
+def _seconds(fn, samples=5, min_seconds=1e-4):
     """Seconds per call: the median of `samples` samples, each looping long enough to be above
-    the timer's resolution."""
+    the timer's resolution (a call that long on its own is its own first sample)."""
     fn()
     t0 = clock()
     fn()
     once = clock() - t0
     loops = max(1, int(min_seconds / max(once, 1e-8)))
-    out = []
-    for _ in range(samples):
+    out = [once] if loops == 1 else []
+    for _ in range(samples - len(out)):
         t0 = clock()
         for _ in range(loops):
             fn()
@@ -321,6 +330,7 @@ PAGE = mmap.PAGESIZE
 
 
 def _measure_numpy(r):
+    # each probe is as small as keeps it in its regime: the whole part takes about 0.1 s
     rng = np.random.default_rng(0)
     a = rng.standard_normal((256, 256))
     r.gemm_flops = 2 * 256 ** 3 / _blas_time(lambda: a @ a)
@@ -335,17 +345,19 @@ def _measure_numpy(r):
     out = np.empty_like(big)
     r.stream_bw = 3 * big.nbytes / _seconds(lambda: np.multiply(big, big, out=out))
     large, other = np.full(MEMORY_PROBE // 8, 1.5), np.full(MEMORY_PROBE // 8, 0.5)
-    r.dram_bw = 3 * large.nbytes / _seconds(lambda: np.multiply(large, other), samples=3)
-    r.fault_byte = _seconds(_touch_fresh_pages, samples=3) / FRESH_PROBE
+    r.dram_bw = 3 * large.nbytes / _seconds(lambda: np.multiply(large, other), samples=2)
+    del large, other
+    r.fault_byte = _seconds(_touch_fresh_pages, samples=1) / FRESH_PROBE
     tiny = np.ones(4)
     r.np_call = _seconds(lambda: np.multiply(tiny, tiny))
-    r.transc_elem = _seconds(lambda: np.tanh(big, out=out)) / big.size
+    part, part_out = big[:20_000], out[:20_000]
+    r.transc_elem = _seconds(lambda: np.tanh(part, out=part_out)) / part.size
     sq = big.reshape(250, 400)
     r.copy_bw = 2 * sq.nbytes / _seconds(lambda: np.ascontiguousarray(sq.T))
     r.reduce_bw = big.nbytes / _seconds(lambda: np.sum(big))
     r.reduce_call = _seconds(lambda: np.maximum.reduce(tiny, axis=(0,), initial=-np.inf))
-    pairs = big.reshape(-1, 2)
-    r.reduce_row = max(_seconds(lambda: np.sum(pairs, axis=1)) - big.nbytes / r.reduce_bw,
+    pairs = big[:20_000].reshape(-1, 2)
+    r.reduce_row = max(_seconds(lambda: np.sum(pairs, axis=1)) - pairs.nbytes / r.reduce_bw,
                        0.0) / pairs.shape[0]
 
 
@@ -401,17 +413,17 @@ def _impls(r, closed):
 
 
 def _measure_eager(r):
-    # the shortest chain pins the fixed part, the longest the part per equation; what the
+    # the shorter chain pins the fixed part, the longer the part per equation; what the
     # impls cost themselves is measured per primitive and taken out. Both modes are sampled in
     # turn: a burst of load from other processes then shifts both alike, not the choice
     # between them.
-    chains = [_chain(k) for k in (0, 1, 3)]
+    chains = [_chain(k) for k in (0, 3)]
     runs = [(name, jac, f, x, make_jaxpr(jac(f))(x))
             for name, jac in (("fwd", jacfwd), ("rev", jacrev)) for f, x in chains]
     for *_, program in runs:
         _impls(r, program)                  # impls first timed here, not inside the samples
     times = _interleaved([lambda jac=jac, f=f, x=x: jac(f)(x) for _, jac, f, x, _ in runs],
-                         samples=7)
+                         samples=5)
     for name in ("fwd", "rev"):
         fixed, per = _fit([(len(p.eqns), t - _impls(r, p))
                            for (m, *_, p), t in zip(runs, times) if m == name])
@@ -440,51 +452,159 @@ def _measure_eager(r):
         setattr(r, f"eager_loop_{name}", max(t - known, 0.0) / max(len(loops), 1))
 
 
-def _measure_jit(r):
+def _poly(x):
+    """One kernel of 16 operations."""
+    for c in (1.5, 0.5, 0.25, 2.0, 0.75, 1.25, 0.125, 3.0):
+        x = x * c + 0.5
+    return x
+
+
+def _jit_probes():
+    """The programs the jit rates are measured on: {name: (jitted function, arguments)}.
+    Building them compiles nothing; their kernels come from the disk cache once
+    `_compile_probes` (or a first measurement) has compiled them on this machine."""
     tiny = np.ones(4)
-    one = jit(lambda x: x * 2.0)                              # one kernel: call + one step
-    chains = [_chain(k) for k in (2, 8)]
+    small, mid, thin = np.linspace(0.0, 1.0, 200), np.linspace(0.0, 1.0, 20_000), \
+        np.linspace(0.0, 1.0, 4000)
+    flat = np.linspace(0.0, 1.0, 20_000)
+    poly, th = jit(_poly), jit(lambda x: fnp.tanh(x) * 2.0)   # tanh inlined below numpy's cutoff
+    axpy, sq = jit(lambda x: x * 1.5 + 0.5), jit(lambda x: fnp.sum(x * x))
+    probes = {"one": (jit(lambda x: x * 2.0), (tiny,)),          # one kernel: call + one step
+              "poly_small": (poly, (small,)), "poly_mid": (poly, (mid,)),
+              "tanh_small": (th, (small,)), "tanh_thin": (th, (thin,)),
+              "axpy_flat": (axpy, (flat,)), "axpy_rows": (axpy, (flat.reshape(-1, 2),)),
+              "sum_small": (sq, (small,)), "sum_mid": (sq, (mid,))}
+    for k in (2, 8):                 # chains of products and kernels: the cost per step
+        f, x = _chain(k)
+        probes[f"chain{k}"] = (jit(f), (x,))
+    for name, length, allocating in (("loop_short", LOOP_LENGTH, False),
+                                     ("loop_long", 16 * LOOP_LENGTH, False),
+                                     ("loop_alloc", 16 * LOOP_LENGTH, True)):
+        g, h, xs = _loop(length=length, allocating=allocating)
+        probes[name] = (jit(g), (h, xs))
+    return probes
+
+
+def _probe_marker():
+    """A file in the kernel directory saying that the probes' kernels are compiled there for
+    this machine key (clearing the kernel cache removes it with them)."""
+    return os.path.join(default_cache_dir(), "kernels", "calibration-probes.txt")
+
+
+PROBE_SET = 2       # bump when _jit_probes changes: the marker then no longer matches
+
+
+def _probe_key():
+    return f"probe set {PROBE_SET}; {machine_key()}"
+
+
+def _probes_ready():
+    try:
+        with open(_probe_marker()) as f:
+            return f.read() == _probe_key()
+    except OSError:
+        return False
+
+
+def _mark_probes_ready():
+    try:
+        path = _probe_marker()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".probes-")
+        with os.fdopen(fd, "w") as f:
+            f.write(_probe_key())
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _compile_probes():
+    """Compile (or load) every probe's kernels now."""
+    for fn, args in _jit_probes().values():
+        fn.lower(*args).compile()
+    _mark_probes_ready()
+
+
+class _ProbeCompile:
+    """The probes' compile on a thread of its own (a daemon: at exit it is dropped, and the
+    kernel cache never trusts a half-written entry), started at most once per process."""
+    def __init__(self):
+        self.event = threading.Event()
+        self.error = None
+        self.thread = threading.Thread(target=self._run, name="functrans-calibration-probes",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            _compile_probes()
+        except Exception as e:  # noqa: BLE001  (the rates stay provisional; said in rates())
+            self.error = e
+        finally:
+            self.event.set()
+
+    def done(self):
+        return self.event.is_set()
+
+
+_probe_job = [None]
+
+
+def _provisional_jit(r):
+    """jit rates before the probes are compiled, from this machine's numpy rates: a compiled
+    call and a driver step are Python-level work (in proportion to numpy's call); the kernels'
+    rates keep the defaults, a transcendental costs about what numpy's does."""
+    r.jit_call = 12 * r.np_call
+    r.jit_step = 1.2 * r.np_call
+    r.jit_iter = 5 * r.np_call
+    r.fused_transc = 1.3 * r.transc_elem
+    r.jit_provisional = True
+
+
+def _measure_jit(r):
+    """The jit rates, measured on the probes (loading Numba first: timed as its own part)."""
+    from .backend.cache import KERNELS       # Numba: imported when jit rates are first needed
+    t0 = time.perf_counter()
+    KERNELS.numba_init()
+    r.parts["numba start"] = time.perf_counter() - t0
+    probes = _jit_probes()
+    run = {name: (lambda fn=fn, args=args: fn(*args)) for name, (fn, args) in probes.items()}
+    from .core.config import config          # first calls compile (or load) at once, instead
+    background = config.jit_background_compile   # of running on numpy while a thread does
+    config.jit_background_compile = False
+    try:
+        for call in run.values():
+            call()
+    finally:
+        config.jit_background_compile = background
+    _mark_probes_ready()
     # counted as the model counts them: a view is half a step, a product also pays blas_call
     units, blas = [], []
-    for f, x in chains:
-        steps = jit_steps(make_jaxpr(jacfwd(f))(x))
+    for k in (2, 8):
+        f, x = _chain(k)
+        steps = jit_steps(make_jaxpr(f)(x))
         units.append(sum(0.5 if s.kind == "view" else 1.0 for s in steps))
         blas.append(r.blas_call * sum(s.kind == "driver" and cost_kind(s.eqn.primitive) ==
                                       "blas" for s in steps))
-    compiled = [jit(jacfwd(f)) for f, _ in chains]
-    t_one, t_short, t_long = _interleaved(
-        [lambda: one(tiny)] + [lambda c=c, x=x: c(x) for c, (_, x) in zip(compiled, chains)],
-        samples=9)
+    t_one, t_short, t_long = _interleaved([run["one"], run["chain2"], run["chain8"]],
+                                          samples=9)
     r.jit_step = max(((t_long - blas[1]) - (t_short - blas[0])) / max(units[1] - units[0], 1),
                      0.05 * t_one)
     r.jit_call = max(t_one - r.jit_step, 0.0)
-
-    def poly(x):                                     # one kernel of 16 operations
-        for c in (1.5, 0.5, 0.25, 2.0, 0.75, 1.25, 0.125, 3.0):
-            x = x * c + 0.5
-        return x
     # differences between a large and a small operand: the call overheads cancel
-    poly = jit(poly)
-    th = jit(lambda x: fnp.tanh(x) * 2.0)             # inlined below numpy's ufunc cutoff
-    small, mid, thin = np.linspace(0.0, 1.0, 200), np.linspace(0.0, 1.0, 20_000), \
-        np.linspace(0.0, 1.0, 4000)
+    small, mid, thin = (probes[n][1][0].size for n in ("poly_small", "poly_mid", "tanh_thin"))
     t_small, t_mid, t_th_small, t_th = _interleaved(
-        [lambda: poly(small), lambda: poly(mid), lambda: th(small), lambda: th(thin)],
-        samples=7)
-    r.fused_elem = max(t_mid - t_small, 1e-9) / (16 * (mid.size - small.size))
-    r.fused_transc = max((t_th - t_th_small) / (thin.size - small.size) - r.fused_elem,
-                         r.fused_elem)
-    axpy = jit(lambda x: x * 1.5 + 0.5)                # the same elements in rows of 2
-    flat, rows = np.linspace(0.0, 1.0, 20_000), np.linspace(0.0, 1.0, 20_000).reshape(-1, 2)
-    t_flat, t_rows = _interleaved([lambda: axpy(flat), lambda: axpy(rows)], samples=7)
-    r.fused_row = max((t_rows - t_flat) / rows.shape[0], 0.0)
-    sq = jit(lambda x: fnp.sum(x * x))                 # one kernel: multiply, accumulate
-    t_small, t_mid = _interleaved([lambda: sq(small), lambda: sq(mid)], samples=7)
-    r.fused_reduce = max((t_mid - t_small) / (mid.size - small.size) - r.fused_elem,
-                         r.fused_elem)
+        [run["poly_small"], run["poly_mid"], run["tanh_small"], run["tanh_thin"]], samples=7)
+    r.fused_elem = max(t_mid - t_small, 1e-9) / (16 * (mid - small))
+    r.fused_transc = max((t_th - t_th_small) / (thin - small) - r.fused_elem, r.fused_elem)
+    rows = probes["axpy_rows"][1][0].shape[0]           # the same elements in rows of 2
+    t_flat, t_rows = _interleaved([run["axpy_flat"], run["axpy_rows"]], samples=7)
+    r.fused_row = max((t_rows - t_flat) / rows, 0.0)
+    t_small, t_mid = _interleaved([run["sum_small"], run["sum_mid"]], samples=7)
+    r.fused_reduce = max((t_mid - t_small) / (mid - small) - r.fused_elem, r.fused_elem)
     # the loops last: their estimates use the kernel rates measured above
-    _measure_loops(r)
-    r.have_jit = True
+    _measure_loops(r, probes)
+    r.have_jit, r.jit_provisional = True, False
 
 
 def _fit_rate(r, name, measured, model):
@@ -497,22 +617,20 @@ def _fit_rate(r, name, measured, model):
     setattr(r, name, max(measured - without, 0.0) / count if count > 1e-3 else 0.0)
 
 
-def _measure_loops(r):
+def _measure_loops(r, probes):
     """A loop under jit: the difference between a short and a long small scan gives the cost
     per step of a loop compiled as one njit function (or per iteration of a Python loop over
     the body's compiled program), without the call's; the difference between the long scan and
     one whose product returns a 3-D array (which the compiled loop allocates every iteration)
     gives what an allocation in a compiled loop costs."""
     # long loops: a call's own cost and a burst of load are small beside 256 iterations
-    loops = [_loop(length=LOOP_LENGTH), _loop(length=16 * LOOP_LENGTH),
-             _loop(length=16 * LOOP_LENGTH, allocating=True)]
-    programs = [make_jaxpr(g)(h, xs) for g, h, xs in loops]
-    compiled = [jit(g) for g, _, _ in loops]
+    names = ("loop_short", "loop_long", "loop_alloc")
+    programs = [make_jaxpr(probes[n][0].fun)(*probes[n][1]) for n in names]
     scan_eqn = [e for e in programs[0].eqns if e.primitive.name == "scan"][0]
     loop = compiled_loop(scan_eqn)
+    runs = [lambda fn=probes[n][0], a=probes[n][1]: fn(*a) for n in names]
     t_short, t_long, t_alloc = _interleaved(
-        [lambda c=c, a=a: c(*a[1:]) for c, a in zip(compiled, loops)][:3 if loop else 2] +
-        ([] if loop else [lambda: None]), samples=9)
+        runs[:3 if loop else 2] + ([] if loop else [lambda: None]), samples=9)
     r.loop_alloc = 0.0
     model = [lambda p=p: _jit_total(r, p) for p in programs]
     if not loop:
@@ -552,26 +670,44 @@ def _read(path, key):
 
 
 def _timed(r, part, measure):
-    """Run one part of the calibration, recording its wall seconds (the first jit part also
-    loads Numba and the probes' kernels)."""
+    """Run one part of the calibration, recording its wall seconds."""
     t0 = time.perf_counter()
     measure(r)
-    r.parts[part] = time.perf_counter() - t0
+    r.parts[part] = time.perf_counter() - t0 - r.parts.get("numba start", 0.0) * (part == "jit")
+    r.seconds = sum(r.parts.values())
     return r.parts[part]
 
 
-def calibrate(jit=True) -> Rates:
+def _jit_part(r, wait):
+    """Measure the jit rates now if the probes' kernels are compiled (on disk, or by this
+    process), or with wait=True (compiling them first). Otherwise set provisional rates and
+    compile the probes on a thread of their own, once per process: a later call measures.
+    Returns whether the rates were measured."""
+    if not wait and not _probes_ready():
+        job = _probe_job[0]
+        if job is None:
+            _probe_job[0] = job = _ProbeCompile()
+        if not job.done() or job.error is not None:
+            if not r.jit_provisional:
+                _provisional_jit(r)
+            return False
+    _timed(r, "jit", _measure_jit)
+    return True
+
+
+def calibrate(jit=True, wait=False) -> Rates:
     """Measure this machine's rates now (numpy, eager dispatch and, with jit=True, compiled
-    kernels), write them beside the kernel cache and use them from now on."""
+    kernels), write them beside the kernel cache and use them from now on. The jit rates are
+    measured on probe programs whose kernels the kernel cache keeps: until they are compiled
+    on this machine (on a thread of their own, started here) the jit rates are provisional,
+    derived from the numpy rates; wait=True compiles them now instead."""
     global _cached
     with _lock:
-        t0 = time.perf_counter()
         r = Rates(key=machine_key())
         _timed(r, "numpy", _measure_numpy)
         _timed(r, "eager", _measure_eager)
         if jit:
-            _timed(r, "jit", _measure_jit)
-        r.seconds = time.perf_counter() - t0
+            _jit_part(r, wait)
         path = cache_path()
         _write(path, r)
         _cached = (path, r)
@@ -580,7 +716,8 @@ def calibrate(jit=True) -> Rates:
 
 def rates(jit=False) -> Rates:
     """The calibration in use: this process's, else the one on disk if it was measured with
-    this library version and CPU, else a fresh one. jit=True also needs the jit rates."""
+    this library version and CPU, else a fresh one. jit=True also needs the jit rates
+    (provisional until the probes' kernels are compiled: see calibrate)."""
     global _cached
     with _lock:
         path = cache_path()
@@ -590,10 +727,17 @@ def rates(jit=False) -> Rates:
         if _cached is None:
             return calibrate(jit=jit)
         r = _cached[1]
-        if jit and not r.have_jit:
-            r.seconds += _timed(r, "jit", _measure_jit)
+        if jit and not r.have_jit and _jit_part(r, wait=False):
             _write(path, r)
         return r
+
+
+def wait_for_jit_rates(timeout=None) -> Rates:
+    """Wait for the probes' compile (if one is running) and measure the jit rates."""
+    job = _probe_job[0]
+    if job is not None:
+        job.event.wait(timeout)
+    return rates(jit=True)
 
 
 def save():

@@ -72,6 +72,7 @@ def test_calibration_cache_written_reused_and_refreshed(tmp_path, monkeypatch):
     assert len(calls) == 1 and again.gemm_flops == first.gemm_flops
 
     assert not again.have_jit                            # jit rates measured when first needed
+    monkeypatch.setattr(cost, "_probes_ready", lambda: True)     # the probes' kernels on disk
     assert cost.rates(jit=True).have_jit and json.loads(path.read_text())["have_jit"]
 
     monkeypatch.setattr(cost, "__version__", "999.0")    # another library version: measured
@@ -87,6 +88,42 @@ def test_calibration_cache_written_reused_and_refreshed(tmp_path, monkeypatch):
 
     cost.calibrate(jit=False)                            # calibrate() always measures
     assert len(calls) == 4
+
+
+def test_jit_rates_are_provisional_until_the_probes_compile(tmp_path, monkeypatch):
+    """Without the probes' kernels on disk, calibration compiles nothing: the jit rates are
+    derived from the numpy ones while a thread compiles the probes; the first request after it
+    finished measures them (from the kernels it compiled) and writes them."""
+    monkeypatch.setenv("FUNCTRANS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cost, "_cached", None)
+    monkeypatch.setattr(cost, "_probe_job", [None])
+    monkeypatch.setattr(cost, "_measure_numpy", lambda r: setattr(r, "np_call", 1e-6))
+    monkeypatch.setattr(cost, "_measure_eager", lambda r: None)
+    measured = []
+    monkeypatch.setattr(cost, "_measure_jit", lambda r: (
+        measured.append(r), setattr(r, "have_jit", True), setattr(r, "jit_provisional", False)))
+    started = []
+
+    class Job:                               # stands for the compile thread
+        def __init__(self):
+            started.append(self)
+            self.finished, self.error = False, None
+
+        def done(self):
+            return self.finished
+    monkeypatch.setattr(cost, "_ProbeCompile", Job)
+    monkeypatch.setattr(cost, "_probes_ready", lambda: False)
+
+    r = cost.calibrate()
+    assert r.jit_provisional and not r.have_jit and not measured and len(started) == 1
+    assert r.jit_call == pytest.approx(12e-6) and "provisional" in str(r)
+    assert cost.rates(jit=True) is r and not measured and len(started) == 1   # still compiling
+    started[0].finished = True
+    assert cost.rates(jit=True).have_jit and measured == [r] and len(started) == 1
+    on_disk = json.loads((tmp_path / cost.FILE_NAME).read_text())
+    assert on_disk["have_jit"] and not on_disk["jit_provisional"]
+    cost.calibrate(wait=True)                # waits for (here: has) the kernels, measures
+    assert len(measured) == 2 and len(started) == 1
 
 
 def test_eager_calibration_and_its_cache_do_not_load_numba(tmp_path):

@@ -9,6 +9,7 @@ transcendental, reduction, view, gather_scatter, numpy_call, control_flow, call;
 `cost_kind`).
 """
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -319,10 +320,18 @@ def jit_steps(closed):
     return _planned(closed)[1]
 
 
+_plans = weakref.WeakKeyDictionary()      # ClosedProgram -> (flattened program, steps)
+
+
 def _planned(closed):
-    program, _ = flatten(closed)
-    steps, _ = plan(program)
-    return program, steps
+    """The flattened program and jit's plan of it (kept while the program lives: a decision
+    and the calibration's fits cost the same program several times)."""
+    planned = _plans.get(closed)
+    if planned is None:
+        program, _ = flatten(closed)
+        steps, _ = plan(program)
+        planned = _plans[closed] = (program, steps)
+    return planned
 
 
 def _kernel_term(r, step):
