@@ -47,6 +47,8 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                reduction's accumulation, a chain of dependent adds)
   fused_row                    per pass of a kernel's innermost loop (its start-up: a short
                                innermost axis neither vectorizes nor amortizes it)
+  fused_div                    seconds per element of a division inside a kernel (it does not
+                               pipeline like a product), measured on numpy's divide loop
 
 Each rate is the median of its samples of this thread's CPU time. `calibrate()` measures them
 (the numpy and eager parts about half a second on an idle machine; the jit part about a second
@@ -118,6 +120,7 @@ class Rates:
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
+    fused_div: float = 1e-9
     fused_row: float = 2e-9
     impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
     have_jit: bool = False          # were the jit rates measured (else defaults)
@@ -159,6 +162,7 @@ class Rates:
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
             f"{self.fused_reduce * 1e9:.2f} ns per reduced element, "
+            f"{self.fused_div * 1e9:.2f} ns per division, "
             f"{self.fused_row * 1e9:.2f} ns per innermost loop"])
 
 
@@ -352,6 +356,8 @@ def _measure_numpy(r):
     r.np_call = _seconds(lambda: np.multiply(tiny, tiny))
     part, part_out = big[:20_000], out[:20_000]
     r.transc_elem = _seconds(lambda: np.tanh(part, out=part_out)) / part.size
+    # a division's throughput (numpy's loop is the one a fused kernel compiles to)
+    r.fused_div = _seconds(lambda: np.divide(part, 1.5, out=part_out)) / part.size
     sq = big.reshape(250, 400)
     r.copy_bw = 2 * sq.nbytes / _seconds(lambda: np.ascontiguousarray(sq.T))
     r.reduce_bw = big.nbytes / _seconds(lambda: np.sum(big))
@@ -466,7 +472,7 @@ def _jit_probes():
     tiny = np.ones(4)
     small, mid, thin = np.linspace(0.0, 1.0, 200), np.linspace(0.0, 1.0, 20_000), \
         np.linspace(0.0, 1.0, 4000)
-    flat = np.linspace(0.0, 1.0, 20_000)
+    flat = np.linspace(0.0, 1.0, 100_000)     # 50,000 rows of 2: well above the call's noise
     poly, th = jit(_poly), jit(lambda x: fnp.tanh(x) * 2.0)   # tanh inlined below numpy's cutoff
     axpy, sq = jit(lambda x: x * 1.5 + 0.5), jit(lambda x: fnp.sum(x * x))
     probes = {"one": (jit(lambda x: x * 2.0), (tiny,)),          # one kernel: call + one step
@@ -491,7 +497,7 @@ def _probe_marker():
     return os.path.join(default_cache_dir(), "kernels", "calibration-probes.txt")
 
 
-PROBE_SET = 2       # bump when _jit_probes changes: the marker then no longer matches
+PROBE_SET = 3       # bump when _jit_probes changes: the marker then no longer matches
 
 
 def _probe_key():

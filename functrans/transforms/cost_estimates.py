@@ -5,8 +5,8 @@ Every function that returns seconds takes the rates `r` (a functrans.cost.Rates)
 functrans.cost measures them with these same functions (its jit calibration fits the model's
 per-step cost), and transforms/cost_model.py asks for them, so this module imports neither.
 Each primitive declares its FLOPs and bytes (its cost rule) and a cost kind (blas, elementwise,
-transcendental, reduction, view, gather_scatter, numpy_call, control_flow, call; see
-`cost_kind`).
+divide, transcendental, reduction, view, gather_scatter, numpy_call, control_flow, call, copy;
+see `cost_kind`).
 """
 import math
 import weakref
@@ -24,8 +24,8 @@ from ..backend.loops import compiles_as_loop
 from ..backend.lowering import (Elementwise, Inline, Reduce, Ufunc, View,
                                 view_moves_no_data)
 
-COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
-              "numpy_call", "control_flow", "call", "copy")
+COST_KINDS = ("blas", "elementwise", "divide", "transcendental", "reduction", "view",
+              "gather_scatter", "numpy_call", "control_flow", "call", "copy")
 
 
 def cost_kind(prim) -> str:
@@ -344,6 +344,8 @@ def _kernel_term(r, step):
             per_elem += r.fused_reduce       # a chain of dependent adds: latency, not SIMD
         elif cost_kind(m.eqn.primitive) == "transcendental":
             per_elem += r.fused_transc
+        elif cost_kind(m.eqn.primitive) == "divide":
+            per_elem += r.fused_div         # a division's throughput, not a product's
         elif cost_kind(m.eqn.primitive) not in ("view", "copy"):   # an index map
             per_elem += r.fused_elem
     produced = {id(v) for m in group.members for v in m.eqn.outputs}
