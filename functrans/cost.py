@@ -34,13 +34,16 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
   jit_call, jit_step           a compiled Jacobian: fixed cost per call, and per step of its
                                driver (one Numba kernel or numpy/BLAS call), fitted on three
                                compiled chains of different length
-  jit_iter, jit_loop_step, loop_alloc
+  jit_iter, jit_loop_step, loop_call, loop_alloc, loop_gather
                                a loop under jit: run by Python calling the body's compiled
                                program, its own cost per iteration (slicing, stacking); run as
-                               one njit function (backend/loops.py), the cost per body step and
-                               per array it allocates, fitted on a short, a long and an
-                               allocating scan (what else the compiled loop does, its kernels,
-                               products and copies, is costed at the rates above)
+                               one njit function (backend/loops.py): the cost per body step
+                               (a short against a long scan), per call of the loop from the
+                               driver (what the short scan leaves unexplained), per array it
+                               allocates (an allocating scan) and per element of a strided
+                               array it gathers into a contiguous one (a scan whose product
+                               takes its carry transposed); what else the compiled loop does,
+                               its kernels, products and copies, is costed at the rates above
   fused_elem, fused_transc, fused_reduce
                                seconds per element and operation inside a fused Numba kernel
                                (arithmetic; a transcendental inlined for small arrays; a
@@ -117,6 +120,8 @@ class Rates:
     jit_iter: float = 5e-6
     jit_loop_step: float = 2e-7
     loop_alloc: float = 1e-7
+    loop_gather: float = 3e-9
+    loop_call: float = 5e-6
     fused_elem: float = 5e-10
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
@@ -157,7 +162,9 @@ class Rates:
             f"  jit{_jit_state(self)}: "
             f"{us(self.jit_call)} per call + {us(self.jit_step)} per step, "
             f"{us(self.jit_iter)} per Python loop iteration, {us(self.jit_loop_step)} per "
-            f"step of a compiled loop, {us(self.loop_alloc)} per array allocated in it; "
+            f"step of a compiled loop, {us(self.loop_call)} per call of one, "
+            f"{us(self.loop_alloc)} per array allocated in it, "
+            f"{self.loop_gather * 1e9:.2f} ns per element gathered; "
             f"fused "
             f"{self.fused_elem * 1e9:.2f} ns per element-op, "
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
@@ -288,6 +295,19 @@ def _chain(k, width=4):
 LOOP_LENGTH = 16
 
 
+def _gather_loop(rows=64, width=4, length=16 * LOOP_LENGTH):
+    """A scan whose product takes its carry transposed (as a reverse-mode body does): the
+    compiled loop gathers it into a contiguous array every iteration."""
+    w = np.random.default_rng(0).standard_normal((width, width)) / 2
+
+    def g(h, xs):
+        def body(c, x):
+            y = lax.dot_general(c.reshape(rows, width, 1), w, (((1,), (0,)), ((), ())))
+            return fnp.tanh(y.reshape(rows, width)) + x, x
+        return lax.scan(body, h, xs)
+    return g, np.full((rows, width), 0.1), np.ones((length, width))
+
+
 def _loop(width=4, length=LOOP_LENGTH, allocating=False):
     """A small recurrence as a lax.scan: per-iteration costs of loops. allocating=True: the
     product's result is a 3-D array, which a compiled loop allocates at each iteration (a
@@ -349,9 +369,9 @@ def _measure_numpy(r):
     out = np.empty_like(big)
     r.stream_bw = 3 * big.nbytes / _seconds(lambda: np.multiply(big, big, out=out))
     large, other = np.full(MEMORY_PROBE // 8, 1.5), np.full(MEMORY_PROBE // 8, 0.5)
-    r.dram_bw = 3 * large.nbytes / _seconds(lambda: np.multiply(large, other), samples=2)
+    r.dram_bw = 3 * large.nbytes / _seconds(lambda: np.multiply(large, other), samples=3)
     del large, other
-    r.fault_byte = _seconds(_touch_fresh_pages, samples=1) / FRESH_PROBE
+    r.fault_byte = _seconds(_touch_fresh_pages, samples=2) / FRESH_PROBE
     tiny = np.ones(4)
     r.np_call = _seconds(lambda: np.multiply(tiny, tiny))
     part, part_out = big[:20_000], out[:20_000]
@@ -488,6 +508,8 @@ def _jit_probes():
                                      ("loop_alloc", 16 * LOOP_LENGTH, True)):
         g, h, xs = _loop(length=length, allocating=allocating)
         probes[name] = (jit(g), (h, xs))
+    g, h, xs = _gather_loop()
+    probes["loop_gather"] = (jit(g), (h, xs))
     return probes
 
 
@@ -497,7 +519,7 @@ def _probe_marker():
     return os.path.join(default_cache_dir(), "kernels", "calibration-probes.txt")
 
 
-PROBE_SET = 3       # bump when _jit_probes changes: the marker then no longer matches
+PROBE_SET = 4       # bump when _jit_probes changes: the marker then no longer matches
 
 
 def _probe_key():
@@ -630,20 +652,24 @@ def _measure_loops(r, probes):
     one whose product returns a 3-D array (which the compiled loop allocates every iteration)
     gives what an allocation in a compiled loop costs."""
     # long loops: a call's own cost and a burst of load are small beside 256 iterations
-    names = ("loop_short", "loop_long", "loop_alloc")
+    names = ("loop_short", "loop_long", "loop_alloc", "loop_gather")
     programs = [make_jaxpr(probes[n][0].fun)(*probes[n][1]) for n in names]
     scan_eqn = [e for e in programs[0].eqns if e.primitive.name == "scan"][0]
     loop = compiled_loop(scan_eqn)
     runs = [lambda fn=probes[n][0], a=probes[n][1]: fn(*a) for n in names]
-    t_short, t_long, t_alloc = _interleaved(
-        runs[:3 if loop else 2] + ([] if loop else [lambda: None]), samples=9)
+    t_short, t_long, t_alloc, t_gather = _interleaved(
+        runs if loop else runs[:2] + [lambda: None] * 2, samples=9)
     r.loop_alloc = 0.0
     model = [lambda p=p: _jit_total(r, p) for p in programs]
     if not loop:
         _fit_rate(r, "jit_iter", t_long - t_short, lambda: model[1]() - model[0]())
         return
     _fit_rate(r, "jit_loop_step", t_long - t_short, lambda: model[1]() - model[0]())
+    # what the model does not explain of the short loop is calling it from the driver
+    _fit_rate(r, "loop_call", t_short, model[0])
     _fit_rate(r, "loop_alloc", t_alloc - t_long, lambda: model[2]() - model[1]())
+    # what the model does not yet explain of the gathering loop is its gathers
+    _fit_rate(r, "loop_gather", t_gather, model[3])
 
 
 def _jit_total(r, closed):

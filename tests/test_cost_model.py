@@ -282,7 +282,29 @@ def test_compiled_loop_copies_strided_operands_and_results(fixed_rates):
               fixed_rates.jit_loop_step * (0.5 if t.kind == "view" else 1.0) for t in body)
     moved = 2 * 40 * 16 * 8
     copy = moved / cost_estimates._bandwidth(fixed_rates, moved, fixed_rates.copy_bw)
-    assert term.work == pytest.approx(40 * (per + results) + copy)
+    # and calling the njit loop from the driver costs loop_call
+    assert term.work == pytest.approx(40 * (per + results) + copy + fixed_rates.loop_call)
+
+
+def test_compiled_loop_gathers_a_transposed_operand(fixed_rates):
+    """A product taking the carry transposed makes Numba gather it into a contiguous array
+    every iteration: loop_gather per element, beside the allocation."""
+    w = np.eye(4) * 0.5
+
+    def f(h0):
+        def body(c, _):
+            y = lax.dot_general(c.reshape(8, 4, 1), w, (((1,), (0,)), ((), ())))
+            return fnp.tanh(y.reshape(8, 4)), None
+        return lax.scan(body, h0, None, length=5)[0]
+    closed = ft.make_jaxpr(f)(np.ones((8, 4)))
+    scan = [e for e in closed.eqns if e.primitive.name == "scan"][0]
+    if not cost_estimates.compiled_loop(scan):
+        pytest.skip("this loop runs as a Python loop here")
+    body = scan.params["body"]
+    [product] = [e for e in body.eqns if e.primitive.name == "dot_general"]
+    copied, allocs = cost_estimates._loop_product_copies(fixed_rates, product, set())
+    assert copied == pytest.approx(32 * fixed_rates.loop_gather)
+    assert allocs == pytest.approx(2 * fixed_rates.loop_alloc)      # the gather, the result
 
 
 def test_loop_allocations_pay_a_fixed_cost_and_faults_when_mapped(fixed_rates):

@@ -255,8 +255,9 @@ def _loop_results(r, layout, num_carry):
         aval = v.aval
         t += _loop_copy(r, aval)
         if i < num_carry and aval.ndim and v not in layout["fresh"]:
-            copies = 2 if v in layout["strided"] else 1
-            t += copies * (_loop_copy(r, aval) + _loop_alloc(r, aval))
+            t += _loop_copy(r, aval) + _loop_alloc(r, aval)
+            if v in layout["strided"]:            # made contiguous first: a gather
+                t += _loop_gather(r, aval) + _loop_alloc(r, aval)
     return t
 
 
@@ -264,6 +265,14 @@ def _loop_alloc(r, aval):
     """Seconds of an allocation inside a compiled loop: Numba's allocator and the array's
     header (loop_alloc, fitted on a probe), and the page faults of an array mapped afresh."""
     return r.loop_alloc + _fresh(r, [aval])
+
+
+def _loop_gather(r, aval):
+    """Seconds of Numba copying an array it types as non-contiguous (a transposed or sliced
+    view, as np.ascontiguousarray makes it contiguous for BLAS or a reshape) inside a compiled
+    loop: an element-by-element walk at loop_gather per element (fitted on a probe), several
+    times a contiguous copy's cost."""
+    return _size(aval) * r.loop_gather if aval.ndim else 0.0
 
 
 def _loop_copy(r, aval, order=None):
@@ -387,7 +396,7 @@ def _jit_terms(r, closed, in_loop=False, layout=None):
         if step.kind == "view":
             copied = _view_layout(step, strided)
             if copied and in_loop:
-                work = _loop_copy(r, copied) + _loop_alloc(r, copied)
+                work = _loop_gather(r, copied) + _loop_alloc(r, copied)
                 how = f"reshape of a strided view: a copy of {_nbytes(copied):.3g} B"
             elif copied:
                 work, how = _stream(r, 2 * _nbytes(copied), r.copy_bw,
@@ -420,6 +429,10 @@ def _jit_terms(r, closed, in_loop=False, layout=None):
             if kind != "control_flow":
                 work += _fresh(r, [v.aval for v in eqn.outputs])
             if kind == "control_flow" and compiled_loop(eqn):
+                # calling the njit loop from the driver (Numba's dispatch on its arguments,
+                # the loop's set-up and its outputs' allocation): loop_call, fitted on a probe
+                work += r.loop_call
+                how += " + its call"
                 # the compiled loop takes C-contiguous operands: strided ones are copied
                 moved = sum(_nbytes(a.aval) for a in eqn.inputs
                             if isinstance(a, Var) and a in strided)
@@ -453,8 +466,8 @@ def _view_layout(step, strided):
 def _loop_product_copies(r, eqn, strided):
     """(seconds of copies, seconds of allocations) of a matrix product inside a compiled
     loop: BLAS takes a contiguous 2-D operand or a transposed matrix in place; any other
-    operand is copied into a fresh array, and a product whose result is not a 2-D matrix
-    allocates it."""
+    operand is gathered into a fresh array (np.ascontiguousarray of a view Numba types as
+    strided), and a product whose result is not a 2-D matrix allocates it."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     copied, allocs = 0, 0
     for a, contracting, first in ((eqn.inputs[0], lc, False), (eqn.inputs[1], rc, True)):
@@ -465,7 +478,7 @@ def _loop_product_copies(r, eqn, strided):
         in_place = order == sorted(order) and contiguous
         transposed = aval.ndim == 2 and order == [1, 0] and contiguous
         if not (in_place or transposed):
-            copied += _loop_copy(r, aval, order)
+            copied += _loop_gather(r, aval)
             allocs += _loop_alloc(r, aval)
     out = eqn.outputs[0].aval
     if out.ndim != 2:
