@@ -253,17 +253,23 @@ def _seconds(fn, samples=5, min_seconds=1e-4):
     return _typical(out)
 
 
-def _interleaved(fns, samples=7):
+def _interleaved(fns, samples=7, min_seconds=2e-4):
     """Seconds of each function (median), sampled in turn so that drifting load hits all
-    alike."""
+    alike; each sample loops for at least min_seconds (a single short call after a long one
+    runs with cold caches and measured up to 10x its time in a loop)."""
+    loops = []
     for fn in fns:
         fn()
+        t0 = clock()
+        fn()
+        loops.append(max(1, int(min_seconds / max(clock() - t0, 1e-8))))
     out = [[] for _ in fns]
     for _ in range(samples):
         for i, fn in enumerate(fns):
             t0 = clock()
-            fn()
-            out[i].append(clock() - t0)
+            for _ in range(loops[i]):
+                fn()
+            out[i].append((clock() - t0) / loops[i])
     return [_typical(o) for o in out]
 
 
@@ -765,11 +771,14 @@ def rates(jit=False) -> Rates:
 
 
 def wait_for_jit_rates(timeout=None) -> Rates:
-    """Wait for the probes' compile (if one is running) and measure the jit rates."""
+    """The calibration with its jit rates measured: waits (at most `timeout` seconds) for the
+    probes' compile if they are not compiled yet."""
+    r = rates(jit=True)
     job = _probe_job[0]
-    if job is not None:
+    if not r.have_jit and job is not None:
         job.event.wait(timeout)
-    return rates(jit=True)
+        r = rates(jit=True)
+    return r
 
 
 def save():
