@@ -238,11 +238,20 @@ def _control_flow_work(r, eqn, execution):
     return times * per, f"{times} x body {per * 1e6:.3g} us{note}"
 
 
+_loop_answers = weakref.WeakKeyDictionary()     # equation -> compiles_as_loop(equation)
+
+
 def compiled_loop(eqn):
     """Will jit run this scan / while_loop as one njit function (functrans.backend.loops), or
     as a Python loop calling the body's compiled program? Asked of the loop generator itself
-    (it generates source only; nothing is compiled)."""
-    return compiles_as_loop(eqn)
+    (it generates source only; nothing is compiled), once per equation."""
+    try:
+        answer = _loop_answers.get(eqn)
+    except TypeError:                       # an equation that cannot be weakly referenced
+        return compiles_as_loop(eqn)
+    if answer is None:
+        answer = _loop_answers[eqn] = compiles_as_loop(eqn)
+    return answer
 
 
 def _loop_results(r, layout, num_carry):
