@@ -54,13 +54,23 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                pipeline like a product), measured on numpy's divide loop
 
 Each rate is the median of its samples of this thread's CPU time. `calibrate()` measures them
-(the numpy and eager parts about half a second on an idle machine; the jit part about a second
-more in a fresh process, most of it importing Numba and loading the probes' kernels; `parts`
-records each) and writes `calibration.json` beside the kernel cache (FUNCTRANS_CACHE_DIR);
-`rates()` returns the cached figures, measuring again when the file is missing or was written
-by another functrans, numpy or Numba version or on another CPU. The jit rates need compiled
-kernels: they are measured the first time a jit estimate is asked for, so an eager-only user
-never waits for Numba (neither the cache's directory nor the key imports it).
+and writes `calibration.json` beside the kernel cache (FUNCTRANS_CACHE_DIR); `rates()` returns
+the cached figures, measuring again when the file is missing or was written by another
+functrans, numpy or Numba version or on another CPU. `parts` records how long each part took:
+
+  numpy, eager   0.1-0.3 s each (Numba is not imported: an eager-only user never waits for it,
+                 and neither the cache's directory nor the key imports it)
+  numba start    Numba's start in this process (its import, and scipy's BLAS it loads): paid
+                 once per process by any compiled call, here or at the user's first jit
+  jit            the probes: small compiled programs whose kernels the kernel cache keeps on
+                 disk; loading and timing them takes a fraction of a second
+
+The jit rates are measured the first time a jit estimate is asked for. The probes are never
+compiled inside that request: when their kernels are not on disk yet (the first time on this
+machine and library version; a marker file in the kernel directory says they are), a thread of
+their own compiles them while the jit rates are provisional, derived from the numpy rates, and
+the first request after it finished measures them. `calibrate(wait=True)` and
+`wait_for_jit_rates()` compile them at once instead.
 """
 import importlib.metadata
 import json
@@ -445,17 +455,18 @@ def _impls(r, closed):
 
 
 def _measure_eager(r):
-    # the shorter chain pins the fixed part, the longer the part per equation; what the
+    # the shortest chain pins the fixed part, the longest the part per equation; what the
     # impls cost themselves is measured per primitive and taken out. Both modes are sampled in
     # turn: a burst of load from other processes then shifts both alike, not the choice
-    # between them.
-    chains = [_chain(k) for k in (0, 3)]
+    # between them. (Two chains and five samples, tried to save 0.1 s, gave fits that moved
+    # by 3x under load.)
+    chains = [_chain(k) for k in (0, 1, 3)]
     runs = [(name, jac, f, x, make_jaxpr(jac(f))(x))
             for name, jac in (("fwd", jacfwd), ("rev", jacrev)) for f, x in chains]
     for *_, program in runs:
         _impls(r, program)                  # impls first timed here, not inside the samples
     times = _interleaved([lambda jac=jac, f=f, x=x: jac(f)(x) for _, jac, f, x, _ in runs],
-                         samples=5)
+                         samples=7)
     for name in ("fwd", "rev"):
         fixed, per = _fit([(len(p.eqns), t - _impls(r, p))
                            for (m, *_, p), t in zip(runs, times) if m == name])
