@@ -486,7 +486,7 @@ def _measure_eager(r):
     for name, jac in (("fwd", jacfwd), ("rev", jacrev)):
         program = make_jaxpr(jac(g))(h, xs)
         loops = [e for e in program.eqns if e.primitive.name == "scan"]
-        t = _seconds(lambda: jac(g)(h, xs), samples=2, min_seconds=0)
+        t = _seconds(lambda: jac(g)(h, xs), samples=3, min_seconds=0)
         known = getattr(r, f"eager_fixed_{name}") + \
             len(program.eqns) * getattr(r, f"eager_eqn_{name}") + sum(
             impl_seconds(r, e) for e in program.eqns if e.primitive.name != "scan") + sum(
