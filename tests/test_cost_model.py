@@ -482,3 +482,25 @@ def test_cache_file_lives_beside_the_kernel_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("FUNCTRANS_CACHE_DIR", str(tmp_path))
     from functrans.backend import default_cache_dir
     assert os.path.dirname(cost.cache_path()) == default_cache_dir() == str(tmp_path)
+
+
+def test_near_ties_go_forward_eagerly_and_reverse_compiled(fixed_rates, monkeypatch):
+    """Estimates within 5% cannot tell the modes apart: eagerly forward mode (no residuals),
+    compiled reverse mode (measured faster at near-ties under jit); outside 5%, the faster."""
+    seconds = {}
+    real = cost_model._estimate
+
+    def fixed(closed, passes, execution, mode, residual):
+        e = real(closed, passes, execution, mode, residual)
+        e.seconds = seconds[mode]
+        return e
+    monkeypatch.setattr(cost_model, "_estimate", fixed)
+    f, x = (lambda v: fnp.sin(v) * 2.0), np.linspace(0, 1, 5)
+    seconds.update(fwd=1.03e-5, rev=1.0e-5)
+    assert ft.choose_mode(f, x).mode == "fwd"
+    d = ft.choose_mode(f, x, jit=True)
+    assert d.mode == "rev" and "within 5%" in d.reason
+    seconds.update(fwd=1.0e-5, rev=1.1e-5)                  # 10% apart: the faster
+    assert ft.choose_mode(f, x, jit=True).mode == "fwd"
+    seconds.update(fwd=1.1e-5, rev=1.0e-5)
+    assert ft.choose_mode(f, x).mode == "rev"
