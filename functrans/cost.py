@@ -21,8 +21,11 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                smallest dimension is s at about gemm_flops * s / (s + gemm_half));
                                bytes/s of a matrix-vector product (memory-bound), and the fixed
                                cost of a tiny product
-  stream_bw, dram_bw, np_call  a numpy binary ufunc: bytes/s on arrays that stay in cache, and
-                               on large ones (memory-bound), and its fixed cost
+  stream_bw, dram_bw, np_call, np_row
+                               a numpy binary ufunc: bytes/s on arrays that stay in cache, and
+                               on large ones (memory-bound), its fixed cost, and its cost per
+                               pass of its inner loop (many passes when an operand is broadcast
+                               along an outer axis and the inner run is short)
   fault_byte                   seconds per byte of fresh memory: arrays larger than the
                                allocator's largest mmap threshold (32 MiB) are mapped anew at
                                each allocation, and each page faults on its first write
@@ -120,6 +123,7 @@ class Rates:
     dram_bw: float = 1e10
     fault_byte: float = 1e-10
     np_call: float = 1e-6
+    np_row: float = 5e-9
     transc_elem: float = 5e-9
     copy_bw: float = 3e9
     reduce_bw: float = 8e9
@@ -165,7 +169,7 @@ class Rates:
             f"matrix-vector, {us(self.blas_call)} per call",
             f"  numpy: {gb(self.stream_bw)} elementwise in cache, {gb(self.dram_bw)} on large "
             f"arrays, {self.fault_byte * 1e12:.0f} ps per byte of fresh memory, "
-            f"{us(self.np_call)} per call, "
+            f"{us(self.np_call)} per call + {self.np_row * 1e9:.1f} ns per inner loop, "
             f"{self.transc_elem * 1e9:.2f} ns per tanh, {gb(self.copy_bw)} transposed copy, "
             f"{gb(self.reduce_bw)} sum + {self.reduce_row * 1e9:.1f} ns per summed row + "
             f"{us(self.reduce_call)} per call",
@@ -390,6 +394,10 @@ def _measure_numpy(r):
     r.fault_byte = _seconds(_touch_fresh_pages, samples=2) / FRESH_PROBE
     tiny = np.ones(4)
     r.np_call = _seconds(lambda: np.multiply(tiny, tiny))
+    # numpy's cost per pass of its inner loop: a broadcast row of 2 leaves passes of 2
+    rows2, row, out2 = big.reshape(-1, 2), np.array([1.5, 0.5]), out.reshape(-1, 2)
+    r.np_row = max(_seconds(lambda: np.multiply(rows2, row, out=out2)) -
+                   2 * big.nbytes / r.stream_bw, 0.0) / rows2.shape[0]
     part, part_out = big[:20_000], out[:20_000]
     r.transc_elem = _seconds(lambda: np.tanh(part, out=part_out)) / part.size
     # a division's throughput (numpy's loop is the one a fused kernel compiles to)

@@ -504,3 +504,24 @@ def test_near_ties_go_forward_eagerly_and_reverse_compiled(fixed_rates, monkeypa
     assert ft.choose_mode(f, x, jit=True).mode == "fwd"
     seconds.update(fwd=1.1e-5, rev=1.0e-5)
     assert ft.choose_mode(f, x).mode == "rev"
+
+
+def test_numpy_pays_an_inner_loop_per_broadcast_run(fixed_rates):
+    """Eagerly, an operand broadcast along an outer axis leaves numpy short inner loops: one
+    pass per run of the trailing axes after the last broadcast one, np_row each."""
+    def f(a, b):
+        return lax.broadcast_in_dim(a, (50, 40, 2), (0, 2)) * b
+    closed = ft.make_jaxpr(f)(np.ones((50, 2)), np.ones((50, 40, 2)))
+    bcast, mul = closed.eqns
+    assert cost_estimates._broadcast_passes(bcast) == 50 * 40          # runs of 2
+    assert cost_estimates._broadcast_passes(mul) == 1                  # both whole
+    column = ft.make_jaxpr(lambda a: lax.broadcast_in_dim(a, (40, 30), (0,)))(
+        np.ones(40)).eqns[0]
+    assert cost_estimates._broadcast_passes(column) == 40 * 30         # runs of 1
+    rows = ft.make_jaxpr(lambda a: lax.broadcast_in_dim(a, (40, 30), (1,)))(
+        np.ones(30)).eqns[0]
+    assert cost_estimates._broadcast_passes(rows) == 40                # runs of 30
+    t, how = cost_estimates._numpy_work(fixed_rates, bcast, "copy",
+                                        cost_estimates.equation_cost(bcast), "eager")
+    plain, _ = cost_estimates._stream(fixed_rates, 2 * 50 * 40 * 2 * 8)
+    assert t == pytest.approx(plain + 2000 * fixed_rates.np_row) and "inner loops" in how

@@ -182,15 +182,17 @@ def _numpy_work(r, eqn, kind, cost, execution):
         return _gemm_work(r, eqn)
     if kind == "transcendental":
         return out_elems * r.transc_elem, f"{out_elems} elements x {r.transc_elem * 1e9:.2g} ns"
-    if kind == "elementwise":
-        return _stream(r, cost.bytes)
+    if kind in ("elementwise", "divide"):
+        t, how = _stream(r, cost.bytes)
+        return _with_rows(r, t, how, _broadcast_passes(eqn))
     if kind == "reduction":
         t, how = _stream(r, sum(_nbytes(a.aval) for a in eqn.inputs), r.reduce_bw)
         rows = sum(_size(v.aval) for v in eqn.outputs)      # numpy's cost per output element
         return t + rows * r.reduce_row, f"{how} + {rows} rows"
     if kind == "copy":
         # a fresh array written once: count the write twice (first touch, then the copy)
-        return _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
+        t, how = _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
+        return _with_rows(r, t, how, _broadcast_passes(eqn))
     if kind == "view":
         return 0.0, "a numpy view"
     if kind == "control_flow":
@@ -201,6 +203,41 @@ def _numpy_work(r, eqn, kind, cost, execution):
             terms = _eager_terms(r, sub, per_eqn=r.eval_eqn, execution=execution)
             return sum(t.seconds for t in terms), f"its {len(sub.eqns)}-equation program"
     return _stream(r, cost.bytes)
+
+
+def _broadcast_passes(eqn):
+    """How many passes numpy's inner loop makes over an equation's output: one when every
+    operand is whole (numpy then runs over the array as one flat run), else one per run of
+    the trailing axes up to the last one an operand is broadcast along (a (500, 500, 2) result
+    from a (500, 1, 2) operand: 250,000 passes of 2). Operands align on trailing axes, as in
+    numpy; a broadcast_in_dim names the output axes its operand covers."""
+    out = eqn.outputs[0].aval
+    if not out.ndim or _size(out) == 0:
+        return 1
+    dims = eqn.params.get("broadcast_dimensions")
+    if dims is not None:                    # broadcast_in_dim: operand axis i -> output dims[i]
+        shape = eqn.inputs[0].aval.shape
+        covered = {d: shape[i] for i, d in enumerate(dims)}
+        broadcast = [d for d in range(out.ndim) if out.shape[d] > 1 and covered.get(d, 1) == 1]
+    else:
+        broadcast = []
+        for a in eqn.inputs:
+            shape = a.aval.shape
+            if not shape or tuple(shape) == tuple(out.shape):
+                continue
+            lead = out.ndim - len(shape)
+            broadcast += [d for d in range(out.ndim) if out.shape[d] > 1 and
+                          (d < lead or shape[d - lead] == 1)]
+    if not broadcast:
+        return 1
+    run = math.prod(out.shape[max(broadcast) + 1:])
+    return _size(out) // max(run, 1)
+
+
+def _with_rows(r, t, how, passes):
+    if passes <= 1:
+        return t, how
+    return t + passes * r.np_row, f"{how} + {passes} inner loops (broadcast)"
 
 
 def _control_flow_work(r, eqn, execution):
