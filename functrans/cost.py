@@ -571,30 +571,43 @@ def _mark_probes_ready():
         pass
 
 
-def _compile_probes():
-    """Compile (or load) every probe's kernels now."""
+def _compile_probes(stop=None):
+    """Compile (or load) every probe's kernels now; stop early (returning False) once `stop`,
+    an Event, is set."""
     for fn, args in _jit_probes().values():
+        if stop is not None and stop.is_set():
+            return False
         fn.lower(*args).compile()
     _mark_probes_ready()
+    return True
 
 
 class _ProbeCompile:
-    """The probes' compile on a thread of its own (a daemon: at exit it is dropped, and the
-    kernel cache never trusts a half-written entry), started at most once per process."""
+    """The probes' compile on a thread of its own, started at most once per process. At exit
+    it finishes the kernel it is compiling and stops (the next process compiles the rest,
+    finding the finished ones in the kernel cache): a script never waits for all of them."""
     def __init__(self):
+        import atexit
         self.event = threading.Event()
+        self.stopping = threading.Event()
         self.error = None
         self.thread = threading.Thread(target=self._run, name="functrans-calibration-probes",
                                        daemon=True)
         self.thread.start()
+        atexit.register(self._at_exit)
 
     def _run(self):
         try:
-            _compile_probes()
+            if not _compile_probes(self.stopping):
+                self.error = RuntimeError("stopped at exit")
         except Exception as e:  # noqa: BLE001  (the rates stay provisional; said in rates())
             self.error = e
         finally:
             self.event.set()
+
+    def _at_exit(self):
+        self.stopping.set()
+        self.thread.join()
 
     def done(self):
         return self.event.is_set()
