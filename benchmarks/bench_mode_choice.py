@@ -223,7 +223,7 @@ def main(argv=None):
     parser.add_argument("--markdown", help="write the table and summary to this file")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    rates = ft.cost.calibrate()
+    rates = ft.cost.calibrate(wait=True)   # the jit rates measured, not provisional
     print(rates, "\n")
     print(HEADER)
     rows = []

@@ -118,6 +118,8 @@ def main(argv=None):
     sizes = [4, 32, 256] if args.quick else [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     repeats = 3 if args.quick else 7
 
+    if not args.quick:       # estimates from measured jit rates, not provisional ones
+        ft.cost.wait_for_jit_rates()
     f, x = make_function(0, 256, 4, args.hidden)
     eager = {"fwd": median_time(lambda: ft.jacfwd(f)(x), repeats),
              "rev": median_time(lambda: ft.jacrev(f)(x), repeats)}

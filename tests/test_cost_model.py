@@ -72,6 +72,7 @@ def test_calibration_cache_written_reused_and_refreshed(tmp_path, monkeypatch):
     assert len(calls) == 1 and again.gemm_flops == first.gemm_flops
 
     assert not again.have_jit                            # jit rates measured when first needed
+    monkeypatch.setattr(cost, "_probes_ready", lambda: True)     # the probes' kernels on disk
     assert cost.rates(jit=True).have_jit and json.loads(path.read_text())["have_jit"]
 
     monkeypatch.setattr(cost, "__version__", "999.0")    # another library version: measured
@@ -87,6 +88,42 @@ def test_calibration_cache_written_reused_and_refreshed(tmp_path, monkeypatch):
 
     cost.calibrate(jit=False)                            # calibrate() always measures
     assert len(calls) == 4
+
+
+def test_jit_rates_are_provisional_until_the_probes_compile(tmp_path, monkeypatch):
+    """Without the probes' kernels on disk, calibration compiles nothing: the jit rates are
+    derived from the numpy ones while a thread compiles the probes; the first request after it
+    finished measures them (from the kernels it compiled) and writes them."""
+    monkeypatch.setenv("FUNCTRANS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cost, "_cached", None)
+    monkeypatch.setattr(cost, "_probe_job", [None])
+    monkeypatch.setattr(cost, "_measure_numpy", lambda r: setattr(r, "np_call", 1e-6))
+    monkeypatch.setattr(cost, "_measure_eager", lambda r: None)
+    measured = []
+    monkeypatch.setattr(cost, "_measure_jit", lambda r: (
+        measured.append(r), setattr(r, "have_jit", True), setattr(r, "jit_provisional", False)))
+    started = []
+
+    class Job:                               # stands for the compile thread
+        def __init__(self):
+            started.append(self)
+            self.finished, self.error = False, None
+
+        def done(self):
+            return self.finished
+    monkeypatch.setattr(cost, "_ProbeCompile", Job)
+    monkeypatch.setattr(cost, "_probes_ready", lambda: False)
+
+    r = cost.calibrate()
+    assert r.jit_provisional and not r.have_jit and not measured and len(started) == 1
+    assert r.jit_call == pytest.approx(12e-6) and "provisional" in str(r)
+    assert cost.rates(jit=True) is r and not measured and len(started) == 1   # still compiling
+    started[0].finished = True
+    assert cost.rates(jit=True).have_jit and measured == [r] and len(started) == 1
+    on_disk = json.loads((tmp_path / cost.FILE_NAME).read_text())
+    assert on_disk["have_jit"] and not on_disk["jit_provisional"]
+    cost.calibrate(wait=True)                # waits for (here: has) the kernels, measures
+    assert len(measured) == 2 and len(started) == 1
 
 
 def test_eager_calibration_and_its_cache_do_not_load_numba(tmp_path):
@@ -245,7 +282,29 @@ def test_compiled_loop_copies_strided_operands_and_results(fixed_rates):
               fixed_rates.jit_loop_step * (0.5 if t.kind == "view" else 1.0) for t in body)
     moved = 2 * 40 * 16 * 8
     copy = moved / cost_estimates._bandwidth(fixed_rates, moved, fixed_rates.copy_bw)
-    assert term.work == pytest.approx(40 * (per + results) + copy)
+    # and calling the njit loop from the driver costs loop_call
+    assert term.work == pytest.approx(40 * (per + results) + copy + fixed_rates.loop_call)
+
+
+def test_compiled_loop_gathers_a_transposed_operand(fixed_rates):
+    """A product taking the carry transposed makes Numba gather it into a contiguous array
+    every iteration: loop_gather per element, beside the allocation."""
+    w = np.eye(4) * 0.5
+
+    def f(h0):
+        def body(c, _):
+            y = lax.dot_general(c.reshape(8, 4, 1), w, (((1,), (0,)), ((), ())))
+            return fnp.tanh(y.reshape(8, 4)), None
+        return lax.scan(body, h0, None, length=5)[0]
+    closed = ft.make_jaxpr(f)(np.ones((8, 4)))
+    scan = [e for e in closed.eqns if e.primitive.name == "scan"][0]
+    if not cost_estimates.compiled_loop(scan):
+        pytest.skip("this loop runs as a Python loop here")
+    body = scan.params["body"]
+    [product] = [e for e in body.eqns if e.primitive.name == "dot_general"]
+    copied, allocs = cost_estimates._loop_product_copies(fixed_rates, product, set())
+    assert copied == pytest.approx(32 * fixed_rates.loop_gather)
+    assert allocs == pytest.approx(2 * fixed_rates.loop_alloc)      # the gather, the result
 
 
 def test_loop_allocations_pay_a_fixed_cost_and_faults_when_mapped(fixed_rates):
@@ -423,3 +482,46 @@ def test_cache_file_lives_beside_the_kernel_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("FUNCTRANS_CACHE_DIR", str(tmp_path))
     from functrans.backend import default_cache_dir
     assert os.path.dirname(cost.cache_path()) == default_cache_dir() == str(tmp_path)
+
+
+def test_near_ties_go_forward_eagerly_and_reverse_compiled(fixed_rates, monkeypatch):
+    """Estimates within 5% cannot tell the modes apart: eagerly forward mode (no residuals),
+    compiled reverse mode (measured faster at near-ties under jit); outside 5%, the faster."""
+    seconds = {}
+    real = cost_model._estimate
+
+    def fixed(closed, passes, execution, mode, residual):
+        e = real(closed, passes, execution, mode, residual)
+        e.seconds = seconds[mode]
+        return e
+    monkeypatch.setattr(cost_model, "_estimate", fixed)
+    f, x = (lambda v: fnp.sin(v) * 2.0), np.linspace(0, 1, 5)
+    seconds.update(fwd=1.03e-5, rev=1.0e-5)
+    assert ft.choose_mode(f, x).mode == "fwd"
+    d = ft.choose_mode(f, x, jit=True)
+    assert d.mode == "rev" and "within 5%" in d.reason
+    seconds.update(fwd=1.0e-5, rev=1.1e-5)                  # 10% apart: the faster
+    assert ft.choose_mode(f, x, jit=True).mode == "fwd"
+    seconds.update(fwd=1.1e-5, rev=1.0e-5)
+    assert ft.choose_mode(f, x).mode == "rev"
+
+
+def test_numpy_pays_an_inner_loop_per_broadcast_run(fixed_rates):
+    """Eagerly, an operand broadcast along an outer axis leaves numpy short inner loops: one
+    pass per run of the trailing axes after the last broadcast one, np_row each."""
+    def f(a, b):
+        return lax.broadcast_in_dim(a, (50, 40, 2), (0, 2)) * b
+    closed = ft.make_jaxpr(f)(np.ones((50, 2)), np.ones((50, 40, 2)))
+    bcast, mul = closed.eqns
+    assert cost_estimates._broadcast_passes(bcast) == 50 * 40          # runs of 2
+    assert cost_estimates._broadcast_passes(mul) == 1                  # both whole
+    column = ft.make_jaxpr(lambda a: lax.broadcast_in_dim(a, (40, 30), (0,)))(
+        np.ones(40)).eqns[0]
+    assert cost_estimates._broadcast_passes(column) == 40 * 30         # runs of 1
+    rows = ft.make_jaxpr(lambda a: lax.broadcast_in_dim(a, (40, 30), (1,)))(
+        np.ones(30)).eqns[0]
+    assert cost_estimates._broadcast_passes(rows) == 40                # runs of 30
+    t, how = cost_estimates._numpy_work(fixed_rates, bcast, "copy",
+                                        cost_estimates.equation_cost(bcast), "eager")
+    plain, _ = cost_estimates._stream(fixed_rates, 2 * 50 * 40 * 2 * 8)
+    assert t == pytest.approx(plain + 2000 * fixed_rates.np_row) and "inner loops" in how

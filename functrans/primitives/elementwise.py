@@ -360,6 +360,8 @@ def _div_impl(x, y):
 
 
 div_p = elementwise_primitive("div", _quiet(_div_impl), 2, kinds=NUMBER_KINDS, flops=4)
+# a division does not pipeline like a product: compiled, it runs at its own measured rate
+div_p.cost_kind = "divide"
 
 
 @div_p.def_jvp

@@ -5,10 +5,11 @@ Every function that returns seconds takes the rates `r` (a functrans.cost.Rates)
 functrans.cost measures them with these same functions (its jit calibration fits the model's
 per-step cost), and transforms/cost_model.py asks for them, so this module imports neither.
 Each primitive declares its FLOPs and bytes (its cost rule) and a cost kind (blas, elementwise,
-transcendental, reduction, view, gather_scatter, numpy_call, control_flow, call; see
-`cost_kind`).
+divide, transcendental, reduction, view, gather_scatter, numpy_call, control_flow, call, copy;
+see `cost_kind`).
 """
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,8 @@ from ..backend.loops import compiles_as_loop
 from ..backend.lowering import (Elementwise, Inline, Reduce, Ufunc, View,
                                 view_moves_no_data)
 
-COST_KINDS = ("blas", "elementwise", "transcendental", "reduction", "view", "gather_scatter",
-              "numpy_call", "control_flow", "call", "copy")
+COST_KINDS = ("blas", "elementwise", "divide", "transcendental", "reduction", "view",
+              "gather_scatter", "numpy_call", "control_flow", "call", "copy")
 
 
 def cost_kind(prim) -> str:
@@ -181,15 +182,17 @@ def _numpy_work(r, eqn, kind, cost, execution):
         return _gemm_work(r, eqn)
     if kind == "transcendental":
         return out_elems * r.transc_elem, f"{out_elems} elements x {r.transc_elem * 1e9:.2g} ns"
-    if kind == "elementwise":
-        return _stream(r, cost.bytes)
+    if kind in ("elementwise", "divide"):
+        t, how = _stream(r, cost.bytes)
+        return _with_rows(r, t, how, _broadcast_passes(eqn))
     if kind == "reduction":
         t, how = _stream(r, sum(_nbytes(a.aval) for a in eqn.inputs), r.reduce_bw)
         rows = sum(_size(v.aval) for v in eqn.outputs)      # numpy's cost per output element
         return t + rows * r.reduce_row, f"{how} + {rows} rows"
     if kind == "copy":
         # a fresh array written once: count the write twice (first touch, then the copy)
-        return _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
+        t, how = _stream(r, 2 * sum(_nbytes(v.aval) for v in eqn.outputs), what="copy ")
+        return _with_rows(r, t, how, _broadcast_passes(eqn))
     if kind == "view":
         return 0.0, "a numpy view"
     if kind == "control_flow":
@@ -200,6 +203,41 @@ def _numpy_work(r, eqn, kind, cost, execution):
             terms = _eager_terms(r, sub, per_eqn=r.eval_eqn, execution=execution)
             return sum(t.seconds for t in terms), f"its {len(sub.eqns)}-equation program"
     return _stream(r, cost.bytes)
+
+
+def _broadcast_passes(eqn):
+    """How many passes numpy's inner loop makes over an equation's output: one when every
+    operand is whole (numpy then runs over the array as one flat run), else one per run of
+    the trailing axes up to the last one an operand is broadcast along (a (500, 500, 2) result
+    from a (500, 1, 2) operand: 250,000 passes of 2). Operands align on trailing axes, as in
+    numpy; a broadcast_in_dim names the output axes its operand covers."""
+    out = eqn.outputs[0].aval
+    if not out.ndim or _size(out) == 0:
+        return 1
+    dims = eqn.params.get("broadcast_dimensions")
+    if dims is not None:                    # broadcast_in_dim: operand axis i -> output dims[i]
+        shape = eqn.inputs[0].aval.shape
+        covered = {d: shape[i] for i, d in enumerate(dims)}
+        broadcast = [d for d in range(out.ndim) if out.shape[d] > 1 and covered.get(d, 1) == 1]
+    else:
+        broadcast = []
+        for a in eqn.inputs:
+            shape = a.aval.shape
+            if not shape or tuple(shape) == tuple(out.shape):
+                continue
+            lead = out.ndim - len(shape)
+            broadcast += [d for d in range(out.ndim) if out.shape[d] > 1 and
+                          (d < lead or shape[d - lead] == 1)]
+    if not broadcast:
+        return 1
+    run = math.prod(out.shape[max(broadcast) + 1:])
+    return _size(out) // max(run, 1)
+
+
+def _with_rows(r, t, how, passes):
+    if passes <= 1:
+        return t, how
+    return t + passes * r.np_row, f"{how} + {passes} inner loops (broadcast)"
 
 
 def _control_flow_work(r, eqn, execution):
@@ -237,11 +275,20 @@ def _control_flow_work(r, eqn, execution):
     return times * per, f"{times} x body {per * 1e6:.3g} us{note}"
 
 
+_loop_answers = weakref.WeakKeyDictionary()     # equation -> compiles_as_loop(equation)
+
+
 def compiled_loop(eqn):
     """Will jit run this scan / while_loop as one njit function (functrans.backend.loops), or
     as a Python loop calling the body's compiled program? Asked of the loop generator itself
-    (it generates source only; nothing is compiled)."""
-    return compiles_as_loop(eqn)
+    (it generates source only; nothing is compiled), once per equation."""
+    try:
+        answer = _loop_answers.get(eqn)
+    except TypeError:                       # an equation that cannot be weakly referenced
+        return compiles_as_loop(eqn)
+    if answer is None:
+        answer = _loop_answers[eqn] = compiles_as_loop(eqn)
+    return answer
 
 
 def _loop_results(r, layout, num_carry):
@@ -254,8 +301,9 @@ def _loop_results(r, layout, num_carry):
         aval = v.aval
         t += _loop_copy(r, aval)
         if i < num_carry and aval.ndim and v not in layout["fresh"]:
-            copies = 2 if v in layout["strided"] else 1
-            t += copies * (_loop_copy(r, aval) + _loop_alloc(r, aval))
+            t += _loop_copy(r, aval) + _loop_alloc(r, aval)
+            if v in layout["strided"]:            # made contiguous first: a gather
+                t += _loop_gather(r, aval) + _loop_alloc(r, aval)
     return t
 
 
@@ -263,6 +311,14 @@ def _loop_alloc(r, aval):
     """Seconds of an allocation inside a compiled loop: Numba's allocator and the array's
     header (loop_alloc, fitted on a probe), and the page faults of an array mapped afresh."""
     return r.loop_alloc + _fresh(r, [aval])
+
+
+def _loop_gather(r, aval):
+    """Seconds of Numba copying an array it types as non-contiguous (a transposed or sliced
+    view, as np.ascontiguousarray makes it contiguous for BLAS or a reshape) inside a compiled
+    loop: an element-by-element walk at loop_gather per element (fitted on a probe), several
+    times a contiguous copy's cost."""
+    return _size(aval) * r.loop_gather if aval.ndim else 0.0
 
 
 def _loop_copy(r, aval, order=None):
@@ -319,10 +375,18 @@ def jit_steps(closed):
     return _planned(closed)[1]
 
 
+_plans = weakref.WeakKeyDictionary()      # ClosedProgram -> (flattened program, steps)
+
+
 def _planned(closed):
-    program, _ = flatten(closed)
-    steps, _ = plan(program)
-    return program, steps
+    """The flattened program and jit's plan of it (kept while the program lives: a decision
+    and the calibration's fits cost the same program several times)."""
+    planned = _plans.get(closed)
+    if planned is None:
+        program, _ = flatten(closed)
+        steps, _ = plan(program)
+        planned = _plans[closed] = (program, steps)
+    return planned
 
 
 def _kernel_term(r, step):
@@ -335,6 +399,8 @@ def _kernel_term(r, step):
             per_elem += r.fused_reduce       # a chain of dependent adds: latency, not SIMD
         elif cost_kind(m.eqn.primitive) == "transcendental":
             per_elem += r.fused_transc
+        elif cost_kind(m.eqn.primitive) == "divide":
+            per_elem += r.fused_div         # a division's throughput, not a product's
         elif cost_kind(m.eqn.primitive) not in ("view", "copy"):   # an index map
             per_elem += r.fused_elem
     produced = {id(v) for m in group.members for v in m.eqn.outputs}
@@ -376,7 +442,7 @@ def _jit_terms(r, closed, in_loop=False, layout=None):
         if step.kind == "view":
             copied = _view_layout(step, strided)
             if copied and in_loop:
-                work = _loop_copy(r, copied) + _loop_alloc(r, copied)
+                work = _loop_gather(r, copied) + _loop_alloc(r, copied)
                 how = f"reshape of a strided view: a copy of {_nbytes(copied):.3g} B"
             elif copied:
                 work, how = _stream(r, 2 * _nbytes(copied), r.copy_bw,
@@ -409,6 +475,10 @@ def _jit_terms(r, closed, in_loop=False, layout=None):
             if kind != "control_flow":
                 work += _fresh(r, [v.aval for v in eqn.outputs])
             if kind == "control_flow" and compiled_loop(eqn):
+                # calling the njit loop from the driver (Numba's dispatch on its arguments,
+                # the loop's set-up and its outputs' allocation): loop_call, fitted on a probe
+                work += r.loop_call
+                how += " + its call"
                 # the compiled loop takes C-contiguous operands: strided ones are copied
                 moved = sum(_nbytes(a.aval) for a in eqn.inputs
                             if isinstance(a, Var) and a in strided)
@@ -442,8 +512,8 @@ def _view_layout(step, strided):
 def _loop_product_copies(r, eqn, strided):
     """(seconds of copies, seconds of allocations) of a matrix product inside a compiled
     loop: BLAS takes a contiguous 2-D operand or a transposed matrix in place; any other
-    operand is copied into a fresh array, and a product whose result is not a 2-D matrix
-    allocates it."""
+    operand is gathered into a fresh array (np.ascontiguousarray of a view Numba types as
+    strided), and a product whose result is not a 2-D matrix allocates it."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     copied, allocs = 0, 0
     for a, contracting, first in ((eqn.inputs[0], lc, False), (eqn.inputs[1], rc, True)):
@@ -454,7 +524,7 @@ def _loop_product_copies(r, eqn, strided):
         in_place = order == sorted(order) and contiguous
         transposed = aval.ndim == 2 and order == [1, 0] and contiguous
         if not (in_place or transposed):
-            copied += _loop_copy(r, aval, order)
+            copied += _loop_gather(r, aval)
             allocs += _loop_alloc(r, aval)
     out = eqn.outputs[0].aval
     if out.ndim != 2:

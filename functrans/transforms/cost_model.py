@@ -182,9 +182,14 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
     residual = _residual_bytes(fun, args, known)
     fwd = _estimate(fwd_prog, n, execution, "fwd", 0)
     rev = _estimate(rev_prog, m, execution, "rev", residual)
-    # Within TIE of each other the estimates cannot tell the modes apart: forward mode then,
-    # which keeps no residuals (and measures slightly faster on square problems).
-    mode = "fwd" if fwd.seconds <= rev.seconds * (1 + TIE) else "rev"
+    # Within TIE of each other the estimates cannot tell the modes apart. Eagerly forward mode
+    # then, which keeps no residuals; compiled, reverse mode, which measured faster in 37 of
+    # the 38 near-ties of four sweeps (bench_mode_choice.py) that went to the slower mode.
+    tied = max(fwd.seconds, rev.seconds) <= min(fwd.seconds, rev.seconds) * (1 + TIE)
+    if tied:
+        mode = "rev" if jit else "fwd"
+    else:
+        mode = "fwd" if fwd.seconds < rev.seconds else "rev"
     warnings = []
     if residual > budget:
         warnings.append(
@@ -192,7 +197,8 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
             f"budget of {budget / 2**20:.1f} MiB: wrap layers in ft.checkpoint to recompute "
             f"them in the backward pass, or use forward mode, which keeps none")
     ratio = max(fwd.seconds, rev.seconds) / max(min(fwd.seconds, rev.seconds), 1e-30)
-    tie = " (within 5%: forward mode keeps no residuals)" if ratio < 1 + TIE else ""
+    tie = "" if not tied else " (within 5%: compiled, reverse mode measures faster at a tie)" \
+        if jit else " (within 5%: forward mode keeps no residuals)"
     if mode == "rev" and residual > budget and fwd.peak_bytes <= budget:
         mode = "fwd"
         reason = (f"forward mode: reverse mode would be {ratio:.2g}x faster but its "
@@ -204,7 +210,7 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
     else:
         reason = (f"reverse mode ({execution}): {m} VJP(s) (one per output) in one batched "
                   f"program, estimated {_ms(rev.seconds)} vs {_ms(fwd.seconds)} for the {n} "
-                  f"JVP(s) of forward mode ({ratio:.2g}x), keeping {residual} bytes of "
+                  f"JVP(s) of forward mode ({ratio:.2g}x){tie}, keeping {residual} bytes of "
                   f"residuals")
     cost.save()                  # impl timings measured on the way are kept for the next process
     return ModeDecision(mode, reason, n, m, fwd, rev, {}, execution, warnings, budget,
