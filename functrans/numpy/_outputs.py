@@ -70,7 +70,12 @@ def _wrap(fn, name):
                     args = tuple([_nd_view(a, _ndarray) if type(a) is Array else a
                                   for a in args])
                     break
-            return _finish(name, fn(*args, **kwargs))
+            out = fn(*args, **kwargs)
+            if type(out) is _ndarray and not _config.checks_values:
+                out = _nd_view(out, Array)
+                _setflags(out, False)
+                return out
+            return _finish(name, out)
     wrapper = functools.wraps(fn)(wrapper)
     wrapper.__wrapped_fnp__ = fn
     return wrapper
