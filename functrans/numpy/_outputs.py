@@ -23,6 +23,9 @@ from ..core.value_checks import check_function_outputs
 
 __all__ = []
 
+# Results wrap_tree leaves unchanged (numpy scalars: what eager reductions return).
+_NUMPY_SCALARS = frozenset(np.dtype(c).type for c in np.typecodes["All"])
+
 
 def _check(name, out):
     check_function_outputs(f"fnp.{name}", out)
@@ -71,10 +74,14 @@ def _wrap(fn, name):
                                   for a in args])
                     break
             out = fn(*args, **kwargs)
-            if type(out) is _ndarray and not _config.checks_values:
-                out = _nd_view(out, Array)
-                _setflags(out, False)
-                return out
+            if not _config.checks_values:
+                t = type(out)
+                if t is _ndarray:
+                    out = _nd_view(out, Array)
+                    _setflags(out, False)
+                    return out
+                if t in _NUMPY_SCALARS:         # a reduction's scalar: returned as it is
+                    return out
             return _finish(name, out)
     wrapper = functools.wraps(fn)(wrapper)
     wrapper.__wrapped_fnp__ = fn
