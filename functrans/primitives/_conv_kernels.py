@@ -186,7 +186,7 @@ class ConvCall:
         self._local = threading.local()
         # The taps-product strategy's generated kernel, set by the emitter where it applies.
         self.taps_sum = None
-        # For a weight gradient: the forward ConvCall whose columns it reads (weight_gradient_of)
+        # For a weight gradient: the forward ConvCall whose columns it reads (_share_columns).
         self.columns_of = None
 
     def _padded(self, x, slot, padding, dilation):
