@@ -98,17 +98,18 @@ def test_numpy_equations_counts_loop_bodies():
     small, big = numpy_equations(scan_of(10)), numpy_equations(scan_of(100_000))
     assert small is not None and small >= 10 and big is None
     w = ft.make_jaxpr(lambda x: lax.while_loop(lambda c: c < 10.0, lambda c: c + 1.0, x))(1.0)
-    assert numpy_equations(w) is None
+    assert numpy_equations(w) == 3        # the loop, its condition and its body once
     assert numpy_equations(ft.make_jaxpr(lambda x: fnp.sin(x) * 2)(1.0)) == 2
 
 
 def test_first_call_compiles_a_long_loop():
     """With the background compile on, a short loop's first call runs on numpy; a long one's
-    (or a while_loop's) compiles first: interpreted, its iterations would cost far more."""
+    compiles first: on numpy, its iterations would cost far more. A while_loop's trip count is
+    unknown: it runs on numpy, within its runner's time budget (tests/test_numpy_run.py)."""
     old = config.jit_background_compile
     config.update("jit_background_compile", True)
     try:
-        for n, compiled_first in ((3, False), (20_000, True)):
+        for n, compiled_first in ((3, False), (100_000, True)):
             f = ft.jit(lambda x: lax.fori_loop(0, n, lambda i, c: c * 0.5 + 1.0, x))
             out = f(np.ones(4))
             (entry,) = f._cache.values()
@@ -118,7 +119,7 @@ def test_first_call_compiles_a_long_loop():
         w = ft.jit(lambda x: lax.while_loop(lambda c: c[0] < 50.0, lambda c: c * 2.0, x))
         np.testing.assert_allclose(w(np.ones(3)), np.full(3, 64.0))
         (entry,) = w._cache.values()
-        assert entry.executable is not None
+        assert entry.executable is None and entry.interpreted is not None
     finally:
         executables.wait_for_background_compiles()
         config.update("jit_background_compile", old)

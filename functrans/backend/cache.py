@@ -31,6 +31,7 @@ import warnings
 import numba
 
 from .._version import __version__
+from . import compile_worker
 from .cache_dir import default_cache_dir
 from .kernels import KERNEL_FLAGS
 
@@ -116,11 +117,21 @@ class KernelCache:
             self.numba_init()
             t0 = time.perf_counter()
             if disp is None:
+                if signatures and compile_worker.offloaded() and self.disk_enabled() and \
+                        not self._on_disk(name, text):
+                    # A background compile: the worker process compiles it into the disk
+                    # cache, and the load below reads it from there.
+                    compile_worker.compile_remotely(self.directory(), body, signatures, flags)
                 disp, how = self._load(name, text, signatures)
             else:
                 how = self._add_signatures(name, disp, signatures)
             self._kernels[digest] = disp
             return disp, CompileEvent(name, how, time.perf_counter() - t0)
+
+    def _on_disk(self, name, text):
+        kdir = self._kernel_dir()
+        return _read(os.path.join(kdir, name + ".py")) == text and \
+            bool(_numba_files(kdir, name)) and _verify_manifest(kdir, name)
 
     def _load(self, name, text, signatures):
         if self.disk_enabled():

@@ -6,14 +6,17 @@ A jitted function's first call need not wait for Numba (0.3 s to start in a new 
 `compile_in_background` queues its compile on a worker thread. The worker is not a daemon: a
 short script waits for its compiles at exit, so that the next process finds them in the disk
 cache."""
+import hashlib
+import os
 import threading
 import weakref
 
 import numpy as np
 
-from ..core.staging import eval_program
+from . import compile_worker
 from .flatten import flatten
 from .fusion import plan
+from .numpy_run import program_runner
 
 _executables = weakref.WeakKeyDictionary()      # ClosedProgram -> {donate: Executable}
 _compile_lock = threading.RLock()
@@ -29,7 +32,35 @@ def executable_for(program, donate=()):
                 from .codegen import compile_program     # loads Numba: on first compile only
                 per[key] = compile_program(program, donate=donate,
                                            name=_program_name(program))
+                _remember(program, donate)
     return per[key]
+
+
+# A program compiled once leaves a marker in the disk cache: a later process's first call of it
+# compiles right away (its kernels load from disk in a fraction of a second) rather than running
+# on numpy. Only a hint: a marker without kernels compiles them, on the first call.
+
+def compiled_before(program, donate=()) -> bool:
+    return os.path.exists(_marker(program, donate))
+
+
+def _remember(program, donate):
+    path = _marker(program, donate)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w"):
+            pass
+    except OSError:          # an unwritable cache: later processes run first calls on numpy
+        pass
+
+
+def _marker(program, donate):
+    from .._version import __version__
+    from ..core.ir import pretty_print
+    from .cache_dir import default_cache_dir
+    text = f"{__version__}\n{tuple(donate)}\n{pretty_print(program.program)}"
+    return os.path.join(default_cache_dir(), "programs",
+                        hashlib.sha256(text.encode()).hexdigest()[:24])
 
 
 def compiled(program, donate=()):
@@ -50,17 +81,19 @@ def clear():
 
 class Interpreted:
     """A ClosedProgram flattened as jit flattens it (sub-program calls inlined, the primitives'
-    simplifications applied) and run by numpy, equation by equation. Making one runs jit's
-    checks that need no Numba (every equation has a lowering), so a program jit cannot lower
-    fails on its first call, as it does when compiled right away."""
+    simplifications applied) and run by numpy as generated Python (backend.numpy_run), loops as
+    Python loops. Making one runs jit's checks that need no Numba (every equation has a
+    lowering), so a program jit cannot lower fails on its first call, as it does when compiled
+    right away."""
 
     def __init__(self, closed):
         self.program, self.consts = flatten(closed)
         plan(self.program)
         self.out_avals = [v.aval for v in self.program.outvars]
+        self.run = program_runner(self.program, self.consts)
 
     def __call__(self, *args):
-        outs = eval_program(self.program, self.consts, args)
+        outs = self.run(*args)
         # As compiled code returns them: rank-0 outputs as numpy scalars, others as arrays of
         # the output's dtype (a Literal or an input passed through comes back as given here).
         return [np.asarray(o, a.dtype)[()] if not a.shape else
@@ -70,13 +103,17 @@ class Interpreted:
 
 class BackgroundCompile:
     """A queued compile of one program. A compile error stays here: the next call compiles the
-    program again in its own thread, which raises it there."""
-    __slots__ = ("program", "donate", "event", "error")
+    program again in its own thread, which raises it there. `offloaded`: its kernels compile in
+    the worker process (backend.compile_worker), so the calling thread is free to run the
+    program on numpy until it is done; otherwise the next call waits for it (calls on numpy
+    would take the GIL from the compile)."""
+    __slots__ = ("program", "donate", "event", "error", "offloaded")
 
     def __init__(self, program, donate):
         self.program, self.donate = program, tuple(donate)
         self.event = threading.Event()
         self.error = None
+        self.offloaded = compile_worker.usable()     # (until _run finds no disk cache)
 
     def done(self):
         return self.event.is_set()
@@ -86,11 +123,26 @@ class BackgroundCompile:
 
     def _run(self):
         try:
-            executable_for(self.program, self.donate)
+            self.offloaded = self.offloaded and _disk_cache_usable()
+            if self.offloaded:
+                with compile_worker.offloading():
+                    executable_for(self.program, self.donate)
+            else:
+                executable_for(self.program, self.donate)
         except Exception as e:   # noqa: BLE001
             self.error = e
         finally:
             self.event.set()
+
+
+def prestart_worker():
+    if compile_worker.usable():
+        compile_worker.prestart()
+
+
+def _disk_cache_usable():
+    from .cache import KERNELS
+    return KERNELS.disk_enabled()
 
 
 _queue = []

@@ -31,11 +31,12 @@ the trip count, as it would if loops were unrolled.
 """
 import builtins
 import operator
+import time
 
 import numpy as np
 
 from .. import tree_util
-from ..backend import loop_lowering
+from ..backend import loop_lowering, numpy_run
 from ..backend.executables import executable_for
 from ..backend.lowering import Driver
 from ..core import dtypes
@@ -627,6 +628,40 @@ scan_p.cost_programs = lambda *, body, length, num_carry, **_: [(body, length, n
 scan_p.def_loop_lowering(loop_lowering.scan)
 
 
+def _scan_numpy_run(runner, **params):
+    """The scan as a Python loop over its body's numpy function (backend.numpy_run); compiled
+    instead once its runs are projected over the loop budget."""
+    body, length, num_consts, num_carry = (params[k] for k in
+                                           ("body", "length", "num_consts", "num_carry"))
+    run, avals = runner(body), body.out_avals
+    y_avals = avals[num_carry:]
+    order = range(length - 1, -1, -1) if params["reverse"] else range(length)
+    budget = numpy_run.LoopBudget(scan_p, params)
+    in_avals = list(body.in_avals[:num_consts + num_carry]) + \
+        [a.update(shape=(length,) + a.shape) for a in body.in_avals[num_consts + num_carry:]]
+
+    def scan(*args):
+        if budget.compiled is not None:
+            return budget.compiled(*args)
+        started = time.perf_counter()
+        consts, carry, xs = _split(args, num_consts, num_carry)
+        ys = [np.empty((length,) + a.shape, a.dtype) for a in y_avals]
+        for n, i in enumerate(order):
+            out = run(*consts, *carry, *[x[i] for x in xs])
+            carry = out[:num_carry]
+            for y, o in zip(ys, out[num_carry:]):
+                y[i] = o
+            if n & (n + 1) == 0 and budget.over(started, (time.perf_counter() - started) *
+                                                (length - n - 1) / (n + 1)):
+                return budget.compile(in_avals)(*args)      # (at iterations 1, 2, 4, 8, ...)
+        budget.charge(started)
+        return numpy_run.typed(carry, avals) + ys
+    return scan
+
+
+scan_p.numpy_run = _scan_numpy_run
+
+
 @scan_p.def_lowering
 @Driver
 def _scan_lowering(ctx, args, *, body, length, reverse, num_consts, num_carry, unroll):
@@ -949,6 +984,18 @@ def _cond_cost(*avals, branches):
 cond_p.def_loop_lowering(loop_lowering.cond)
 
 
+def _cond_numpy_run(runner, *, branches):
+    runs = [runner(br) for br in branches]
+
+    def cond(index, *ops):
+        i = builtins.min(builtins.max(int(index), 0), len(runs) - 1)
+        return numpy_run.typed(runs[i](*ops), branches[i].out_avals)
+    return cond
+
+
+cond_p.numpy_run = _cond_numpy_run
+
+
 @cond_p.def_lowering
 @Driver
 def _cond_lowering(ctx, args, *, branches):
@@ -1192,6 +1239,34 @@ def _while_cost(*avals, cond_program, body_program, **params):
 
 
 while_loop_p.def_loop_lowering(loop_lowering.while_loop)
+
+
+def _while_numpy_run(runner, **params):
+    """The while_loop as a Python loop over its condition's and body's numpy functions; once
+    over the loop budget, it goes on compiled from the carry it has reached."""
+    cond_program, body_program = params["cond_program"], params["body_program"]
+    cond_nconsts, body_nconsts = params["cond_nconsts"], params["body_nconsts"]
+    test, step = runner(cond_program), runner(body_program)
+    budget = numpy_run.LoopBudget(while_loop_p, params)
+    in_avals = list(cond_program.in_avals[:cond_nconsts]) + list(body_program.in_avals)
+
+    def while_loop(*args):
+        if budget.compiled is not None:
+            return budget.compiled(*args)
+        started = time.perf_counter()
+        cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
+        n = 0
+        while test(*cc, *carry)[0]:
+            carry = step(*bc, *carry)
+            n += 1
+            if n & 15 == 0 and budget.over(started):
+                return budget.compile(in_avals)(*cc, *bc, *carry)
+        budget.charge(started)
+        return numpy_run.typed(carry, body_program.out_avals)
+    return while_loop
+
+
+while_loop_p.numpy_run = _while_numpy_run
 
 
 @while_loop_p.def_lowering

@@ -175,7 +175,8 @@ class _Leaf:
 
 
 class _Entry:
-    __slots__ = ("closed", "out_tree", "executable", "trace_s", "donate", "background")
+    __slots__ = ("closed", "out_tree", "executable", "trace_s", "donate", "background",
+                 "interpreted")
 
     def __init__(self, closed, out_tree, trace_s, donate):
         self.closed = closed
@@ -184,6 +185,7 @@ class _Entry:
         self.trace_s = trace_s
         self.donate = donate
         self.background = None       # its executables.BackgroundCompile, once started
+        self.interpreted = None      # its executables.Interpreted, while calls run on numpy
 
 
 class JitFunction:
@@ -264,14 +266,20 @@ class JitFunction:
         if traced:
             outs = bind_jit_call(entry.closed, leaves, self._name)
         else:
-            if entry.executable is None and self._first_call_on_numpy(entry):
-                outs = wrap_outputs(executables.Interpreted(entry.closed)(*leaves))
-                entry.background = executables.compile_in_background(entry.closed,
-                                                                     entry.donate)
+            if entry.executable is None and self._on_numpy(entry):
+                if entry.interpreted is None:
+                    executables.prestart_worker()
+                    entry.interpreted = executables.Interpreted(entry.closed)
+                outs = wrap_outputs(entry.interpreted(*leaves))
+                if entry.background is None:
+                    entry.background = executables.compile_in_background(entry.closed,
+                                                                         entry.donate)
             else:
                 if entry.executable is None:
-                    # (After a first call on numpy: waits for its background compile.)
+                    # (After calls on numpy: waits for a background compile still running
+                    # on this process's thread.)
                     entry.executable = self._compile(entry)
+                    entry.interpreted = None
                     if self._specializable and not kwargs:
                         fast = _specialize(args, leaves, entry, self._name)
                         if fast is not None:
@@ -343,15 +351,23 @@ class JitFunction:
         return ex
 
     @staticmethod
-    def _first_call_on_numpy(entry):
+    def _on_numpy(entry):
         """config.jit_background_compile: a new program's first call runs on numpy, then its
-        kernels compile in a background thread; the next call waits for them (calls
-        interpreted meanwhile would take the GIL from the compile: a loop of them measured
+        kernels compile in the background. Their compile runs in a worker process
+        (backend.compile_worker) where the disk cache allows: calls run on numpy until it is
+        done. A compile on this process's thread makes the next call wait for it instead
+        (calls on numpy meanwhile would take the GIL from the compile: a loop of them measured
         7x slower to reach compiled code). Not for a program whose loops would run long on
-        numpy (backend.loop_runs): it compiles on its first call."""
-        return _config.jit_background_compile and entry.background is None and \
-            executables.compiled(entry.closed, entry.donate) is None and \
-            first_call_on_numpy_pays(entry.closed)
+        numpy (backend.loop_runs), nor for one compiled before (its kernels load from the disk
+        cache): it compiles on its first call."""
+        if not _config.jit_background_compile:
+            return False
+        job = entry.background
+        if job is not None:
+            return job.offloaded and not job.done()
+        return executables.compiled(entry.closed, entry.donate) is None and \
+            first_call_on_numpy_pays(entry.closed) and \
+            not executables.compiled_before(entry.closed, entry.donate)
 
     # --- cache misses --------------------------------------------------------------------------
     def _explain(self, key):
