@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("fresh_jit_cache_dir")
 @pytest.fixture
 def background():
     # Programs compiled by earlier tests leave markers that make their first call compile
-    # (executables.compiled_before): each test starts without them.
+    # (executables.loads_quickly): each test starts without them.
     shutil.rmtree(os.path.join(default_cache_dir(), "programs"), ignore_errors=True)
     old = config.jit_background_compile
     config.update("jit_background_compile", True)

@@ -142,8 +142,8 @@ def test_calls_run_on_numpy_until_the_worker_has_compiled(fresh_jit_cache_dir):
 
 def test_loops_over_their_time_budget_finish_compiled(monkeypatch):
     """A while_loop running long on numpy goes on compiled from the carry it reached; a scan
-    whose iterations are projected over the budget runs compiled from its start. Later runs of
-    the same loop run compiled at once. Values equal the interpreter's."""
+    over the budget runs compiled from its start. Later runs of the same loop run compiled at
+    once. Values equal the interpreter's."""
     from functrans.backend import numpy_run
     monkeypatch.setattr(numpy_run, "LOOP_BUDGET_SECONDS", 0.02)
     compiles = []
@@ -166,7 +166,7 @@ def test_loops_over_their_time_budget_finish_compiled(monkeypatch):
 
     def heavy(x):
         return lax.scan(lambda c, _: (fnp.tanh(c @ c.T) * 0.5, fnp.sum(c)), x, None,
-                        length=400)
+                        length=3000)
     x = rng.standard_normal((60, 60)) * 0.1
     closed = ft.make_jaxpr(heavy)(x)
     run = executables.Interpreted(closed)

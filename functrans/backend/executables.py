@@ -8,6 +8,7 @@ short script waits for its compiles at exit, so that the next process finds them
 cache."""
 import hashlib
 import os
+import sys
 import threading
 import weakref
 
@@ -16,7 +17,7 @@ import numpy as np
 from . import compile_worker
 from .flatten import flatten
 from .fusion import plan
-from .numpy_run import program_runner
+from .numpy_run import program_runner, run_started
 
 _executables = weakref.WeakKeyDictionary()      # ClosedProgram -> {donate: Executable}
 _compile_lock = threading.RLock()
@@ -36,12 +37,17 @@ def executable_for(program, donate=()):
     return per[key]
 
 
-# A program compiled once leaves a marker in the disk cache: a later process's first call of it
-# compiles right away (its kernels load from disk in a fraction of a second) rather than running
-# on numpy. Only a hint: a marker without kernels compiles them, on the first call.
+# A program compiled once leaves a marker in the disk cache: a later first call of it, in a
+# process where Numba has started, compiles right away (its kernels load from disk in a
+# fraction of a second) rather than running on numpy. Where Numba has not started (0.3-1 s),
+# running on numpy is the quicker first call. Only a hint: a marker without kernels compiles
+# them, on the first call.
 
-def compiled_before(program, donate=()) -> bool:
-    return os.path.exists(_marker(program, donate))
+def loads_quickly(program, donate=()) -> bool:
+    """Would compiling `program` now only load its kernels from disk, with Numba started?"""
+    cache = sys.modules.get(__package__ + ".cache")
+    return cache is not None and cache.KERNELS.numba_init_seconds is not None and \
+        os.path.exists(_marker(program, donate))
 
 
 def _remember(program, donate):
@@ -93,6 +99,7 @@ class Interpreted:
         self.run = program_runner(self.program, self.consts)
 
     def __call__(self, *args):
+        run_started()
         outs = self.run(*args)
         # As compiled code returns them: rank-0 outputs as numpy scalars, others as arrays of
         # the output's dtype (a Literal or an input passed through comes back as given here).
@@ -135,8 +142,10 @@ class BackgroundCompile:
             self.event.set()
 
 
-def prestart_worker():
-    if compile_worker.usable():
+def prestart_worker(program, donate=()):
+    """Start the compile worker for a program about to run on numpy, unless its kernels are on
+    disk already (compiled before: they only load)."""
+    if compile_worker.usable() and not os.path.exists(_marker(program, donate)):
         compile_worker.prestart()
 
 

@@ -15,16 +15,19 @@ binding: slower, the same values.
 
 jit decides to run a program on numpy by counting the equations a run evaluates
 (backend.loop_runs), which knows neither a while_loop's trip count nor what each equation costs
-on large arrays. So a loop's runner keeps to a budget: once its runs on numpy have taken, or a
-scan's run is projected to take, more than LOOP_BUDGET_SECONDS in all, it compiles its loop
-alone (one equation, synchronously) and finishes there, from the current carry. From then on
-that loop runs compiled.
+on large arrays. So a loop's runner keeps to a budget: once the run on numpy it is part of has
+taken more than LOOP_BUDGET_SECONDS, it compiles its loop alone (one equation, synchronously)
+and finishes there: a while_loop from the carry it has reached, a scan from its start (its ys
+are stacked from the xs). From then on that loop runs compiled. (Projecting a scan's remaining
+iterations from the first ones was tried: numpy's cold paths and a compile thread taking the
+GIL made the first iterations 5-10x slower than the rest, and projections wrong.)
 
 Values are those of the eager interpreter (the same numpy impls on the same inputs) except that
 numpy's floating-point warnings are silenced, as compiled code never warns.
 """
 import keyword
 import re
+import threading
 import time
 import weakref
 
@@ -33,7 +36,8 @@ import numpy as np
 from ..core.ir import ClosedProgram, Eqn, Literal, Program, Var
 from .flatten import flatten
 
-LOOP_BUDGET_SECONDS = 0.25
+# A loop's compile takes 0.5-5 s: up to a second on numpy is the quicker way to its results.
+LOOP_BUDGET_SECONDS = 1.0
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _closed_runners = weakref.WeakKeyDictionary()     # ClosedProgram -> its run function
@@ -126,19 +130,28 @@ def typed(values, avals):
     return [np.asarray(v, a.dtype) for v, a in zip(values, avals)]
 
 
+_run = threading.local()        # when the current top-level run on numpy started
+
+
+def run_started():
+    """Mark the start of a top-level run on numpy (executables.Interpreted): loop budgets count
+    from here."""
+    _run.started = time.perf_counter()
+
+
 class LoopBudget:
-    """The time one loop's runner has spent on numpy, and its compiled form once it is over
-    budget (see the module docstring)."""
-    __slots__ = ("spent", "compiled", "prim", "params")
+    """A loop's runner's budget: the time since its top-level run started plus the loop's
+    projected remainder, against LOOP_BUDGET_SECONDS; and the loop's compiled form once over it
+    (see the module docstring)."""
+    __slots__ = ("compiled", "prim", "params")
 
     def __init__(self, prim, params):
-        self.spent, self.compiled, self.prim, self.params = 0.0, None, prim, params
+        self.compiled, self.prim, self.params = None, prim, params
 
-    def over(self, started, projected=0.0):
-        return self.spent + (time.perf_counter() - started) + projected > LOOP_BUDGET_SECONDS
-
-    def charge(self, started):
-        self.spent += time.perf_counter() - started
+    @staticmethod
+    def over():
+        started = getattr(_run, "started", None)
+        return started is not None and time.perf_counter() - started > LOOP_BUDGET_SECONDS
 
     def compile(self, in_avals):
         """The loop alone, compiled: (operands...) -> list of results."""

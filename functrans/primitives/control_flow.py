@@ -630,7 +630,7 @@ scan_p.def_loop_lowering(loop_lowering.scan)
 
 def _scan_numpy_run(runner, **params):
     """The scan as a Python loop over its body's numpy function (backend.numpy_run); compiled
-    instead once its runs are projected over the loop budget."""
+    once a run goes over the loop budget."""
     body, length, num_consts, num_carry = (params[k] for k in
                                            ("body", "length", "num_consts", "num_carry"))
     run, avals = runner(body), body.out_avals
@@ -643,7 +643,6 @@ def _scan_numpy_run(runner, **params):
     def scan(*args):
         if budget.compiled is not None:
             return budget.compiled(*args)
-        started = time.perf_counter()
         consts, carry, xs = _split(args, num_consts, num_carry)
         ys = [np.empty((length,) + a.shape, a.dtype) for a in y_avals]
         for n, i in enumerate(order):
@@ -651,10 +650,8 @@ def _scan_numpy_run(runner, **params):
             carry = out[:num_carry]
             for y, o in zip(ys, out[num_carry:]):
                 y[i] = o
-            if n & (n + 1) == 0 and budget.over(started, (time.perf_counter() - started) *
-                                                (length - n - 1) / (n + 1)):
-                return budget.compile(in_avals)(*args)      # (at iterations 1, 2, 4, 8, ...)
-        budget.charge(started)
+            if n & 15 == 15 and budget.over():
+                return budget.compile(in_avals)(*args)     # (from its start: the xs)
         return numpy_run.typed(carry, avals) + ys
     return scan
 
@@ -1253,15 +1250,13 @@ def _while_numpy_run(runner, **params):
     def while_loop(*args):
         if budget.compiled is not None:
             return budget.compiled(*args)
-        started = time.perf_counter()
         cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
         n = 0
         while test(*cc, *carry)[0]:
             carry = step(*bc, *carry)
             n += 1
-            if n & 15 == 0 and budget.over(started):
+            if n & 15 == 0 and budget.over():
                 return budget.compile(in_avals)(*cc, *bc, *carry)
-        budget.charge(started)
         return numpy_run.typed(carry, body_program.out_avals)
     return while_loop
 

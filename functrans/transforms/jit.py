@@ -268,7 +268,7 @@ class JitFunction:
         else:
             if entry.executable is None and self._on_numpy(entry):
                 if entry.interpreted is None:
-                    executables.prestart_worker()
+                    executables.prestart_worker(entry.closed, entry.donate)
                     entry.interpreted = executables.Interpreted(entry.closed)
                 outs = wrap_outputs(entry.interpreted(*leaves))
                 if entry.background is None:
@@ -358,8 +358,9 @@ class JitFunction:
         done. A compile on this process's thread makes the next call wait for it instead
         (calls on numpy meanwhile would take the GIL from the compile: a loop of them measured
         7x slower to reach compiled code). Not for a program whose loops would run long on
-        numpy (backend.loop_runs), nor for one compiled before (its kernels load from the disk
-        cache): it compiles on its first call."""
+        numpy (backend.loop_runs), nor for one compiled before in a process where Numba has
+        started (its kernels load from the disk cache at once): it compiles on its first
+        call."""
         if not _config.jit_background_compile:
             return False
         job = entry.background
@@ -367,7 +368,7 @@ class JitFunction:
             return job.offloaded and not job.done()
         return executables.compiled(entry.closed, entry.donate) is None and \
             first_call_on_numpy_pays(entry.closed) and \
-            not executables.compiled_before(entry.closed, entry.donate)
+            not executables.loads_quickly(entry.closed, entry.donate)
 
     # --- cache misses --------------------------------------------------------------------------
     def _explain(self, key):
