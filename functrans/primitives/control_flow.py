@@ -31,7 +31,6 @@ the trip count, as it would if loops were unrolled.
 """
 import builtins
 import operator
-import time
 
 import numpy as np
 
