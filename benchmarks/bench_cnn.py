@@ -37,6 +37,7 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(ROOT, "examples"), ROOT]
 
 import functrans as ft  # noqa: E402
+from functrans.backend.executables import wait_for_background_compiles  # noqa: E402
 from functrans.example_libraries import optimizers, stax  # noqa: E402
 from cnn_digits import make_cnn, make_step  # noqa: E402
 
@@ -49,6 +50,8 @@ def optional(name):
 
 
 def median_of_best_round(fn, rounds, reps, clock=time.perf_counter):
+    fn()
+    wait_for_background_compiles()      # compiled code, not jit's first calls on numpy
     best = np.inf
     for _ in range(rounds):
         times = []

@@ -32,6 +32,7 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, ROOT]
 
 import functrans as ft  # noqa: E402
+from functrans.backend.executables import wait_for_background_compiles  # noqa: E402
 import functrans.numpy as fnp  # noqa: E402
 from mlp import init_params, make_batch, make_step, matmuls_only, numpy_step  # noqa: E402
 
@@ -65,6 +66,7 @@ def compare(candidates, rounds=7, target_s=0.05):
     numbers = {}
     for name, fn in candidates.items():
         fn()
+        wait_for_background_compiles()  # compiled code, not jit's first calls on numpy
         t = _per_call(fn, 1)
         numbers[name] = max(1, int(target_s / max(t, 1e-7)))
     best = {name: float("inf") for name in candidates}

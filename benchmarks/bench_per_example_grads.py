@@ -13,6 +13,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import functrans as ft  # noqa: E402
+from functrans.backend.executables import wait_for_background_compiles  # noqa: E402
 import functrans.numpy as fnp  # noqa: E402
 from functrans import nn  # noqa: E402
 
@@ -35,6 +36,7 @@ def loss(params, x, y, np_mod=fnp, log_softmax=nn.log_softmax):
 
 def median_time(fn, repeats):
     fn()
+    wait_for_background_compiles()      # compiled code, not jit's first calls on numpy
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

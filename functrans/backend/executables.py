@@ -45,8 +45,9 @@ def executable_for(program, donate=()):
 
 def loads_quickly(program, donate=()) -> bool:
     """Would compiling `program` now only load its kernels from disk, with Numba started?"""
-    cache = sys.modules.get(__package__ + ".cache")
-    return cache is not None and cache.KERNELS.numba_init_seconds is not None and \
+    # (The module may be half-imported by the compile thread: no KERNELS yet.)
+    kernels = getattr(sys.modules.get(__package__ + ".cache"), "KERNELS", None)
+    return kernels is not None and kernels.numba_init_seconds is not None and \
         os.path.exists(_marker(program, donate))
 
 

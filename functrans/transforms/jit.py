@@ -365,7 +365,9 @@ class JitFunction:
             return False
         job = entry.background
         if job is not None:
-            return job.offloaded and not job.done()
+            # (compiled already: by the job, or by lower(...).compile() meanwhile)
+            return job.offloaded and not job.done() and \
+                executables.compiled(entry.closed, entry.donate) is None
         return executables.compiled(entry.closed, entry.donate) is None and \
             first_call_on_numpy_pays(entry.closed) and \
             not executables.loads_quickly(entry.closed, entry.donate)
