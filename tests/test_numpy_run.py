@@ -206,3 +206,45 @@ def test_a_dead_worker_falls_back_to_compiling_on_the_thread(fresh_jit_cache_dir
         proc = compile_worker._state["process"]
         if proc is not None:
             proc.kill()
+
+
+# --- every primitive, from the registry -----------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from functrans.core.primitive import registry  # noqa: E402
+from primitive_cases import all_strategies  # noqa: E402
+
+STRATEGIES = all_strategies()
+SUB_PROGRAMS = {"jit", "custom_jvp_call", "custom_vjp_call", "custom_lin", "checkpoint",
+                "remat_lin", "checkpoint_policy", "remat_saved", "cond", "while_loop", "scan"}
+
+
+def _apply(name, args, params):
+    out = registry[name].bind(*args, **params)
+    return list(out) if registry[name].multiple_results else [out]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in registry if n not in SUB_PROGRAMS))
+def test_every_primitive_on_numpy_matches_the_interpreter(name):
+    """Each primitive's unchecked impl in the generated function (inside one errstate) gives
+    the interpreter's values and dtypes. No Numba compile: many cases are cheap."""
+    if name not in STRATEGIES:
+        pytest.skip(f"no cases for {name}")
+
+    @settings(max_examples=8, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(STRATEGIES[name])
+    def run(case):
+        want = _apply(name, case.args, case.params)
+        closed = ft.make_jaxpr(lambda *a: _apply(name, a, case.params))(*case.args)
+        got = executables.Interpreted(closed)(*ft.tree_util.tree_leaves(case.args))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            g, w = np.asarray(g), np.asarray(w)
+            assert g.shape == w.shape and g.dtype == w.dtype, (name, g.dtype, w.dtype)
+            if w.dtype.kind in "fc":
+                np.testing.assert_allclose(g, w, rtol=1e-12, atol=0, equal_nan=True)
+            else:
+                np.testing.assert_array_equal(g, w)
+    run()

@@ -87,7 +87,7 @@ def program_runner(program, consts):
     # One errstate around the body: impls that would each enter one (log, div, reductions)
     # run their inner function (`quiet_inner`), as compiled kernels never warn.
     lines = [f"def run({', '.join(params_in)}):", "    with np.errstate(all='ignore'):"]
-    lines += [f"        {line}" for line in body]
+    lines += [f"        {line}" for line in body or ["pass"]]   # (all simplified away)
     lines.append(f"    return [{results}]")
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<functrans numpy run>", "exec"), g)
