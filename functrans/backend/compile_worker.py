@@ -87,7 +87,7 @@ def _worker():
         return None
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from functrans.backend.compile_worker import serve; serve()"],
+            [sys.executable, "-c", "from functrans.backend.compile_server import serve; serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_worker_env(), close_fds=True)
     except OSError:
@@ -130,24 +130,3 @@ def _retire(proc):
         proc.kill()
     except OSError:
         pass
-
-
-def serve():
-    """The worker's loop: (cache dir, kernel body, signatures, flags) in, (ok, message) out."""
-    requests = sys.stdin.buffer
-    replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)                  # stray prints must not corrupt the replies
-    from .cache import KERNELS
-    while True:
-        try:
-            cache_dir, body, signatures, flags = pickle.load(requests)
-        except EOFError:
-            return
-        os.environ["FUNCTRANS_CACHE_DIR"] = cache_dir
-        try:
-            KERNELS.kernel(body, signatures, flags)
-            reply = (True, "")
-        except Exception as e:   # noqa: BLE001 - reported; the caller compiles in-process
-            reply = (False, f"{type(e).__name__}: {e}")
-        pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
-        replies.flush()

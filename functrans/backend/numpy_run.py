@@ -143,10 +143,12 @@ class LoopBudget:
     """A loop's runner's budget: the time since its top-level run started plus the loop's
     projected remainder, against LOOP_BUDGET_SECONDS; and the loop's compiled form once over it
     (see the module docstring)."""
-    __slots__ = ("compiled", "prim", "params")
+    __slots__ = ("compiled", "prim", "params", "executable_for")
 
-    def __init__(self, prim, params):
+    def __init__(self, prim, params, executable_for):
+        """executable_for: backend.executables' (ClosedProgram -> compiled callable)."""
         self.compiled, self.prim, self.params = None, prim, params
+        self.executable_for = executable_for
 
     @staticmethod
     def over():
@@ -155,10 +157,9 @@ class LoopBudget:
 
     def compile(self, in_avals):
         """The loop alone, compiled: (operands...) -> list of results."""
-        from .executables import executable_for
         ins = [Var(a) for a in in_avals]
         outs = [Var(a) for a in self.prim.out_avals(*in_avals, **self.params)]
         eqn = Eqn(self.prim, tuple(ins), tuple(outs), self.params)
-        run = executable_for(ClosedProgram(Program((), tuple(ins), (eqn,), tuple(outs)), ()))
+        run = self.executable_for(ClosedProgram(Program((), tuple(ins), (eqn,), tuple(outs)), ()))
         self.compiled = lambda *args: list(run(*args))
         return self.compiled

@@ -635,7 +635,7 @@ def _scan_numpy_run(runner, **params):
     run, avals = runner(body), body.out_avals
     y_avals = avals[num_carry:]
     order = range(length - 1, -1, -1) if params["reverse"] else range(length)
-    budget = numpy_run.LoopBudget(scan_p, params)
+    budget = numpy_run.LoopBudget(scan_p, params, executable_for)
     in_avals = list(body.in_avals[:num_consts + num_carry]) + \
         [a.update(shape=(length,) + a.shape) for a in body.in_avals[num_consts + num_carry:]]
 
@@ -1243,7 +1243,7 @@ def _while_numpy_run(runner, **params):
     cond_program, body_program = params["cond_program"], params["body_program"]
     cond_nconsts, body_nconsts = params["cond_nconsts"], params["body_nconsts"]
     test, step = runner(cond_program), runner(body_program)
-    budget = numpy_run.LoopBudget(while_loop_p, params)
+    budget = numpy_run.LoopBudget(while_loop_p, params, executable_for)
     in_avals = list(cond_program.in_avals[:cond_nconsts]) + list(body_program.in_avals)
 
     def while_loop(*args):
