@@ -328,9 +328,23 @@ def _loop_copy(r, aval, order=None):
         return 0.0
     elems = _size(aval)
     shape = [aval.shape[d] for d in (order or range(aval.ndim)) if aval.shape[d] != 1]
-    passes = elems // max(shape[-1] if shape else 1, 1)
-    return max(elems * r.fused_elem + passes * r.fused_row,
+    inner = shape[-1] if shape else 1
+    return max(elems * r.fused_elem + _short_rows(r, elems, inner, 2),
                _stream(r, 2 * _nbytes(aval), r.copy_bw)[0])
+
+
+# An innermost loop this short does not vectorize (LLVM's vector body for float64 takes a few
+# 4-lane iterations): each of its element accesses is a scalar load or store.
+SHORT_ROW = 8
+
+
+def _short_rows(r, elems, inner, arrays):
+    """Seconds of a loop nest's innermost passes: `elems` elements in passes of `inner`, each
+    element reading or writing `arrays` arrays. A short pass (inner < SHORT_ROW) is scalar code
+    at fused_access per element access (measured on rows of 2); a long one costs its start,
+    about SHORT_ROW accesses per array."""
+    passes = elems // max(inner, 1)
+    return passes * min(inner, SHORT_ROW) * arrays * r.fused_access
 
 
 def basis_seconds(r, size, dtype):
@@ -410,10 +424,12 @@ def _kernel_term(r, step):
         sum(_nbytes(v.aval) for v in group.outputs)
     inner = group.shape[-1] if group.shape else 1
     passes = elems // max(inner, 1)           # starts of the innermost loop
-    compute = elems * per_elem + passes * r.fused_row
+    arrays = len(sources) + len(group.outputs)      # arrays each element reads or writes
+    compute = elems * per_elem + _short_rows(r, elems, inner, arrays)
     memory, how = _stream(r, moved)
     if compute >= memory:
-        how = f"{elems} elements x {per_elem * 1e9:.2g} ns + {passes} rows"
+        how = f"{elems} elements x {per_elem * 1e9:.2g} ns + {passes} rows of {inner} x " \
+            f"{arrays} arrays"
     cost = sum((equation_cost(m.eqn) for m in group.members), Cost(0.0, 0.0))
     label = f"kernel[{', '.join(names)}] over {tuple(group.shape)}"
     faults = _fresh(r, [v.aval for v in group.outputs])

@@ -312,13 +312,17 @@ def _ms(s):
 def measure_medians(fns, repeats=5):
     """{name: (median wall seconds, median CPU seconds of this thread)} per call of each
     function, sampled in turn (so that drifting load hits all alike); each sample loops to at
-    least 2 ms so that fast compiled Jacobians are above timer noise."""
+    least 2 ms so that fast compiled Jacobians are above timer noise. Two calls come first: a
+    jitted function's first call runs on numpy while its kernels compile, and the second waits
+    for them (timing that one made a 70 us Jacobian loop once per sample, each call cold after
+    the other mode: 250 us)."""
     loops = {}
     for name, fn in fns.items():
         fn()
-        t0 = time.perf_counter()
         fn()
-        loops[name] = max(1, int(2e-3 / max(time.perf_counter() - t0, 1e-7)))
+        t0 = time.thread_time()
+        fn()
+        loops[name] = max(1, int(2e-3 / max(time.thread_time() - t0, 1e-7)))
     wall = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
     for _ in range(repeats):
