@@ -424,7 +424,8 @@ def _kernel_term(r, step):
         sum(_nbytes(v.aval) for v in group.outputs)
     inner = group.shape[-1] if group.shape else 1
     passes = elems // max(inner, 1)           # starts of the innermost loop
-    arrays = len(sources) + len(group.outputs)      # arrays each element reads or writes
+    # arrays each element reads or writes (a reduction's result is written once per pass)
+    arrays = len(sources) + sum(_size(v.aval) == elems for v in group.outputs)
     compute = elems * per_elem + _short_rows(r, elems, inner, arrays)
     memory, how = _stream(r, moved)
     if compute >= memory:

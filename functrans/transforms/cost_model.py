@@ -232,10 +232,19 @@ MEASURE_MAX = 0.03
 
 def close_call(decision) -> bool:
     """Are decision's estimates too close to tell the faster mode, and the Jacobian cheap
-    enough to time both once? (Not when reverse mode is ruled out by its residuals.)"""
+    enough to time both once? (Not when reverse mode is ruled out by its residuals, nor for a
+    function closing over traced values.)"""
     lo, hi = sorted((decision.forward.seconds, decision.reverse.seconds))
     over_budget = decision.reverse.residual_bytes > decision.memory_budget
-    return not over_budget and hi <= lo * MEASURE_BAND and hi <= MEASURE_MAX
+    return not over_budget and hi <= lo * MEASURE_BAND and hi <= MEASURE_MAX and \
+        not _closes_over_tracers(decision)
+
+
+def _closes_over_tracers(decision):
+    """Does the function close over values an enclosing transform traces? It cannot run on
+    its own then (nor on another thread)."""
+    return any(isinstance(c, Tracer) for e in (decision.forward, decision.reverse)
+               if e.program is not None for c in e.program.consts)
 
 
 def settle_by_measurement(decision, runs, args):
