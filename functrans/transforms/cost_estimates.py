@@ -406,11 +406,14 @@ def _planned(closed):
 def _kernel_term(r, step):
     group = step.group
     elems = math.prod(group.shape)
+    inner = group.shape[-1] if group.shape else 1
     per_elem, names = 0.0, []
     for m in group.members:
         names.append(m.eqn.primitive.name)
         if m.kind == "reduce" or cost_kind(m.eqn.primitive) == "reduction":
-            per_elem += r.fused_reduce       # a chain of dependent adds: latency, not SIMD
+            # a chain of dependent adds: latency, not SIMD; in short innermost passes the
+            # chains are short and independent (the CPU overlaps them), counted per access
+            per_elem += r.fused_reduce if inner >= SHORT_ROW else r.fused_elem
         elif cost_kind(m.eqn.primitive) == "transcendental":
             per_elem += r.fused_transc
         elif cost_kind(m.eqn.primitive) == "divide":
@@ -422,7 +425,6 @@ def _kernel_term(r, step):
                if isinstance(rd.source, Var) and id(rd.source) not in produced}
     moved = sum(_nbytes(v.aval) for v in sources.values()) + \
         sum(_nbytes(v.aval) for v in group.outputs)
-    inner = group.shape[-1] if group.shape else 1
     passes = elems // max(inner, 1)           # starts of the innermost loop
     # arrays each element reads or writes (a reduction's result is written once per pass)
     arrays = len(sources) + sum(_size(v.aval) == elems for v in group.outputs)
