@@ -6,9 +6,9 @@ jacfwd and jacrev, their ratio (estimate / measurement), the mode jacobian(mode=
 the mode that measured faster, and how much slower auto's choice was than the faster mode.
 
 Times are medians of interleaved samples (fwd, rev, auto in turn, so drifting load hits all
-three alike), each sample looping to at least 2 ms. The clock is this thread's CPU time, like
-the calibration's (functrans.cost): the machine is shared, and wall time would mostly measure
-the other processes; the wall-clock medians are reported too.
+three alike; seven by default), each sample looping to at least 2 ms. The clock is this
+thread's CPU time, like the calibration's (functrans.cost): the machine is shared, and wall
+time would mostly measure the other processes; the wall-clock medians are reported too.
 
     python benchmarks/bench_mode_choice.py [--quick] [--only eager|jit] [--filter NAME]
                                            [--markdown PATH]
@@ -224,7 +224,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every sixth function")
     parser.add_argument("--only", choices=("eager", "jit"))
-    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=7)
     parser.add_argument("--filter", help="only the functions whose name contains this")
     parser.add_argument("--markdown", help="write the table and summary to this file")
     args = parser.parse_args(argv)
