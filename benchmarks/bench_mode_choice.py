@@ -215,9 +215,25 @@ def summarize(rows):
         f"modes differ by > 20%: "
         f"{sum(r['choice'] == r['faster'] for r in clear if r['settled_by'] != 'measured')}/"
         f"{sum(r['settled_by'] != 'measured' for r in clear)}",
+        *[_split_line(rows, ex) for ex in ("eager", "jit")],
         f"decision cost (once per signature): median "
         f"{np.median([r['decision_s'] for r in rows]) * 1e3:.1f} ms"]
     return "\n".join(lines)
+
+
+def _split_line(rows, execution):
+    rows = [r for r in rows if r["execution"] == execution]
+    if not rows:
+        return f"{execution}: no runs"
+    ratios = np.array([r["est"][k] / r["meas"][k] for r in rows for k in ("fwd", "rev")])
+    fold = np.maximum(ratios, 1 / ratios)
+    clear = [r for r in rows if r["gap"] > 1.2]
+    worst = max(rows, key=lambda r: r["loss"])
+    return (f"{execution}: within 2x {int((fold <= 2).sum())}/{len(fold)}, median ratio "
+            f"{np.median(ratios):.2f}, worst fold {fold.max():.2f}x; auto right where > 20%: "
+            f"{sum(r['choice'] == r['faster'] for r in clear)}/{len(clear)}, > 20% slower in "
+            f"{sum(r['loss'] > 0.2 for r in rows)} (worst {worst['loss'] * 100:.0f}%, "
+            f"{worst['name']} {worst['n']}->{worst['m']})")
 
 
 def main(argv=None):
