@@ -222,10 +222,10 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
 
 
 # Two estimates closer than MEASURE_BAND are within the model's error between the modes (in
-# the sweeps of bench_mode_choice.py, the estimated fwd/rev ratio was within 1.3x of the
-# measured one in 90% of the runs, 1.6x in 95%): there jacobian(mode="auto") times both modes
-# once per signature instead of trusting the estimates, when that is cheap (the larger estimate
-# at most MEASURE_MAX seconds: about ten calls of each).
+# two sweeps of bench_mode_choice.py, the estimated fwd/rev ratio was within 1.32-1.61x of the
+# measured one in 90% of the runs): there jacobian(mode="auto") times both modes once per
+# signature instead of trusting the estimates, when that is cheap (the larger estimate at most
+# MEASURE_MAX seconds: six calls of each then, under a quarter of a second in all).
 MEASURE_BAND = 1.5
 MEASURE_MAX = 0.03
 
@@ -289,19 +289,22 @@ def settle_by_measurement(decision, runs, args):
     return decision
 
 
-def _time_pair(runs, args, min_seconds=1e-3):
+def _time_pair(runs, args, min_seconds=2e-3):
     """{mode: (median CPU seconds of this thread, median wall seconds)} per call, sampled in
-    turn. Two calls first: a jitted Jacobian's first call runs on numpy while its kernels
-    compile, the second waits for them."""
+    turn, each sample looping to at least min_seconds. Two calls first: a jitted Jacobian's
+    first call runs on numpy while its kernels compile, the second waits for them. Five
+    samples, three for calls over 10 ms (single calls of a few ms, three samples of them,
+    picked the mode that measured 30% slower in a sweep)."""
     calls = {k: (lambda f=f: f(*args)) for k, f in runs.items()}
-    loops = {}
+    loops, once = {}, {}
     for k, call in calls.items():
         call()
         call()
         c0 = time.thread_time()
         call()
-        loops[k] = max(1, int(min_seconds / max(time.thread_time() - c0, 1e-7)))
-    samples = 5 if min(loops.values()) > 1 else 3      # calls over a millisecond: 3 samples
+        once[k] = time.thread_time() - c0
+        loops[k] = max(1, int(min_seconds / max(once[k], 1e-7)))
+    samples = 5 if max(once.values()) <= 1e-2 else 3
     cpu = {k: [] for k in calls}
     wall = {k: [] for k in calls}
     for _ in range(samples):
