@@ -39,7 +39,8 @@ def jacobian(fun, argnums=0, has_aux=False, mode="auto", memory_budget=None, spa
     With measure_ties=True, when the two estimates are within the model's error of each other
     (cost_model.MEASURE_BAND) and the Jacobian is cheap (cost_model.MEASURE_MAX), the decision
     times both modes once (compiled, when jit traces it) and takes the faster
-    (`last_decision.settled_by == "measured"`)."""
+    (`last_decision.settled_by == "measured"`): fun runs a dozen more times then, at the first
+    call of the signature."""
     if sparsity is not None or mode == "chain":
         # sparsity="auto" or a pattern: a coloured sparse Jacobian (a scipy.sparse.csr_array);
         # mode="chain": the cheapest bracketing of the chain of Jacobians (sparse_jacobian.py,
