@@ -94,8 +94,8 @@ from . import lax, numpy as fnp
 from .backend.cache_dir import default_cache_dir
 from .core.ir import ClosedProgram, Literal
 from .core.staging import eval_closed
-from .transforms.cost_estimates import MEMORY_BYTES, _jit_terms, compiled_loop, cost_kind, \
-    jit_steps
+from .transforms.cost_estimates import MEMORY_BYTES, PROBE_PASS, _jit_terms, compiled_loop, \
+    cost_kind, jit_steps
 from .transforms.jacobians import jacfwd, jacrev
 from .transforms.jit import jit
 from .transforms.tracing import make_jaxpr
@@ -666,8 +666,8 @@ def _measure_jit(r):
     rows = probes["axpy_rows"][1][0].shape[0]           # the same elements in rows of 2
     t_flat, t_rows = _interleaved([run["axpy_flat"], run["axpy_rows"]], samples=7)
     # rows of 2, one array read and one written: the model counts
-    # _short_rows(r, elements, 2, 2) = rows * 2 * 2 accesses
-    r.fused_access = max((t_rows - t_flat) / (rows * 2 * 2), 0.0)
+    # _short_rows(r, elements, 2, 2) = rows * PROBE_PASS accesses
+    r.fused_access = max((t_rows - t_flat) / (rows * PROBE_PASS), 0.0)
     t_small, t_mid = _interleaved([run["sum_small"], run["sum_mid"]], samples=7)
     r.fused_reduce = max((t_mid - t_small) / (mid - small) - r.fused_elem, r.fused_elem)
     # the loops last: their estimates use the kernel rates measured above

@@ -117,9 +117,12 @@ def test_short_innermost_loops_cost_per_access(fixed_rates):
     # rows of 2 with 3 arrays: 2 x 3 scalar accesses per pass
     assert cost_estimates._short_rows(r, 1000, 2, 3) == pytest.approx(500 * 2 * 3 *
                                                                        r.fused_access)
-    # a long row pays its start, SHORT_ROW accesses per array, once per pass
+    # a row long enough to vectorize pays its start once per pass: the probe's pass of 2
     long = cost_estimates._short_rows(r, 1000, 500, 3)
-    assert long == pytest.approx(2 * cost_estimates.SHORT_ROW * 3 * r.fused_access)
+    assert long == pytest.approx(2 * cost_estimates.PROBE_PASS * r.fused_access)
+    # the probe itself (rows of 2, one array read, one written) is PROBE_PASS per pass
+    assert cost_estimates._short_rows(r, 1000, 2, 2) == pytest.approx(
+        500 * cost_estimates.PROBE_PASS * r.fused_access)
 
     def rows_of(inner):
         return lambda x: fnp.sum(fnp.sin(x.reshape(-1, inner)) * 2.0, axis=1)

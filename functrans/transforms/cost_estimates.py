@@ -333,18 +333,21 @@ def _loop_copy(r, aval, order=None):
                _stream(r, 2 * _nbytes(aval), r.copy_bw)[0])
 
 
-# An innermost loop this short does not vectorize (LLVM's vector body for float64 takes a few
-# 4-lane iterations): each of its element accesses is a scalar load or store.
-SHORT_ROW = 8
+# An innermost loop shorter than this does not run one 4-lane float64 vector iteration: each
+# of its element accesses is a scalar load or store.
+SHORT_ROW = 4
+# The calibration's probe: passes of 2 elements, one array read and one written (4 accesses).
+PROBE_PASS = 2 * 2
 
 
 def _short_rows(r, elems, inner, arrays):
     """Seconds of a loop nest's innermost passes: `elems` elements in passes of `inner`, each
     element reading or writing `arrays` arrays. A short pass (inner < SHORT_ROW) is scalar code
-    at fused_access per element access (measured on rows of 2); a long one costs its start,
-    about SHORT_ROW accesses per array."""
+    at fused_access per element access (measured on rows of 2); a longer one vectorizes, and
+    pays for its start what the probe's pass of 2 costs (PROBE_PASS accesses)."""
     passes = elems // max(inner, 1)
-    return passes * min(inner, SHORT_ROW) * arrays * r.fused_access
+    per_pass = inner * arrays if inner < SHORT_ROW else PROBE_PASS
+    return passes * per_pass * r.fused_access
 
 
 def basis_seconds(r, size, dtype):
