@@ -225,7 +225,7 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
 # two sweeps of bench_mode_choice.py, the estimated fwd/rev ratio was within 1.32-1.61x of the
 # measured one in 90% of the runs): there jacobian(mode="auto") times both modes once per
 # signature instead of trusting the estimates, when that is cheap (the larger estimate at most
-# MEASURE_MAX seconds: six calls of each then, under a quarter of a second in all).
+# MEASURE_MAX seconds: six calls of each then, under 0.4 s in all).
 MEASURE_BAND = 1.5
 MEASURE_MAX = 0.03
 
@@ -289,12 +289,12 @@ def settle_by_measurement(decision, runs, args):
     return decision
 
 
-def _time_pair(runs, args, min_seconds=2e-3):
+def _time_pair(runs, args, min_seconds=3e-3):
     """{mode: (median CPU seconds of this thread, median wall seconds)} per call, sampled in
     turn, each sample looping to at least min_seconds. Two calls first: a jitted Jacobian's
-    first call runs on numpy while its kernels compile, the second waits for them. Five
-    samples, three for calls over 10 ms (single calls of a few ms, three samples of them,
-    picked the mode that measured 30% slower in a sweep)."""
+    first call runs on numpy while its kernels compile, the second waits for them. Seven
+    samples, three for calls over 10 ms (three samples of single 3.5 ms calls, and five of
+    single 1-1.4 ms calls, each once picked a mode that measured 30-48% slower in a sweep)."""
     calls = {k: (lambda f=f: f(*args)) for k, f in runs.items()}
     loops, once = {}, {}
     for k, call in calls.items():
@@ -304,7 +304,7 @@ def _time_pair(runs, args, min_seconds=2e-3):
         call()
         once[k] = time.thread_time() - c0
         loops[k] = max(1, int(min_seconds / max(once[k], 1e-7)))
-    samples = 5 if max(once.values()) <= 1e-2 else 3
+    samples = 7 if max(once.values()) <= 1e-2 else 3
     cpu = {k: [] for k in calls}
     wall = {k: [] for k in calls}
     for _ in range(samples):
