@@ -6,9 +6,9 @@ jacfwd and jacrev, their ratio (estimate / measurement), the mode jacobian(mode=
 the mode that measured faster, and how much slower auto's choice was than the faster mode.
 
 Times are medians of interleaved samples (fwd, rev, auto in turn, so drifting load hits all
-three alike), each sample looping to at least 2 ms. The clock is this thread's CPU time, like
-the calibration's (functrans.cost): the machine is shared, and wall time would mostly measure
-the other processes; the wall-clock medians are reported too.
+three alike; seven by default), each sample looping to at least 2 ms. The clock is this
+thread's CPU time, like the calibration's (functrans.cost): the machine is shared, and wall
+time would mostly measure the other processes; the wall-clock medians are reported too.
 
     python benchmarks/bench_mode_choice.py [--quick] [--only eager|jit] [--filter NAME]
                                            [--markdown PATH]
@@ -163,7 +163,7 @@ def run_case(name, f, x, execution, samples):
     faster = min(meas, key=meas.get)
     return {"name": name, "n": n, "m": m, "execution": execution, "est": est, "meas": meas,
             "wall": {"fwd": wall[0], "rev": wall[1]}, "auto": cpu[2], "auto_wall": wall[2],
-            "choice": decision.mode, "faster": faster,
+            "choice": decision.mode, "faster": faster, "settled_by": decision.settled_by,
             "gap": max(meas.values()) / min(meas.values()),
             "loss": meas[decision.mode] / meas[faster] - 1,
             "decision_s": decision.decision_seconds}
@@ -176,7 +176,8 @@ def fmt_row(r):
     return (f"| {r['name']} | {r['n']} | {r['m']} | {r['execution']} | "
             f"{_t(r['est']['fwd'])} | {_t(r['meas']['fwd'])} | {ratio['fwd']:.2f} | "
             f"{_t(r['est']['rev'])} | {_t(r['meas']['rev'])} | {ratio['rev']:.2f} | "
-            f"{r['choice']} | {r['faster']} | {r['gap']:.2f} | {ok} |")
+            f"{r['choice']}{'*' if r['settled_by'] == 'measured' else ''} | {r['faster']} | "
+            f"{r['gap']:.2f} | {ok} |")
 
 
 def _t(s):
@@ -209,16 +210,37 @@ def summarize(rows):
         f"auto's choice vs the faster mode: worst {worst['loss'] * 100:.0f}% slower "
         f"({worst['name']} n={worst['n']} m={worst['m']} {worst['execution']}); over 20% "
         f"slower in {sum(r['loss'] > 0.2 for r in rows)} runs",
+        f"auto decided by timing both modes (estimates within the model's error, marked *): "
+        f"{sum(r['settled_by'] == 'measured' for r in rows)} runs; of the rest, right where the "
+        f"modes differ by > 20%: "
+        f"{sum(r['choice'] == r['faster'] for r in clear if r['settled_by'] != 'measured')}/"
+        f"{sum(r['settled_by'] != 'measured' for r in clear)}",
+        *[_split_line(rows, ex) for ex in ("eager", "jit")],
         f"decision cost (once per signature): median "
         f"{np.median([r['decision_s'] for r in rows]) * 1e3:.1f} ms"]
     return "\n".join(lines)
+
+
+def _split_line(rows, execution):
+    rows = [r for r in rows if r["execution"] == execution]
+    if not rows:
+        return f"{execution}: no runs"
+    ratios = np.array([r["est"][k] / r["meas"][k] for r in rows for k in ("fwd", "rev")])
+    fold = np.maximum(ratios, 1 / ratios)
+    clear = [r for r in rows if r["gap"] > 1.2]
+    worst = max(rows, key=lambda r: r["loss"])
+    return (f"{execution}: within 2x {int((fold <= 2).sum())}/{len(fold)}, median ratio "
+            f"{np.median(ratios):.2f}, worst fold {fold.max():.2f}x; auto right where > 20%: "
+            f"{sum(r['choice'] == r['faster'] for r in clear)}/{len(clear)}, > 20% slower in "
+            f"{sum(r['loss'] > 0.2 for r in rows)} (worst {worst['loss'] * 100:.0f}%, "
+            f"{worst['name']} {worst['n']}->{worst['m']})")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every sixth function")
     parser.add_argument("--only", choices=("eager", "jit"))
-    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=7)
     parser.add_argument("--filter", help="only the functions whose name contains this")
     parser.add_argument("--markdown", help="write the table and summary to this file")
     args = parser.parse_args(argv)

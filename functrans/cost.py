@@ -51,8 +51,9 @@ equation by equation. Each equation's primitive declares its FLOPs, bytes and a 
                                seconds per element and operation inside a fused Numba kernel
                                (arithmetic; a transcendental inlined for small arrays; a
                                reduction's accumulation, a chain of dependent adds)
-  fused_row                    per pass of a kernel's innermost loop (its start-up: a short
-                               innermost axis neither vectorizes nor amortizes it)
+  fused_access                 per element access (a load or a store) in a kernel's innermost
+                               loop when that loop is short (it neither vectorizes nor amortizes
+                               its start-up): measured on rows of 2, one array read, one written
   fused_div                    seconds per element of a division inside a kernel (it does not
                                pipeline like a product), measured on numpy's divide loop
 
@@ -93,8 +94,8 @@ from . import lax, numpy as fnp
 from .backend.cache_dir import default_cache_dir
 from .core.ir import ClosedProgram, Literal
 from .core.staging import eval_closed
-from .transforms.cost_estimates import MEMORY_BYTES, _jit_terms, compiled_loop, cost_kind, \
-    jit_steps
+from .transforms.cost_estimates import MEMORY_BYTES, PROBE_PASS, _jit_terms, compiled_loop, \
+    cost_kind, jit_steps
 from .transforms.jacobians import jacfwd, jacrev
 from .transforms.jit import jit
 from .transforms.tracing import make_jaxpr
@@ -140,7 +141,7 @@ class Rates:
     fused_transc: float = 1e-8
     fused_reduce: float = 1e-9
     fused_div: float = 1e-9
-    fused_row: float = 2e-9
+    fused_access: float = 5e-10
     impl_call: dict = field(default_factory=dict)   # primitive name -> seconds
     have_jit: bool = False          # were the jit rates measured (else defaults)
     jit_provisional: bool = False   # jit rates derived from the numpy ones, probes compiling
@@ -184,7 +185,7 @@ class Rates:
             f"{self.fused_transc * 1e9:.2f} ns per inlined tanh, "
             f"{self.fused_reduce * 1e9:.2f} ns per reduced element, "
             f"{self.fused_div * 1e9:.2f} ns per division, "
-            f"{self.fused_row * 1e9:.2f} ns per innermost loop"])
+            f"{self.fused_access * 1e9:.2f} ns per access in a short innermost loop"])
 
 
 def _jit_state(r):
@@ -664,7 +665,9 @@ def _measure_jit(r):
     r.fused_transc = max((t_th - t_th_small) / (thin - small) - r.fused_elem, r.fused_elem)
     rows = probes["axpy_rows"][1][0].shape[0]           # the same elements in rows of 2
     t_flat, t_rows = _interleaved([run["axpy_flat"], run["axpy_rows"]], samples=7)
-    r.fused_row = max((t_rows - t_flat) / rows, 0.0)
+    # rows of 2, one array read and one written: the model counts
+    # _short_rows(r, elements, 2, 2) = rows * PROBE_PASS accesses
+    r.fused_access = max((t_rows - t_flat) / (rows * PROBE_PASS), 0.0)
     t_small, t_mid = _interleaved([run["sum_small"], run["sum_mid"]], samples=7)
     r.fused_reduce = max((t_mid - t_small) / (mid - small) - r.fused_elem, r.fused_elem)
     # the loops last: their estimates use the kernel rates measured above

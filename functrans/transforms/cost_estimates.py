@@ -328,9 +328,26 @@ def _loop_copy(r, aval, order=None):
         return 0.0
     elems = _size(aval)
     shape = [aval.shape[d] for d in (order or range(aval.ndim)) if aval.shape[d] != 1]
-    passes = elems // max(shape[-1] if shape else 1, 1)
-    return max(elems * r.fused_elem + passes * r.fused_row,
+    inner = shape[-1] if shape else 1
+    return max(elems * r.fused_elem + _short_rows(r, elems, inner, 2),
                _stream(r, 2 * _nbytes(aval), r.copy_bw)[0])
+
+
+# An innermost loop shorter than this does not run one 4-lane float64 vector iteration: each
+# of its element accesses is a scalar load or store.
+SHORT_ROW = 4
+# The calibration's probe: passes of 2 elements, one array read and one written (4 accesses).
+PROBE_PASS = 2 * 2
+
+
+def _short_rows(r, elems, inner, arrays):
+    """Seconds of a loop nest's innermost passes: `elems` elements in passes of `inner`, each
+    element reading or writing `arrays` arrays. A short pass (inner < SHORT_ROW) is scalar code
+    at fused_access per element access (measured on rows of 2); a longer one vectorizes, and
+    pays for its start what the probe's pass of 2 costs (PROBE_PASS accesses)."""
+    passes = elems // max(inner, 1)
+    per_pass = inner * arrays if inner < SHORT_ROW else PROBE_PASS
+    return passes * per_pass * r.fused_access
 
 
 def basis_seconds(r, size, dtype):
@@ -392,11 +409,14 @@ def _planned(closed):
 def _kernel_term(r, step):
     group = step.group
     elems = math.prod(group.shape)
+    inner = group.shape[-1] if group.shape else 1
     per_elem, names = 0.0, []
     for m in group.members:
         names.append(m.eqn.primitive.name)
         if m.kind == "reduce" or cost_kind(m.eqn.primitive) == "reduction":
-            per_elem += r.fused_reduce       # a chain of dependent adds: latency, not SIMD
+            # a chain of dependent adds: latency, not SIMD; in short innermost passes the
+            # chains are short and independent (the CPU overlaps them), counted per access
+            per_elem += r.fused_reduce if inner >= SHORT_ROW else r.fused_elem
         elif cost_kind(m.eqn.primitive) == "transcendental":
             per_elem += r.fused_transc
         elif cost_kind(m.eqn.primitive) == "divide":
@@ -408,12 +428,14 @@ def _kernel_term(r, step):
                if isinstance(rd.source, Var) and id(rd.source) not in produced}
     moved = sum(_nbytes(v.aval) for v in sources.values()) + \
         sum(_nbytes(v.aval) for v in group.outputs)
-    inner = group.shape[-1] if group.shape else 1
     passes = elems // max(inner, 1)           # starts of the innermost loop
-    compute = elems * per_elem + passes * r.fused_row
+    # arrays each element reads or writes (a reduction's result is written once per pass)
+    arrays = len(sources) + sum(_size(v.aval) == elems for v in group.outputs)
+    compute = elems * per_elem + _short_rows(r, elems, inner, arrays)
     memory, how = _stream(r, moved)
     if compute >= memory:
-        how = f"{elems} elements x {per_elem * 1e9:.2g} ns + {passes} rows"
+        how = f"{elems} elements x {per_elem * 1e9:.2g} ns + {passes} rows of {inner} x " \
+            f"{arrays} arrays"
     cost = sum((equation_cost(m.eqn) for m in group.members), Cost(0.0, 0.0))
     label = f"kernel[{', '.join(names)}] over {tuple(group.shape)}"
     faults = _fresh(r, [v.aval for v in group.outputs])

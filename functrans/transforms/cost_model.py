@@ -19,6 +19,7 @@ turns FLOPs and bytes into seconds with them. Reverse mode also keeps residuals:
 are reported and, over `memory_budget`, flagged (checkpoint or forward mode avoid them).
 """
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -113,6 +114,9 @@ class ModeDecision:
     # that other processes' load on a shared machine does not count (equal to wall time on an
     # idle machine with one BLAS thread)
     measured_cpu: dict = field(default_factory=dict)
+    # how the mode was settled: "estimate", or "measured" (the estimates were within the
+    # model's error of each other and the Jacobian cheap: both modes were timed once)
+    settled_by: str = "estimate"
 
     def ratio(self, mode, clock="wall"):
         """estimate / measurement for mode ("fwd" or "rev") on the "wall" or "cpu" clock, or
@@ -217,6 +221,102 @@ def choose_mode(fun, *args, jit=False, memory_budget=None) -> ModeDecision:
                         time.thread_time() - t0)
 
 
+# Two estimates closer than MEASURE_BAND are within the model's error between the modes (in
+# two sweeps of bench_mode_choice.py, the estimated fwd/rev ratio was within 1.32-1.61x of the
+# measured one in 90% of the runs): there jacobian(mode="auto") times both modes once per
+# signature instead of trusting the estimates, when that is cheap (the larger estimate at most
+# MEASURE_MAX seconds: six calls of each then, under 0.4 s in all).
+MEASURE_BAND = 1.5
+MEASURE_MAX = 0.03
+
+
+def close_call(decision) -> bool:
+    """Are decision's estimates too close to tell the faster mode, and the Jacobian cheap
+    enough to time both once? (Not when reverse mode is ruled out by its residuals, nor for a
+    function closing over traced values.)"""
+    lo, hi = sorted((decision.forward.seconds, decision.reverse.seconds))
+    over_budget = decision.reverse.residual_bytes > decision.memory_budget
+    return not over_budget and hi <= lo * MEASURE_BAND and hi <= MEASURE_MAX and \
+        not _closes_over_tracers(decision)
+
+
+def _closes_over_tracers(decision):
+    """Does the function close over values an enclosing transform traces? It cannot run on
+    its own then (nor on another thread)."""
+    return any(isinstance(c, Tracer) for e in (decision.forward, decision.reverse)
+               if e.program is not None for c in e.program.consts)
+
+
+def settle_by_measurement(decision, runs, args):
+    """Time both modes (`runs`: {"fwd": callable, "rev": callable} of `args`, compiled for a jit
+    decision) and make decision.mode the one that measured faster in CPU time. Runs on a thread
+    of its own: a decision made while jit traces must run the Jacobians, not stage them (the
+    trace state is per thread). If they cannot run there (a function closing over values of an
+    enclosing transform), the estimate's choice stands. Returns the decision."""
+    t0 = time.thread_time()
+    out = {}
+
+    def work():
+        c0 = time.thread_time()
+        try:
+            out["times"] = _time_pair(runs, args)
+        except Exception as e:  # noqa: BLE001   (the estimate's choice stands; said in reason)
+            out["error"] = e
+        out["thread_cpu"] = time.thread_time() - c0
+    thread = threading.Thread(target=work, name="functrans-jacobian-mode-timing")
+    thread.start()
+    thread.join()
+    times = out.get("times")
+    decision.decision_seconds += time.thread_time() - t0 + out.get("thread_cpu", 0.0)
+    if times is None:
+        decision.reason += (f"; the estimates are close, but timing both modes failed "
+                            f"({type(out['error']).__name__}): the estimate decides")
+        return decision
+    decision.measured_cpu = {k: c for k, (c, _) in times.items()}
+    decision.measured = {k: w for k, (_, w) in times.items()}
+    faster = min(decision.measured_cpu, key=decision.measured_cpu.get)
+    slower = "rev" if faster == "fwd" else "fwd"
+    gap = decision.measured_cpu[slower] / max(decision.measured_cpu[faster], 1e-12)
+    est = {"fwd": decision.forward.seconds, "rev": decision.reverse.seconds}
+    decision.reason = (
+        f"{'forward' if faster == 'fwd' else 'reverse'} mode ({decision.execution}), measured: "
+        f"the estimates ({_ms(est['fwd'])} forward, {_ms(est['rev'])} reverse) are within "
+        f"{MEASURE_BAND:g}x, the model's error between the modes, so both were timed once: "
+        f"{_ms(decision.measured_cpu['fwd'])} forward, {_ms(decision.measured_cpu['rev'])} "
+        f"reverse ({gap:.2f}x)")
+    decision.mode = faster
+    decision.settled_by = "measured"
+    return decision
+
+
+def _time_pair(runs, args, min_seconds=3e-3):
+    """{mode: (median CPU seconds of this thread, median wall seconds)} per call, sampled in
+    turn, each sample looping to at least min_seconds. Two calls first: a jitted Jacobian's
+    first call runs on numpy while its kernels compile, the second waits for them. Seven
+    samples, three for calls over 10 ms (three samples of single 3.5 ms calls, and five of
+    single 1-1.4 ms calls, each once picked a mode that measured 30-48% slower in a sweep)."""
+    calls = {k: (lambda f=f: f(*args)) for k, f in runs.items()}
+    loops, once = {}, {}
+    for k, call in calls.items():
+        call()
+        call()
+        c0 = time.thread_time()
+        call()
+        once[k] = time.thread_time() - c0
+        loops[k] = max(1, int(min_seconds / max(once[k], 1e-7)))
+    samples = 7 if max(once.values()) <= 1e-2 else 3
+    cpu = {k: [] for k in calls}
+    wall = {k: [] for k in calls}
+    for _ in range(samples):
+        for k, call in calls.items():
+            c0, w0 = time.thread_time(), time.perf_counter()
+            for _ in range(loops[k]):
+                call()
+            cpu[k].append((time.thread_time() - c0) / loops[k])
+            wall[k].append((time.perf_counter() - w0) / loops[k])
+    return {k: (float(np.median(cpu[k])), float(np.median(wall[k]))) for k in calls}
+
+
 def _ms(s):
     return f"{s * 1e3:.3g} ms"
 
@@ -224,13 +324,17 @@ def _ms(s):
 def measure_medians(fns, repeats=5):
     """{name: (median wall seconds, median CPU seconds of this thread)} per call of each
     function, sampled in turn (so that drifting load hits all alike); each sample loops to at
-    least 2 ms so that fast compiled Jacobians are above timer noise."""
+    least 2 ms so that fast compiled Jacobians are above timer noise. Two calls come first: a
+    jitted function's first call runs on numpy while its kernels compile, and the second waits
+    for them (timing that one made a 70 us Jacobian loop once per sample, each call cold after
+    the other mode: 250 us)."""
     loops = {}
     for name, fn in fns.items():
         fn()
-        t0 = time.perf_counter()
         fn()
-        loops[name] = max(1, int(2e-3 / max(time.perf_counter() - t0, 1e-7)))
+        t0 = time.thread_time()
+        fn()
+        loops[name] = max(1, int(2e-3 / max(time.thread_time() - t0, 1e-7)))
     wall = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
     for _ in range(repeats):
