@@ -456,10 +456,96 @@ class _Template:
     function made (from the signature alone). `steps`: per equation (impl, params, input
     slots, multiple_results, the outputs' aval keys, primitive); output slots follow the
     sources in order. `result`: the slot of the returned value."""
-    __slots__ = ("sources", "steps", "result", "__weakref__")
+    __slots__ = ("sources", "steps", "result", "run", "__weakref__")
 
     def __init__(self, sources, steps, result):
         self.sources, self.steps, self.result = sources, steps, result
+        self.run = _compile_template(self)
+
+
+def _wrap_output(out):
+    """An impl's single output as the eager interpreter hands it on (EvalTrace)."""
+    if type(out) is Array and not out.flags.writeable:
+        return out
+    return to_array(out) if isinstance(out, np.ndarray) else out
+
+
+def _compile_template(tpl):
+    """The function that records one template's call, as Python source: (trace, record,
+    arguments): the same steps in the same order, without the loops over its tables."""
+    g = {"_plain": plain, "_wrap": _wrap_output, "_wrap_list": _wrap_outputs,
+         "_avk": _aval_and_key, "_Var": Var, "_RT": RecordTracer, "_tpl": tpl}
+
+    def glob(obj):
+        k = f"_g{len(g)}"
+        g[k] = obj
+        return k
+
+    lines = ["def run(trace, rec, args):"]
+    val, atom, tracer_srcs = [], [], []
+    for i, (kind, x) in enumerate(tpl.sources):
+        if kind == 2:
+            val.append(glob(x[1]))
+            atom.append(glob(x[0]))
+            continue
+        if kind == 0:
+            lines.append(f"    s{i} = args[{x}]")
+        elif kind == 1:
+            lines.append(f"    s{i} = trace.pure(args[{x}])")
+        else:
+            lines.append(f"    s{i} = trace.pure({glob(x)})")
+        tracer_srcs.append(f"s{i}")
+        val.append(f"s{i}.value")
+        atom.append(f"s{i}.atom")
+    n_src = len(tpl.sources)
+    body, record = [], []
+    j = n_src
+    for impl, params, ins, multi, out_keys, prim in tpl.steps:
+        kw = []
+        for k, v in params.items():
+            if not _IDENT.match(k) or keyword.iskeyword(k):
+                kw = None
+                break
+            kw.append(f"{k}={glob(v)}")
+        args = ", ".join([f"_plain({val[i]})" for i in ins] +
+                         (kw if kw is not None else [f"**{glob(params)}"]))
+        outs = list(range(j, j + len(out_keys)))
+        j += len(out_keys)
+        if multi:
+            names = ", ".join(f"o{k}" for k in outs)
+            body.append(f"    {names}{',' if len(outs) == 1 else ''} = "
+                        f"_wrap_list({glob(impl)}({args}))")
+        else:
+            body.append(f"    o{outs[0]} = _wrap({glob(impl)}({args}))")
+        for k, key in zip(outs, out_keys):
+            body.append(f"    a{k}, k{k} = _avk(o{k})")
+            kg = glob(key)
+            body.append(f"    if k{k} is not {kg} and k{k} != {kg}: return None")
+            val.append(f"o{k}")
+            atom.append(f"x{k}")
+        for k in outs:
+            record.append(f"    n{k} = len(vv); vv.append(o{k}); x{k} = _Var(a{k})")
+        ins_atoms = "".join(f"{atom[i]}, " for i in ins)
+        outs_atoms = "".join(f"x{k}, " for k in outs)
+        record.append(f"    raw(({glob(prim)}, ({ins_atoms}), ({outs_atoms}), {glob(params)}))")
+    lines += body
+    lines.append("    vv = rec.var_values")
+    lines.append("    raw = rec.raw_eqns.append")
+    lines += record
+    refs = "".join(f"{t}.ref, " for t in tracer_srcs)
+    lines.append(f"    rec.key.append(('t', _tpl, ({refs})))")
+    r = tpl.result
+    if r < n_src:
+        lines.append(f"    return s{r}")
+    else:
+        dep = " or ".join(f"{t}.dep" for t in tracer_srcs) or "False"
+        lines.append(f"    return _RT(trace, a{r}, o{r}, x{r}, n{r}, bool({dep}))")
+    exec(compile("\n".join(lines) + "\n", "<functrans template>", "exec"), g)
+    return g["run"]
+
+
+def _wrap_outputs(out):
+    return [to_array(o) if isinstance(o, np.ndarray) else o for o in out]
 
 
 def _static_part(x):
@@ -508,7 +594,7 @@ def templated_call(fn, args, statics):
     if tpl is None:
         return _new_template(sig, fn, args, statics, main, values_known)
     if tpl is not _NO_TEMPLATE:
-        out = _run_template(tpl, main, args)
+        out = tpl.run(main.trace(), main.global_data, args)
         if out is not None:
             return out
         _TEMPLATES[sig] = _NO_TEMPLATE      # an output's aval differed (never expected)
@@ -623,71 +709,6 @@ def _capture(rec, main, args, out, marks, values_known):
             refs.append(("c", const_index[id(atom)]))
     rec.key[n_key:] = const_entries + [("t", tpl, tuple(refs))]
     return tpl
-
-
-def _run_template(tpl, main, args):
-    """Record what the template's call records, evaluating its impls directly; None (nothing
-    recorded but constants) if an output's aval is not the template's."""
-    rec = main.global_data
-    trace = main.trace()
-    vals, atoms, deps, refs, src = [], [], [], [], []
-    for kind, x in tpl.sources:
-        if kind == 0:
-            t = args[x]
-        elif kind == 2:
-            atoms.append(x[0])
-            vals.append(x[1])
-            deps.append(False)
-            src.append(None)
-            continue
-        else:
-            t = trace.pure(args[x] if kind == 1 else x)
-        atoms.append(t.atom)
-        vals.append(t.value)
-        deps.append(t.dep)
-        refs.append(t.ref)
-        src.append(t)
-    n_src = len(vals)
-    out_avals = []
-    for impl, params, ins, multi, out_keys, _ in tpl.steps:
-        out = impl(*[plain(vals[i]) for i in ins], **params)
-        if multi:
-            outs = [to_array(o) if isinstance(o, np.ndarray) else o for o in out]
-        elif type(out) is Array and not out.flags.writeable:
-            outs = [out]
-        else:
-            outs = [to_array(out) if isinstance(out, np.ndarray) else out]
-        for o, k in zip(outs, out_keys):
-            aval, key = _aval_and_key(o)
-            if key is not k and key != k:
-                return None
-            vals.append(o)
-            out_avals.append(aval)
-    var_values = rec.var_values
-    raw_eqns = rec.raw_eqns
-    index = {}
-    j = n_src
-    for _, params, ins, _, out_keys, prim in tpl.steps:
-        dep = False
-        for i in ins:
-            if deps[i]:
-                dep = True
-                break
-        outs = []
-        for _ in out_keys:
-            var = Var(out_avals[j - n_src])
-            outs.append(var)
-            atoms.append(var)
-            deps.append(dep)
-            index[j] = len(var_values)
-            var_values.append(vals[j])
-            j += 1
-        raw_eqns.append((prim, tuple([atoms[i] for i in ins]), tuple(outs), params))
-    rec.key.append(("t", tpl, tuple(refs)))
-    r = tpl.result
-    if r < n_src:
-        return src[r]
-    return RecordTracer(trace, out_avals[r - n_src], vals[r], atoms[r], index[r], deps[r])
 
 
 # --- differentiating the recorded program ---------------------------------------------------
