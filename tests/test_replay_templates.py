@@ -191,3 +191,21 @@ def test_jvp_hessian_and_vmap_compose_with_templates():
     three_ways(lambda: ft.hessian(f)(w))
     three_ways(lambda: ft.vmap(ft.grad(f))(np.stack([w, 2 * w])))
     three_ways(lambda: ft.grad(lambda v: fnp.sum(ft.grad(f)(v) ** 2))(w))
+
+
+def test_arguments_that_are_the_same_value_are_part_of_the_signature():
+    # x @ x, then r @ x with the same avals (repeated squaring), and x * x then x * y: a
+    # template made where both arguments were one value must not serve distinct ones.
+    a = rng.standard_normal((3, 3))
+    v = rng.standard_normal((3, 3))
+    for n in (2, 3, 5, 6):
+        three_ways(lambda: ft.jvp(lambda m: fnp.linalg.matrix_power(m, n), (a,), (v,)))
+        three_ways(lambda: ft.grad(lambda m: fnp.sum(fnp.linalg.matrix_power(m, n)))(a))
+    x, y = rng.standard_normal(4), rng.standard_normal(4)
+
+    def f(x, y):
+        return fnp.sum(x * x + x * y + y * y - (x - x) * y + fnp.maximum(y, y) * x)
+
+    v, g = three_ways(lambda: ft.value_and_grad(f, argnums=(0, 1))(x, y))
+    np.testing.assert_allclose(g[0], 2 * x + 2 * y, rtol=1e-12)
+    np.testing.assert_allclose(g[1], x + 2 * y + x, rtol=1e-12)

@@ -568,6 +568,7 @@ def templated_call(fn, args, statics):
         return fn(*args, *statics)
     sig = [fn]
     values_known = True             # every argument's value is in the signature or traced
+    same = None                     # what each traced or array argument is (see below)
     for a in args:
         t = type(a)
         if t is RecordTracer:
@@ -575,15 +576,31 @@ def templated_call(fn, args, statics):
                 return fn(*args, *statics)
             aval = a.aval
             sig.append((aval.shape, aval.dtype, aval.weak_type))
+            if same is None:
+                same = [id(a.atom)]
+            else:
+                same.append(id(a.atom))
         elif t is float or t is complex:
             sig.append((t, repr(a)))        # repr tells -0.0 from 0.0
         elif t is int or t is bool:
             sig.append((t, a))
-        elif t is np.ndarray or t in _NUMPY_SCALARS:
+        elif t is np.ndarray or t is Array or t in _NUMPY_SCALARS:
             sig.append((t, a.shape, a.dtype))
             values_known = False
+            # An array already made a constant of this recording is that constant's variable
+            # (the one a traced argument made from it would have).
+            k = main.global_data.const_ids.get(id(a))
+            key = id(a) if k is None else id(main.global_data.constvars[k])
+            if same is None:
+                same = [key]
+            else:
+                same.append(key)
         else:
             return fn(*args, *statics)
+    if same is not None and len(same) > 1:
+        # Which arguments are the same value (x @ x, then r @ x with the same avals): the
+        # template wires each equation input to the first argument that is that value.
+        sig.append(tuple([same.index(k) for k in same]))
     for x in statics:
         part = _static_part(x)
         if part is None:
