@@ -23,6 +23,11 @@ whose tangent is symbolically zero (x > 0, floor(x)) is a traced value here wher
 path already returns a concrete array. Conversions that consult a derivative (float(), .item(),
 __array__) are answered exactly by asking the JVP of the recorded prefix.
 
+Under the recording, functrans.numpy calls are recorded whole per signature ("templates", see
+`templated_call`): the first call with given argument kinds, shapes, dtypes and static
+arguments keeps the equations it appended, later ones append the same equations evaluating the
+impls directly. `templates(False)` turns that off.
+
 `fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
 """
 import keyword
