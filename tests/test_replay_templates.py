@@ -209,3 +209,19 @@ def test_arguments_that_are_the_same_value_are_part_of_the_signature():
     v, g = three_ways(lambda: ft.value_and_grad(f, argnums=(0, 1))(x, y))
     np.testing.assert_allclose(g[0], 2 * x + 2 * y, rtol=1e-12)
     np.testing.assert_allclose(g[1], x + 2 * y + x, rtol=1e-12)
+
+
+def test_power_absolute_and_where():
+    x = rng.standard_normal(5).astype(np.float32)
+    k = np.arange(5, dtype=np.int32)
+
+    def f(x, p):
+        a = x ** 2 + fnp.abs(x) ** 0.5 + 2.0 ** x + x ** p + fnp.power(x, k)
+        b = fnp.where(x > 0, x * 3.0, fnp.absolute(x)) + fnp.where(k > 2, 1.0, x)
+        return fnp.sum(a * b) + fnp.sum(fnp.where(x > 0, 0.0, -0.0) * x)
+
+    for p in (3, 3.0, 2, -1):
+        three_ways(lambda: ft.value_and_grad(f)(x, p), calls=2)
+    for _ in range(3):
+        with pytest.raises(ValueError, match="negative integer powers"):
+            ft.grad(lambda x: fnp.sum(x + (x > 0).astype(np.int32) ** -1))(x)

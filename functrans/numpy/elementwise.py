@@ -233,6 +233,10 @@ def power(x1, x2, /):
             return np.power(np.asarray(base, np.int32) if np.result_type(base).kind == "b"
                             else base, x2)
         return _numpy_bools_as_int32(np.power)(x1, x2)
+    return recorded(_power, (x1, x2))
+
+
+def _power(x1, x2):
     x1, x2 = asarray(x1, "power"), asarray(x2, "power")
     if type(x2) is int:
         # A Python int exponent does not take part in promotion (JAX): the base keeps its
@@ -277,6 +281,10 @@ def absolute(x, /):
     """|x| elementwise; for complex x, the float modulus."""
     if eager(x):
         return np.absolute(x)
+    return recorded(_absolute, (x,))
+
+
+def _absolute(x):
     x = asarray(x, "absolute")
     return x if _kind(x) in "bu" else lax.abs(x)
 
@@ -663,6 +671,10 @@ def where(condition, x=None, y=None, /):
         raise ValueError("fnp.where: either both or neither of x and y should be given")
     if eager(condition, x, y):
         return np.where(condition, *numpy_promote(x, y))
+    return recorded(_where, (condition, x, y))
+
+
+def _where(condition, x, y):
     condition = _truth(asarray(condition, "where"))
     x, y = promote(asarray(x, "where"), asarray(y, "where"))
     shape = broadcast_shapes(shape_of(condition), shape_of(x), shape_of(y), name="where")
