@@ -14,8 +14,9 @@ second call waits for them); the jit table shows that and compiling on the first
 (FUNCTRANS_JIT_BACKGROUND_COMPILE=0) side by side.
 
 This machine is shared (2 cores, other jobs running): expect 10-30% noise between runs; the
-ratios, measured round-robin in one loop in one process, are the stable part. torch is not
-installed here: no torch eager column.
+ratios, measured round-robin in one loop in one process, are the stable part. torch, when
+installed, runs with one thread (torch.set_num_threads(1)), as numpy's BLAS does here; its
+gradients are checked against functrans's before timing.
 """
 import os
 import subprocess
@@ -90,13 +91,38 @@ def _fmt_row(label, times, base_key="functrans"):
     return f"| {label} | " + " | ".join(cells) + " |"
 
 
+def _torch_value_and_grad(torch, params, x, y):
+    """The benchmark's loss and its gradients in torch eager mode (autograd's backward): the
+    same layers, max-shifted log-softmax and mean, on tensors sharing the numpy buffers."""
+    tp = [(torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_())
+          for w, b in params]
+    leaves = [a for wb in tp for a in wb]
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def value_and_grad():
+        h = tx
+        for w, b in tp[:-1]:
+            h = torch.clamp_min(h @ w + b, 0.0)
+        w, b = tp[-1]
+        logits = h @ w + b
+        shifted = logits - torch.amax(logits, dim=1, keepdim=True)
+        logz = torch.log(torch.sum(torch.exp(shifted), dim=1, keepdim=True))
+        loss = -torch.mean(torch.sum(ty * (shifted - logz), dim=1))
+        return loss, torch.autograd.grad(loss, leaves)
+    return value_and_grad
+
+
 def bench_value_and_grad(repeats):
     import functrans as ft
     import functrans.numpy as fnp
     ag = _optional("autograd")
     jax = _optional("jax")
+    torch = _optional("torch")
+    if torch is not None:
+        torch.set_num_threads(1)        # as numpy's BLAS here (and comparable under --cpu)
     from functrans.transforms import replay
-    names = ["functrans", "functrans, fast path off", "autograd", "jax (no jit)"]
+    names = ["functrans", "functrans, templates off", "functrans, fast path off", "autograd",
+             "jax (no jit)", "torch eager (1 thread)"]
     print("\n| un-jitted value_and_grad (ratio = functrans / column) | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for sizes, batch in SIZES:
@@ -108,7 +134,19 @@ def bench_value_and_grad(repeats):
         def off():
             with replay.fast_paths(False):
                 return f(params, x, y)
-        fns = {"functrans": lambda: f(params, x, y), "off": off}
+
+        def no_templates():
+            with replay.templates(False):
+                return f(params, x, y)
+        fns = {"functrans": lambda: f(params, x, y), "no templates": no_templates, "off": off}
+        if torch is not None:
+            tf = _torch_value_and_grad(torch, params, x, y)
+            fns["torch"] = tf
+            (v, g), (tv, tg) = f(params, x, y), tf()
+            np.testing.assert_allclose(float(tv.detach()), v, rtol=1e-5)
+            for (gw, gb), (tw, tb) in zip(g, zip(tg[::2], tg[1::2])):
+                np.testing.assert_allclose(tw.numpy(), gw, rtol=2e-4, atol=1e-6)
+                np.testing.assert_allclose(tb.numpy(), gb, rtol=2e-4, atol=1e-6)
         if ag is not None:
             import autograd.numpy as anp
             aloss, _ = mlp.make_step(anp, ag.grad)
@@ -122,7 +160,8 @@ def bench_value_and_grad(repeats):
             jx, jy = jnp.asarray(x), jnp.asarray(y)
             fns["jax (no jit)"] = lambda: jax.block_until_ready(jf(jp, jx, jy))
         measured = interleaved_times(fns, repeats if sizes[0] < 784 else min(repeats, 40))
-        times = {k: measured.get(k) for k in ("functrans", "off", "autograd", "jax (no jit)")}
+        times = {k: measured.get(k) for k in ("functrans", "no templates", "off", "autograd",
+                                              "jax (no jit)", "torch")}
         print(_fmt_row(f"{'-'.join(map(str, sizes))}, batch {batch}", times))
 
 

@@ -29,10 +29,15 @@ def assert_identical(a, b):
 
 
 def both_ways(run, calls=3):
-    """run() with the fast path off, then `calls` times with it on: all identical."""
+    """run() with the fast path off, then `calls` times with it on, recording primitive by
+    primitive and then whole functrans.numpy calls per signature (replay.templates): all
+    identical."""
     with replay.fast_paths(False):
         ref = run()
     with replay.fast_paths(True):
+        with replay.templates(False):
+            for _ in range(calls):
+                assert_identical(run(), ref)
         for _ in range(calls):
             assert_identical(run(), ref)
     return ref

@@ -104,6 +104,11 @@ class _TraceState(threading.local):
 _state = _TraceState()
 _EVAL_TRACE = EvalTrace(_state.stack[0])     # stateless: one object serves every thread
 
+# transforms/replay.py installs its recorder of whole functrans.numpy calls here when it loads
+# (the core cannot import upward); functrans.numpy's traced paths call it through
+# functrans.numpy._promotion.recorded while exactly one transform, a replay recording, runs.
+record_call = None
+
 
 @contextmanager
 def new_main(trace_type, global_data=None, dynamic=False):

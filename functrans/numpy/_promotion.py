@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes, errors
-from ..core.trace import Tracer, get_aval, is_eager
+from ..core import trace as _trace
+from ..core.trace import Tracer, _state, get_aval, is_eager
 
 __all__ = []
 
@@ -42,6 +43,19 @@ def _any_tracer(values) -> bool:
         if isinstance(v, Tracer) or (type(v) in (list, tuple) and _any_tracer(v)):
             return True
     return False
+
+
+def recorded(fn, args, statics=()):
+    """fn(*args, *statics): the traced path of a functrans.numpy function whose recorded
+    primitives depend only on the kinds, shapes and dtypes of `args` (traced values, arrays,
+    Python scalars, whose values count too) and on the hashable `statics` (axes, flags). Under
+    the un-jitted gradient's recording (transforms/replay.py) the primitives one call records
+    are kept per such signature and later calls evaluate them directly, skipping promotion,
+    dispatch and bind (same primitives, values and errors; see replay.templated_call)."""
+    hook = _trace.record_call
+    if hook is not None and len(_state.stack) == 2:
+        return hook(fn, args, statics)
+    return fn(*args, *statics)
 
 
 # --- array-likes ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ..core import dtypes
 from . import _complex_math
 from ._promotion import (asarray, broadcast_args, broadcast_shapes, broadcast_to, cast,
                          concrete, dtype_of, eager, numpy_inexact, numpy_operand, numpy_promote,
-                         promote, promote_args, shape_of, to_inexact)
+                         promote, promote_args, recorded, shape_of, to_inexact)
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
@@ -79,27 +79,36 @@ def _eager_pair(x1, x2):
 
 def _float_unary(name, np_fun, lax_fun, doc):
     """A float-only unary function: integer and boolean inputs are computed in float64."""
+    def traced(x):
+        return lax_fun(to_inexact(asarray(x, name)))
+
     def fun(x, /):
         if eager(x):
             return np_fun(*numpy_inexact(x))
-        return lax_fun(to_inexact(asarray(x, name)))
+        return recorded(traced, (x,))
     return _named(name, fun, doc)
 
 
 def _float_binary(name, np_fun, lax_fun, doc):
+    def traced(x1, x2):
+        return lax_fun(*promote_args(name, x1, x2, inexact=True))
+
     def fun(x1, x2, /):
         if eager(x1, x2):
             return np_fun(*numpy_inexact(x1, x2))
-        return lax_fun(*promote_args(name, x1, x2, inexact=True))
+        return recorded(traced, (x1, x2))
     return _named(name, fun, doc)
 
 
 def _binary(name, np_fun, lax_fun, doc):
     """A binary function defined for every dtype lax_fun accepts, after numpy promotion."""
+    def traced(x1, x2):
+        return lax_fun(*promote_args(name, x1, x2))
+
     def fun(x1, x2, /):
         if eager(x1, x2):
             return np_fun(*_eager_pair(x1, x2))
-        return lax_fun(*promote_args(name, x1, x2))
+        return recorded(traced, (x1, x2))
     return _named(name, fun, doc)
 
 
@@ -224,6 +233,10 @@ def power(x1, x2, /):
             return np.power(np.asarray(base, np.int32) if np.result_type(base).kind == "b"
                             else base, x2)
         return _numpy_bools_as_int32(np.power)(x1, x2)
+    return recorded(_power, (x1, x2))
+
+
+def _power(x1, x2):
     x1, x2 = asarray(x1, "power"), asarray(x2, "power")
     if type(x2) is int:
         # A Python int exponent does not take part in promotion (JAX): the base keeps its
@@ -246,6 +259,10 @@ def negative(x, /):
     """-x elementwise."""
     if eager(x):
         return np.negative(x)
+    return recorded(_negative, (x,))
+
+
+def _negative(x):
     x = asarray(x, "negative")
     _refuse_bool("negative", x)
     return lax.neg(x)
@@ -264,6 +281,10 @@ def absolute(x, /):
     """|x| elementwise; for complex x, the float modulus."""
     if eager(x):
         return np.absolute(x)
+    return recorded(_absolute, (x,))
+
+
+def _absolute(x):
     x = asarray(x, "absolute")
     return x if _kind(x) in "bu" else lax.abs(x)
 
@@ -291,6 +312,10 @@ def square(x, /):
     """x * x elementwise (booleans give int32, as in JAX; numpy gives int8)."""
     if eager(x):
         return _numpy_bools_as_int32(np.square)(x)
+    return recorded(_square, (x,))
+
+
+def _square(x):
     x, = _bool_as_int32(asarray(x, "square"))
     return lax.mul(x, x)
 
@@ -646,6 +671,10 @@ def where(condition, x=None, y=None, /):
         raise ValueError("fnp.where: either both or neither of x and y should be given")
     if eager(condition, x, y):
         return np.where(condition, *numpy_promote(x, y))
+    return recorded(_where, (condition, x, y))
+
+
+def _where(condition, x, y):
     condition = _truth(asarray(condition, "where"))
     x, y = promote(asarray(x, "where"), asarray(y, "where"))
     shape = broadcast_shapes(shape_of(condition), shape_of(x), shape_of(y), name="where")

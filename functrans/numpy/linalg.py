@@ -27,7 +27,7 @@ from ..transforms.custom import custom_jvp
 from . import creation as _creation, elementwise as _ew, indexing as _indexing
 from . import reductions as _red, shaping as _shaping, sorting as _sorting
 from ._promotion import (asarray, broadcast_shapes, broadcast_to, canonical_axis, concrete,
-                         dtype_of, eager, promote, shape_of, to_inexact)
+                         dtype_of, eager, promote, recorded, shape_of, to_inexact)
 
 __all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "norm", "solve", "inv",
            "det", "slogdet", "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd",
@@ -52,6 +52,10 @@ _MATRIX_PRODUCT = (((1,), (0,)), ((), ()))
 def matmul(a, b, /):
     """The matrix product of the last two axes, broadcasting the leading (batch) axes; a 1-D
     operand is a vector (its axis is removed from the result)."""
+    return recorded(_matmul, (a, b))
+
+
+def _matmul(a, b):
     a, b = _operands("matmul", a, b)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:

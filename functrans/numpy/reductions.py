@@ -20,7 +20,7 @@ from .. import lax
 from ..core import dtypes
 from . import _complex_math
 from ._promotion import (asarray, canonical_axes, canonical_axis, canonical_dtype, cast,
-                         dtype_of, eager, numpy_operand, shape_of)
+                         dtype_of, eager, numpy_operand, recorded, shape_of)
 from .elementwise import maximum, minimum, where as _select
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "argmax",
@@ -62,6 +62,10 @@ def sum(a, axis=None, dtype=None, keepdims=False):
     """Sum over the given axes (all by default)."""
     if eager(a):
         return _numpy_accumulate(np.sum, a, axis, dtype, keepdims)
+    return recorded(_sum, (a,), (axis, dtype, keepdims))
+
+
+def _sum(a, axis, dtype, keepdims):
     a = asarray(a, "sum")
     dtype = _accumulator_dtype(dtype_of(a), dtype, "sum")
     if dtype.kind == "b":       # numpy sums booleans with logical or when asked for bool
@@ -87,6 +91,10 @@ def _count(a, axes):
 def mean(a, axis=None, dtype=None, keepdims=False):
     """Arithmetic mean over the given axes: sum / count. Integers give JAX's float dtype for
     them (float32 up to 32 bits); float16 is accumulated in float32 and rounded back."""
+    return recorded(_mean, (a,), (axis, dtype, keepdims))
+
+
+def _mean(a, axis, dtype, keepdims):
     a = asarray(a, "mean")
     axes = canonical_axes(axis, len(shape_of(a)), "mean")
     in_dtype = dtype_of(a)
@@ -147,6 +155,11 @@ def _extremum(name, np_fun, lax_fun, lax_pair):
         if eager(a, initial, where):
             extra = {k: v for k, v in (("initial", initial), ("where", where)) if v is not None}
             return np_fun(a, axis=axis, keepdims=keepdims, **extra)
+        if initial is None and where is None:
+            return recorded(traced, (a,), (axis, keepdims))
+        return traced(a, axis, keepdims, initial, where)
+
+    def traced(a, axis, keepdims, initial=None, where=None):
         a = asarray(a, name)
         axes = canonical_axes(axis, len(shape_of(a)), name)
         if initial is None and _count(a, axes) == 0:

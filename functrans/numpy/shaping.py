@@ -9,7 +9,8 @@ from ..core import dtypes
 from ..core.trace import get_aval
 from ._promotion import (asarray, broadcast_shapes as _broadcast_shapes, broadcast_to as
                          _broadcast_to, canonical_axes, canonical_axis, concrete, dtype_of, eager,
-                         join_operands, numpy_promote, shape_arg, shape_of, stack_operands)
+                         join_operands, numpy_promote, recorded, shape_arg, shape_of,
+                         stack_operands)
 from .creation import asarray as _with_dtype, diagonal_mask
 from .elementwise import where
 from .indexing import take
@@ -79,6 +80,10 @@ def reshape(a, shape=None, order="C", *, newshape=None):
         raise ValueError(f"fnp.reshape: order must be 'C' or 'F', got {order!r}")
     if eager(a):
         return np.reshape(a, target, order=order)
+    return recorded(_reshape, (a,), (target, order))
+
+
+def _reshape(a, target, order):
     a = asarray(a, "reshape")
     target = _resolve_shape(target, _size(shape_of(a)), "reshape")
     if order == "F":
@@ -103,6 +108,10 @@ def transpose(a, axes=None):
     """a with its axes permuted (reversed by default)."""
     if eager(a):
         return np.transpose(a, axes)
+    return recorded(_transpose, (a,), (axes,))
+
+
+def _transpose(a, axes):
     a = asarray(a, "transpose")
     n = len(shape_of(a))
     if axes is None:
@@ -162,6 +171,10 @@ def squeeze(a, axis=None):
     """a without the given size-1 axes (all size-1 axes by default)."""
     if eager(a):
         return np.squeeze(a, axis)
+    return recorded(_squeeze, (a,), (axis,))
+
+
+def _squeeze(a, axis):
     a = asarray(a, "squeeze")
     s = shape_of(a)
     if axis is None:
@@ -178,6 +191,10 @@ def expand_dims(a, axis):
     """a with size-1 axes inserted at the given positions (of the result)."""
     if eager(a):
         return np.expand_dims(a, axis)
+    return recorded(_expand_dims, (a,), (axis,))
+
+
+def _expand_dims(a, axis):
     a = asarray(a, "expand_dims")
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     out_ndim = len(shape_of(a)) + len(axes)

@@ -23,6 +23,11 @@ whose tangent is symbolically zero (x > 0, floor(x)) is a traced value here wher
 path already returns a concrete array. Conversions that consult a derivative (float(), .item(),
 __array__) are answered exactly by asking the JVP of the recorded prefix.
 
+Under the recording, functrans.numpy calls are recorded whole per signature ("templates", see
+`templated_call`): the first call with given argument kinds, shapes, dtypes and static
+arguments keeps the equations it appended, later ones append the same equations evaluating the
+impls directly. `templates(False)` turns that off.
+
 `fast_paths(False)` (a context manager) turns the replay off, for comparison and debugging.
 """
 import keyword
@@ -38,9 +43,10 @@ import numpy as np
 from ..config import config as _config
 from ..core import dtypes
 from ..core.ir import Eqn, Literal, Program, Var
-from ..core.primitive import Zero, tangent_aval
-from ..core.array import plain, to_array
+from ..core.primitive import Primitive, Zero, tangent_aval
+from ..core.array import Array, plain, to_array
 from ..core.staging import eval_program, stage
+from ..core import trace as _trace_module
 from ..core.trace import _EVAL_TRACE, Trace, Tracer, _state, get_aval, new_main
 from .. import tree_util
 from .ad_util import instantiate
@@ -157,9 +163,11 @@ class RecordTracer(Tracer):
         self.dep = dep            # depends on a differentiated input?
 
     def concrete_value(self):
+        self._trace.main.global_data.reads += 1
         return self.value
 
     def carries_derivative(self):
+        self._trace.main.global_data.reads += 1
         if not self.dep or self.aval.dtype.kind not in "fc":
             return False
         return self._trace.main.global_data.carries_derivative(self)
@@ -202,6 +210,7 @@ class Recorder:
         self.invars = [Var(_aval_and_key(v)[0]) for v in values]
         self.constvars, self.consts, self.const_ids = [], [], {}
         self.var_values = list(values)    # by variable number: inputs, then eqn outputs
+        self.reads = 0                    # concrete values (or derivative flags) consulted
 
     def eqns(self):
         return tuple(Eqn(*e) for e in self.raw_eqns)
@@ -403,6 +412,325 @@ def lower_aux(x, main):
     if isinstance(x, RecordTracer) and x._trace.main is main:
         return x.value
     return x
+
+
+# --- whole functrans.numpy calls, recorded per signature ----------------------------------------
+#
+# Recording `h @ w + b` primitive by primitive runs functrans.numpy's promotion and broadcasting,
+# lax's dtype checks, bind, and this trace's bookkeeping for each primitive: 10-30 µs for what
+# numpy does in 1-3. But which primitives an fnp function records, with which parameters and
+# wiring, depends only on its arguments' kinds, shapes and dtypes (Python scalars: their
+# values too) and on its static arguments (axes, flags), for the functions that call
+# `_promotion.recorded`. So the first call with a signature runs the function and keeps what it
+# recorded (a _Template); later calls with that signature evaluate the kept primitives' numpy
+# impls directly and record the same equations. A function that consulted a concrete value
+# (bool(), int(), a derivative flag) or recorded anything else gets no template: it always
+# takes the ordinary path. Errors (wrong shapes, dtypes) come from the ordinary path: a call
+# that raises records no template.
+
+_settings["templates"] = True
+_TEMPLATES = {}                 # signature -> _Template, or _NO_TEMPLATE
+_MAX_TEMPLATES = 4096
+_NO_TEMPLATE = object()
+_STATIC_TYPES = frozenset((int, bool, str, type(None)))
+_NUMPY_SCALARS = frozenset(np.dtype(c).type for c in "?bhilqpBHILQPefdgFDG")
+
+
+@contextmanager
+def templates(enabled=True):
+    """Turn the recording of whole functrans.numpy calls per signature on or off inside the
+    block (for comparison: the ordinary recording then records primitive by primitive)."""
+    old = _settings["templates"]
+    _settings["templates"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _settings["templates"] = old
+
+
+def template_info():
+    """(signatures with a template, signatures refused) of the per-call recording."""
+    n_no = sum(1 for t in _TEMPLATES.values() if t is _NO_TEMPLATE)
+    return len(_TEMPLATES) - n_no, n_no
+
+
+class _Template:
+    """What one fnp call records for a signature. `sources`: per input slot, where its
+    value comes from: (0, i) the traced argument i; (1, i) argument i (an array) made a
+    constant of the recording; (2, (Literal, value)) a literal; (3, value) a constant the
+    function made (from the signature alone). `steps`: per equation (impl, params, input
+    slots, multiple_results, the outputs' aval keys, primitive); output slots follow the
+    sources in order. `result`: the slot of the returned value."""
+    __slots__ = ("sources", "steps", "result", "run", "__weakref__")
+
+    def __init__(self, sources, steps, result):
+        self.sources, self.steps, self.result = sources, steps, result
+        self.run = _compile_template(self)
+
+
+def _wrap_output(out):
+    """An impl's single output as the eager interpreter hands it on (EvalTrace)."""
+    if type(out) is Array and not out.flags.writeable:
+        return out
+    return to_array(out) if isinstance(out, np.ndarray) else out
+
+
+def _compile_template(tpl):
+    """The function that records one template's call, as Python source: (trace, record,
+    arguments): the same steps in the same order, without the loops over its tables."""
+    g = {"_plain": plain, "_wrap": _wrap_output, "_wrap_list": _wrap_outputs,
+         "_avk": _aval_and_key, "_Var": Var, "_RT": RecordTracer, "_tpl": tpl}
+
+    def glob(obj):
+        k = f"_g{len(g)}"
+        g[k] = obj
+        return k
+
+    lines = ["def run(trace, rec, args):"]
+    val, atom, tracer_srcs = [], [], []
+    for i, (kind, x) in enumerate(tpl.sources):
+        if kind == 2:
+            val.append(glob(x[1]))
+            atom.append(glob(x[0]))
+            continue
+        if kind == 0:
+            lines.append(f"    s{i} = args[{x}]")
+        elif kind == 1:
+            lines.append(f"    s{i} = trace.pure(args[{x}])")
+        else:
+            lines.append(f"    s{i} = trace.pure({glob(x)})")
+        tracer_srcs.append(f"s{i}")
+        val.append(f"s{i}.value")
+        atom.append(f"s{i}.atom")
+    n_src = len(tpl.sources)
+    body, record = [], []
+    j = n_src
+    for impl, params, ins, multi, out_keys, prim in tpl.steps:
+        kw = []
+        for k, v in params.items():
+            if not _IDENT.match(k) or keyword.iskeyword(k):
+                kw = None
+                break
+            kw.append(f"{k}={glob(v)}")
+        args = ", ".join([f"_plain({val[i]})" for i in ins] +
+                         (kw if kw is not None else [f"**{glob(params)}"]))
+        outs = list(range(j, j + len(out_keys)))
+        j += len(out_keys)
+        if multi:
+            names = ", ".join(f"o{k}" for k in outs)
+            body.append(f"    {names}{',' if len(outs) == 1 else ''} = "
+                        f"_wrap_list({glob(impl)}({args}))")
+        else:
+            body.append(f"    o{outs[0]} = _wrap({glob(impl)}({args}))")
+        for k, key in zip(outs, out_keys):
+            body.append(f"    a{k}, k{k} = _avk(o{k})")
+            kg = glob(key)
+            body.append(f"    if k{k} is not {kg} and k{k} != {kg}: return None")
+            val.append(f"o{k}")
+            atom.append(f"x{k}")
+        for k in outs:
+            record.append(f"    n{k} = len(vv); vv.append(o{k}); x{k} = _Var(a{k})")
+        ins_atoms = "".join(f"{atom[i]}, " for i in ins)
+        outs_atoms = "".join(f"x{k}, " for k in outs)
+        record.append(f"    raw(({glob(prim)}, ({ins_atoms}), ({outs_atoms}), {glob(params)}))")
+    lines += body
+    lines.append("    vv = rec.var_values")
+    lines.append("    raw = rec.raw_eqns.append")
+    lines += record
+    refs = "".join(f"{t}.ref, " for t in tracer_srcs)
+    lines.append(f"    rec.key.append(('t', _tpl, ({refs})))")
+    r = tpl.result
+    if r < n_src:
+        lines.append(f"    return s{r}")
+    else:
+        dep = " or ".join(f"{t}.dep" for t in tracer_srcs) or "False"
+        lines.append(f"    return _RT(trace, a{r}, o{r}, x{r}, n{r}, bool({dep}))")
+    exec(compile("\n".join(lines) + "\n", "<functrans template>", "exec"), g)
+    return g["run"]
+
+
+def _wrap_outputs(out):
+    return [to_array(o) if isinstance(o, np.ndarray) else o for o in out]
+
+
+def _static_part(x):
+    """A static argument in a signature: itself with its type, or None when it is not
+    hashable as a plain value (then the call takes the ordinary path)."""
+    t = type(x)
+    if t in _STATIC_TYPES or t is np.dtype or isinstance(x, np.dtype) or t is type:
+        return (t, x)
+    if t is tuple and set(map(type, x)) <= _INT:
+        return (t, x)
+    return None
+
+
+def templated_call(fn, args, statics):
+    """fn(*args, *statics) for functrans.numpy (see _promotion.recorded), called while
+    exactly one transform runs: a replay recording evaluates its template."""
+    main = _state.stack[1]
+    if main.trace_type is not RecordTrace or _state.dynamic.level != 0 or \
+            not _settings["templates"] or _config.checks_values:
+        return fn(*args, *statics)
+    sig = [fn]
+    values_known = True             # every argument's value is in the signature or traced
+    same = None                     # what each traced or array argument is (see below)
+    for a in args:
+        t = type(a)
+        if t is RecordTracer:
+            if a._trace.main is not main:
+                return fn(*args, *statics)
+            aval = a.aval
+            sig.append((aval.shape, aval.dtype, aval.weak_type))
+            if same is None:
+                same = [id(a.atom)]
+            else:
+                same.append(id(a.atom))
+        elif t is float or t is complex:
+            sig.append((t, repr(a)))        # repr tells -0.0 from 0.0
+        elif t is int or t is bool:
+            sig.append((t, a))
+        elif t is np.ndarray or t is Array or t in _NUMPY_SCALARS:
+            sig.append((t, a.shape, a.dtype))
+            values_known = False
+            # An array already made a constant of this recording is that constant's variable
+            # (the one a traced argument made from it would have).
+            k = main.global_data.const_ids.get(id(a))
+            key = id(a) if k is None else id(main.global_data.constvars[k])
+            if same is None:
+                same = [key]
+            else:
+                same.append(key)
+        else:
+            return fn(*args, *statics)
+    if same is not None and len(same) > 1:
+        # Which arguments are the same value (x @ x, then r @ x with the same avals): the
+        # template wires each equation input to the first argument that is that value.
+        sig.append(tuple([same.index(k) for k in same]))
+    for x in statics:
+        part = _static_part(x)
+        if part is None:
+            return fn(*args, *statics)
+        sig.append(part)
+    sig = tuple(sig)
+    tpl = _TEMPLATES.get(sig)
+    if tpl is None:
+        return _new_template(sig, fn, args, statics, main, values_known)
+    if tpl is not _NO_TEMPLATE:
+        out = tpl.run(main.trace(), main.global_data, args)
+        if out is not None:
+            return out
+        _TEMPLATES[sig] = _NO_TEMPLATE      # an output's aval differed (never expected)
+    return fn(*args, *statics)
+
+
+def _new_template(sig, fn, args, statics, main, values_known):
+    rec = main.global_data
+    marks = (len(rec.raw_eqns), len(rec.key), len(rec.consts), len(rec.var_values),
+             len(rec.keep), rec.reads)
+    out = fn(*args, *statics)
+    tpl = _capture(rec, main, args, out, marks, values_known)
+    if len(_TEMPLATES) >= _MAX_TEMPLATES:
+        _TEMPLATES.clear()
+    _TEMPLATES[sig] = _NO_TEMPLATE if tpl is None else tpl
+    return out
+
+
+def _capture(rec, main, args, out, marks, values_known):
+    """The template of the call that just recorded rec.raw_eqns[n_eq:] and returned `out`,
+    rewriting its part of the structure key into the template's entry; None (key untouched)
+    when the call's recording does not depend on its signature alone."""
+    n_eq, n_key, n_const, n_var, n_keep, reads = marks
+    if rec.reads != reads or len(rec.keep) != n_keep or type(out) is not RecordTracer or \
+            out._trace.main is not main:
+        return None
+    new_keys = rec.key[n_key:]
+    const_entries = []
+    for e in new_keys:
+        head = e[0]
+        if type(head) is str:
+            if head == "c":
+                const_entries.append(e)
+            elif head != "t":
+                return None
+        elif not isinstance(head, Primitive):
+            return None
+    where = {}                      # id(atom) -> ("s", source number) or ("o", output number)
+    sources, src_tracer_atoms = [], []
+    for i, a in enumerate(args):
+        if type(a) is RecordTracer and id(a.atom) not in where:
+            where[id(a.atom)] = ("s", len(sources))
+            sources.append((0, i))
+            src_tracer_atoms.append(a.atom)
+    arg_ids = {}
+    for i, a in enumerate(args):
+        if type(a) is not RecordTracer:
+            arg_ids.setdefault(id(a), i)
+    const_index = {id(v): k for k, v in enumerate(rec.constvars)}
+    n_new_consts = 0
+    raw_steps = []
+    n_out = 0
+    for prim, ins, outs, params in rec.raw_eqns[n_eq:]:
+        if getattr(prim, "effectful", False):
+            return None
+        in_refs = []
+        for a in ins:
+            w = where.get(id(a))
+            if w is None:
+                if type(a) is Literal:
+                    src = (2, (a, a.value))
+                else:
+                    k = const_index.get(id(a))
+                    if k is None:
+                        return None     # a value from outside the arguments
+                    value = rec.consts[k]
+                    if id(value) in arg_ids:
+                        src = (1, arg_ids[id(value)])
+                    elif k >= n_const and values_known:
+                        src = (3, value)
+                    else:
+                        return None
+                    if k >= n_const:
+                        n_new_consts += 1
+                w = where[id(a)] = ("s", len(sources))
+                sources.append(src)
+                src_tracer_atoms.append(a)
+            in_refs.append(w)
+        for v in outs:
+            where[id(v)] = ("o", n_out)
+            n_out += 1
+        raw_steps.append((prim, in_refs, outs, params))
+    if n_new_consts != len(const_entries):
+        return None
+    w = where.get(id(out.atom))
+    if w is None or (w[0] == "s" and sources[w[1]][0] == 2):
+        return None
+    n_src = len(sources)
+
+    def slot(w):
+        return w[1] if w[0] == "s" else n_src + w[1]
+
+    # The outputs' values were recorded in order: their interned aval keys (compared by
+    # identity first when the template runs).
+    out_values = iter(rec.var_values[n_var:])
+    steps = []
+    for prim, in_refs, outs, params in raw_steps:
+        impl = getattr(prim.impl, "unchecked", prim.impl)
+        out_keys = tuple(_aval_and_key(next(out_values))[1] for _ in outs)
+        if out_keys != tuple(_aval_key(v.aval) for v in outs):
+            return None
+        steps.append((impl, params, tuple(slot(w) for w in in_refs), prim.multiple_results,
+                      out_keys, prim))
+    tpl = _Template(tuple(sources), tuple(steps), slot(w))
+    # This call's key entries become the ones a replay of the template appends: the
+    # constants it made, then the template with its sources (literals are the template's).
+    refs = []
+    for (kind, x), atom in zip(sources, src_tracer_atoms):
+        if kind == 0:
+            refs.append(args[x].ref)
+        elif kind != 2:
+            refs.append(("c", const_index[id(atom)]))
+    rec.key[n_key:] = const_entries + [("t", tpl, tuple(refs))]
+    return tpl
 
 
 # --- differentiating the recorded program ---------------------------------------------------
@@ -828,3 +1156,6 @@ def jvp(fun, in_tree, flat_primals, flat_tangents, has_aux, misses):
     if has_aux:
         return p_out, t_out, tree_util.tree_map(lambda x: lower_aux(x, main), aux_box[0])
     return p_out, t_out
+
+
+_trace_module.record_call = templated_call
