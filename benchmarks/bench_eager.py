@@ -9,9 +9,9 @@ parentheses; ratios are functrans / reference (< 1 means functrans is faster), o
     python benchmarks/bench_eager.py import       # import times (fresh processes)
     python benchmarks/bench_eager.py jit          # jit first call / import (fresh processes)
 
-jit's first call runs on numpy by default while the kernels compile in a background thread (the
-second call waits for them); the jit table shows that and compiling on the first call
-(FUNCTRANS_JIT_BACKGROUND_COMPILE=0) side by side.
+jit's first calls run on numpy by default while the kernels compile in a worker process (calls
+made before the compile is done run on numpy too); the jit table shows that and compiling on the
+first call (FUNCTRANS_JIT_BACKGROUND_COMPILE=0) side by side.
 
 This machine is shared (2 cores, other jobs running): expect 10-30% noise between runs; the
 ratios, measured round-robin in one loop in one process, are the stable part. torch, when
@@ -277,8 +277,8 @@ def _run_first_call(mod, np_mod, block, env):
 
 
 def bench_jit_first_call(repeats=3):
-    """functrans with its default (the first call on numpy, the compile in a background
-    thread: the second call waits for it) and compiling on the first call, then jax.jit."""
+    """functrans with its default (calls on numpy while a worker process compiles) and
+    compiling on the first call, then jax.jit."""
     rows = ["first call, empty cache", "second call, empty cache",
             "first call, warm disk cache", "second call, warm disk cache", "import"]
     cols = {"functrans": "1", "functrans, compile on first call": "0"}

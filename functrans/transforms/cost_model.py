@@ -33,6 +33,7 @@ from ..core.trace import Tracer, get_aval
 from ..primitives._program_cost import equation_cost, program_cost
 from .cost_estimates import Term, _eager_terms, _jit_terms, _numpy_work, basis_seconds, \
     cost_kind, peak_bytes
+from ..backend.executables import wait_for_background_compiles
 from ..backend.flatten import LoweringError
 from .jacobians import jacfwd, jacrev
 from .jit import jit as jit_
@@ -291,14 +292,15 @@ def settle_by_measurement(decision, runs, args):
 
 def _time_pair(runs, args, min_seconds=3e-3):
     """{mode: (median CPU seconds of this thread, median wall seconds)} per call, sampled in
-    turn, each sample looping to at least min_seconds. Two calls first: a jitted Jacobian's
-    first call runs on numpy while its kernels compile, the second waits for them. Seven
+    turn, each sample looping to at least min_seconds. Calls first until a jitted Jacobian runs
+    compiled code: the first runs on numpy while its kernels compile, the next waits. Seven
     samples, three for calls over 10 ms (three samples of single 3.5 ms calls, and five of
     single 1-1.4 ms calls, each once picked a mode that measured 30-48% slower in a sweep)."""
     calls = {k: (lambda f=f: f(*args)) for k, f in runs.items()}
     loops, once = {}, {}
     for k, call in calls.items():
         call()
+        wait_for_background_compiles()      # compiled code, not calls on numpy meanwhile
         call()
         c0 = time.thread_time()
         call()
@@ -324,13 +326,15 @@ def _ms(s):
 def measure_medians(fns, repeats=5):
     """{name: (median wall seconds, median CPU seconds of this thread)} per call of each
     function, sampled in turn (so that drifting load hits all alike); each sample loops to at
-    least 2 ms so that fast compiled Jacobians are above timer noise. Two calls come first: a
-    jitted function's first call runs on numpy while its kernels compile, and the second waits
-    for them (timing that one made a 70 us Jacobian loop once per sample, each call cold after
-    the other mode: 250 us)."""
+    least 2 ms so that fast compiled Jacobians are above timer noise. Calls come first until a
+    jitted function runs compiled code: the first runs on numpy while its kernels compile (in a
+    worker process; later calls too, until the compile is done), and the first compiled call
+    loads them (timing that one made a 70 us Jacobian loop once per sample, each call cold
+    after the other mode: 250 us)."""
     loops = {}
     for name, fn in fns.items():
         fn()
+        wait_for_background_compiles()      # compiled code, not calls on numpy meanwhile
         fn()
         t0 = time.thread_time()
         fn()
