@@ -26,6 +26,9 @@ def assert_identical(a, b):
         x, y = np.asarray(x), np.asarray(y)
         assert x.dtype == y.dtype and x.shape == y.shape
         np.testing.assert_array_equal(x, y)
+        # -0.0 and 0.0 compare equal: the sign bits must agree too.
+        if x.dtype.kind == "f":
+            np.testing.assert_array_equal(np.signbit(x), np.signbit(y))
 
 
 def both_ways(run, calls=3):

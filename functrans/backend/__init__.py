@@ -15,6 +15,11 @@
                   function
     loop_scalars.py
                   small arrays inside compiled loops as scalar variables
+    executables.py
+                  compiled programs in memory; jit's calls on numpy and background compiles
+    numpy_run.py  a program on numpy as generated Python (loops as Python loops)
+    compile_worker.py, compile_server.py
+                  the background compile's worker process: its client and its loop
 
 The modules that import Numba load on first use, so importing functrans.lax stays cheap.
 """

@@ -77,12 +77,7 @@ def program_runner(program, consts):
     for e in program.eqns:
         fn = glob(_numpy_callable(e))
         args = ", ".join(name(a) for a in e.inputs)
-        outs = [fresh(v) for v in e.outputs]
-        if e.primitive.multiple_results:
-            target = ", ".join(outs) + ("," if len(outs) == 1 else "")
-            body.append(f"{target or '_'} = {fn}({args})")
-        else:
-            body.append(f"{outs[0]} = {fn}({args})")
+        body.append(call_line(e, fn, args, [fresh(v) for v in e.outputs]))
     results = ", ".join(name(a) for a in program.outvars)
     # One errstate around the body: impls that would each enter one (log, div, reductions)
     # run their inner function (`quiet_inner`), as compiled kernels never warn.
@@ -94,6 +89,15 @@ def program_runner(program, consts):
     run = g["run"]
     run.source = source
     return run
+
+
+def call_line(eqn, fn, args, outs):
+    """The generated statement applying `fn` (a name) to `args` (source) for this equation,
+    binding its outputs' names."""
+    if eqn.primitive.multiple_results:
+        target = ", ".join(outs) + ("," if len(outs) == 1 else "")
+        return f"{target or '_'} = {fn}({args})"
+    return f"{outs[0]} = {fn}({args})"
 
 
 def _numpy_callable(eqn):

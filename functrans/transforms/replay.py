@@ -49,6 +49,7 @@ from ..core.staging import eval_program, stage
 from ..core import trace as _trace_module
 from ..core.trace import _EVAL_TRACE, Trace, Tracer, _state, get_aval, new_main
 from .. import tree_util
+from ..backend.numpy_run import call_line
 from .ad_util import instantiate
 from .jvp import flat_fun_of, jvp_flat
 from .linearize import linearize_flat
@@ -920,12 +921,7 @@ def _straight_line(program, all_outputs=False):
             kw.append(f"{k}={glob(v)}")
         args = ", ".join([name(a) for a in e.inputs] +
                          (kw if kw is not None else [f"**{glob(e.params)}"]))
-        outs = [fresh(v) for v in e.outputs]
-        if e.primitive.multiple_results:
-            target = ", ".join(outs) + ("," if len(outs) == 1 else "")
-            body.append(f"{target or '_'} = {fn}({args})")
-        else:
-            body.append(f"{outs[0]} = {fn}({args})")
+        body.append(call_line(e, fn, args, [fresh(v) for v in e.outputs]))
     if quiet:
         g["_errstate"] = np.errstate
         lines.append("    with _errstate(all='ignore'):")
