@@ -21,7 +21,9 @@ call and closures over rebound globals are safe: P's constants are read on each 
 Values differ from the ordinary path in one respect only, and not in their numbers: a value
 whose tangent is symbolically zero (x > 0, floor(x)) is a traced value here where the ordinary
 path already returns a concrete array. Conversions that consult a derivative (float(), .item(),
-__array__) are answered exactly by asking the JVP of the recorded prefix.
+__array__) are answered exactly by asking the JVP of the recorded prefix. (One exception in the
+numbers: a gradient of a gradient differentiates the recorded inner gradient program, whose sums
+can associate differently: the ordinary path's values to about an ulp, not bit for bit.)
 
 Under the recording, functrans.numpy calls are recorded whole per signature ("templates", see
 `templated_call`): the first call with given argument kinds, shapes, dtypes and static
