@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 import functrans as ft  # noqa: E402
 import functrans.numpy as fnp  # noqa: E402
+from functrans.backend.executables import wait_for_background_compiles  # noqa: E402
 
 
 def make_function(key, n, m, hidden):
@@ -56,7 +57,8 @@ def measure(n, m, hidden, repeats):
     f, x = make_function(1000 * n + m, n, m, hidden)
     auto = ft.jacobian(f, mode="auto")
     variants = {"fwd": ft.jit(ft.jacfwd(f)), "rev": ft.jit(ft.jacrev(f)), "auto": ft.jit(auto)}
-    jacobians = {name: np.asarray(jac(x)) for name, jac in variants.items()}   # compile
+    jacobians = {name: np.asarray(jac(x)) for name, jac in variants.items()}
+    wait_for_background_compiles()     # time compiled code, not the calls on numpy meanwhile
     for name, jac in jacobians.items():
         np.testing.assert_allclose(jac, jacobians["fwd"], rtol=1e-10, atol=1e-12,
                                    err_msg=f"{name} Jacobian differs from jacfwd at n={n} m={m}")
@@ -65,6 +67,7 @@ def measure(n, m, hidden, repeats):
     decision = auto.last_decision              # costed as compiled: auto ran under ft.jit
     return {"n": n, "m": m, **times, "choice": decision.mode, "faster": faster,
             "est_fwd": decision.forward.seconds, "est_rev": decision.reverse.seconds,
+            "settled_by": decision.settled_by,
             "ratio": max(times["fwd"], times["rev"]) / min(times["fwd"], times["rev"]),
             "shape": jacobians["fwd"].shape}
 

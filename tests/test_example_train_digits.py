@@ -19,4 +19,4 @@ def test_train_digits_reaches_95_percent(tmp_path, capsys):
     accuracies = {name: acc for name, (acc, _, _) in results.items()}
     assert all(acc >= 0.95 for acc in accuracies.values()), accuracies
     assert (tmp_path / "loss.png").stat().st_size > 10_000
-    assert "steps/s" in out and "choice: rev" in out and "compiled the training step" in out
+    assert "steps/s" in out and "choice: rev" in out and "first call of the training step" in out

@@ -56,10 +56,14 @@ def test_forward_vs_reverse_crossover(tmp_path, capsys):
     # The cost model is calibrated on this machine, so near-ties (32 x 4: one batched pass
     # either way) may go either way; strongly lopsided shapes may not. Every choice is the
     # mode with the smaller estimate (within the model's 5% tie band a compiled Jacobian goes
-    # reverse). Measured times are only reported, never asserted: the machines are shared
+    # reverse), unless the estimates were close enough for auto to time both modes (then the
+    # clock chose). Measured times are only reported, never asserted: the machines are shared
     # and noisy.
     assert rows[(256, 32)]["choice"] == "rev" and rows[(32, 256)]["choice"] == "fwd"
     for r in rows.values():
+        if r["settled_by"] == "measured":
+            assert r["choice"] in ("fwd", "rev")
+            continue
         tied = max(r["est_fwd"], r["est_rev"]) <= 1.05 * min(r["est_fwd"], r["est_rev"])
         smaller = "rev" if tied or r["est_rev"] < r["est_fwd"] else "fwd"
         assert r["choice"] == smaller, r
