@@ -52,9 +52,13 @@ def usable() -> bool:
 
 def prestart():
     """Start the worker now, if it is usable and not running: its start (about a second)
-    overlaps the first call's run on numpy and the code generation before the first request."""
-    with _lock:
-        _worker()
+    overlaps the first call's run on numpy and the code generation before the first request.
+    Never waits: a request in progress holds the lock, and then the worker is running."""
+    if _lock.acquire(blocking=False):
+        try:
+            _worker()
+        finally:
+            _lock.release()
 
 
 def compile_remotely(cache_dir, body, signatures, flags) -> bool:
