@@ -27,6 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # small products: one BLAS 
 import numpy as np  # noqa: E402
 
 import functrans as ft  # noqa: E402
+from functrans.backend.executables import wait_for_background_compiles  # noqa: E402
 import functrans.numpy as fnp  # noqa: E402
 from functrans import lax  # noqa: E402
 
@@ -157,6 +158,7 @@ def run_case(name, f, x, execution, samples):
                                err_msg=f"{name}: jacrev differs from jacfwd")
     np.testing.assert_allclose(np.asarray(auto(x)), ref, rtol=1e-8, atol=1e-10)
     decision = chooser.last_decision          # decided at the first call, kept for the rest
+    wait_for_background_compiles()            # compiled code, not calls on numpy meanwhile
     cpu, wall = interleaved([lambda: fwd(x), lambda: rev(x), lambda: auto(x)], samples)
     est = {"fwd": decision.forward.seconds, "rev": decision.reverse.seconds}
     meas = {"fwd": cpu[0], "rev": cpu[1]}
