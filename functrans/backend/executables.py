@@ -2,10 +2,11 @@
 compiled once under a lock. The jit call primitive and the loops of control flow run them.
 
 A jitted function's first call need not wait for Numba (0.3 s to start in a new process, then
-0.1-0.2 s per new kernel): `Interpreted` runs the flattened program on numpy, and
-`compile_in_background` queues its compile on a worker thread. The worker is not a daemon: a
-short script waits for its compiles at exit, so that the next process finds them in the disk
-cache."""
+0.1-0.2 s per new kernel, seconds for a training loop): `Interpreted` runs the flattened program
+on numpy (backend.numpy_run), and `compile_in_background` queues its compile on a thread, which
+hands the kernels to a worker process (backend.compile_worker) where the disk cache allows. The
+thread is not a daemon: a short script waits for its compiles at exit, so that the next process
+finds them in the disk cache."""
 import hashlib
 import os
 import sys
@@ -61,13 +62,19 @@ def _remember(program, donate):
         pass
 
 
+_marker_names = weakref.WeakKeyDictionary()     # ClosedProgram -> {donate: its marker's name}
+
+
 def _marker(program, donate):
-    from .._version import __version__
-    from ..core.ir import pretty_print
     from .cache_dir import default_cache_dir
-    text = f"{__version__}\n{tuple(donate)}\n{pretty_print(program.program)}"
-    return os.path.join(default_cache_dir(), "programs",
-                        hashlib.sha256(text.encode()).hexdigest()[:24])
+    per = _marker_names.setdefault(program, {})
+    name = per.get(tuple(donate))
+    if name is None:
+        from .._version import __version__
+        from ..core.ir import pretty_print
+        text = f"{__version__}\n{tuple(donate)}\n{pretty_print(program.program)}"
+        name = per[tuple(donate)] = hashlib.sha256(text.encode()).hexdigest()[:24]
+    return os.path.join(default_cache_dir(), "programs", name)
 
 
 def compiled(program, donate=()):
